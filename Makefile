@@ -1,0 +1,38 @@
+# stompede: thin wrapper over CMake. `make run` and `make test` are the two commands of the README.
+BUILD    ?= build
+JOBS     ?= 2
+SCENARIO ?= scenarios/quickstart.toml
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+STOMPEDE := $(BUILD)/app/stompede
+
+.PHONY: all deps configure build run test bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(STOMPEDE) run $(SCENARIO)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+bench: build
+	cmake --build $(BUILD) -j$(JOBS) --target benches
+	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD)

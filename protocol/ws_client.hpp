@@ -1,0 +1,103 @@
+#pragma once
+
+// A WebSocket (ws/wss) client connection on Boost.Beast, behind a Beast-free header: one
+// connection, one strand, one async_write in flight, a bounded outgoing queue, and explicit
+// timeouts for every step. It knows nothing of STOMP: it delivers whole WebSocket messages to
+// its handler and sends whole messages.
+
+#include "protocol/transport_error.hpp"
+#include "protocol/url.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace stompede::net {
+
+/// TLS settings of a client.
+struct tls_options {
+  /// Verify the server certificate chain and host name. Turning this off is loud (the caller
+  /// warns); it is never the default.
+  bool verify = true;
+  /// PEM file of trusted CAs; empty = the system store.
+  std::string ca_file;
+  /// PEM client certificate and key for mutual TLS; empty = none.
+  std::string cert_file;
+  std::string key_file;
+  /// Name sent as SNI and checked against the certificate; empty = the URL's host.
+  std::string server_name;
+};
+
+/// Everything one connection needs.
+struct ws_options {
+  url target;
+  /// Extra headers on the upgrade request (e.g. Authorization: Bearer ...).
+  std::vector<std::pair<std::string, std::string>> headers;
+  tls_options tls;
+  /// Local address to bind before connecting (spreads ephemeral ports over 127.0.0.0/8);
+  /// empty = let the kernel choose.
+  std::string source_address;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  /// No inbound byte for this long ends the connection with idle_timeout (0 = never). The
+  /// STOMP layer sets it from the negotiated heart-beat.
+  std::chrono::milliseconds idle_timeout{0};
+  /// A write that does not complete within this long ends the connection.
+  std::chrono::milliseconds write_timeout{20000};
+  /// Largest inbound WebSocket message.
+  std::size_t max_message_bytes = 512 * 1024;
+  /// Bound of queued, unsent outgoing bytes; beyond it `send` fails with write_queue_full.
+  std::size_t max_queued_bytes = 1024 * 1024;
+  /// Offer permessage-deflate (costs ~300 KB per connection; off by default).
+  bool compression = false;
+};
+
+/// Receives what happens on a connection, on the connection's strand (an IO thread). Handlers
+/// must be quick and must not block.
+class ws_handler {
+public:
+  virtual ~ws_handler() = default;
+  /// TCP (and TLS) connected; `elapsed` since start().
+  virtual void on_tcp_connected(std::chrono::nanoseconds elapsed) {
+    (void)elapsed;
+  }
+  /// The WebSocket upgrade completed; `elapsed` since start().
+  virtual void on_open(std::chrono::nanoseconds elapsed) = 0;
+  /// One whole inbound message (text or binary).
+  virtual void on_message(std::string_view data) = 0;
+  /// The connection is over: `ec` is empty for a clean close we asked for, otherwise the
+  /// categorised reason (transport_errc or a STOMP error passed to close()). Called once.
+  virtual void on_closed(std::error_code ec) = 0;
+};
+
+/// One client connection. Create with `make_ws_client`, then `start()`. Every member is safe
+/// to call from any thread: work is posted to the connection's strand.
+class ws_client {
+public:
+  virtual ~ws_client() = default;
+  /// Resolve, connect, TLS handshake (SNI + verification), WebSocket upgrade.
+  virtual void start() = 0;
+  /// Queue one outgoing text message.
+  virtual void send(std::string message) = 0;
+  /// Change the idle timeout (after STOMP heart-beats are negotiated).
+  virtual void set_idle_timeout(std::chrono::milliseconds t) = 0;
+  /// Close: graceful sends a WebSocket close (code 1000) after queued messages; otherwise the
+  /// TCP connection is dropped at once. `reason` is reported to on_closed (empty = clean).
+  virtual void close(bool graceful, std::error_code reason = {}) = 0;
+  /// Stop delivering inbound messages (a slow consumer, for fault injection) or resume.
+  virtual void pause_reading(bool paused) = 0;
+};
+
+/// Creates a connection on `ioc`. The handler must outlive the connection's on_closed call.
+std::shared_ptr<ws_client> make_ws_client(boost::asio::io_context& ioc, ws_options opts,
+                                          std::shared_ptr<ws_handler> handler);
+
+} // namespace stompede::net
