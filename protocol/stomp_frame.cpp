@@ -1,0 +1,1 @@
+#include "protocol/stomp_frame.hpp"
