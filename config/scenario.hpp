@@ -1,0 +1,216 @@
+#pragma once
+
+#include "config/defaults.hpp"
+#include "config/secret.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace stompede::config {
+
+/// Where a key came from: a scenario file, "--set" (line = the override's number), or the
+/// environment ("env", line 0).
+struct source_position {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+/// One extra header; the value is a secret because it may well be `Authorization`.
+/// Printing shows the value only for names that `is_sensitive_header()` does not flag.
+struct header {
+  std::string name;
+  secret value;
+};
+
+/// True for header names whose values are credentials (Authorization, Cookie, passcode, ...).
+bool is_sensitive_header(const std::string& name);
+
+/// `[target]`: what is loaded and how to talk to it.
+struct target_config {
+  /// ws:// or wss:// STOMP endpoint. Empty and filled in at run time when `embedded`.
+  std::string url{defaults::target_url};
+  /// http(s):// base for REST calls (login, room creation).
+  std::string http_url{defaults::target_http_url};
+  /// Run against the built-in reference server; the engine fills in both URLs.
+  bool embedded = defaults::target_embedded;
+  /// Extra STOMP CONNECT headers.
+  std::vector<header> connect_headers;
+  /// Extra HTTP headers on the WebSocket upgrade request.
+  std::vector<header> upgrade_headers;
+  /// STOMP `host` header; empty sends the URL's host.
+  std::string host{defaults::target_host};
+  /// Heart-beat we send (cx); 0 = none.
+  std::chrono::milliseconds heartbeat_send = defaults::heartbeat_send;
+  /// Heart-beat we ask for (cy); 0 = none.
+  std::chrono::milliseconds heartbeat_recv = defaults::heartbeat_recv;
+  /// Dead after the negotiated receive period times this.
+  double heartbeat_grace = defaults::heartbeat_grace;
+  /// TCP + TLS + WebSocket upgrade deadline.
+  std::chrono::milliseconds connect_timeout = defaults::connect_timeout;
+  /// STOMP CONNECT -> CONNECTED deadline.
+  std::chrono::milliseconds handshake_timeout = defaults::handshake_timeout;
+  /// Largest inbound frame in bytes.
+  std::uint64_t max_frame = defaults::max_frame_bytes;
+  /// Local addresses to bind client sockets to, round robin (empty: the kernel picks).
+  std::vector<std::string> source_addresses;
+  /// Allows a target that is neither loopback nor private.
+  bool i_own_this_target = defaults::i_own_this_target;
+};
+
+/// How users authenticate.
+enum class auth_mode { none, token, login };
+
+/// `[auth]`.
+struct auth_config {
+  auth_mode mode = auth_mode::login;
+  /// Bearer token shared by every user (mode token).
+  secret token;
+  /// Account per user: a printf pattern with one integer conversion that gets the member id,
+  /// or a fixed address that every user shares (mode login).
+  std::string email{defaults::auth_email};
+  /// Member id of user index 0.
+  std::int64_t start_id = defaults::auth_start_id;
+  /// Password of every account (mode login).
+  secret password;
+  /// Logins in flight at once.
+  std::uint32_t concurrency = defaults::auth_concurrency;
+  /// REST login path relative to target.http_url.
+  std::string login_path{defaults::auth_login_path};
+  /// STOMP `login` header (brokers such as RabbitMQ); empty: not sent.
+  secret stomp_login;
+  /// STOMP `passcode` header; empty: not sent.
+  secret stomp_passcode;
+};
+
+/// How users are placed in rooms.
+enum class rooms_mode { existing, per_users, create };
+
+/// `[rooms]`.
+struct rooms_config {
+  rooms_mode mode = rooms_mode::per_users;
+  /// The room of every user (mode existing).
+  std::int64_t room_id = defaults::rooms_room_id;
+  /// User index i goes to room i / members_per_room + 1 (mode per_users).
+  std::uint32_t members_per_room = defaults::rooms_members_per_room;
+  /// Other members of the room created over REST (mode create).
+  std::vector<std::int64_t> member_ids;
+  /// REST path of room creation relative to target.http_url.
+  std::string create_path{defaults::rooms_create_path};
+};
+
+/// `[destinations]`: templates with {room}, {member}, {content}, {created_at}.
+struct destinations_config {
+  std::string subscribe{defaults::subscribe};
+  std::string send{defaults::send};
+  std::string content_type{defaults::content_type};
+  /// SEND body; {content} is substituted JSON-escaped.
+  std::string body{defaults::body};
+};
+
+/// What a stage waits for before its clock starts.
+enum class wait_for { nothing, all_subscribed };
+
+/// One `[[stage]]`: a population held for a time, reached by a ramp.
+struct stage {
+  std::string name;
+  /// Target population (closed model), or the cap of concurrent sessions (open model).
+  std::uint32_t users = 0;
+  /// How long the stage lasts after its ramp.
+  std::chrono::milliseconds duration{0};
+  /// New users of this stage start spread over this.
+  std::chrono::milliseconds ramp = defaults::stage_ramp;
+  /// ...at least this far apart.
+  std::chrono::milliseconds min_start_gap = defaults::stage_min_start_gap;
+  /// Open model: new sessions per second (0 = closed model).
+  double arrival_rate = 0.0;
+  /// Open model: how long each session lives.
+  std::chrono::milliseconds session_length{0};
+  /// Start the clock only when every user of the ramp has subscribed.
+  config::wait_for wait_for = wait_for::nothing;
+};
+
+/// The user behaviour.
+enum class behaviour_kind { seed_mix, listener };
+
+/// `[behaviour]`: the seed's mix of active / moderate / passive senders, or listen only.
+struct behaviour_config {
+  behaviour_kind kind = behaviour_kind::seed_mix;
+  std::chrono::milliseconds interval = defaults::behaviour_interval;
+  double active_weight = defaults::active_weight;
+  double moderate_weight = defaults::moderate_weight;
+  double passive_weight = defaults::passive_weight;
+  double active_multiplier = defaults::active_multiplier;
+  double moderate_multiplier = defaults::moderate_multiplier;
+  double passive_multiplier = defaults::passive_multiplier;
+};
+
+/// `[reconnect]`: supervisor restarts after min(max, initial * multiplier^n) +- jitter.
+struct reconnect_config {
+  bool enabled = defaults::reconnect_enabled;
+  std::uint32_t max_attempts = defaults::reconnect_max_attempts;
+  std::chrono::milliseconds initial = defaults::reconnect_initial;
+  std::chrono::milliseconds max = defaults::reconnect_max;
+  double multiplier = defaults::reconnect_multiplier;
+  double jitter = defaults::reconnect_jitter;
+  std::chrono::milliseconds healthy_reset = defaults::reconnect_healthy_reset;
+};
+
+/// `[tls]` (used for wss:// and https://).
+struct tls_config {
+  bool verify = defaults::tls_verify;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  /// SNI and verification name; empty: the URL's host.
+  std::string server_name;
+};
+
+/// `[output]`.
+struct output_config {
+  /// Results folder; "{timestamp}" is replaced at run time.
+  std::string dir{defaults::output_dir};
+  /// Prometheus exposer "host:port"; "" disables it.
+  std::string prometheus{defaults::output_prometheus};
+  bool allow_public_metrics = defaults::output_allow_public_metrics;
+  bool csv = defaults::output_csv;
+  std::chrono::milliseconds round_trip_timeout = defaults::round_trip_timeout;
+};
+
+/// `[run]`.
+struct run_config {
+  /// 0 = one per core.
+  std::uint32_t io_threads = defaults::io_threads;
+  std::uint32_t users_per_shard = defaults::users_per_shard;
+  /// 0 = pick one at start.
+  std::uint64_t random_seed = defaults::random_seed;
+};
+
+/// A whole scenario, as loaded and validated.
+struct scenario {
+  /// The scenario file, or "" when built from the environment.
+  std::string source;
+  target_config target;
+  auth_config auth;
+  rooms_config rooms;
+  destinations_config destinations;
+  std::vector<stage> stages;
+  behaviour_config behaviour;
+  reconnect_config reconnect;
+  tls_config tls;
+  output_config output;
+  run_config run;
+  /// Where each key was set: "target.url", "stage[0].users", ... (0-based stage index).
+  std::map<std::string, source_position> positions;
+};
+
+/// The TOML spelling of each enum value.
+const char* to_string(auth_mode m) noexcept;
+const char* to_string(rooms_mode m) noexcept;
+const char* to_string(wait_for w) noexcept;
+const char* to_string(behaviour_kind k) noexcept;
+
+} // namespace stompede::config
