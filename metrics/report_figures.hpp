@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "metrics/snapshot.hpp"
+
+namespace stompede::metrics {
+
+/// Facts about a run that the reports need besides its snapshot.
+struct run_info {
+  /// Users (the seed's "workers") the run aimed for at its peak.
+  std::uint64_t total_users = 0;
+  /// Wall duration of the run in seconds.
+  double duration_s = 0.0;
+  /// Scenario name (no secrets, no URLs with tokens).
+  std::string scenario;
+  /// "open" (latency from intended send times) or "closed" (think-time loop, labelled as such).
+  std::string latency_mode = "open";
+};
+
+/// The derived figures every report shows, computed once so CSV, JSON and the table agree.
+/// Latencies in milliseconds.
+struct report_figures {
+  std::uint64_t total_users = 0;
+  double duration_s = 0.0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t round_trips = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t late_sends = 0;
+  std::uint64_t errors_total = 0;
+  std::uint64_t connection_retries = 0;
+  std::uint64_t reconnect_successes = 0;
+  std::uint64_t give_ups = 0;
+  /// Completed round trips / (completed + lost), in percent; 0 when no round trip was due.
+  double success_rate_pct = 0.0;
+  double sent_per_s = 0.0;
+  double received_per_s = 0.0;
+  double ws_connect_avg_ms = 0.0;
+  double ws_connect_p95_ms = 0.0;
+  double stomp_connect_avg_ms = 0.0;
+  double stomp_connect_p95_ms = 0.0;
+  /// Round trip from intended send time (corrected).
+  double latency_avg_ms = 0.0;
+  double latency_p50_ms = 0.0;
+  double latency_p95_ms = 0.0;
+  double latency_p99_ms = 0.0;
+  double latency_max_ms = 0.0;
+  /// Round trip from actual send time (uncorrected), for comparison.
+  double latency_actual_p99_ms = 0.0;
+  double fanout_avg_ms = 0.0;
+  double fanout_p50_ms = 0.0;
+  double fanout_p95_ms = 0.0;
+  double fanout_p99_ms = 0.0;
+  /// Fan-out samples below zero (clock skew).
+  std::uint64_t fanout_negative = 0;
+  double send_lateness_p99_ms = 0.0;
+  double connection_duration_avg_s = 0.0;
+  double reconnect_time_avg_ms = 0.0;
+  double reconnect_time_p95_ms = 0.0;
+};
+
+/// Computes the figures of a final (total) snapshot.
+report_figures compute_figures(const load_snapshot& total, const run_info& run);
+
+/// Microseconds to milliseconds.
+inline double us_to_ms(double us) noexcept { return us / 1000.0; }
+
+} // namespace stompede::metrics

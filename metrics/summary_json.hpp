@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "metrics/report_figures.hpp"
+
+namespace stompede::metrics {
+
+/// Figures of one stage of the run (its own counters and histograms).
+struct stage_report {
+  /// 0-based stage index.
+  int index = 0;
+  /// Stage name from the scenario.
+  std::string name;
+  /// Start and end, seconds since the run started.
+  double start_s = 0.0;
+  double end_s = 0.0;
+  /// Target users at the end of the stage.
+  std::int64_t target_users = 0;
+  /// Events and samples recorded during the stage only (interval_s = its length).
+  load_snapshot snapshot;
+};
+
+/// The text of summary.json: run info, the same figures as the CSV, errors by type, and one
+/// entry per stage when `stages` is not empty. Pretty-printed, ends with a newline.
+std::string summary_json_text(const load_snapshot& total, const run_info& run,
+                              const std::vector<stage_report>& stages = {});
+
+/// Writes summary_json_text() to `path`.
+std::error_code write_summary_json(const std::string& path, const load_snapshot& total,
+                                   const run_info& run,
+                                   const std::vector<stage_report>& stages = {});
+
+/// A human-readable end-of-run table (fixed-width, for stdout).
+std::string format_summary_table(const load_snapshot& total, const run_info& run,
+                                 const std::vector<stage_report>& stages = {});
+
+} // namespace stompede::metrics

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include "metrics/snapshot.hpp"
+
+namespace stompede::metrics {
+
+/// One row of timeseries.csv: one interval (about a second) of the run.
+struct timeseries_row {
+  double elapsed_s = 0.0;
+  std::string stage;
+  std::string phase;
+  std::int64_t target_users = 0;
+  std::int64_t connected = 0;
+  double sent_per_s = 0.0;
+  double received_per_s = 0.0;
+  /// Corrected round-trip quantiles of this interval, milliseconds (0 when no sample).
+  double rtt_p50_ms = 0.0;
+  double rtt_p95_ms = 0.0;
+  double rtt_p99_ms = 0.0;
+  double errors_per_s = 0.0;
+  double reconnects_per_s = 0.0;
+  /// Round trips declared lost in this interval.
+  std::uint64_t lost = 0;
+};
+
+/// Builds a row from an interval snapshot (rates divide by its interval_s; 1 s if unset).
+timeseries_row make_timeseries_row(const load_snapshot& interval);
+
+/// Writes timeseries.csv: a header, then one row per interval, each flushed to the OS as soon as
+/// it is written so an interrupted run keeps every row it produced.
+class timeseries_writer {
+public:
+  /// A writer that is not open; write() reports open_failed.
+  timeseries_writer() = default;
+  ~timeseries_writer();
+  timeseries_writer(const timeseries_writer&) = delete;
+  timeseries_writer& operator=(const timeseries_writer&) = delete;
+  timeseries_writer(timeseries_writer&& other) noexcept;
+  timeseries_writer& operator=(timeseries_writer&& other) noexcept;
+
+  /// Creates (truncates) `path` and writes the header.
+  std::error_code open(const std::string& path);
+
+  /// True after a successful open().
+  bool is_open() const noexcept { return file_ != nullptr; }
+
+  /// Appends one row and flushes it.
+  std::error_code write(const timeseries_row& row);
+
+  /// Closes the file (also done by the destructor).
+  std::error_code close();
+
+  /// The header line (without newline).
+  static const char* header() noexcept;
+
+private:
+  std::FILE* file_ = nullptr;
+};
+
+} // namespace stompede::metrics
