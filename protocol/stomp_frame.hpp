@@ -1,9 +1,12 @@
 #pragma once
 
+#include "protocol/stomp_error.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -107,5 +110,13 @@ void escape_to(std::string_view s, std::string& out);
 /// Appends the unescaped form of `s` to `out`; false on an undefined escape (`\t`, a trailing
 /// lone backslash).
 bool unescape_to(std::string_view s, std::string& out);
+
+/// The checks a server applies to a frame received from a client that the parser leaves out
+/// because a client must not apply them to what it receives: the command is a client command
+/// (else `unexpected_frame`), only SEND may carry a body (else `unexpected_body`, ST-13), and
+/// the headers the spec requires are present (else `missing_header`: destination on SEND and
+/// SUBSCRIBE, id on SUBSCRIBE, UNSUBSCRIBE, ACK and NACK, transaction on BEGIN, COMMIT and
+/// ABORT). Returns an empty error_code when the frame is acceptable.
+std::error_code check_server_frame(const frame_view& f) noexcept;
 
 } // namespace stompede::stomp
