@@ -1,4 +1,135 @@
+// stompede's command line: the verbs, and wiring between the libraries. No logic worth a test
+// lives here; each verb hands over to a library function.
+
+#include "actors/engine.hpp"
+#include "config/environment.hpp"
+#include "config/loader.hpp"
+#include "config/print.hpp"
+#include "config/validate.hpp"
+#include "server/server.hpp"
+
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-int main() {
-  std::puts("stompede " STOMPEDE_VERSION);
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace stompede;
+
+/// Exit code of bad input (unreadable file, malformed TOML, failed validation).
+constexpr int exit_bad_input = 2;
+
+/// Loads and validates a scenario (from a file, or from the seed's environment variables when
+/// `path` is empty); prints every problem as one line on stderr.
+std::optional<config::scenario> load(const std::string& path,
+                                     const std::vector<std::string>& overrides) {
+  auto env = config::process_environment();
+  auto result = path.empty() ? config::load_from_env(env, overrides, ".env")
+                             : config::load_scenario(path, overrides, env);
+  auto problems = result.problems;
+  if (result.ok()) {
+    auto more = config::validate(*result.value);
+    problems.insert(problems.end(), more.begin(), more.end());
+  }
+  for (auto& p : problems)
+    std::fprintf(stderr, "%s\n", p.to_string().c_str());
+  if (!result.ok() || !problems.empty())
+    return std::nullopt;
+  return std::move(*result.value);
+}
+
+int cmd_check(const std::string& path, const std::vector<std::string>& overrides) {
+  auto sc = load(path, overrides);
+  if (!sc)
+    return exit_bad_input;
+  std::fputs(config::to_toml(*sc).c_str(), stdout);
+  std::fprintf(stderr, "%s: ok\n", path.empty() ? "environment" : path.c_str());
+  return 0;
+}
+
+int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
+            const std::string& out_dir, bool quiet) {
+  auto sc = load(path, overrides);
+  if (!sc)
+    return exit_bad_input;
+  if (path.empty()) {
+    // The seed's way: settings from the environment, printed before the run.
+    std::fputs("# effective settings (from environment and .env)\n", stdout);
+    std::fputs(config::to_toml(*sc).c_str(), stdout);
+  }
+  engine_options opts;
+  opts.out_dir = out_dir;
+  opts.quiet = quiet;
+  return run_load_test(*sc, opts);
+}
+
+int cmd_serve(const std::string& listen, const std::string& config_path,
+              const std::string& mode) {
+  server::server_config cfg;
+  if (!config_path.empty()) {
+    auto loaded = server::load_server_config(config_path);
+    if (auto* err = std::get_if<std::string>(&loaded)) {
+      std::fprintf(stderr, "%s\n", err->c_str());
+      return exit_bad_input;
+    }
+    cfg = std::get<server::server_config>(loaded);
+  }
+  if (!listen.empty())
+    cfg.listen = listen;
+  if (!mode.empty() && !server::parse_server_mode(mode, cfg.mode)) {
+    std::fprintf(stderr, "--mode: expected chat or broker, got '%s'\n", mode.c_str());
+    return exit_bad_input;
+  }
+  return server::run_serve(cfg);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"stompede: a load and fault-injection tester for STOMP-over-WebSocket chat "
+               "servers"};
+  app.set_version_flag("--version", std::string{"stompede "} + STOMPEDE_VERSION);
+  app.require_subcommand(1);
+
+  std::string scenario_path;
+  std::vector<std::string> overrides;
+  std::string out_dir;
+  bool quiet = false;
+  auto* run = app.add_subcommand(
+    "run", "Run a scenario (without SCENARIO: the seed's environment variables and .env)");
+  run->add_option("scenario", scenario_path, "Scenario TOML file");
+  run->add_option("--set", overrides, "Override a key: --set dotted.key=value (repeatable)");
+  run->add_option("--out", out_dir, "Results directory (default: [output] dir)");
+  run->add_flag("--quiet,-q", quiet, "No progress lines, only the summary");
+
+  std::string check_path;
+  std::vector<std::string> check_overrides;
+  auto* check = app.add_subcommand(
+    "check", "Validate a scenario and print it as it would run (secrets as ***)");
+  check->add_option("scenario", check_path, "Scenario TOML file")->required();
+  check->add_option("--set", check_overrides, "Override a key: --set dotted.key=value");
+
+  std::string listen, server_config_path, mode;
+  auto* serve = app.add_subcommand("serve", "Run the embedded reference chat server");
+  serve->add_option("--listen", listen, "host:port to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--config", server_config_path, "Server settings TOML (docs/server.md)");
+  serve->add_option("--mode", mode, "chat (default) or broker");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    auto code = app.exit(e);
+    return code == 0 ? 0 : exit_bad_input;
+  }
+  if (*run)
+    return cmd_run(scenario_path, overrides, out_dir, quiet);
+  if (*check)
+    return cmd_check(check_path, check_overrides);
+  if (*serve)
+    return cmd_serve(listen, server_config_path, mode);
+  return exit_bad_input;
 }

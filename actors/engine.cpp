@@ -1,0 +1,319 @@
+#include "actors/engine.hpp"
+
+#include "actors/atoms.hpp"
+#include "actors/io_aggregate.hpp"
+#include "actors/io_pool.hpp"
+#include "actors/login.hpp"
+#include "actors/metrics_actor.hpp"
+#include "actors/population_plan.hpp"
+#include "actors/stage_director.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/user_actor.hpp"
+#include "actors/user_plan.hpp"
+#include "config/print.hpp"
+#include "metrics/csv_report.hpp"
+#include "metrics/prometheus_exporter.hpp"
+#include "metrics/summary_json.hpp"
+#include "metrics/timeseries.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <thread>
+#include <unistd.h>
+
+namespace stompede {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The signal that asked for a stop (0 = none yet); set from the signal thread.
+std::atomic<int> stop_signal{0};
+
+/// Raises the soft open-files limit to the hard one; returns the limit now in force.
+rlim_t raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+/// Ephemeral ports per source address (ip_local_port_range).
+std::uint64_t ephemeral_ports() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  std::uint64_t lo = 32768, hi = 60999;
+  in >> lo >> hi;
+  return hi >= lo ? hi - lo + 1 : 28000;
+}
+
+std::string expand_timestamp(std::string dir) {
+  auto at = dir.find("{timestamp}");
+  if (at == std::string::npos)
+    return dir;
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  dir.replace(at, 11, buf);
+  return dir;
+}
+
+std::uint32_t peak_users(const config::scenario& sc) {
+  std::uint32_t peak = 0;
+  for (auto& s : sc.stages)
+    peak = std::max(peak, s.users);
+  return peak;
+}
+
+/// The director's view of the stages.
+std::vector<stage> plan_stages(const config::scenario& sc) {
+  std::vector<stage> out;
+  for (auto& s : sc.stages)
+    out.push_back(stage{s.name, s.users, s.duration, s.ramp});
+  return out;
+}
+
+void write_reports(const std::string& dir, const metrics_result& r, const metrics::run_info& run,
+                   bool csv) {
+  if (csv) {
+    if (auto ec = metrics::write_csv_report(dir + "/load_test_result.csv", r.total, run))
+      std::fprintf(stderr, "stompede: cannot write %s/load_test_result.csv: %s\n", dir.c_str(),
+                   ec.message().c_str());
+  }
+  if (auto ec = metrics::write_summary_json(dir + "/summary.json", r.total, run, r.stages))
+    std::fprintf(stderr, "stompede: cannot write %s/summary.json: %s\n", dir.c_str(),
+                 ec.message().c_str());
+}
+
+/// Blocks SIGINT/SIGTERM in every thread started after this, and turns them into stop
+/// requests on a thread of their own; a second signal ends the process at once.
+class signal_watcher {
+public:
+  signal_watcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0)
+          continue;
+        if (sig == SIGUSR2)
+          return; // our own wake-up at the end of the run
+        if (stop_signal.exchange(sig) != 0) {
+          std::fprintf(stderr, "\nstompede: second signal, stopping now\n");
+          std::_Exit(sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint);
+        }
+        std::fprintf(stderr, "\nstompede: %s, draining (again to force)\n",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+    });
+  }
+  ~signal_watcher() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+private:
+  sigset_t set_{};
+  sigset_t old_{};
+  std::thread thread_;
+};
+
+} // namespace
+
+void request_stop(int signal_number) {
+  int expected = 0;
+  stop_signal.compare_exchange_strong(expected, signal_number);
+}
+
+int run_load_test(const config::scenario& sc, const engine_options& opts) {
+  stop_signal = 0;
+  std::optional<signal_watcher> signals;
+  if (opts.handle_signals)
+    signals.emplace();
+  auto peak = peak_users(sc);
+  // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
+  auto fd_limit = raise_nofile_limit();
+  std::uint64_t reserve = 64;
+  std::uint64_t fds_needed = peak + reserve + (opts.embedded_server_in_process ? peak : 0);
+  if (fds_needed > fd_limit) {
+    std::fprintf(stderr,
+                 "stompede: the plan needs %llu open files (%u users%s + %llu reserve) but "
+                 "this process may open %llu; run fewer users per process\n",
+                 static_cast<unsigned long long>(fds_needed), peak,
+                 opts.embedded_server_in_process ? " x2 for the in-process server" : "",
+                 static_cast<unsigned long long>(reserve),
+                 static_cast<unsigned long long>(fd_limit));
+    return exit_failed;
+  }
+  auto sources = std::max<std::size_t>(1, sc.target.source_addresses.size());
+  if (peak > ephemeral_ports() * sources) {
+    std::fprintf(stderr,
+                 "stompede: %u users need more ephemeral ports than %zu source address(es) "
+                 "give (%llu each); add [target] source_addresses\n",
+                 peak, sources, static_cast<unsigned long long>(ephemeral_ports()));
+    return exit_failed;
+  }
+  // Output directory, and the scenario as run (secrets redacted) first of all.
+  auto dir = expand_timestamp(opts.out_dir.empty() ? sc.output.dir : opts.out_dir);
+  std::error_code fec;
+  fs::create_directories(dir, fec);
+  if (fec) {
+    std::fprintf(stderr, "stompede: cannot create %s: %s\n", dir.c_str(), fec.message().c_str());
+    return exit_failed;
+  }
+  {
+    std::ofstream out(dir + "/scenario.toml");
+    out << config::to_toml(sc);
+  }
+  io_pool pool(sc.run.io_threads);
+  std::vector<io_aggregate> aggregates(pool.size());
+  auto settings = std::make_shared<const session_settings>(make_session_settings(sc));
+  // Identities, logins, rooms.
+  std::string why;
+  std::int64_t created_room = 0;
+  auto ids = make_identities(sc, peak);
+  if (!prepare_users(pool, sc, ids, created_room, why)) {
+    std::fprintf(stderr, "stompede: %s\n", why.c_str());
+    return exit_failed;
+  }
+  if (sc.rooms.mode == config::rooms_mode::create)
+    for (auto& id : ids)
+      id.room = created_room;
+  // Exporters.
+  std::shared_ptr<metrics::prometheus_exporter> exporter;
+  if (!sc.output.prometheus.empty()) {
+    std::error_code ec;
+    metrics::prometheus_exporter_config pc;
+    pc.listen = sc.output.prometheus;
+    exporter = metrics::prometheus_exporter::start(pc, ec);
+    if (!exporter) {
+      std::fprintf(stderr, "stompede: cannot serve metrics on %s: %s\n", pc.listen.c_str(),
+                   ec.message().c_str());
+      return exit_failed;
+    }
+  }
+  auto timeseries = std::make_shared<metrics::timeseries_writer>();
+  if (auto ec = timeseries->open(dir + "/timeseries.csv"))
+    std::fprintf(stderr, "stompede: cannot write timeseries.csv: %s\n", ec.message().c_str());
+
+  if (!opts.quiet) {
+    std::printf("stompede: %u users at %s, results in %s", peak, sc.target.url.c_str(),
+                dir.c_str());
+    if (exporter)
+      std::printf(", metrics on http://%s/metrics",
+                  metrics::normalize_listen_address(sc.output.prometheus).c_str());
+    std::printf("\n");
+    if (!sc.tls.verify)
+      std::printf("stompede: WARNING: TLS certificate verification is OFF ([tls] verify = "
+                  "false); results do not prove a secure setup\n");
+    std::fflush(stdout);
+  }
+
+  metrics_result result;
+  metrics::run_info run;
+  run.total_users = peak;
+  run.scenario = sc.source.empty() ? "environment" : sc.source;
+  int code = exit_completed;
+  auto started = std::chrono::steady_clock::now();
+  {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    caf::actor_system sys{cfg};
+    user_deps deps{&pool, aggregates.data(), settings};
+    auto ids_ptr = std::make_shared<const std::vector<user_identity>>(std::move(ids));
+    // Supervisors: one per shard of users.
+    auto shards = shards_needed(peak, sc.run.users_per_shard);
+    std::vector<caf::actor> supervisors;
+    for (std::size_t s = 0; s < shards; ++s) {
+      supervisor_config sup_cfg;
+      sup_cfg.name = "shard-" + std::to_string(s);
+      sup_cfg.backoff.initial = sc.reconnect.initial;
+      sup_cfg.backoff.max = sc.reconnect.max;
+      sup_cfg.backoff.multiplier = sc.reconnect.multiplier;
+      sup_cfg.backoff.jitter = sc.reconnect.jitter;
+      sup_cfg.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
+      sup_cfg.backoff.healthy_reset = sc.reconnect.healthy_reset;
+      sup_cfg.restart = sc.reconnect.enabled;
+      // User k of shard s is identity s + k * shards: shards stay balanced while ramping.
+      sup_cfg.identity = [ids_ptr, s, shards](std::uint32_t k) {
+        auto i = s + static_cast<std::size_t>(k) * shards;
+        return (*ids_ptr)[std::min(i, ids_ptr->size() - 1)];
+      };
+      sup_cfg.factory = [deps](caf::local_actor* self, const user_identity& id) {
+        return self->spawn<caf::linked + caf::monitored>(user_actor, deps, id,
+                                                         caf::actor_cast<caf::actor>(self));
+      };
+      supervisors.push_back(sys.spawn(supervisor, std::move(sup_cfg)));
+    }
+    metrics_config mcfg;
+    mcfg.progress = !opts.quiet;
+    mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
+    auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisors,
+                             exporter, timeseries);
+    stage_director_config dcfg;
+    dcfg.stages = plan_stages(sc);
+    dcfg.users_per_shard = sc.run.users_per_shard;
+    dcfg.min_spacing = sc.stages.empty() ? std::chrono::milliseconds{10}
+                                         : sc.stages.front().min_start_gap;
+    caf::scoped_actor self{sys};
+    auto director = sys.spawn(stage_director, dcfg, supervisors, metrics,
+                              caf::actor_cast<caf::actor>(self));
+    // Wait for the end, polling for a stop request (signals land on their own thread).
+    bool done = false;
+    bool stop_sent = false;
+    while (!done) {
+      self->receive_while([&] { return !done; })(
+        [&](done_atom) { done = true; },
+        caf::after(std::chrono::milliseconds(100)) >>
+          [&] {
+            if (!stop_sent && stop_signal.load() != 0) {
+              stop_sent = true;
+              self->send(director, stop_atom::value);
+            }
+          });
+    }
+    self->request(metrics, std::chrono::seconds(10), done_atom::value)
+      .receive([&](metrics_result& r) { result = std::move(r); },
+               [&](caf::error& e) {
+                 std::fprintf(stderr, "stompede: final metrics: %s\n",
+                              sys.render(e).c_str());
+               });
+    for (auto& s : supervisors)
+      self->send_exit(s, caf::exit_reason::user_shutdown);
+    self->send_exit(metrics, caf::exit_reason::user_shutdown);
+    self->send_exit(director, caf::exit_reason::user_shutdown);
+  }
+  pool.stop();
+  run.duration_s =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  timeseries->close();
+  write_reports(dir, result, run, sc.output.csv);
+  std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
+  std::printf("reports: %s/ (load_test_result.csv, summary.json, timeseries.csv, "
+              "scenario.toml)\n",
+              dir.c_str());
+  if (int sig = stop_signal.load(); sig != 0)
+    code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
+  return code;
+}
+
+} // namespace stompede

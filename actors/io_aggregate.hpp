@@ -1,0 +1,46 @@
+#pragma once
+
+// Measurements of one IO thread: counters and mergeable histograms recorded by the sessions of
+// that thread only, taken out as a delta once a second by a task posted to the same thread.
+
+#include "metrics/counters.hpp"
+#include "metrics/snapshot.hpp"
+
+#include <cstdint>
+
+namespace stompede {
+
+struct io_aggregate {
+  metrics::load_counters counters;
+  metrics::load_histograms histograms;
+  /// Sessions open (WebSocket established) on this thread right now.
+  std::int64_t open_sessions = 0;
+  /// Sessions subscribed right now.
+  std::int64_t subscribed_sessions = 0;
+  /// Own messages awaiting their round trip.
+  std::int64_t in_flight = 0;
+};
+
+/// What leaves an IO thread once a second.
+struct io_delta {
+  metrics::load_counters counters;
+  metrics::load_histograms histograms;
+  std::int64_t open_sessions = 0;
+  std::int64_t subscribed_sessions = 0;
+  std::int64_t in_flight = 0;
+};
+
+/// Moves the histograms out (they restart empty), copies counters and gauges.
+inline io_delta take_delta(io_aggregate& a) {
+  io_delta d;
+  d.counters = a.counters;
+  a.counters = {};
+  d.histograms.merge(a.histograms);
+  a.histograms.reset();
+  d.open_sessions = a.open_sessions;
+  d.subscribed_sessions = a.subscribed_sessions;
+  d.in_flight = a.in_flight;
+  return d;
+}
+
+} // namespace stompede

@@ -1,0 +1,201 @@
+#include "actors/metrics_actor.hpp"
+
+#include "actors/atoms.hpp"
+#include "actors/io_pool.hpp"
+#include "actors/supervisor.hpp"
+#include "metrics/prometheus_exporter.hpp"
+#include "metrics/timeseries.hpp"
+
+#include <caf/all.hpp>
+
+#include <cinttypes>
+
+namespace stompede {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
+  return std::chrono::duration<double>(t - t0).count();
+}
+
+/// Asks every IO thread for its delta; each answers with (io_delta, tick).
+void collect(caf::stateful_actor<metrics_state>* self) {
+  auto& st = self->state;
+  st.tick++;
+  st.pending = st.pool->size();
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  for (std::size_t i = 0; i < st.pool->size(); ++i) {
+    auto* agg = &st.aggregates[i];
+    auto tick = st.tick;
+    st.pool->post(i, [me, agg, tick] { caf::anon_send(me, take_delta(*agg), tick); });
+  }
+  // Supervisors own the restart counts; their answers land in the next interval at the latest.
+  for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
+    self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value, stats_atom::value)
+      .then(
+        [self, i](const supervisor_stats& s) {
+          auto& c = self->state.sup_now[i];
+          c.reconnect_attempts = s.attempts;
+          c.reconnect_successes = s.successes;
+          c.give_ups = s.give_ups;
+        },
+        [](caf::error&) {
+          // A supervisor that ended already has nothing new to say.
+        });
+  }
+}
+
+void print_progress(metrics_state& st, const metrics::load_snapshot& d) {
+  if (!st.config.progress || st.config.progress_out == nullptr)
+    return;
+  auto& g = d.gauges;
+  auto secs = d.interval_s > 0 ? d.interval_s : 1.0;
+  double p95 = d.histograms.round_trip_intended_us.empty()
+                 ? 0.0
+                 : static_cast<double>(d.histograms.round_trip_intended_us.quantile(0.95)) / 1000.0;
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "[%5.0fs] %-10.10s %-6s users %" PRId64 "/%" PRId64
+                " | sent %.0f/s recv %.0f/s | p95 rtt %.1f ms | errors %" PRIu64
+                " (total %" PRIu64 ") | reconnecting %" PRId64 " | lost %" PRIu64,
+                d.elapsed_s, g.stage_name.empty() ? "-" : g.stage_name.c_str(),
+                g.phase_name.c_str(), g.connected_users, g.target_users,
+                static_cast<double>(d.counters.messages_sent) / secs,
+                static_cast<double>(d.counters.messages_received) / secs, p95,
+                d.counters.errors_total(), st.total.counters.errors_total(),
+                g.active_reconnections, st.total.counters.lost);
+  if (st.config.progress_in_place)
+    std::fprintf(st.config.progress_out, "\r\033[K%s", line);
+  else
+    std::fprintf(st.config.progress_out, "%s\n", line);
+  std::fflush(st.config.progress_out);
+}
+
+/// Closes the interval in progress: adds it to the totals and exports it.
+void emit(caf::stateful_actor<metrics_state>* self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  auto& d = st.interval;
+  d.elapsed_s = seconds_since(st.started, now);
+  d.interval_s = seconds_since(st.last_emit, now);
+  st.last_emit = now;
+  // Restart counts: the supervisors' cumulative figures minus what was counted before.
+  metrics::load_counters sup_total;
+  for (auto& c : st.sup_now)
+    sup_total += c;
+  auto sup_delta = sup_total - st.sup_counted;
+  st.sup_counted = sup_total;
+  d.counters.reconnect_attempts += sup_delta.reconnect_attempts;
+  d.counters.reconnect_successes += sup_delta.reconnect_successes;
+  d.counters.give_ups += sup_delta.give_ups;
+  st.total.counters += d.counters;
+  st.total.histograms.merge(d.histograms);
+  st.total.gauges = d.gauges;
+  st.total.elapsed_s = d.elapsed_s;
+  st.total.interval_s = d.elapsed_s;
+  if (d.gauges.stage_index >= 0 && !st.stages.empty()) {
+    auto& sr = st.stages.back();
+    sr.end_s = d.elapsed_s;
+    sr.snapshot.counters += d.counters;
+    sr.snapshot.histograms.merge(d.histograms);
+    sr.snapshot.gauges = d.gauges;
+    sr.snapshot.elapsed_s = d.elapsed_s;
+    sr.snapshot.interval_s = sr.end_s - sr.start_s;
+  }
+  if (st.exporter)
+    st.exporter->update(st.total, d);
+  if (st.timeseries && st.timeseries->is_open())
+    st.timeseries->write(metrics::make_timeseries_row(d));
+  print_progress(st, d);
+  d.reset_events();
+}
+
+metrics_result make_result(const metrics_state& st) {
+  return metrics_result{st.total, st.stages};
+}
+
+} // namespace
+
+caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,
+                            io_pool* pool, io_aggregate* aggregates,
+                            std::vector<caf::actor> supervisors,
+                            std::shared_ptr<metrics::prometheus_exporter> exporter,
+                            std::shared_ptr<metrics::timeseries_writer> timeseries) {
+  auto& st = self->state;
+  st.config = std::move(cfg);
+  st.pool = pool;
+  st.aggregates = aggregates;
+  st.supervisors = std::move(supervisors);
+  st.sup_now.resize(st.supervisors.size());
+  st.exporter = std::move(exporter);
+  st.timeseries = std::move(timeseries);
+  st.started = st.last_emit = clock_type::now();
+  st.interval.gauges.phase_name = "idle";
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      auto& st = self->state;
+      if (st.done)
+        return;
+      collect(self);
+      self->delayed_send(self, st.config.interval, tick_atom::value);
+    },
+    [=](io_delta& d, std::uint64_t tick) {
+      auto& st = self->state;
+      auto& iv = st.interval;
+      iv.counters += d.counters;
+      iv.histograms.merge(d.histograms);
+      if (tick != st.tick || st.pending == 0)
+        return; // a straggler of an earlier collection: its events count, its levels not
+      if (st.pending == st.pool->size()) {
+        iv.gauges.active_connections = 0;
+        iv.gauges.connected_users = 0;
+      }
+      iv.gauges.active_connections += d.open_sessions;
+      iv.gauges.connected_users += d.subscribed_sessions;
+      if (--st.pending == 0) {
+        emit(self);
+        if (!st.finishing.empty()) {
+          st.done = true;
+          for (auto& rp : st.finishing)
+            rp.deliver(make_result(st));
+          st.finishing.clear();
+        }
+      }
+    },
+    [=](phase_atom, std::uint32_t stage, std::string& name, std::string& phase,
+        std::int64_t target) {
+      auto& st = self->state;
+      auto& g = st.interval.gauges;
+      if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
+        metrics::stage_report sr;
+        sr.index = static_cast<int>(stage);
+        sr.name = name;
+        sr.start_s = sr.end_s = seconds_since(st.started, clock_type::now());
+        sr.target_users = target;
+        st.stages.push_back(std::move(sr));
+      } else if (!st.stages.empty()) {
+        st.stages.back().target_users = std::max(st.stages.back().target_users, target);
+      }
+      g.stage_index = static_cast<std::int32_t>(stage);
+      g.stage_name = std::move(name);
+      g.phase_name = std::move(phase);
+      g.target_users = target;
+    },
+    [=](done_atom) -> caf::result<metrics_result> {
+      auto& st = self->state;
+      if (st.done)
+        return make_result(st);
+      auto rp = self->make_response_promise<metrics_result>();
+      st.finishing.push_back(rp);
+      if (st.pending == 0)
+        collect(self);
+      return rp;
+    },
+    [=](get_atom) -> metrics_result { return make_result(self->state); },
+  };
+}
+
+} // namespace stompede

@@ -1,0 +1,89 @@
+#pragma once
+
+// The metrics actor: once a second it collects one delta from every IO thread (a task posted
+// to the thread itself takes the thread's aggregate, so no lock is ever shared with the hot
+// path), merges them with the supervisors' restart counts into one interval, and exports that
+// interval: Prometheus, timeseries.csv, the live progress line, per-stage totals. It never sees
+// an individual chat message.
+
+#include "actors/io_aggregate.hpp"
+#include "metrics/snapshot.hpp"
+#include "metrics/summary_json.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace stompede {
+
+class io_pool;
+
+namespace metrics {
+class prometheus_exporter;
+class timeseries_writer;
+} // namespace metrics
+
+struct metrics_config {
+  /// Collection period.
+  std::chrono::milliseconds interval{1000};
+  /// Print a progress line per interval (to `progress_out`).
+  bool progress = true;
+  /// Rewrite one line in place (a terminal) rather than print a line per interval.
+  bool progress_in_place = false;
+  std::FILE* progress_out = stdout;
+  /// Round-trip timeout: its mention in the progress line helps reading "lost".
+  std::string timeseries_path;
+};
+
+struct metrics_state {
+  static inline const char* name = "metrics";
+  metrics_config config;
+  io_pool* pool = nullptr;
+  io_aggregate* aggregates = nullptr;
+  std::vector<caf::actor> supervisors;
+  std::shared_ptr<metrics::prometheus_exporter> exporter;
+  std::shared_ptr<metrics::timeseries_writer> timeseries;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point last_emit;
+  /// Deltas of the collection in progress.
+  std::uint64_t tick = 0;
+  std::size_t pending = 0;
+  metrics::load_snapshot interval;
+  metrics::load_snapshot total;
+  /// Latest cumulative restart counts per supervisor, and what was already counted.
+  std::vector<metrics::load_counters> sup_now;
+  metrics::load_counters sup_counted;
+  std::int64_t sup_reconnecting = 0;
+  std::vector<metrics::stage_report> stages;
+  /// Callers of `done_atom` waiting for the final collection.
+  std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
+  bool done = false;
+};
+
+/// The reply to (get_atom): the run's totals and per-stage figures.
+struct metrics_result {
+  metrics::load_snapshot total;
+  std::vector<metrics::stage_report> stages;
+};
+
+/// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
+/// uint32 stage, std::string name, std::string phase, int64 target) from the director;
+/// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
+/// metrics_result.
+caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,
+                            io_pool* pool, io_aggregate* aggregates,
+                            std::vector<caf::actor> supervisors,
+                            std::shared_ptr<metrics::prometheus_exporter> exporter,
+                            std::shared_ptr<metrics::timeseries_writer> timeseries);
+
+} // namespace stompede
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::io_delta)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::metrics_result)

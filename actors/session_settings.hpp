@@ -1,0 +1,56 @@
+#pragma once
+
+// What every user session of a run shares (one immutable instance per run), and what makes
+// one user different from another (its identity and send plan).
+
+#include "actors/message_template.hpp"
+#include "protocol/stomp_client.hpp"
+#include "protocol/stomp_parser.hpp"
+#include "protocol/ws_client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace stompede {
+
+/// Settings shared by all sessions of a run.
+struct session_settings {
+  /// URL, TLS, timeouts and limits of the WebSocket; per-user headers are added to a copy.
+  net::ws_options ws;
+  /// The CONNECT frame's fixed part: host, login/passcode, heart-beat offer, extra headers.
+  stomp::client_options stomp;
+  /// Inbound frame limits.
+  stomp::parser_limits limits;
+  message_template subscribe_destination{"/topic/chat/room/{room}"};
+  message_template send_destination{"/publish/{room}"};
+  message_template body;
+  std::string content_type = "application/json";
+  /// Send `Authorization: Bearer <token>` on the upgrade request and in CONNECT when the user
+  /// has a token.
+  bool bearer_on_upgrade = true;
+  bool bearer_on_connect = true;
+  /// CONNECT -> CONNECTED deadline.
+  std::chrono::milliseconds stomp_connect_timeout{10000};
+  /// Own messages not back within this are lost.
+  std::chrono::milliseconds round_trip_timeout{30000};
+  /// A send later than its intended time by more than this counts as late.
+  std::chrono::microseconds late_tolerance{5000};
+  /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
+  std::chrono::milliseconds disconnect_timeout{2000};
+};
+
+/// Who a simulated user is. Kept across restarts by its supervisor.
+struct user_identity {
+  std::uint32_t index = 0;
+  std::int64_t member_id = 0;
+  std::int64_t room = 0;
+  /// Bearer token (a secret: never printed).
+  std::string token;
+  /// Send interval; zero = listen only.
+  std::chrono::milliseconds interval{0};
+  /// Local address to bind (spreads ephemeral ports); empty = any.
+  std::string source_address;
+};
+
+} // namespace stompede

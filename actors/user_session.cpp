@@ -1,0 +1,489 @@
+#include "actors/user_session.hpp"
+
+#include "actors/io_aggregate.hpp"
+#include "protocol/stomp_error.hpp"
+#include "protocol/transport_error.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <charconv>
+#include <deque>
+#include <random>
+
+namespace stompede {
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using metrics::error_type;
+
+metrics::error_type classify(const std::error_code& ec) noexcept {
+  if (ec.category() == net::transport_category()) {
+    switch (static_cast<net::transport_errc>(ec.value())) {
+      case net::transport_errc::resolve_failed:
+        return error_type::resolve_failed;
+      case net::transport_errc::connect_refused:
+        return error_type::connect_refused;
+      case net::transport_errc::connect_timeout:
+        return error_type::connect_timeout;
+      case net::transport_errc::port_exhaustion:
+        return error_type::port_exhaustion;
+      case net::transport_errc::fd_exhausted:
+        return error_type::fd_exhausted;
+      case net::transport_errc::tls_error:
+        return error_type::tls_error;
+      case net::transport_errc::handshake_timeout:
+        return error_type::handshake_timeout;
+      case net::transport_errc::upgrade_rejected:
+        return error_type::upgrade_rejected;
+      case net::transport_errc::idle_timeout:
+        return error_type::idle_timeout;
+      case net::transport_errc::write_timeout:
+        return error_type::write_timeout;
+      case net::transport_errc::write_queue_full:
+        return error_type::write_queue_full;
+      case net::transport_errc::message_too_large:
+        return error_type::frame_too_large;
+      case net::transport_errc::closed_by_peer:
+        return error_type::closed_by_peer;
+      case net::transport_errc::connection_reset:
+        return error_type::connection_reset;
+      case net::transport_errc::io_error:
+        return error_type::read_error;
+      default:
+        return error_type::other;
+    }
+  }
+  if (ec.category() == stomp::error_category()) {
+    switch (static_cast<stomp::errc>(ec.value())) {
+      case stomp::errc::error_frame:
+        return error_type::stomp_error_frame;
+      case stomp::errc::heartbeat_timeout:
+        return error_type::heartbeat_timeout;
+      case stomp::errc::frame_too_large:
+      case stomp::errc::body_too_large:
+        return error_type::frame_too_large;
+      default:
+        return error_type::protocol_error;
+    }
+  }
+  return error_type::other;
+}
+
+namespace {
+
+/// One own message waiting for its round trip.
+struct pending_send {
+  std::uint64_t seq;
+  clock_type::time_point intended;
+  clock_type::time_point actual;
+};
+
+/// The measurement key a sender puts in its content: [W{user}-N{seq}-T{intended wall µs}].
+struct message_key {
+  std::uint64_t user = 0;
+  std::uint64_t seq = 0;
+  std::int64_t wall_us = 0;
+};
+
+bool parse_number(std::string_view& s, char prefix, std::uint64_t& out) {
+  if (s.empty() || s.front() != prefix)
+    return false;
+  s.remove_prefix(1);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc{})
+    return false;
+  s.remove_prefix(static_cast<std::size_t>(p - s.data()));
+  return true;
+}
+
+/// Finds and parses the first key in `body`.
+bool find_key(std::string_view body, message_key& k) {
+  auto at = body.find("[W");
+  if (at == std::string_view::npos)
+    return false;
+  auto s = body.substr(at + 1);
+  std::uint64_t wall = 0;
+  if (!parse_number(s, 'W', k.user) || s.empty() || s.front() != '-')
+    return false;
+  s.remove_prefix(1);
+  if (!parse_number(s, 'N', k.seq) || s.empty() || s.front() != '-')
+    return false;
+  s.remove_prefix(1);
+  if (!parse_number(s, 'T', wall) || s.empty() || s.front() != ']')
+    return false;
+  k.wall_us = static_cast<std::int64_t>(wall);
+  return true;
+}
+
+std::int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+template <class D>
+std::int64_t to_us(D d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+class session_impl final : public user_session,
+                           public net::ws_handler,
+                           public std::enable_shared_from_this<session_impl> {
+public:
+  session_impl(asio::io_context& ioc, io_aggregate& agg,
+               std::shared_ptr<const session_settings> settings, user_identity id, listener l)
+    : ioc_(ioc),
+      agg_(agg),
+      settings_(std::move(settings)),
+      id_(std::move(id)),
+      listener_(std::move(l)),
+      stomp_(make_client_options()),
+      parser_(settings_->limits),
+      send_timer_(ioc),
+      heartbeat_timer_(ioc),
+      deadline_timer_(ioc) {
+  }
+
+  // -- user_session ---------------------------------------------------------------------------
+
+  void start() override {
+    asio::post(ioc_, [self = shared_from_this()] { self->do_start(); });
+  }
+
+  void stop() override {
+    asio::post(ioc_, [self = shared_from_this()] { self->do_stop(); });
+  }
+
+  void abort(std::error_code reason) override {
+    asio::post(ioc_, [self = shared_from_this(), reason] {
+      if (self->client_)
+        self->client_->close(false, reason);
+    });
+  }
+
+  // -- ws_handler (on the IO thread) ----------------------------------------------------------
+
+  void on_open(std::chrono::nanoseconds elapsed) override {
+    open_ = true;
+    opened_at_ = clock_type::now();
+    agg_.open_sessions++;
+    agg_.counters.connects_ok++;
+    agg_.histograms.ws_connect_us.record(to_us(elapsed));
+    std::string out;
+    stomp_.connect(out);
+    stomp_sent_at_ = clock_type::now();
+    write(std::move(out));
+    arm_deadline(settings_->stomp_connect_timeout, net::transport_errc::handshake_timeout);
+  }
+
+  void on_message(std::string_view data) override {
+    agg_.counters.bytes_in += data.size();
+    parser_.feed(data);
+    stomp::frame_view f;
+    for (;;) {
+      auto st = parser_.next(f);
+      if (st == stomp::parse_status::frame) {
+        if (!on_frame(f))
+          return;
+      } else if (st == stomp::parse_status::heartbeat) {
+        continue;
+      } else if (st == stomp::parse_status::need_more) {
+        return;
+      } else {
+        fail(parser_.error());
+        return;
+      }
+    }
+  }
+
+  void on_closed(std::error_code ec) override {
+    send_timer_.cancel();
+    heartbeat_timer_.cancel();
+    deadline_timer_.cancel();
+    auto now = clock_type::now();
+    if (open_) {
+      agg_.open_sessions--;
+      agg_.histograms.connection_duration_ms.record(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_).count());
+    }
+    if (subscribed_)
+      agg_.subscribed_sessions--;
+    // Own messages still in flight are resolved here: too old ones are lost, younger ones
+    // can no longer be confirmed by this session and leave the in-flight gauge.
+    expire_pending(now);
+    agg_.in_flight -= static_cast<std::int64_t>(pending_.size());
+    pending_.clear();
+    // A failure we diagnosed ourselves (ERROR frame, heart-beat) wins over the transport's view.
+    auto reason = failure_ ? failure_ : ec;
+    if (stopping_ && (!reason || reason == net::transport_errc::closed_by_peer))
+      reason = {};
+    if (reason)
+      agg_.counters.add_error(classify(reason));
+    client_.reset();
+    if (listener_) {
+      auto l = std::move(listener_);
+      l(session_event{session_event::closed, reason});
+    }
+  }
+
+private:
+  stomp::client_options make_client_options() const {
+    auto opts = settings_->stomp;
+    if (settings_->bearer_on_connect && !id_.token.empty())
+      opts.connect_headers.emplace_back("Authorization", "Bearer " + id_.token);
+    return opts;
+  }
+
+  void do_start() {
+    auto opts = settings_->ws;
+    if (settings_->bearer_on_upgrade && !id_.token.empty())
+      opts.headers.emplace_back("Authorization", "Bearer " + id_.token);
+    if (!id_.source_address.empty())
+      opts.source_address = id_.source_address;
+    agg_.counters.connect_attempts++;
+    client_ = net::make_ws_client(ioc_, std::move(opts), shared_from_this());
+    client_->start();
+  }
+
+  void do_stop() {
+    stopping_ = true;
+    if (!client_)
+      return;
+    if (stomp_.state() == stomp::client_state::connected) {
+      std::string out;
+      stomp_.disconnect(out, "disconnect");
+      write(std::move(out));
+      agg_.counters.disconnects_graceful++;
+      arm_deadline(settings_->disconnect_timeout, {});
+    } else {
+      client_->close(false, {});
+    }
+  }
+
+  void write(std::string bytes) {
+    if (!client_)
+      return;
+    agg_.counters.bytes_out += bytes.size();
+    last_write_ = clock_type::now();
+    client_->send(std::move(bytes));
+  }
+
+  void fail(std::error_code ec) {
+    if (!failure_)
+      failure_ = ec;
+    if (client_)
+      client_->close(false, ec);
+  }
+
+  /// A deadline for the current step; on expiry the session ends with `ec` (or, with an
+  /// empty `ec` during a stop, closes gracefully).
+  void arm_deadline(std::chrono::milliseconds d, std::error_code ec) {
+    deadline_timer_.expires_after(d);
+    deadline_timer_.async_wait([w = weak_from_this(), ec](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || !self->client_)
+        return;
+      if (ec)
+        self->fail(ec);
+      else
+        self->client_->close(true, {});
+    });
+  }
+
+  bool on_frame(const stomp::frame_view& f) {
+    if (f.cmd == stomp::command::message) {
+      // The hot path: count and measure without asking the client state machine.
+      agg_.counters.messages_received++;
+      measure(f.body);
+      return true;
+    }
+    auto ev = stomp_.on_frame(f);
+    switch (ev.kind) {
+      case stomp::client_event::connected:
+        on_connected(ev.heartbeat);
+        return true;
+      case stomp::client_event::message:
+        return true;
+      case stomp::client_event::receipt:
+        if (ev.disconnect_done && client_) {
+          deadline_timer_.cancel();
+          client_->close(true, {});
+          return false;
+        }
+        return true;
+      case stomp::client_event::error:
+        fail(stomp::errc::error_frame);
+        return false;
+      case stomp::client_event::protocol_violation:
+        fail(ev.error_code ? ev.error_code : make_error_code(stomp::errc::unexpected_frame));
+        return false;
+    }
+    return true;
+  }
+
+  void on_connected(const stomp::heartbeat_plan& hb) {
+    deadline_timer_.cancel();
+    agg_.counters.stomp_connected++;
+    agg_.histograms.stomp_connect_us.record(to_us(clock_type::now() - stomp_sent_at_));
+    if (hb.dead_after.count() > 0)
+      client_->set_idle_timeout(hb.dead_after);
+    if (hb.send_every.count() > 0)
+      schedule_heartbeat(hb.send_every);
+    std::string out;
+    template_vars v;
+    v.user = id_.index;
+    v.member = id_.member_id;
+    v.room = id_.room;
+    std::string dest;
+    settings_->subscribe_destination.render(v, dest);
+    stomp_.subscribe(out, "sub-0", dest);
+    write(std::move(out));
+    subscribed_ = true;
+    agg_.subscribed_sessions++;
+    agg_.counters.subscribed++;
+    if (id_.interval.count() > 0) {
+      send_destination_.clear();
+      settings_->send_destination.render(v, send_destination_);
+      // Start at a random phase of the interval so that users do not send in lockstep.
+      std::uniform_int_distribution<std::int64_t> phase(0, id_.interval.count());
+      std::minstd_rand rng(static_cast<std::uint32_t>(id_.index * 2654435761u + 1));
+      next_send_ = clock_type::now() + std::chrono::milliseconds(phase(rng));
+      schedule_send();
+    }
+    if (listener_)
+      listener_(session_event{session_event::subscribed, {}});
+  }
+
+  void schedule_heartbeat(std::chrono::milliseconds every) {
+    heartbeat_timer_.expires_after(every);
+    heartbeat_timer_.async_wait(
+      [w = weak_from_this(), every](const boost::system::error_code& e) {
+        auto self = w.lock();
+        if (e || !self || !self->client_)
+          return;
+        // Anything written counts as a heart-beat; only an idle session sends an EOL.
+        if (clock_type::now() - self->last_write_ >= every / 2)
+          self->write("\n");
+        self->schedule_heartbeat(every);
+      });
+  }
+
+  void schedule_send() {
+    send_timer_.expires_at(next_send_);
+    send_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || !self->client_ || self->stopping_)
+        return;
+      self->send_one();
+      self->schedule_send();
+    });
+  }
+
+  /// Sends the message that was due at next_send_, then moves the schedule on by exactly one
+  /// interval (drift-free: the schedule never slips because a send was late).
+  void send_one() {
+    auto intended = next_send_;
+    next_send_ += id_.interval;
+    auto now = clock_type::now();
+    auto lateness = now - intended;
+    agg_.histograms.send_lateness_us.record(to_us(lateness));
+    if (lateness > settings_->late_tolerance)
+      agg_.counters.late_sends++;
+    expire_pending(now);
+    auto seq = ++seq_;
+    // The key carries the intended send time as wall-clock µs, for receivers in other processes.
+    auto intended_wall = wall_now_us() - to_us(lateness);
+    content_.clear();
+    content_ += "[W";
+    content_ += std::to_string(id_.index);
+    content_ += "-N";
+    content_ += std::to_string(seq);
+    content_ += "-T";
+    content_ += std::to_string(intended_wall);
+    content_ += "] load test message";
+    template_vars v;
+    v.user = id_.index;
+    v.member = id_.member_id;
+    v.room = id_.room;
+    v.seq = seq;
+    v.content = content_;
+    created_at_ = iso8601_now();
+    v.created_at = created_at_;
+    body_.clear();
+    settings_->body.render(v, body_);
+    std::string out;
+    out.reserve(body_.size() + send_destination_.size() + 64);
+    stomp_.send(out, send_destination_, body_, settings_->content_type);
+    pending_.push_back({seq, intended, now});
+    agg_.in_flight++;
+    agg_.counters.messages_sent++;
+    write(std::move(out));
+  }
+
+  void expire_pending(clock_type::time_point now) {
+    while (!pending_.empty() && now - pending_.front().intended > settings_->round_trip_timeout) {
+      pending_.pop_front();
+      agg_.in_flight--;
+      agg_.counters.lost++;
+    }
+  }
+
+  void measure(std::string_view body) {
+    message_key k;
+    if (!find_key(body, k))
+      return;
+    if (k.user != id_.index) {
+      agg_.histograms.fanout_us.record(wall_now_us() - k.wall_us);
+      return;
+    }
+    // Our own message back through the room: usually the oldest pending one.
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->seq == k.seq) {
+        auto now = clock_type::now();
+        agg_.histograms.round_trip_intended_us.record(to_us(now - it->intended));
+        agg_.histograms.round_trip_actual_us.record(to_us(now - it->actual));
+        agg_.counters.own_received++;
+        agg_.in_flight--;
+        pending_.erase(it);
+        return;
+      }
+    }
+  }
+
+  asio::io_context& ioc_;
+  io_aggregate& agg_;
+  std::shared_ptr<const session_settings> settings_;
+  user_identity id_;
+  listener listener_;
+  stomp::client_session stomp_;
+  stomp::parser parser_;
+  std::shared_ptr<net::ws_client> client_;
+  asio::steady_timer send_timer_;
+  asio::steady_timer heartbeat_timer_;
+  asio::steady_timer deadline_timer_;
+  clock_type::time_point opened_at_{};
+  clock_type::time_point stomp_sent_at_{};
+  clock_type::time_point last_write_{};
+  clock_type::time_point next_send_{};
+  std::deque<pending_send> pending_;
+  std::string send_destination_;
+  std::string content_;
+  std::string body_;
+  std::string created_at_;
+  std::uint64_t seq_ = 0;
+  std::error_code failure_;
+  bool open_ = false;
+  bool subscribed_ = false;
+  bool stopping_ = false;
+};
+
+} // namespace
+
+std::shared_ptr<user_session> make_user_session(asio::io_context& ioc, io_aggregate& agg,
+                                                std::shared_ptr<const session_settings> settings,
+                                                user_identity id, user_session::listener l) {
+  return std::make_shared<session_impl>(ioc, agg, std::move(settings), std::move(id),
+                                        std::move(l));
+}
+
+} // namespace stompede

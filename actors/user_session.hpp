@@ -1,0 +1,58 @@
+#pragma once
+
+// The IO half of a simulated user: one WebSocket + STOMP conversation, its timers and its
+// measurements, living on one IO thread. It parses and measures every frame itself and reports
+// only lifecycle events (subscribed, closed) to its owner, the user actor; no CAF here, and no
+// per-message traffic to any actor.
+
+#include "actors/session_settings.hpp"
+#include "metrics/counters.hpp"
+
+#include <functional>
+#include <memory>
+#include <system_error>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace stompede {
+
+struct io_aggregate;
+
+/// What a session tells its owner.
+struct session_event {
+  enum kind_t {
+    /// CONNECTED received and SUBSCRIBE written: the user is live.
+    subscribed,
+    /// The session is over. `error` empty = a graceful stop we asked for.
+    closed,
+  } kind;
+  std::error_code error;
+};
+
+/// Maps a transport or STOMP error onto the counted error type.
+metrics::error_type classify(const std::error_code& ec) noexcept;
+
+class user_session {
+public:
+  using listener = std::function<void(const session_event&)>;
+
+  virtual ~user_session() = default;
+
+  /// Connects, CONNECTs, SUBSCRIBEs, then sends on the identity's schedule.
+  virtual void start() = 0;
+  /// Graceful: DISCONNECT with receipt (bounded wait), then close. Reported as closed with an
+  /// empty error.
+  virtual void stop() = 0;
+  /// Abortive close (the owner is going away); reported as closed with `reason`.
+  virtual void abort(std::error_code reason) = 0;
+};
+
+/// Creates a session on `ioc`, which must be the context of IO thread `agg` belongs to. The
+/// listener is called on that IO thread.
+std::shared_ptr<user_session> make_user_session(boost::asio::io_context& ioc, io_aggregate& agg,
+                                                std::shared_ptr<const session_settings> settings,
+                                                user_identity id, user_session::listener l);
+
+} // namespace stompede
