@@ -31,6 +31,10 @@ enum class transport_errc {
   connection_reset,
   /// Any other read/write failure.
   io_error,
+  /// The peer broke the WebSocket or HTTP protocol (bad frame, bad upgrade answer, bad HTTP).
+  protocol_error,
+  /// An HTTP request did not complete within its total timeout.
+  request_timeout,
 };
 
 const std::error_category& transport_category() noexcept;

@@ -21,6 +21,10 @@ struct url {
   std::string host_header() const;
   /// The URL back as text.
   std::string to_string() const;
+  /// The URL with its query replaced by "?..." (query strings often carry tokens): for logs.
+  std::string to_redacted_string() const;
+  /// The default port of `scheme` (80 or 443), 0 for an unknown scheme.
+  static std::uint16_t default_port(std::string_view scheme) noexcept;
 };
 
 /// Parses a URL; nullopt with `why` set when it is not one of the four schemes or malformed.

@@ -5,11 +5,13 @@
 // timeouts for every step. It knows nothing of STOMP: it delivers whole WebSocket messages to
 // its handler and sends whole messages.
 
+#include "protocol/tls_context.hpp"
 #include "protocol/transport_error.hpp"
 #include "protocol/url.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,20 +23,6 @@ class io_context;
 } // namespace boost::asio
 
 namespace stompede::net {
-
-/// TLS settings of a client.
-struct tls_options {
-  /// Verify the server certificate chain and host name. Turning this off is loud (the caller
-  /// warns); it is never the default.
-  bool verify = true;
-  /// PEM file of trusted CAs; empty = the system store.
-  std::string ca_file;
-  /// PEM client certificate and key for mutual TLS; empty = none.
-  std::string cert_file;
-  std::string key_file;
-  /// Name sent as SNI and checked against the certificate; empty = the URL's host.
-  std::string server_name;
-};
 
 /// Everything one connection needs.
 struct ws_options {
@@ -58,6 +46,11 @@ struct ws_options {
   std::size_t max_queued_bytes = 1024 * 1024;
   /// Offer permessage-deflate (costs ~300 KB per connection; off by default).
   bool compression = false;
+  /// Beast's per-connection write (masking) buffer: smaller saves memory, larger saves
+  /// syscalls for big messages (Beast's default is 4096).
+  std::size_t write_buffer_bytes = 512;
+  /// User-Agent of the upgrade request; empty = "stompede/<version>".
+  std::string user_agent;
 };
 
 /// Receives what happens on a connection, on the connection's strand (an IO thread). Handlers
@@ -71,8 +64,14 @@ public:
   }
   /// The WebSocket upgrade completed; `elapsed` since start().
   virtual void on_open(std::chrono::nanoseconds elapsed) = 0;
-  /// One whole inbound message (text or binary).
+  /// One whole inbound message (text or binary). `data` is valid during the call only.
   virtual void on_message(std::string_view data) = 0;
+  /// The peer sent a WebSocket close frame (before on_closed with closed_by_peer), so its
+  /// close code can be counted.
+  virtual void on_close_frame(std::uint16_t code, std::string_view reason) {
+    (void)code;
+    (void)reason;
+  }
   /// The connection is over: `ec` is empty for a clean close we asked for, otherwise the
   /// categorised reason (transport_errc or a STOMP error passed to close()). Called once.
   virtual void on_closed(std::error_code ec) = 0;

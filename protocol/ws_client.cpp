@@ -1,0 +1,657 @@
+#include "protocol/ws_client.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <type_traits>
+
+#ifndef STOMPEDE_VERSION
+#define STOMPEDE_VERSION "0"
+#endif
+
+namespace stompede::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
+// Linux >= 4.2: defer the port choice of a bound socket to connect(), so binding to a source
+// address does not reserve a port per (address) but per (address, destination) 4-tuple.
+#ifdef IP_BIND_ADDRESS_NO_PORT
+constexpr int bind_address_no_port = IP_BIND_ADDRESS_NO_PORT;
+#else
+constexpr int bind_address_no_port = 24;
+#endif
+
+/// A read buffer that grew past this is given back after the message.
+constexpr std::size_t shrink_read_buffer_above = 8 * 1024;
+/// Close bound when handshake_timeout is 0 (a close must never hang forever).
+constexpr std::chrono::milliseconds fallback_close_timeout{5000};
+
+/// Where in a connection's life an error happened: the same error code means different things
+/// (a timeout while connecting is connect_timeout, while reading is idle_timeout).
+enum class step { resolve, connect, tls_handshake, ws_handshake, read, write, close };
+
+bool is_ssl_error(const beast::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec.category() == ssl::error::get_stream_category();
+}
+
+/// The one place Asio, Beast and OpenSSL errors become transport_errc values.
+transport_errc classify(const beast::error_code& ec, step s) {
+  if (ec == beast::error::timeout || ec == asio::error::timed_out) {
+    switch (s) {
+    case step::resolve:
+    case step::connect: return transport_errc::connect_timeout;
+    case step::tls_handshake:
+    case step::ws_handshake:
+    case step::close: return transport_errc::handshake_timeout;
+    case step::read: return transport_errc::idle_timeout;
+    case step::write: return transport_errc::write_timeout;
+    }
+  }
+  if (s == step::resolve)
+    return transport_errc::resolve_failed;
+  if (ec == asio::error::no_descriptors ||
+      ec == boost::system::errc::too_many_files_open_in_system)
+    return transport_errc::fd_exhausted;
+  if (ec == boost::system::errc::address_not_available)
+    return transport_errc::port_exhaustion;
+  if (s == step::connect) {
+    if (ec == asio::error::connection_refused)
+      return transport_errc::connect_refused;
+    if (ec == asio::error::address_in_use)
+      return transport_errc::port_exhaustion;
+  }
+  if (ec == websocket::error::closed)
+    return transport_errc::closed_by_peer;
+  if (ec == websocket::error::message_too_big || ec == beast::http::error::buffer_overflow)
+    return transport_errc::message_too_large;
+  if (ec == websocket::error::upgrade_declined)
+    return transport_errc::upgrade_rejected;
+  if (ec == beast::http::error::end_of_stream)
+    return transport_errc::connection_reset;
+  if (ec == websocket::condition::handshake_failed ||
+      ec == websocket::condition::protocol_violation ||
+      ec.category() == beast::http::make_error_code(beast::http::error::bad_version).category())
+    return transport_errc::protocol_error;
+  if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
+      ec == ssl::error::stream_truncated || ec == asio::error::not_connected)
+    return transport_errc::connection_reset;
+  if (is_ssl_error(ec))
+    return transport_errc::tls_error;
+  if (ec == asio::error::connection_refused)
+    return transport_errc::connect_refused;
+  return transport_errc::io_error;
+}
+
+/// A client whose TLS settings could not be loaded: it reports the failure from start().
+class failed_ws_client final : public ws_client,
+                               public std::enable_shared_from_this<failed_ws_client> {
+public:
+  failed_ws_client(asio::io_context& ioc, std::error_code ec, std::shared_ptr<ws_handler> h)
+      : strand_(asio::make_strand(ioc)), ec_(ec), handler_(std::move(h)) {}
+
+  void start() override {
+    report(ec_);
+  }
+  void send(std::string) override {}
+  void set_idle_timeout(std::chrono::milliseconds) override {}
+  void close(bool, std::error_code reason) override {
+    report(reason);
+  }
+  void pause_reading(bool) override {}
+
+private:
+  void report(std::error_code ec) {
+    asio::post(strand_, [self = shared_from_this(), ec] {
+      if (auto h = std::move(self->handler_))
+        h->on_closed(ec);
+    });
+  }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  std::error_code ec_;
+  std::shared_ptr<ws_handler> handler_;
+};
+
+/// One connection: plain (`Tls` = false) or over TLS. Every member function below the public
+/// overrides runs on strand_.
+template <bool Tls>
+class ws_session final : public ws_client, public std::enable_shared_from_this<ws_session<Tls>> {
+  using next_layer_type = std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>,
+                                             beast::tcp_stream>;
+  using stream_type = websocket::stream<next_layer_type>;
+  using strand_type = asio::strand<asio::io_context::executor_type>;
+
+  enum class state : std::uint8_t { idle, resolving, connecting, handshaking, open, closing,
+                                    closed };
+
+public:
+  ws_session(asio::io_context& ioc, ws_options opts, std::shared_ptr<ws_handler> handler,
+             std::shared_ptr<ssl::context> ctx)
+      : strand_(asio::make_strand(ioc)), ctx_(std::move(ctx)), opts_(std::move(opts)),
+        handler_(std::move(handler)), ws_(make_stream()), timer_(strand_),
+        idle_(opts_.idle_timeout) {}
+
+  void start() override {
+    asio::dispatch(strand_, [self = this->shared_from_this()] { self->do_start(); });
+  }
+
+  void send(std::string message) override {
+    asio::dispatch(strand_, [self = this->shared_from_this(), m = std::move(message)]() mutable {
+      self->do_send(std::move(m));
+    });
+  }
+
+  void set_idle_timeout(std::chrono::milliseconds t) override {
+    asio::dispatch(strand_, [self = this->shared_from_this(), t] {
+      self->idle_ = t;
+      self->arm_timer();
+    });
+  }
+
+  void close(bool graceful, std::error_code reason) override {
+    asio::dispatch(strand_, [self = this->shared_from_this(), graceful, reason] {
+      self->do_close_request(graceful, reason);
+    });
+  }
+
+  void pause_reading(bool paused) override {
+    asio::dispatch(strand_, [self = this->shared_from_this(), paused] {
+      self->do_pause(paused);
+    });
+  }
+
+private:
+  stream_type make_stream() {
+    if constexpr (Tls)
+      return stream_type(strand_, *ctx_);
+    else
+      return stream_type(strand_);
+  }
+
+  beast::tcp_stream& tcp() {
+    return beast::get_lowest_layer(ws_);
+  }
+
+  void set_tcp_deadline(clock_type::time_point t) {
+    if (t == clock_type::time_point::max())
+      tcp().expires_never();
+    else
+      tcp().expires_at(t);
+  }
+
+  std::chrono::nanoseconds elapsed() const {
+    return clock_type::now() - started_;
+  }
+
+  // ---- connect ---------------------------------------------------------------------------
+
+  void do_start() {
+    if (state_ != state::idle)
+      return;
+    started_ = clock_type::now();
+    connect_deadline_ = opts_.connect_timeout.count() > 0 ? started_ + opts_.connect_timeout
+                                                          : clock_type::time_point::max();
+    state_ = state::resolving;
+    // An address literal needs no resolver (and no resolver thread hop): the common case when
+    // thousands of users connect to 127.0.0.1.
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(opts_.target.host, ec);
+    if (!ec) {
+      do_connect(tcp::endpoint(addr, opts_.target.port));
+      return;
+    }
+    resolver_ = std::make_unique<tcp::resolver>(strand_);
+    arm_timer();
+    resolver_->async_resolve(
+        opts_.target.host, std::to_string(opts_.target.port),
+        [self = this->shared_from_this()](beast::error_code ec,
+                                          tcp::resolver::results_type results) {
+          self->on_resolve(ec, std::move(results));
+        });
+  }
+
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+    resolver_.reset();
+    if (state_ != state::resolving)
+      return;
+    if (ec)
+      return fail(ec, step::resolve);
+    if (results.empty())
+      return fail(asio::error::host_not_found, step::resolve);
+    if (opts_.source_address.empty()) {
+      state_ = state::connecting;
+      set_tcp_deadline(connect_deadline_);
+      tcp().async_connect(results, [self = this->shared_from_this()](
+                                       beast::error_code ec, const tcp::endpoint&) {
+        self->on_connect(ec);
+      });
+      return;
+    }
+    // A bound socket cannot be reopened per endpoint, so take the first of the right family.
+    beast::error_code aec;
+    auto src = asio::ip::make_address(opts_.source_address, aec);
+    for (const auto& entry : results) {
+      if (!aec && entry.endpoint().address().is_v4() != src.is_v4())
+        continue;
+      return do_connect(entry.endpoint());
+    }
+    do_connect(results.begin()->endpoint());
+  }
+
+  void do_connect(const tcp::endpoint& ep) {
+    state_ = state::connecting;
+    if (!opts_.source_address.empty()) {
+      beast::error_code ec;
+      auto src = asio::ip::make_address(opts_.source_address, ec);
+      if (ec)
+        return fail(ec, step::connect);
+      auto& sock = tcp().socket();
+      sock.open(ep.protocol(), ec);
+      if (ec)
+        return fail(ec, step::connect);
+      if (ep.protocol() == tcp::v4()) {
+        int one = 1;
+        // Best effort: without it the bind still works, with fewer ports per address.
+        ::setsockopt(sock.native_handle(), IPPROTO_IP, bind_address_no_port, &one, sizeof one);
+      }
+      sock.bind(tcp::endpoint(src, 0), ec);
+      if (ec)
+        return fail(ec, step::connect);
+    }
+    set_tcp_deadline(connect_deadline_);
+    tcp().async_connect(ep, [self = this->shared_from_this()](beast::error_code ec) {
+      self->on_connect(ec);
+    });
+  }
+
+  void on_connect(beast::error_code ec) {
+    if (state_ != state::connecting)
+      return;
+    if (ec)
+      return fail(ec, step::connect);
+    state_ = state::handshaking;
+    beast::error_code ignored;
+    tcp().socket().set_option(tcp::no_delay(true), ignored);
+    if constexpr (Tls) {
+      const std::string& name =
+          opts_.tls.server_name.empty() ? opts_.target.host : opts_.tls.server_name;
+      auto& tls = ws_.next_layer();
+      beast::error_code aec;
+      asio::ip::make_address(name, aec);
+      // SNI carries a host name only: never an address literal, never a port.
+      if (aec && !SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
+        return fail(beast::error_code(static_cast<int>(::ERR_get_error()),
+                                      asio::error::get_ssl_category()),
+                    step::tls_handshake);
+      if (opts_.tls.verify)
+        tls.set_verify_callback(ssl::host_name_verification(name));
+      set_tcp_deadline(opts_.handshake_timeout.count() > 0
+                           ? clock_type::now() + opts_.handshake_timeout
+                           : clock_type::time_point::max());
+      tls.async_handshake(ssl::stream_base::client,
+                          [self = this->shared_from_this()](beast::error_code ec) {
+                            self->on_tls_handshake(ec);
+                          });
+    } else {
+      on_tls_handshake({});
+    }
+  }
+
+  void on_tls_handshake(beast::error_code ec) {
+    if (state_ != state::handshaking)
+      return;
+    if (ec)
+      return fail(ec, step::tls_handshake);
+    handler_->on_tcp_connected(elapsed());
+    if (state_ != state::handshaking)
+      return;
+    // From here the websocket stream's own timer bounds the upgrade and the close; the TCP
+    // stream's timer must be off or both would race.
+    tcp().expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = opts_.handshake_timeout.count() > 0
+                              ? std::chrono::duration_cast<websocket::stream_base::duration>(
+                                    opts_.handshake_timeout)
+                              : websocket::stream_base::none();
+    // Idle detection is ours (see arm_timer): it counts pings as activity, can change at
+    // runtime, and costs no timer operation per message.
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent,
+              opts_.user_agent.empty() ? "stompede/" STOMPEDE_VERSION : opts_.user_agent);
+      for (const auto& [name, value] : opts_.headers)
+        req.set(name, value);
+    }));
+    if (opts_.compression) {
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_.set_option(pmd);
+    }
+    ws_.read_message_max(opts_.max_message_bytes);
+    ws_.write_buffer_bytes(std::max<std::size_t>(opts_.write_buffer_bytes, 64));
+    ws_.auto_fragment(false);
+    ws_.text(true);
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+      last_rx_ = clock_type::now();
+    });
+    ws_.async_handshake(opts_.target.host_header(), opts_.target.target,
+                        [self = this->shared_from_this()](beast::error_code ec) {
+                          self->on_ws_handshake(ec);
+                        });
+  }
+
+  void on_ws_handshake(beast::error_code ec) {
+    if (state_ != state::handshaking)
+      return;
+    if (ec)
+      return fail(ec, step::ws_handshake);
+    state_ = state::open;
+    // The upgrade headers (tokens among them) are not needed any more.
+    opts_.headers.clear();
+    opts_.headers.shrink_to_fit();
+    last_rx_ = clock_type::now();
+    handler_->on_open(elapsed());
+    if (state_ != state::open)
+      return;
+    arm_timer();
+    do_read();
+    do_write();
+  }
+
+  // ---- read ------------------------------------------------------------------------------
+
+  bool may_read() const {
+    return !paused_ && !reading_ &&
+           (state_ == state::open || (state_ == state::closing && !close_started_));
+  }
+
+  void do_read() {
+    if (!may_read())
+      return;
+    reading_ = true;
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec,
+                                                              std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (state_ == state::closed)
+      return;
+    if (ec) {
+      // Our own close is under way: the close operation reports the end.
+      if (state_ == state::closing && close_started_)
+        return;
+      if (ec == websocket::error::closed) {
+        const auto& reason = ws_.reason();
+        handler_->on_close_frame(static_cast<std::uint16_t>(reason.code),
+                                 std::string_view(reason.reason.data(), reason.reason.size()));
+        if (state_ == state::closed)
+          return;
+      }
+      return fail(ec, step::read);
+    }
+    last_rx_ = clock_type::now();
+    const auto data = buffer_.cdata();
+    handler_->on_message(
+        std::string_view(static_cast<const char*>(data.data()), data.size()));
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > shrink_read_buffer_above)
+      buffer_.shrink_to_fit();
+    do_read();
+  }
+
+  void do_pause(bool paused) {
+    paused_ = paused;
+    if (!paused) {
+      // Time spent paused is ours, not the peer's silence.
+      last_rx_ = clock_type::now();
+      do_read();
+    }
+    arm_timer();
+  }
+
+  // ---- write -----------------------------------------------------------------------------
+
+  void do_send(std::string message) {
+    if (state_ == state::closing || state_ == state::closed)
+      return;
+    if (queued_bytes_ + message.size() > opts_.max_queued_bytes) {
+      fail_with(transport_errc::write_queue_full);
+      return;
+    }
+    queued_bytes_ += message.size();
+    queue_.push_back(std::move(message));
+    do_write();
+  }
+
+  void do_write() {
+    if (writing_ || head_ == queue_.size())
+      return;
+    if (state_ != state::open && state_ != state::closing)
+      return;
+    // The message in flight lives outside the queue: growing the queue moves its strings,
+    // and a moved short string changes address.
+    in_flight_ = std::move(queue_[head_]);
+    ++head_;
+    if (head_ == queue_.size()) {
+      queue_.clear();
+      head_ = 0;
+      if (queue_.capacity() > 64)
+        queue_.shrink_to_fit();
+    }
+    writing_ = true;
+    write_started_ = clock_type::now();
+    arm_timer();
+    ws_.async_write(asio::buffer(in_flight_),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->on_write(ec);
+                    });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (state_ == state::closed)
+      return;
+    if (ec)
+      return fail(ec, step::write);
+    queued_bytes_ -= in_flight_.size();
+    in_flight_ = std::string();
+    if (head_ != queue_.size())
+      return do_write();
+    if (state_ == state::closing && !close_started_)
+      do_close();
+  }
+
+  // ---- close -----------------------------------------------------------------------------
+
+  void do_close_request(bool graceful, std::error_code reason) {
+    if (state_ == state::closed)
+      return;
+    if (!graceful || (state_ != state::open && state_ != state::closing)) {
+      finish(reason);
+      return;
+    }
+    if (state_ == state::closing)
+      return;
+    state_ = state::closing;
+    close_reason_ = reason;
+    if (!writing_ && head_ == queue_.size())
+      do_close();
+  }
+
+  void do_close() {
+    close_started_ = true;
+    close_deadline_ = clock_type::now() + (opts_.handshake_timeout.count() > 0
+                                                ? opts_.handshake_timeout
+                                                : fallback_close_timeout);
+    arm_timer();
+    ws_.async_close(websocket::close_code::normal,
+                    [self = this->shared_from_this()](beast::error_code) {
+                      // Whatever the close handshake ended with (eof, a truncated TLS stream,
+                      // a timeout), the connection is over as we asked.
+                      self->finish(self->close_reason_);
+                    });
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  /// One timer serves every deadline (resolve, idle, write, close), lazily: progress only
+  /// moves time stamps, and the timer re-checks them when it fires. A wait is (re)started only
+  /// when a deadline earlier than the pending one appears.
+  clock_type::time_point next_deadline() const {
+    auto next = clock_type::time_point::max();
+    switch (state_) {
+    case state::resolving: next = connect_deadline_; break;
+    case state::open:
+    case state::closing:
+      if (idle_.count() > 0 && !paused_ && !close_started_)
+        next = std::min(next, last_rx_ + idle_);
+      if (writing_ && opts_.write_timeout.count() > 0)
+        next = std::min(next, write_started_ + opts_.write_timeout);
+      if (close_started_)
+        next = std::min(next, close_deadline_);
+      break;
+    default: break;
+    }
+    return next;
+  }
+
+  void arm_timer() {
+    const auto next = next_deadline();
+    if (next == clock_type::time_point::max())
+      return; // a pending wait, if any, finds nothing to do and stops
+    if (timer_armed_ && timer_.expiry() <= next)
+      return;
+    timer_armed_ = true;
+    timer_.expires_at(next);
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      self->on_timer(ec);
+    });
+  }
+
+  void on_timer(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted || state_ == state::closed)
+      return;
+    timer_armed_ = false;
+    const auto now = clock_type::now();
+    switch (state_) {
+    case state::resolving:
+      if (now >= connect_deadline_)
+        return fail_with(transport_errc::connect_timeout);
+      break;
+    case state::open:
+    case state::closing:
+      if (close_started_ && now >= close_deadline_)
+        return finish(close_reason_);
+      if (writing_ && opts_.write_timeout.count() > 0 &&
+          now >= write_started_ + opts_.write_timeout)
+        return fail_with(transport_errc::write_timeout);
+      if (idle_.count() > 0 && !paused_ && !close_started_ && now >= last_rx_ + idle_)
+        return fail_with(transport_errc::idle_timeout);
+      break;
+    default: break;
+    }
+    arm_timer();
+  }
+
+  // ---- the end ---------------------------------------------------------------------------
+
+  void fail(beast::error_code ec, step s) {
+    fail_with(classify(ec, s));
+  }
+
+  void fail_with(transport_errc e) {
+    finish(make_error_code(e));
+  }
+
+  /// Tears the connection down at once and reports `ec` once. on_closed is posted, never
+  /// called from inside another handler call, so a handler may call close() or send() from
+  /// on_message without being re-entered.
+  void finish(std::error_code ec) {
+    if (state_ == state::closed)
+      return;
+    state_ = state::closed;
+    if (resolver_)
+      resolver_->cancel();
+    if (timer_armed_) {
+      timer_.cancel();
+      timer_armed_ = false;
+    }
+    tcp().close();
+    queue_.clear();
+    queue_.shrink_to_fit();
+    head_ = 0;
+    queued_bytes_ = 0;
+    asio::post(strand_, [self = this->shared_from_this(), ec] {
+      // Buffers stay until destruction: a cancelled read or write may still refer to them.
+      if (auto h = std::move(self->handler_))
+        h->on_closed(ec);
+    });
+  }
+
+  strand_type strand_;
+  std::shared_ptr<ssl::context> ctx_; // before ws_: the TLS stream refers to it
+  ws_options opts_;
+  std::shared_ptr<ws_handler> handler_;
+  stream_type ws_;
+  asio::steady_timer timer_;
+  std::unique_ptr<tcp::resolver> resolver_;
+  beast::flat_buffer buffer_;
+  std::vector<std::string> queue_;
+  std::string in_flight_;
+  std::size_t head_ = 0;
+  std::size_t queued_bytes_ = 0;
+  std::chrono::milliseconds idle_;
+  clock_type::time_point started_{};
+  clock_type::time_point connect_deadline_{};
+  clock_type::time_point last_rx_{};
+  clock_type::time_point write_started_{};
+  clock_type::time_point close_deadline_{};
+  std::error_code close_reason_;
+  state state_ = state::idle;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool paused_ = false;
+  bool close_started_ = false;
+  bool timer_armed_ = false;
+};
+
+} // namespace
+
+std::shared_ptr<ws_client> make_ws_client(boost::asio::io_context& ioc, ws_options opts,
+                                          std::shared_ptr<ws_handler> handler) {
+  if (!opts.target.tls())
+    return std::make_shared<ws_session<false>>(ioc, std::move(opts), std::move(handler),
+                                               nullptr);
+  std::error_code ec;
+  auto ctx = shared_tls_context(opts.tls, ec);
+  if (!ctx)
+    return std::make_shared<failed_ws_client>(ioc, ec, std::move(handler));
+  return std::make_shared<ws_session<true>>(ioc, std::move(opts), std::move(handler),
+                                            std::move(ctx));
+}
+
+} // namespace stompede::net
