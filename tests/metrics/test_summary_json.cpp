@@ -1,0 +1,56 @@
+#include "metrics/summary_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "report_fixture.hpp"
+
+using namespace stompede::metrics;
+
+TEST_CASE("summary.json: the CSV's facts plus counters, histograms and stages") {
+  std::vector<stage_report> stages(2);
+  stages[0].index = 0;
+  stages[0].name = "ramp";
+  stages[0].start_s = 0;
+  stages[0].end_s = 10;
+  stages[0].target_users = 10;
+  stages[0].snapshot.counters.messages_sent = 20;
+  stages[1].index = 1;
+  stages[1].name = "steady";
+  stages[1].start_s = 10;
+  stages[1].end_s = 60;
+  stages[1].snapshot = test::sample_total();
+  auto text = summary_json_text(test::sample_total(), test::sample_run(), stages);
+  auto doc = nlohmann::json::parse(text);
+  CHECK(doc["run"]["scenario"] == "unit, \"quoted\"");
+  CHECK(doc["run"]["latency_mode"] == "open");
+  const auto& f = doc["figures"];
+  CHECK(f["total_workers"] == 10);
+  CHECK(f["messages_sent_total"] == 5);
+  CHECK(f["success_rate_pct"].get<double>() == Approx(80.0));
+  CHECK(f["message_latency_avg_ms"].get<double>() == Approx(25.0));
+  CHECK(f["connection_retries_total"] == 3);
+  CHECK(doc["counters"]["errors"]["connect_refused"] == 2);
+  CHECK(doc["counters"]["errors_total"] == 3);
+  CHECK(doc["histograms"]["round_trip_ms"]["count"] == 4);
+  CHECK(doc["histograms"]["round_trip_ms"]["max"].get<double>() == Approx(40.0));
+  REQUIRE(doc["stages"].size() == 2);
+  CHECK(doc["stages"][0]["name"] == "ramp");
+  CHECK(doc["stages"][0]["figures"]["messages_sent_per_s"].get<double>() == Approx(2.0));
+  CHECK(doc["stages"][1]["figures"]["lost_messages"] == 1);
+}
+
+TEST_CASE("summary table: names the headline figures") {
+  std::vector<stage_report> stages(1);
+  stages[0].name = "steady";
+  stages[0].end_s = 60;
+  stages[0].snapshot = test::sample_total();
+  auto table = format_summary_table(test::sample_total(), test::sample_run(), stages);
+  CHECK(table.find("round trip p95 / p99 / max") != std::string::npos);
+  CHECK(table.find("80.00% ok") != std::string::npos);
+  CHECK(table.find("connect_refused") != std::string::npos);
+  CHECK(table.find("steady") != std::string::npos);
+  // Error types that did not happen are not listed.
+  CHECK(table.find("tls_error") == std::string::npos);
+}
