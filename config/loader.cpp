@@ -1,0 +1,1078 @@
+#include "config/loader.hpp"
+
+#include "config/duration.hpp"
+#include "config/validate.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace stompede::config {
+
+namespace {
+
+// ---------------------------------------------------------------- helpers
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+/// The closest of `known` to `word` when it is close enough to be a typo, else "".
+std::string closest(const std::string& word, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& k : known) {
+    std::size_t d = edit_distance(word, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+std::string join_path(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+/// Parses `text` as one TOML value into `holder["v"]`; false when it is not a TOML value.
+bool parse_toml_value(const std::string& text, toml::table& holder) {
+  try {
+    holder = toml::parse("v = " + text);
+    return holder.size() == 1 && holder.contains("v");
+  } catch (const toml::parse_error&) {
+    return false;
+  }
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string{"."} : path.substr(0, slash == 0 ? 1 : slash);
+}
+
+// ---------------------------------------------------------------- overrides
+
+/// Sets `key` (dotted, with `[N]` indexes) to `value_text` in `root`, creating tables on the
+/// way; records where the value came from. Used by --set and by the seed's env variables.
+struct override_sink {
+  std::map<std::string, source_position>& positions;
+  std::map<std::string, std::string>& raw;
+  std::set<std::string>& literal;
+};
+
+bool valid_bare_key(const std::string& s) {
+  if (s.empty())
+    return false;
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+          || c == '-'))
+      return false;
+  return true;
+}
+
+void apply_override(toml::table& root, const std::string& key, const std::string& value_text,
+                    const source_position& where, bool from_env, override_sink sink,
+                    std::vector<diagnostic>& problems) {
+  auto fail = [&](const std::string& k, const std::string& msg) {
+    problems.push_back({where.file, where.line, where.column, k, msg});
+  };
+  std::vector<std::string> segments;
+  {
+    std::string seg;
+    std::istringstream ss{key};
+    while (std::getline(ss, seg, '.'))
+      segments.push_back(seg);
+    if (key.empty() || key.back() == '.')
+      segments.push_back({});
+  }
+  toml::table* cur = &root;
+  std::string path;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    std::string name = segments[i];
+    long index = -1;
+    if (auto lb = name.find('['); lb != std::string::npos) {
+      if (name.back() != ']') {
+        fail(key, "expected key[N] with a closing \"]\"");
+        return;
+      }
+      std::string digits = name.substr(lb + 1, name.size() - lb - 2);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+        fail(key, "expected a number between \"[\" and \"]\"");
+        return;
+      }
+      index = std::stol(digits);
+      name = name.substr(0, lb);
+    }
+    if (!valid_bare_key(name)) {
+      fail(key, "expected a dotted key such as target.url or stage[0].users");
+      return;
+    }
+    path = join_path(path, name);
+    const bool last = i + 1 == segments.size();
+    if (index >= 0) {
+      auto* arr = cur->get_as<toml::array>(name);
+      if (arr == nullptr) {
+        fail(key, "\"" + path + "\" is not an array of tables");
+        return;
+      }
+      if (static_cast<std::size_t>(index) >= arr->size()) {
+        fail(key, path + "[" + std::to_string(index) + "] does not exist (there are "
+                      + std::to_string(arr->size()) + ")");
+        return;
+      }
+      path += "[" + std::to_string(index) + "]";
+      auto* elem = arr->get(static_cast<std::size_t>(index))->as_table();
+      if (elem == nullptr || last) {
+        fail(key, "expected a key inside " + path);
+        return;
+      }
+      cur = elem;
+      continue;
+    }
+    if (last) {
+      toml::table holder;
+      if (parse_toml_value(value_text, holder))
+        holder.get("v")->visit([&](auto&& v) { cur->insert_or_assign(name, v); });
+      else
+        cur->insert_or_assign(name, value_text);
+      sink.positions[path] = where;
+      sink.raw[path] = value_text;
+      if (from_env) // a value from the environment is taken as it is, never ${...}-expanded
+        sink.literal.insert(path);
+      return;
+    }
+    auto* node = cur->get(name);
+    if (node == nullptr) {
+      cur->insert(name, toml::table{});
+      sink.positions.emplace(path, where);
+      node = cur->get(name);
+    }
+    if (!node->is_table()) {
+      fail(key, "\"" + path + "\" is " + type_name(node->type()) + ", not a table");
+      return;
+    }
+    cur = node->as_table();
+  }
+}
+
+// ---------------------------------------------------------------- reader
+
+/// Turns the TOML tree into a scenario, collecting every problem.
+class reader {
+public:
+  reader(std::string file, const env_map& env, std::vector<diagnostic>& problems, scenario& s)
+    : file_(std::move(file)), env_(env), problems_(problems), s_(s) {}
+
+  std::map<std::string, source_position> override_pos;
+  std::map<std::string, std::string> override_raw;
+  std::set<std::string> literal_paths;
+
+  override_sink sink() {
+    return {override_pos, override_raw, literal_paths};
+  }
+
+  void read(const toml::table& root) {
+    reserved(root);
+    check_keys(root, "",
+               {"target", "auth", "rooms", "destinations", "stage", "behaviour", "reconnect", "tls",
+                "output", "run"},
+               {"fault", "experiment"});
+    if (auto* t = table(root, "", "target"))
+      read_target(*t);
+    if (auto* t = table(root, "", "auth"))
+      read_auth(*t);
+    if (auto* t = table(root, "", "rooms"))
+      read_rooms(*t);
+    if (auto* t = table(root, "", "destinations"))
+      read_destinations(*t);
+    read_stages(root);
+    if (root.get("behaviour") == nullptr || !root.get("behaviour")->is_array())
+      if (auto* t = table(root, "", "behaviour"))
+        read_behaviour(*t);
+    if (auto* t = table(root, "", "reconnect"))
+      read_reconnect(*t);
+    if (auto* t = table(root, "", "tls"))
+      read_tls(*t);
+    if (auto* t = table(root, "", "output"))
+      read_output(*t);
+    if (auto* t = table(root, "", "run"))
+      read_run(*t);
+  }
+
+private:
+  source_position pos(const std::string& path, const toml::source_region& src) const {
+    if (auto it = override_pos.find(path); it != override_pos.end())
+      return it->second;
+    if (src.begin.line == 0)
+      return {file_, 0, 0};
+    return {file_, src.begin.line, src.begin.column};
+  }
+
+  void error(const std::string& path, const toml::source_region& src, std::string msg) {
+    auto p = pos(path, src);
+    problems_.push_back({p.file, p.line, p.column, path, std::move(msg)});
+  }
+
+  /// `t[key]`, recording its position; nullptr when absent.
+  const toml::node* field(const toml::table& t, const std::string& prefix, const char* key,
+                          std::string& path) {
+    path = join_path(prefix, key);
+    auto* n = t.get(key);
+    if (n != nullptr)
+      s_.positions[path] = pos(path, n->source());
+    return n;
+  }
+
+  void reserved(const toml::table& root) {
+    if (auto* n = root.get("fault"))
+      error("fault", n->source(),
+            "[[fault]] is reserved for fault injection and not supported yet; remove it");
+    if (auto* n = root.get("experiment"))
+      error("experiment", n->source(),
+            "[experiment] is reserved for experiments and not supported yet; remove it");
+    if (auto* n = root.get("behaviour"); n != nullptr && n->is_array())
+      error("behaviour", n->source(),
+            "[[behaviour]] (several or custom behaviours) is reserved and not supported yet; "
+            "use one [behaviour] table");
+  }
+
+  void check_keys(const toml::table& t, const std::string& prefix,
+                  const std::vector<std::string>& known,
+                  const std::vector<std::string>& skip = {}) {
+    for (auto&& [k, v] : t) {
+      const std::string name{k.str()};
+      if (std::find(known.begin(), known.end(), name) != known.end()
+          || std::find(skip.begin(), skip.end(), name) != skip.end())
+        continue;
+      const std::string path = join_path(prefix, name);
+      std::string msg = "unknown key \"" + name + "\""
+                        + (prefix.empty() ? std::string{" at the top level"}
+                                          : " in [" + prefix + "]");
+      if (auto best = closest(name, known); !best.empty())
+        msg += "; did you mean \"" + best + "\"?";
+      else {
+        msg += "; expected one of:";
+        for (const auto& kk : known)
+          msg += " " + kk;
+      }
+      source_region_or(path, k.source(), v.source(), std::move(msg));
+    }
+  }
+
+  void source_region_or(const std::string& path, const toml::source_region& a,
+                        const toml::source_region& b, std::string msg) {
+    error(path, a.begin.line != 0 ? a : b, std::move(msg));
+  }
+
+  const toml::table* table(const toml::table& t, const std::string& prefix, const char* key) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return nullptr;
+    if (!n->is_table()) {
+      error(path, n->source(), std::string{"expected a table, got "} + type_name(n->type()));
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  /// Expands a string node; false (and a diagnostic) on a missing variable.
+  bool text_of(const toml::node& n, const std::string& path, std::string& out) {
+    const std::string& raw = n.as_string()->get();
+    if (literal_paths.count(path) != 0) {
+      out = raw;
+      return true;
+    }
+    std::string why;
+    if (!expand_variables(raw, env_, out, why)) {
+      error(path, n.source(), why);
+      return false;
+    }
+    return true;
+  }
+
+  /// `n`, or when it is a string with `${...}`, its expansion read as a TOML value (so that
+  /// numbers and booleans can come from the environment). nullptr after a diagnostic.
+  const toml::node* resolved(const toml::node& n, const std::string& path, toml::table& holder) {
+    if (!n.is_string() || n.as_string()->get().find("${") == std::string::npos)
+      return &n;
+    std::string text;
+    if (!text_of(n, path, text))
+      return nullptr;
+    if (!parse_toml_value(text, holder))
+      holder = toml::table{{"v", text}};
+    return holder.get("v");
+  }
+
+  void type_error(const std::string& path, const toml::node& n, const char* expected) {
+    error(path, n.source(),
+          std::string{"expected "} + expected + ", got " + type_name(n.type()));
+  }
+
+  void str(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return;
+    if (n->is_string()) {
+      text_of(*n, path, out);
+      return;
+    }
+    // `--set target.host=1` means the text "1".
+    if (auto it = override_raw.find(path); it != override_raw.end() && !n->is_array()
+                                           && !n->is_table()) {
+      out = it->second;
+      return;
+    }
+    type_error(path, *n, "a string");
+  }
+
+  void sec(const toml::table& t, const std::string& prefix, const char* key, secret& out) {
+    std::string value;
+    std::string path = join_path(prefix, key);
+    if (t.get(key) == nullptr)
+      return;
+    str(t, prefix, key, value);
+    out = secret{std::move(value)};
+  }
+
+  void boolean(const toml::table& t, const std::string& prefix, const char* key, bool& out) {
+    std::string path;
+    auto* n0 = field(t, prefix, key, path);
+    if (n0 == nullptr)
+      return;
+    toml::table holder;
+    auto* n = resolved(*n0, path, holder);
+    if (n == nullptr)
+      return;
+    if (auto* b = n->as_boolean())
+      out = b->get();
+    else
+      type_error(path, *n0, "true or false");
+  }
+
+  template <class Int>
+  void integer(const toml::table& t, const std::string& prefix, const char* key, Int& out,
+               std::int64_t min = 0) {
+    std::string path;
+    auto* n0 = field(t, prefix, key, path);
+    if (n0 == nullptr)
+      return;
+    toml::table holder;
+    auto* n = resolved(*n0, path, holder);
+    if (n == nullptr)
+      return;
+    auto* i = n->as_integer();
+    if (i == nullptr) {
+      type_error(path, *n0, min >= 0 ? "a non-negative integer" : "an integer");
+      return;
+    }
+    const std::int64_t v = i->get();
+    if (v < min) {
+      error(path, n0->source(),
+            min == 0 ? "must not be negative, got " + std::to_string(v)
+                     : "expected at least " + std::to_string(min) + ", got " + std::to_string(v));
+      return;
+    }
+    if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
+      error(path, n0->source(), "too large: " + std::to_string(v));
+      return;
+    }
+    out = static_cast<Int>(v);
+  }
+
+  void real(const toml::table& t, const std::string& prefix, const char* key, double& out) {
+    std::string path;
+    auto* n0 = field(t, prefix, key, path);
+    if (n0 == nullptr)
+      return;
+    toml::table holder;
+    auto* n = resolved(*n0, path, holder);
+    if (n == nullptr)
+      return;
+    double v = 0;
+    if (auto* f = n->as_floating_point())
+      v = f->get();
+    else if (auto* i = n->as_integer())
+      v = static_cast<double>(i->get());
+    else {
+      type_error(path, *n0, "a number");
+      return;
+    }
+    if (v < 0 || v != v) {
+      error(path, n0->source(), "must not be negative");
+      return;
+    }
+    out = v;
+  }
+
+  void duration(const toml::table& t, const std::string& prefix, const char* key,
+                std::chrono::milliseconds& out) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return;
+    if (n->is_integer() || n->is_floating_point()) {
+      const bool negative = n->is_integer() ? n->as_integer()->get() < 0
+                                            : n->as_floating_point()->get() < 0;
+      error(path, n->source(),
+            negative ? "a duration must not be negative"
+                     : "expected a duration string such as \"500ms\" or \"10s\" (a bare number "
+                       "has no unit)");
+      return;
+    }
+    if (!n->is_string()) {
+      type_error(path, *n, "a duration string such as \"500ms\" or \"10s\"");
+      return;
+    }
+    std::string text;
+    if (!text_of(*n, path, text))
+      return;
+    std::string why;
+    if (auto d = parse_duration(text, &why))
+      out = *d;
+    else
+      error(path, n->source(), why + ", got " + quoted(text));
+  }
+
+  void size(const toml::table& t, const std::string& prefix, const char* key, std::uint64_t& out) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return;
+    if (n->is_integer()) {
+      if (n->as_integer()->get() < 0)
+        error(path, n->source(), "a size must not be negative");
+      else
+        out = static_cast<std::uint64_t>(n->as_integer()->get());
+      return;
+    }
+    if (!n->is_string()) {
+      type_error(path, *n, "a size such as \"512KiB\" or a byte count");
+      return;
+    }
+    std::string text;
+    if (!text_of(*n, path, text))
+      return;
+    std::string why;
+    if (auto v = parse_size(text, &why))
+      out = *v;
+    else
+      error(path, n->source(), why + ", got " + quoted(text));
+  }
+
+  template <class E>
+  void choice(const toml::table& t, const std::string& prefix, const char* key, E& out,
+              std::initializer_list<std::pair<const char*, E>> choices) {
+    std::string path;
+    if (t.get(key) == nullptr)
+      return;
+    std::string text;
+    std::size_t before = problems_.size();
+    str(t, prefix, key, text);
+    if (problems_.size() != before)
+      return;
+    std::vector<std::string> names;
+    for (auto& [name, value] : choices) {
+      if (text == name) {
+        out = value;
+        return;
+      }
+      names.emplace_back(name);
+    }
+    std::string msg = "expected one of";
+    for (std::size_t i = 0; i < names.size(); ++i)
+      msg += (i == 0 ? " " : ", ") + quoted(names[i]);
+    msg += ", got " + quoted(text);
+    if (auto best = closest(text, names); !best.empty())
+      msg += "; did you mean " + quoted(best) + "?";
+    path = join_path(prefix, key);
+    error(path, t.get(key)->source(), msg);
+  }
+
+  void headers(const toml::table& t, const std::string& prefix, const char* key,
+               std::vector<header>& out) {
+    auto* ht = table(t, prefix, key);
+    if (ht == nullptr)
+      return;
+    const std::string hp = join_path(prefix, key);
+    out.clear();
+    for (auto&& [k, v] : *ht) {
+      const std::string name{k.str()};
+      std::string value;
+      std::size_t before = problems_.size();
+      str(*ht, hp, name.c_str(), value);
+      if (problems_.size() == before)
+        out.push_back({name, secret{std::move(value)}});
+    }
+  }
+
+  void string_list(const toml::table& t, const std::string& prefix, const char* key,
+                   std::vector<std::string>& out) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return;
+    auto* arr = n->as_array();
+    if (arr == nullptr) {
+      type_error(path, *n, "an array of strings");
+      return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string ep = path + "[" + std::to_string(i) + "]";
+      std::string text;
+      if (!e.is_string())
+        type_error(ep, e, "a string");
+      else if (text_of(e, ep, text))
+        out.push_back(std::move(text));
+    }
+  }
+
+  void int_list(const toml::table& t, const std::string& prefix, const char* key,
+                std::vector<std::int64_t>& out) {
+    std::string path;
+    auto* n = field(t, prefix, key, path);
+    if (n == nullptr)
+      return;
+    auto* arr = n->as_array();
+    if (arr == nullptr) {
+      type_error(path, *n, "an array of integers");
+      return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string ep = path + "[" + std::to_string(i) + "]";
+      if (!e.is_integer())
+        type_error(ep, e, "an integer");
+      else if (e.as_integer()->get() < 0)
+        error(ep, e.source(), "must not be negative");
+      else
+        out.push_back(e.as_integer()->get());
+    }
+  }
+
+  void heartbeat(const toml::table& t, const std::string& prefix) {
+    std::string path;
+    auto* n = field(t, prefix, "heartbeat", path);
+    if (n == nullptr)
+      return;
+    const char* expected =
+        "expected \"SEND,RECEIVE\" such as \"10s,10s\" or \"10000,10000\" (milliseconds), "
+        "\"0,0\" for none";
+    if (!n->is_string()) {
+      type_error(path, *n, expected + 9);
+      return;
+    }
+    std::string text;
+    if (!text_of(*n, path, text))
+      return;
+    auto comma = text.find(',');
+    if (comma == std::string::npos) {
+      error(path, n->source(), std::string{expected} + ", got " + quoted(text));
+      return;
+    }
+    std::chrono::milliseconds parts[2];
+    std::string halves[2] = {text.substr(0, comma), text.substr(comma + 1)};
+    for (int i = 0; i < 2; ++i) {
+      std::string h = halves[i];
+      h.erase(0, h.find_first_not_of(' '));
+      h.erase(h.find_last_not_of(' ') + 1);
+      // Plain numbers are milliseconds here, as in STOMP's own heart-beat header.
+      if (!h.empty() && h.find_first_not_of("0123456789") == std::string::npos && h.size() < 16) {
+        parts[i] = std::chrono::milliseconds{std::stoll(h)};
+        continue;
+      }
+      std::string why;
+      auto d = parse_duration(h, &why);
+      if (!d) {
+        error(path, n->source(), why + ", got " + quoted(text));
+        return;
+      }
+      parts[i] = *d;
+    }
+    s_.target.heartbeat_send = parts[0];
+    s_.target.heartbeat_recv = parts[1];
+  }
+
+  // ---- tables
+
+  void read_target(const toml::table& t) {
+    const std::string p = "target";
+    check_keys(t, p,
+               {"url", "http_url", "embedded", "connect_headers", "upgrade_headers", "host",
+                "heartbeat", "heartbeat_grace", "connect_timeout", "handshake_timeout",
+                "max_frame", "source_addresses", "i_own_this_target"});
+    auto& c = s_.target;
+    str(t, p, "url", c.url);
+    str(t, p, "http_url", c.http_url);
+    boolean(t, p, "embedded", c.embedded);
+    headers(t, p, "connect_headers", c.connect_headers);
+    headers(t, p, "upgrade_headers", c.upgrade_headers);
+    str(t, p, "host", c.host);
+    heartbeat(t, p);
+    real(t, p, "heartbeat_grace", c.heartbeat_grace);
+    duration(t, p, "connect_timeout", c.connect_timeout);
+    duration(t, p, "handshake_timeout", c.handshake_timeout);
+    size(t, p, "max_frame", c.max_frame);
+    string_list(t, p, "source_addresses", c.source_addresses);
+    boolean(t, p, "i_own_this_target", c.i_own_this_target);
+  }
+
+  void read_auth(const toml::table& t) {
+    const std::string p = "auth";
+    check_keys(t, p,
+               {"mode", "token", "email", "start_id", "password", "concurrency", "login_path",
+                "stomp_login", "stomp_passcode"});
+    auto& c = s_.auth;
+    choice(t, p, "mode", c.mode,
+           {{"none", auth_mode::none}, {"token", auth_mode::token}, {"login", auth_mode::login}});
+    sec(t, p, "token", c.token);
+    str(t, p, "email", c.email);
+    integer(t, p, "start_id", c.start_id);
+    sec(t, p, "password", c.password);
+    integer(t, p, "concurrency", c.concurrency);
+    str(t, p, "login_path", c.login_path);
+    sec(t, p, "stomp_login", c.stomp_login);
+    sec(t, p, "stomp_passcode", c.stomp_passcode);
+  }
+
+  void read_rooms(const toml::table& t) {
+    const std::string p = "rooms";
+    check_keys(t, p, {"mode", "room_id", "members_per_room", "member_ids", "create_path"});
+    auto& c = s_.rooms;
+    choice(t, p, "mode", c.mode,
+           {{"existing", rooms_mode::existing},
+            {"per_users", rooms_mode::per_users},
+            {"create", rooms_mode::create}});
+    integer(t, p, "room_id", c.room_id);
+    integer(t, p, "members_per_room", c.members_per_room);
+    int_list(t, p, "member_ids", c.member_ids);
+    str(t, p, "create_path", c.create_path);
+  }
+
+  void read_destinations(const toml::table& t) {
+    const std::string p = "destinations";
+    check_keys(t, p, {"subscribe", "send", "content_type", "body"});
+    auto& c = s_.destinations;
+    str(t, p, "subscribe", c.subscribe);
+    str(t, p, "send", c.send);
+    str(t, p, "content_type", c.content_type);
+    str(t, p, "body", c.body);
+  }
+
+  void read_stages(const toml::table& root) {
+    std::string path;
+    auto* n = field(root, "", "stage", path);
+    if (n == nullptr)
+      return;
+    auto* arr = n->as_array();
+    if (arr == nullptr) {
+      error(path, n->source(),
+            std::string{"expected [[stage]] (an array of tables), got "} + type_name(n->type()));
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string p = "stage[" + std::to_string(i) + "]";
+      s_.positions[p] = pos(p, e.source());
+      auto* t = e.as_table();
+      if (t == nullptr) {
+        type_error(p, e, "a table");
+        continue;
+      }
+      check_keys(*t, p,
+                 {"name", "users", "duration", "ramp", "min_start_gap", "arrival_rate",
+                  "session_length", "wait_for"});
+      stage st;
+      str(*t, p, "name", st.name);
+      if (st.name.empty())
+        st.name = "stage " + std::to_string(i + 1);
+      integer(*t, p, "users", st.users);
+      duration(*t, p, "duration", st.duration);
+      duration(*t, p, "ramp", st.ramp);
+      duration(*t, p, "min_start_gap", st.min_start_gap);
+      real(*t, p, "arrival_rate", st.arrival_rate);
+      duration(*t, p, "session_length", st.session_length);
+      choice(*t, p, "wait_for", st.wait_for,
+             {{"nothing", wait_for::nothing}, {"all_subscribed", wait_for::all_subscribed}});
+      s_.stages.push_back(std::move(st));
+    }
+  }
+
+  void read_behaviour(const toml::table& t) {
+    const std::string p = "behaviour";
+    check_keys(t, p,
+               {"kind", "interval", "active_weight", "moderate_weight", "passive_weight",
+                "active_multiplier", "moderate_multiplier", "passive_multiplier"});
+    auto& c = s_.behaviour;
+    choice(t, p, "kind", c.kind,
+           {{"seed_mix", behaviour_kind::seed_mix}, {"listener", behaviour_kind::listener}});
+    duration(t, p, "interval", c.interval);
+    real(t, p, "active_weight", c.active_weight);
+    real(t, p, "moderate_weight", c.moderate_weight);
+    real(t, p, "passive_weight", c.passive_weight);
+    real(t, p, "active_multiplier", c.active_multiplier);
+    real(t, p, "moderate_multiplier", c.moderate_multiplier);
+    real(t, p, "passive_multiplier", c.passive_multiplier);
+  }
+
+  void read_reconnect(const toml::table& t) {
+    const std::string p = "reconnect";
+    check_keys(t, p,
+               {"enabled", "max_attempts", "initial", "max", "multiplier", "jitter",
+                "healthy_reset"});
+    auto& c = s_.reconnect;
+    boolean(t, p, "enabled", c.enabled);
+    integer(t, p, "max_attempts", c.max_attempts);
+    duration(t, p, "initial", c.initial);
+    duration(t, p, "max", c.max);
+    real(t, p, "multiplier", c.multiplier);
+    real(t, p, "jitter", c.jitter);
+    duration(t, p, "healthy_reset", c.healthy_reset);
+  }
+
+  void read_tls(const toml::table& t) {
+    const std::string p = "tls";
+    check_keys(t, p, {"verify", "ca_file", "cert_file", "key_file", "server_name"});
+    auto& c = s_.tls;
+    boolean(t, p, "verify", c.verify);
+    str(t, p, "ca_file", c.ca_file);
+    str(t, p, "cert_file", c.cert_file);
+    str(t, p, "key_file", c.key_file);
+    str(t, p, "server_name", c.server_name);
+  }
+
+  void read_output(const toml::table& t) {
+    const std::string p = "output";
+    check_keys(t, p, {"dir", "prometheus", "allow_public_metrics", "csv", "round_trip_timeout"});
+    auto& c = s_.output;
+    str(t, p, "dir", c.dir);
+    str(t, p, "prometheus", c.prometheus);
+    boolean(t, p, "allow_public_metrics", c.allow_public_metrics);
+    boolean(t, p, "csv", c.csv);
+    duration(t, p, "round_trip_timeout", c.round_trip_timeout);
+  }
+
+  void read_run(const toml::table& t) {
+    const std::string p = "run";
+    check_keys(t, p, {"io_threads", "users_per_shard", "random_seed"});
+    auto& c = s_.run;
+    integer(t, p, "io_threads", c.io_threads);
+    integer(t, p, "users_per_shard", c.users_per_shard);
+    integer(t, p, "random_seed", c.random_seed);
+  }
+
+  std::string file_;
+  const env_map& env_;
+  std::vector<diagnostic>& problems_;
+  scenario& s_;
+};
+
+/// Shared tail of every loader: overrides, conversion, validation.
+load_result finish(toml::table& root, const std::string& name,
+                   const std::vector<std::string>& overrides, const env_map& env,
+                   std::vector<diagnostic> problems,
+                   const std::vector<std::pair<std::string, std::pair<std::string, std::string>>>&
+                       env_settings = {}) {
+  scenario s;
+  s.source = name;
+  reader r{name, env, problems, s};
+  // Settings from the seed's environment variables (TOML text prepared by load_from_env).
+  for (const auto& [var, kv] : env_settings)
+    apply_override(root, kv.first, kv.second, {"env " + var, 0, 0}, true, r.sink(), problems);
+  for (std::size_t i = 0; i < overrides.size(); ++i) {
+    const std::string& o = overrides[i];
+    const source_position where{"--set", static_cast<std::uint32_t>(i + 1), 1};
+    auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      problems.push_back({where.file, where.line, where.column, o, "expected key=value"});
+      continue;
+    }
+    std::string key = o.substr(0, eq);
+    key.erase(0, key.find_first_not_of(' '));
+    key.erase(key.find_last_not_of(' ') + 1);
+    apply_override(root, key, o.substr(eq + 1), where, false, r.sink(), problems);
+  }
+  r.read(root);
+  if (problems.empty()) {
+    for (auto& d : validate(s))
+      problems.push_back(std::move(d));
+  }
+  load_result out;
+  if (problems.empty())
+    out.value = std::move(s);
+  out.problems = std::move(problems);
+  return out;
+}
+
+load_result load_text(const std::string& text, const std::string& name,
+                      const std::vector<std::string>& overrides, const env_map& env,
+                      const std::string& dotenv_path) {
+  std::vector<diagnostic> problems;
+  env_map all = env;
+  if (!dotenv_path.empty())
+    all = merge_env(env, read_dotenv(dotenv_path, problems));
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    problems.push_back({name, src.begin.line, src.begin.column, {},
+                        "malformed TOML: " + std::string{e.description()}});
+    load_result out;
+    out.problems = std::move(problems);
+    return out;
+  }
+  return finish(root, name, overrides, all, std::move(problems));
+}
+
+} // namespace
+
+load_result load_scenario_text(const std::string& text, const std::string& name,
+                               const std::vector<std::string>& overrides, const env_map& env,
+                               const std::string& dotenv_path) {
+  try {
+    return load_text(text, name, overrides, env, dotenv_path);
+  } catch (const std::exception& e) {
+    load_result out;
+    out.problems.push_back({name, 0, 0, {}, std::string{"cannot load: "} + e.what()});
+    return out;
+  }
+}
+
+load_result load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                          const env_map& env, const std::string& dotenv_path) {
+  std::string text;
+  if (!read_file(path, text)) {
+    load_result out;
+    out.problems.push_back({path, 0, 0, {}, "cannot read the scenario file"});
+    return out;
+  }
+  const std::string dotenv = dotenv_path.empty() ? parent_dir(path) + "/.env" : dotenv_path;
+  return load_scenario_text(text, path, overrides, env, dotenv);
+}
+
+// ---------------------------------------------------------------- the seed's environment
+
+namespace {
+
+/// The seed's built-in plan (its config.go `Stages`) and defaults, as a scenario.
+constexpr const char* seed_scenario = R"(
+[target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+http_url = "http://127.0.0.1:8080"
+
+[[stage]]
+name = "warm-up"
+users = 1000
+duration = "60s"
+
+[[stage]]
+name = "medium load"
+users = 3000
+duration = "300s"
+
+[[stage]]
+name = "high load"
+users = 5000
+duration = "300s"
+
+[[stage]]
+name = "peak load"
+users = 10000
+duration = "600s"
+)";
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+/// The seed accepts true/false; be kind to 1/0, yes/no, on/off as well.
+std::string bool_text(std::string v) {
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "1" || v == "yes" || v == "on" || v == "true")
+    return "true";
+  if (v == "0" || v == "no" || v == "off" || v == "false" || v.empty())
+    return "false";
+  return "\"" + v + "\""; // not a boolean: the reader reports it with the variable's name
+}
+
+/// A TOML string literal of `v`, for values that must stay strings.
+std::string toml_string(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// Integers stay bare (so the reader types them); anything else becomes a string that the
+/// reader then rejects with the variable's name.
+std::string int_text(const std::string& v) {
+  return all_digits(v) ? v : toml_string(v);
+}
+
+std::string ms_text(const std::string& v) {
+  return all_digits(v) ? toml_string(v + "ms") : toml_string(v);
+}
+
+} // namespace
+
+load_result load_from_env(const env_map& env, const std::vector<std::string>& overrides,
+                          const std::string& dotenv_path) {
+  try {
+    std::vector<diagnostic> problems;
+    env_map all = env;
+    if (!dotenv_path.empty())
+      all = merge_env(env, read_dotenv(dotenv_path, problems));
+    auto get = [&](const char* name) -> const std::string* {
+      auto it = all.find(name);
+      return it == all.end() || it->second.empty() ? nullptr : &it->second;
+    };
+    std::vector<std::pair<std::string, std::pair<std::string, std::string>>> set;
+    auto put = [&](const char* var, std::string key, std::string value) {
+      set.push_back({var, {std::move(key), std::move(value)}});
+    };
+
+    if (auto* v = get("SERVER_URL")) {
+      // The seed takes host:port without a scheme; accept a full URL too.
+      std::string hostport = *v;
+      std::string ws = "ws", http = "http";
+      for (auto [scheme, w, h] : {std::tuple{"wss://", "wss", "https"},
+                                  std::tuple{"ws://", "ws", "http"},
+                                  std::tuple{"https://", "wss", "https"},
+                                  std::tuple{"http://", "ws", "http"}}) {
+        std::string sch = scheme;
+        if (hostport.compare(0, sch.size(), sch) == 0) {
+          hostport = hostport.substr(sch.size());
+          ws = w;
+          http = h;
+          break;
+        }
+      }
+      if (auto slash = hostport.find('/'); slash != std::string::npos)
+        hostport = hostport.substr(0, slash);
+      put("SERVER_URL", "target.url", toml_string(ws + "://" + hostport + "/ws-stomp"));
+      put("SERVER_URL", "target.http_url", toml_string(http + "://" + hostport));
+    }
+    if (auto* v = get("TOKEN")) {
+      put("TOKEN", "auth.mode", "\"token\"");
+      put("TOKEN", "auth.token", toml_string(*v));
+    } else {
+      if (auto* v = get("EMAIL"))
+        put("EMAIL", "auth.email", toml_string(*v));
+      if (auto* v = get("PASSWORD"))
+        put("PASSWORD", "auth.password", toml_string(*v));
+    }
+    if (auto* v = get("START_MEMBER_ID"))
+      put("START_MEMBER_ID", "auth.start_id", int_text(*v));
+    if (auto* v = get("ROOM_ID")) {
+      put("ROOM_ID", "rooms.mode", "\"existing\"");
+      put("ROOM_ID", "rooms.room_id", int_text(*v));
+    } else if (auto* v = get("CREATE_NEW_ROOM"); v != nullptr && bool_text(*v) == "true") {
+      put("CREATE_NEW_ROOM", "rooms.mode", "\"create\"");
+      if (auto* ids = get("MEMBER_IDS"))
+        put("MEMBER_IDS", "rooms.member_ids", "[" + *ids + "]");
+    }
+    if (auto* v = get("MAX_MEMBERS_PER_ROOM"))
+      put("MAX_MEMBERS_PER_ROOM", "rooms.members_per_room", int_text(*v));
+    if (auto* v = get("ENABLE_RECONNECT"))
+      put("ENABLE_RECONNECT", "reconnect.enabled", bool_text(*v));
+    if (auto* v = get("MAX_RECONNECT_ATTEMPTS"))
+      put("MAX_RECONNECT_ATTEMPTS", "reconnect.max_attempts", int_text(*v));
+    if (auto* v = get("INITIAL_BACKOFF_MS"))
+      put("INITIAL_BACKOFF_MS", "reconnect.initial", ms_text(*v));
+    if (auto* v = get("MAX_BACKOFF_MS"))
+      put("MAX_BACKOFF_MS", "reconnect.max", ms_text(*v));
+    if (auto* v = get("MESSAGE_INTERVAL_MS"))
+      put("MESSAGE_INTERVAL_MS", "behaviour.interval", ms_text(*v));
+
+    toml::table root = toml::parse(std::string_view{seed_scenario}, std::string_view{"seed defaults"});
+    if (auto* v = get("MAX_USERS")) {
+      if (!all_digits(*v) || v->size() > 9) {
+        problems.push_back({"env MAX_USERS", 0, 0, "MAX_USERS",
+                            "expected a non-negative integer, got " + quoted(*v)});
+      } else {
+        const std::int64_t cap = std::stoll(*v);
+        auto* stages = root.get_as<toml::array>("stage");
+        for (std::size_t i = 0; i < stages->size(); ++i) {
+          auto* users = stages->get(i)->as_table()->get_as<std::int64_t>("users");
+          if (users->get() > cap)
+            put("MAX_USERS", "stage[" + std::to_string(i) + "].users", std::to_string(cap));
+        }
+      }
+    }
+    return finish(root, "seed defaults", overrides, all, std::move(problems), set);
+  } catch (const std::exception& e) {
+    load_result out;
+    out.problems.push_back({"env", 0, 0, {}, std::string{"cannot load: "} + e.what()});
+    return out;
+  }
+}
+
+} // namespace stompede::config

@@ -1,0 +1,200 @@
+#include "config/print.hpp"
+
+#include "config/duration.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace stompede::config {
+
+namespace {
+
+std::string str(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string sec(const secret& s) {
+  return str(s.redacted());
+}
+
+std::string dur(std::chrono::milliseconds d) {
+  return str(format_duration(d));
+}
+
+std::string num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  std::string out = buf;
+  if (out.find_first_of(".eEn") == std::string::npos)
+    out += ".0"; // a TOML float needs a fraction or an exponent
+  return out;
+}
+
+std::string boolean(bool b) {
+  return b ? "true" : "false";
+}
+
+/// A header name as a TOML key: bare when it can be, quoted otherwise.
+std::string key(const std::string& k) {
+  bool bare = !k.empty();
+  for (char c : k)
+    bare = bare
+           && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+               || c == '_' || c == '-');
+  return bare ? k : str(k);
+}
+
+void headers(std::ostringstream& o, const char* table, const std::vector<header>& hs) {
+  if (hs.empty())
+    return;
+  o << "\n[" << table << "]\n";
+  for (const auto& h : hs)
+    o << key(h.name) << " = "
+      << (is_sensitive_header(h.name) ? sec(h.value) : str(h.value.reveal())) << "\n";
+}
+
+} // namespace
+
+std::string to_toml(const scenario& s) {
+  std::ostringstream o;
+  o << "# Effective scenario";
+  if (!s.source.empty())
+    o << " loaded from " << s.source;
+  o << "; secrets are shown as \"***\".\n";
+
+  const auto& t = s.target;
+  o << "\n[target]\n"
+    << "url = " << str(t.url) << "\n"
+    << "http_url = " << str(t.http_url) << "\n"
+    << "embedded = " << boolean(t.embedded) << "\n"
+    << "host = " << str(t.host) << "\n"
+    << "heartbeat = "
+    << str(format_duration(t.heartbeat_send) + "," + format_duration(t.heartbeat_recv)) << "\n"
+    << "heartbeat_grace = " << num(t.heartbeat_grace) << "\n"
+    << "connect_timeout = " << dur(t.connect_timeout) << "\n"
+    << "handshake_timeout = " << dur(t.handshake_timeout) << "\n"
+    << "max_frame = " << str(format_size(t.max_frame)) << "\n"
+    << "source_addresses = [";
+  for (std::size_t i = 0; i < t.source_addresses.size(); ++i)
+    o << (i == 0 ? "" : ", ") << str(t.source_addresses[i]);
+  o << "]\n"
+    << "i_own_this_target = " << boolean(t.i_own_this_target) << "\n";
+  headers(o, "target.connect_headers", t.connect_headers);
+  headers(o, "target.upgrade_headers", t.upgrade_headers);
+
+  const auto& a = s.auth;
+  o << "\n[auth]\n"
+    << "mode = " << str(to_string(a.mode)) << "\n"
+    << "token = " << sec(a.token) << "\n"
+    << "email = " << str(a.email) << "\n"
+    << "start_id = " << a.start_id << "\n"
+    << "password = " << sec(a.password) << "\n"
+    << "concurrency = " << a.concurrency << "\n"
+    << "login_path = " << str(a.login_path) << "\n"
+    << "stomp_login = " << sec(a.stomp_login) << "\n"
+    << "stomp_passcode = " << sec(a.stomp_passcode) << "\n";
+
+  const auto& r = s.rooms;
+  o << "\n[rooms]\n"
+    << "mode = " << str(to_string(r.mode)) << "\n"
+    << "room_id = " << r.room_id << "\n"
+    << "members_per_room = " << r.members_per_room << "\n"
+    << "member_ids = [";
+  for (std::size_t i = 0; i < r.member_ids.size(); ++i)
+    o << (i == 0 ? "" : ", ") << r.member_ids[i];
+  o << "]\n"
+    << "create_path = " << str(r.create_path) << "\n";
+
+  const auto& d = s.destinations;
+  o << "\n[destinations]\n"
+    << "subscribe = " << str(d.subscribe) << "\n"
+    << "send = " << str(d.send) << "\n"
+    << "content_type = " << str(d.content_type) << "\n"
+    << "body = " << str(d.body) << "\n";
+
+  for (const auto& st : s.stages) {
+    o << "\n[[stage]]\n"
+      << "name = " << str(st.name) << "\n"
+      << "users = " << st.users << "\n"
+      << "duration = " << dur(st.duration) << "\n"
+      << "ramp = " << dur(st.ramp) << "\n"
+      << "min_start_gap = " << dur(st.min_start_gap) << "\n";
+    if (st.arrival_rate > 0)
+      o << "arrival_rate = " << num(st.arrival_rate) << "\n"
+        << "session_length = " << dur(st.session_length) << "\n";
+    o << "wait_for = " << str(to_string(st.wait_for)) << "\n";
+  }
+
+  const auto& b = s.behaviour;
+  o << "\n[behaviour]\n"
+    << "kind = " << str(to_string(b.kind)) << "\n"
+    << "interval = " << dur(b.interval) << "\n"
+    << "active_weight = " << num(b.active_weight) << "\n"
+    << "moderate_weight = " << num(b.moderate_weight) << "\n"
+    << "passive_weight = " << num(b.passive_weight) << "\n"
+    << "active_multiplier = " << num(b.active_multiplier) << "\n"
+    << "moderate_multiplier = " << num(b.moderate_multiplier) << "\n"
+    << "passive_multiplier = " << num(b.passive_multiplier) << "\n";
+
+  const auto& rc = s.reconnect;
+  o << "\n[reconnect]\n"
+    << "enabled = " << boolean(rc.enabled) << "\n"
+    << "max_attempts = " << rc.max_attempts << "\n"
+    << "initial = " << dur(rc.initial) << "\n"
+    << "max = " << dur(rc.max) << "\n"
+    << "multiplier = " << num(rc.multiplier) << "\n"
+    << "jitter = " << num(rc.jitter) << "\n"
+    << "healthy_reset = " << dur(rc.healthy_reset) << "\n";
+
+  const auto& tl = s.tls;
+  o << "\n[tls]\n"
+    << "verify = " << boolean(tl.verify) << "\n"
+    << "ca_file = " << str(tl.ca_file) << "\n"
+    << "cert_file = " << str(tl.cert_file) << "\n"
+    << "key_file = " << str(tl.key_file) << "\n"
+    << "server_name = " << str(tl.server_name) << "\n";
+
+  const auto& ou = s.output;
+  o << "\n[output]\n"
+    << "dir = " << str(ou.dir) << "\n"
+    << "prometheus = " << str(ou.prometheus) << "\n"
+    << "allow_public_metrics = " << boolean(ou.allow_public_metrics) << "\n"
+    << "csv = " << boolean(ou.csv) << "\n"
+    << "round_trip_timeout = " << dur(ou.round_trip_timeout) << "\n";
+
+  o << "\n[run]\n"
+    << "io_threads = " << s.run.io_threads << "\n"
+    << "users_per_shard = " << s.run.users_per_shard << "\n"
+    << "random_seed = " << s.run.random_seed << "\n";
+  return o.str();
+}
+
+} // namespace stompede::config

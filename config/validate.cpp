@@ -1,0 +1,409 @@
+#include "config/validate.hpp"
+
+#include "config/duration.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace stompede::config {
+
+namespace {
+
+/// The parts of a URL that validation needs.
+struct url_parts {
+  std::string scheme;
+  std::string host;
+  int port = 0;
+};
+
+/// scheme://host[:port][/path]; false with `why` when malformed.
+bool split_url(const std::string& text, url_parts& out, std::string& why) {
+  auto sep = text.find("://");
+  if (sep == std::string::npos || sep == 0) {
+    why = "expected scheme://host[:port]/path";
+    return false;
+  }
+  out.scheme = text.substr(0, sep);
+  std::string rest = text.substr(sep + 3);
+  std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string::npos) {
+    why = "credentials in the URL are not supported (use [auth] or headers)";
+    return false;
+  }
+  std::string port_text;
+  if (!authority.empty() && authority[0] == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) {
+      why = "unclosed \"[\" in an IPv6 address";
+      return false;
+    }
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') {
+        why = "expected \":PORT\" after \"]\"";
+        return false;
+      }
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos)
+      port_text = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) {
+    why = "the URL has no host";
+    return false;
+  }
+  if (!port_text.empty() || authority.find(':') != std::string::npos) {
+    if (port_text.empty() || port_text.size() > 5
+        || port_text.find_first_not_of("0123456789") != std::string::npos
+        || std::stoi(port_text) == 0 || std::stoi(port_text) > 65535) {
+      why = "expected a port from 1 to 65535";
+      return false;
+    }
+    out.port = std::stoi(port_text);
+  }
+  return true;
+}
+
+/// Loopback or private (RFC 1918, IPv6 unique local) address, or "localhost".
+bool is_local_host(const std::string& host) {
+  if (host == "localhost"
+      || (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
+    return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    const auto a = ntohl(v4.s_addr);
+    return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == ((172u << 4) | 1)
+           || (a >> 16) == ((192u << 8) | 168);
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    static const in6_addr loop = IN6ADDR_LOOPBACK_INIT;
+    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr), std::begin(loop.s6_addr))
+           || (v6.s6_addr[0] & 0xfe) == 0xfc;
+  }
+  return false;
+}
+
+bool is_ip_address(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+bool is_loopback_ip(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  return host == "::1" || host == "localhost";
+}
+
+/// Counts printf conversions; true when there is at most one and it is an integer one.
+bool valid_email_pattern(const std::string& p, std::string& why) {
+  int conversions = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] != '%')
+      continue;
+    if (i + 1 < p.size() && p[i + 1] == '%') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    while (j < p.size() && (p[j] == '0' || p[j] == '-' || p[j] == ' ' || p[j] == '+'))
+      ++j;
+    while (j < p.size() && p[j] >= '0' && p[j] <= '9')
+      ++j;
+    if (j >= p.size() || (p[j] != 'd' && p[j] != 'i' && p[j] != 'u')) {
+      why = "expected at most one integer conversion such as %d or %05d (write %% for a "
+            "literal %)";
+      return false;
+    }
+    ++conversions;
+    i = j;
+  }
+  if (conversions > 1) {
+    why = "expected at most one integer conversion, found " + std::to_string(conversions);
+    return false;
+  }
+  return true;
+}
+
+/// True when every `{...}` in `t` is one of the known placeholders.
+bool valid_template(const std::string& t, std::string& why) {
+  static const char* known[] = {"room", "member", "content", "created_at"};
+  for (std::size_t i = t.find('{'); i != std::string::npos; i = t.find('{', i + 1)) {
+    auto close = t.find('}', i);
+    if (close == std::string::npos)
+      return true; // an unmatched brace is plain text (JSON bodies have many)
+    std::string name = t.substr(i + 1, close - i - 1);
+    // Only identifier-like contents are placeholders: JSON objects are not.
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
+      continue;
+    bool ok = false;
+    for (auto* k : known)
+      ok = ok || name == k;
+    if (!ok) {
+      why = "unknown placeholder {" + name
+            + "}; expected {room}, {member}, {content} or {created_at}";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool file_readable(const std::string& path) {
+  std::ifstream in{path};
+  return static_cast<bool>(in);
+}
+
+/// Collects diagnostics at the position of each key.
+class checker {
+public:
+  explicit checker(const scenario& s) : s_(s) {}
+
+  void fail(const std::string& key, std::string message) {
+    source_position p;
+    // The key itself, else the closest enclosing table that has a position.
+    for (std::string k = key; !k.empty();) {
+      if (auto it = s_.positions.find(k); it != s_.positions.end()) {
+        p = it->second;
+        break;
+      }
+      auto cut = k.find_last_of(".[");
+      k = cut == std::string::npos ? std::string{} : k.substr(0, cut);
+    }
+    if (p.file.empty())
+      p.file = s_.source;
+    out.push_back({p.file, p.line, p.column, key, std::move(message)});
+  }
+
+  void positive(const std::string& key, std::chrono::milliseconds d) {
+    if (d.count() <= 0)
+      fail(key, "expected a duration greater than zero, got " + format_duration(d));
+  }
+
+  std::vector<diagnostic> out;
+
+private:
+  const scenario& s_;
+};
+
+void check_target(const scenario& s, checker& c) {
+  const auto& t = s.target;
+  if (!t.embedded) {
+    url_parts u;
+    std::string why;
+    if (t.url.empty())
+      c.fail("target.url", "required (a ws:// or wss:// URL) unless target.embedded = true");
+    else if (!split_url(t.url, u, why))
+      c.fail("target.url", why + ", got \"" + t.url + "\"");
+    else if (u.scheme != "ws" && u.scheme != "wss")
+      c.fail("target.url", "expected a ws:// or wss:// URL, got scheme \"" + u.scheme + "\"");
+    else if (!t.i_own_this_target && !is_local_host(u.host))
+      c.fail("target.url", "host \"" + u.host
+                               + "\" is neither loopback nor private; set "
+                                 "target.i_own_this_target = true if you own it");
+    const bool needs_http =
+        s.auth.mode == auth_mode::login || s.rooms.mode == rooms_mode::create;
+    if (t.http_url.empty()) {
+      if (needs_http)
+        c.fail("target.http_url", "required (an http:// or https:// URL) for REST login or "
+                                  "room creation");
+    } else if (!split_url(t.http_url, u, why))
+      c.fail("target.http_url", why + ", got \"" + t.http_url + "\"");
+    else if (u.scheme != "http" && u.scheme != "https")
+      c.fail("target.http_url",
+             "expected an http:// or https:// URL, got scheme \"" + u.scheme + "\"");
+    else if (!t.i_own_this_target && !is_local_host(u.host))
+      c.fail("target.http_url", "host \"" + u.host
+                                    + "\" is neither loopback nor private; set "
+                                      "target.i_own_this_target = true if you own it");
+  }
+  for (const auto* list : {&t.connect_headers, &t.upgrade_headers}) {
+    const std::string table =
+        list == &t.connect_headers ? "target.connect_headers" : "target.upgrade_headers";
+    for (const auto& h : *list) {
+      if (h.value.reveal().find_first_of("\r\n") != std::string::npos
+          || (list == &t.connect_headers && h.value.reveal().find('\0') != std::string::npos))
+        c.fail(table + "." + h.name, "a header value must not contain line breaks");
+    }
+  }
+  if (t.heartbeat_grace < 1.0)
+    c.fail("target.heartbeat_grace", "expected a factor of at least 1.0 (1.5 to 2 is usual)");
+  c.positive("target.connect_timeout", t.connect_timeout);
+  c.positive("target.handshake_timeout", t.handshake_timeout);
+  if (t.max_frame < 1024)
+    c.fail("target.max_frame", "expected at least 1KiB, got " + format_size(t.max_frame));
+  for (std::size_t i = 0; i < t.source_addresses.size(); ++i)
+    if (!is_ip_address(t.source_addresses[i]))
+      c.fail("target.source_addresses[" + std::to_string(i) + "]",
+             "expected an IPv4 or IPv6 address, got \"" + t.source_addresses[i] + "\"");
+}
+
+void check_auth(const scenario& s, checker& c) {
+  const auto& a = s.auth;
+  if (a.mode == auth_mode::token && a.token.empty())
+    c.fail("auth.token", "required when auth.mode = \"token\"");
+  if (a.mode == auth_mode::login) {
+    if (a.password.empty())
+      c.fail("auth.password", "required when auth.mode = \"login\"");
+    std::string why;
+    if (a.email.empty())
+      c.fail("auth.email", "required when auth.mode = \"login\"");
+    else if (!valid_email_pattern(a.email, why))
+      c.fail("auth.email", why);
+    if (a.concurrency == 0)
+      c.fail("auth.concurrency", "expected at least 1");
+    if (a.login_path.empty() || a.login_path[0] != '/')
+      c.fail("auth.login_path", "expected a path starting with \"/\"");
+  }
+}
+
+void check_rooms(const scenario& s, checker& c) {
+  const auto& r = s.rooms;
+  switch (r.mode) {
+    case rooms_mode::existing:
+      if (r.room_id <= 0)
+        c.fail("rooms.room_id", "required (a room id of at least 1) when rooms.mode = \"existing\"");
+      break;
+    case rooms_mode::per_users:
+      if (r.members_per_room == 0)
+        c.fail("rooms.members_per_room", "expected at least 1");
+      break;
+    case rooms_mode::create:
+      // The chat server accepts at most 50 other members per group room.
+      if (r.member_ids.size() > 50)
+        c.fail("rooms.member_ids", "expected at most 50 member ids, got "
+                                       + std::to_string(r.member_ids.size()));
+      if (r.create_path.empty() || r.create_path[0] != '/')
+        c.fail("rooms.create_path", "expected a path starting with \"/\"");
+      if (s.auth.mode == auth_mode::none)
+        c.fail("rooms.mode", "creating a room needs auth.mode = \"login\" or \"token\"");
+      break;
+  }
+}
+
+void check_destinations(const scenario& s, checker& c) {
+  const auto& d = s.destinations;
+  std::string why;
+  if (d.subscribe.empty())
+    c.fail("destinations.subscribe", "required");
+  else if (!valid_template(d.subscribe, why))
+    c.fail("destinations.subscribe", why);
+  if (d.send.empty())
+    c.fail("destinations.send", "required");
+  else if (!valid_template(d.send, why))
+    c.fail("destinations.send", why);
+  if (!valid_template(d.body, why))
+    c.fail("destinations.body", why);
+}
+
+void check_stages(const scenario& s, checker& c) {
+  if (s.stages.empty()) {
+    c.fail("stage", "at least one [[stage]] is required");
+    return;
+  }
+  for (std::size_t i = 0; i < s.stages.size(); ++i) {
+    const auto& st = s.stages[i];
+    const std::string p = "stage[" + std::to_string(i) + "]";
+    if (st.users == 0)
+      c.fail(p + ".users", "expected at least 1 user");
+    c.positive(p + ".duration", st.duration);
+    if (st.arrival_rate > 0 && st.session_length.count() <= 0)
+      c.fail(p + ".session_length", "required (greater than zero) with arrival_rate");
+    if (st.arrival_rate <= 0 && st.session_length.count() > 0)
+      c.fail(p + ".arrival_rate", "required (greater than zero) with session_length");
+    if (st.arrival_rate > 0 && st.wait_for == wait_for::all_subscribed)
+      c.fail(p + ".wait_for", "\"all_subscribed\" needs a closed-model stage (no arrival_rate)");
+  }
+}
+
+void check_behaviour(const scenario& s, checker& c) {
+  const auto& b = s.behaviour;
+  if (b.kind != behaviour_kind::seed_mix)
+    return;
+  c.positive("behaviour.interval", b.interval);
+  if (b.active_weight + b.moderate_weight + b.passive_weight <= 0)
+    c.fail("behaviour.active_weight", "the three weights must add up to more than zero");
+  for (auto [key, m] : {std::pair{"behaviour.active_multiplier", b.active_multiplier},
+                        std::pair{"behaviour.moderate_multiplier", b.moderate_multiplier},
+                        std::pair{"behaviour.passive_multiplier", b.passive_multiplier}})
+    if (m <= 0)
+      c.fail(key, "expected a multiplier greater than zero");
+}
+
+void check_reconnect(const scenario& s, checker& c) {
+  const auto& r = s.reconnect;
+  if (!r.enabled)
+    return;
+  if (r.max_attempts == 0)
+    c.fail("reconnect.max_attempts", "expected at least 1 when reconnect.enabled = true");
+  c.positive("reconnect.initial", r.initial);
+  if (r.max < r.initial)
+    c.fail("reconnect.max", "expected at least reconnect.initial (" + format_duration(r.initial)
+                                + "), got " + format_duration(r.max));
+  if (r.multiplier < 1.0)
+    c.fail("reconnect.multiplier", "expected at least 1.0");
+  if (r.jitter > 1.0)
+    c.fail("reconnect.jitter", "expected a fraction from 0 to 1 (0.5 = +-50%)");
+}
+
+void check_tls(const scenario& s, checker& c) {
+  const auto& t = s.tls;
+  if (t.cert_file.empty() != t.key_file.empty())
+    c.fail(t.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+           "tls.cert_file and tls.key_file go together");
+  for (auto [key, path] : {std::pair{"tls.ca_file", &t.ca_file},
+                           std::pair{"tls.cert_file", &t.cert_file},
+                           std::pair{"tls.key_file", &t.key_file}})
+    if (!path->empty() && !file_readable(*path))
+      c.fail(key, "cannot read \"" + *path + "\"");
+}
+
+void check_output(const scenario& s, checker& c) {
+  const auto& o = s.output;
+  if (o.dir.empty())
+    c.fail("output.dir", "required");
+  if (!o.prometheus.empty()) {
+    url_parts u;
+    std::string why;
+    if (!split_url("http://" + o.prometheus, u, why) || u.port == 0)
+      c.fail("output.prometheus", "expected \"HOST:PORT\" such as \"127.0.0.1:2112\", or \"\" "
+                                  "to disable, got \"" + o.prometheus + "\"");
+    else if (!o.allow_public_metrics && !is_loopback_ip(u.host))
+      c.fail("output.prometheus",
+             "binding the exposer to \"" + u.host
+                 + "\" needs output.allow_public_metrics = true (loopback by default)");
+  }
+  c.positive("output.round_trip_timeout", o.round_trip_timeout);
+}
+
+void check_run(const scenario& s, checker& c) {
+  if (s.run.users_per_shard == 0)
+    c.fail("run.users_per_shard", "expected at least 1");
+  if (s.run.io_threads > 1024)
+    c.fail("run.io_threads", "expected 0 (one per core) to 1024");
+}
+
+} // namespace
+
+std::vector<diagnostic> validate(const scenario& s) {
+  checker c{s};
+  check_target(s, c);
+  check_auth(s, c);
+  check_rooms(s, c);
+  check_destinations(s, c);
+  check_stages(s, c);
+  check_behaviour(s, c);
+  check_reconnect(s, c);
+  check_tls(s, c);
+  check_output(s, c);
+  check_run(s, c);
+  return std::move(c.out);
+}
+
+} // namespace stompede::config

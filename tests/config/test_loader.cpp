@@ -1,0 +1,226 @@
+#include "config/loader.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+using namespace std::chrono_literals;
+using namespace stompede::config;
+
+namespace {
+
+const std::string minimal = R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+
+[auth]
+mode = "none"
+
+[[stage]]
+users = 10
+duration = "10s"
+)";
+
+load_result load(const std::string& text, const std::vector<std::string>& overrides = {},
+                 const env_map& env = {}) {
+  return load_scenario_text(text, "t.toml", overrides, env);
+}
+
+std::string all(const load_result& r) {
+  std::string out;
+  for (const auto& d : r.problems)
+    out += d.to_string() + "\n";
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a minimal scenario loads with defaults", "[config][loader]") {
+  auto r = load(minimal);
+  INFO(all(r));
+  REQUIRE(r.ok());
+  const auto& s = *r.value;
+  CHECK(s.target.url == "ws://127.0.0.1:8080/ws-stomp");
+  REQUIRE(s.stages.size() == 1);
+  CHECK(s.stages[0].users == 10);
+  CHECK(s.stages[0].duration == 10s);
+  CHECK(s.stages[0].ramp == 10s);
+  CHECK(s.stages[0].name == "stage 1");
+  CHECK(s.behaviour.interval == 1s);
+  CHECK(s.reconnect.max == 30s);
+  CHECK(s.positions.at("stage[0].users").line == 8);
+}
+
+TEST_CASE("malformed TOML reports file:line:column", "[config][loader]") {
+  auto r = load("[target]\nurl = \"ws://x\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].file == "t.toml");
+  CHECK(r.problems[0].line == 2);
+  CHECK(r.problems[0].column > 0);
+  CHECK_THAT(r.problems[0].to_string(), Catch::StartsWith("t.toml:2:"));
+  CHECK_THAT(r.problems[0].message, Catch::Contains("malformed TOML"));
+}
+
+TEST_CASE("wrong types are reported with position and expectation", "[config][loader]") {
+  auto r = load(minimal + "\n[reconnect]\nenabled = \"yes\"\nmax_attempts = 1.5\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 2);
+  CHECK(r.problems[0].to_string()
+        == "t.toml:12:11: reconnect.enabled: expected true or false, got a string");
+  CHECK(r.problems[1].key == "reconnect.max_attempts");
+  CHECK_THAT(r.problems[1].message, Catch::Contains("expected a non-negative integer"));
+}
+
+TEST_CASE("negative durations and bare numbers are rejected", "[config][loader]") {
+  auto r = load(minimal + "ramp = \"-5s\"\n\n[behaviour]\ninterval = 1000\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 2);
+  CHECK(r.problems[0].key == "stage[0].ramp");
+  CHECK_THAT(r.problems[0].message, Catch::Contains("negative"));
+  CHECK(r.problems[1].key == "behaviour.interval");
+  CHECK_THAT(r.problems[1].message, Catch::Contains("bare number"));
+}
+
+TEST_CASE("negative integers are rejected", "[config][loader]") {
+  auto r = load(minimal + "\n[run]\nusers_per_shard = -3\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.problems[0].key == "run.users_per_shard");
+  CHECK_THAT(r.problems[0].message, Catch::Contains("negative"));
+}
+
+TEST_CASE("unknown keys are errors with a did-you-mean", "[config][loader]") {
+  auto r = load(minimal + "\n[reconnect]\nmax_atempts = 3\n\n[wat]\nx = 1\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 2);
+  // Top-level keys are checked first.
+  CHECK(r.problems[0].key == "wat");
+  CHECK_THAT(r.problems[0].message, Catch::Contains("expected one of"));
+  CHECK(r.problems[1].to_string()
+        == "t.toml:12:1: reconnect.max_atempts: unknown key \"max_atempts\" in [reconnect]; "
+           "did you mean \"max_attempts\"?");
+}
+
+TEST_CASE("an unknown enum value suggests the closest", "[config][loader]") {
+  auto r = load(minimal + "\n[behaviour]\nkind = \"listner\"\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.problems[0].message, Catch::Contains("did you mean \"listener\"?"));
+}
+
+TEST_CASE("every problem is reported, not just the first", "[config][loader]") {
+  auto r = load("[target]\nurll = 1\n[auth]\nmode = \"nope\"\n[[stage]]\nusers = -1\n"
+                "duration = 5\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.problems.size() == 4);
+}
+
+TEST_CASE("reserved tables are refused clearly", "[config][loader]") {
+  auto r = load(minimal + "\n[[fault]]\nat = \"10s\"\n\n[experiment]\nname = \"x\"\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 2);
+  CHECK_THAT(r.problems[0].message, Catch::Contains("not supported yet"));
+  CHECK(r.problems[0].line == 11);
+  CHECK_THAT(r.problems[1].message, Catch::Contains("not supported yet"));
+  auto b = load(minimal + "\n[[behaviour]]\nkind = \"listener\"\n");
+  REQUIRE_FALSE(b.ok());
+  CHECK_THAT(b.problems[0].message, Catch::Contains("[[behaviour]]"));
+}
+
+TEST_CASE("${VAR} expands in strings, numbers and booleans", "[config][loader]") {
+  auto r = load(minimal
+                    + "\n[reconnect]\nenabled = \"${RECONNECT}\"\nmax_attempts = "
+                      "\"${ATTEMPTS:-7}\"\ninitial = \"${INITIAL:-2s}\"\n",
+                {}, {{"RECONNECT", "true"}});
+  INFO(all(r));
+  REQUIRE(r.ok());
+  CHECK(r.value->reconnect.enabled);
+  CHECK(r.value->reconnect.max_attempts == 7);
+  CHECK(r.value->reconnect.initial == 2s);
+}
+
+TEST_CASE("a missing variable is an error at its position", "[config][loader]") {
+  auto m = load("[target]\nurl = \"ws://127.0.0.1:${PORT}/ws\"\n[auth]\nmode = \"none\"\n"
+                "[[stage]]\nusers = 1\nduration = \"1s\"\n");
+  REQUIRE_FALSE(m.ok());
+  REQUIRE(m.problems.size() == 1);
+  CHECK(m.problems[0].line == 2);
+  CHECK(m.problems[0].column == 7);
+  CHECK(m.problems[0].key == "target.url");
+  CHECK_THAT(m.problems[0].message, Catch::Contains("PORT is not set"));
+}
+
+TEST_CASE("a .env file next to the scenario fills variables; env wins", "[config][loader]") {
+  {
+    std::ofstream f{"test_config_scenario.toml"};
+    f << "[target]\nurl = \"ws://127.0.0.1:${PORT}/ws\"\nhost = \"${VHOST}\"\n[auth]\nmode = "
+         "\"none\"\n[[stage]]\nusers = 1\nduration = \"1s\"\n";
+    std::ofstream e{"test_config_scenario.env"};
+    e << "PORT=9999\nVHOST=from-file\n";
+  }
+  auto r = load_scenario("test_config_scenario.toml", {}, {{"VHOST", "from-env"}},
+                         "test_config_scenario.env");
+  std::remove("test_config_scenario.toml");
+  std::remove("test_config_scenario.env");
+  INFO(all(r));
+  REQUIRE(r.ok());
+  CHECK(r.value->target.url == "ws://127.0.0.1:9999/ws");
+  CHECK(r.value->target.host == "from-env");
+}
+
+TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
+  auto r = load_scenario("/nonexistent/scenario.toml", {}, {});
+  REQUIRE(r.problems.size() == 1);
+  CHECK_THAT(r.problems[0].to_string(), Catch::Contains("cannot read"));
+}
+
+TEST_CASE("--set overrides values, typed when TOML, else text", "[config][loader]") {
+  auto r = load(minimal,
+                {"stage[0].users=50", "target.url=ws://127.0.0.2:9000/x", "reconnect.enabled=true",
+                 "behaviour.interval=250ms", "target.host=1", "target.connect_headers.X-Trace=abc",
+                 "auth.token=${TOK:-t0}"});
+  INFO(all(r));
+  REQUIRE(r.ok());
+  const auto& s = *r.value;
+  CHECK(s.stages[0].users == 50);
+  CHECK(s.target.url == "ws://127.0.0.2:9000/x");
+  CHECK(s.reconnect.enabled);
+  CHECK(s.behaviour.interval == 250ms);
+  CHECK(s.target.host == "1");
+  REQUIRE(s.target.connect_headers.size() == 1);
+  CHECK(s.target.connect_headers[0].value.reveal() == "abc");
+  CHECK(s.auth.token.reveal() == "t0");
+  CHECK(s.positions.at("stage[0].users").file == "--set");
+}
+
+TEST_CASE("a bad --set key is an error naming the override", "[config][loader]") {
+  auto r = load(minimal, {"reconnect.enabled=true", "target.urll=ws://x", "stage[3].users=1",
+                          "novalue", "targt.url=x"});
+  REQUIRE_FALSE(r.ok());
+  std::string text = all(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("--set:2:1: target.urll: unknown key \"urll\" in [target]; "
+                                   "did you mean \"url\"?"));
+  CHECK_THAT(text, Catch::Contains("--set:3:1: stage[3].users: stage[3] does not exist"));
+  CHECK_THAT(text, Catch::Contains("--set:4:1: novalue: expected key=value"));
+  CHECK_THAT(text, Catch::Contains("--set:5:1: targt: unknown key \"targt\" at the top level; "
+                                   "did you mean \"target\"?"));
+}
+
+TEST_CASE("heartbeat takes durations or STOMP milliseconds", "[config][loader]") {
+  auto r = load(minimal, {"target.heartbeat=\"5s,0\""});
+  REQUIRE(r.ok());
+  CHECK(r.value->target.heartbeat_send == 5s);
+  CHECK(r.value->target.heartbeat_recv == 0ms);
+  auto bad = load(minimal, {"target.heartbeat=10s"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.problems[0].key == "target.heartbeat");
+}
+
+TEST_CASE("sizes take units or bytes", "[config][loader]") {
+  auto r = load(minimal, {"target.max_frame=\"512KiB\""});
+  REQUIRE(r.ok());
+  CHECK(r.value->target.max_frame == 512u * 1024);
+  auto bytes = load(minimal, {"target.max_frame=4096"});
+  REQUIRE(bytes.ok());
+  CHECK(bytes.value->target.max_frame == 4096u);
+}

@@ -1,0 +1,76 @@
+#include "config/print.hpp"
+
+#include "config/loader.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace stompede::config;
+
+TEST_CASE("printing never shows a secret", "[config][print]") {
+  const std::string canary = "canary-5b1e9d";
+  auto r = load_scenario_text(R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+[target.connect_headers]
+Authorization = "Bearer ${CANARY}"
+X-Plain = "visible"
+[target.upgrade_headers]
+Cookie = "${CANARY}"
+[auth]
+mode = "login"
+password = "${CANARY}"
+token = "${CANARY}"
+stomp_login = "${CANARY}"
+stomp_passcode = "${CANARY}"
+[[stage]]
+users = 1
+duration = "1s"
+)",
+                              "redaction.toml", {}, {{"CANARY", canary}});
+  INFO((r.problems.empty() ? std::string{} : r.problems[0].to_string()));
+  REQUIRE(r.ok());
+  CHECK(r.value->auth.password.reveal() == canary);
+  const auto text = to_toml(*r.value);
+  CHECK(text.find("canary") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("password = \"***\""));
+  CHECK_THAT(text, Catch::Contains("Authorization = \"***\""));
+  CHECK_THAT(text, Catch::Contains("X-Plain = \"visible\""));
+}
+
+TEST_CASE("printed scenarios load back to the same values", "[config][print]") {
+  auto r = load_scenario_text(R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+heartbeat = "5s,0s"
+max_frame = "512KiB"
+[auth]
+mode = "none"
+[destinations]
+body = "{\"text\":\"{content}\"\n}"
+[[stage]]
+name = "a \"quoted\" name"
+users = 7
+duration = "1m30s"
+arrival_rate = 2.5
+session_length = "20s"
+[behaviour]
+active_weight = 1
+)",
+                              "a.toml", {}, {});
+  REQUIRE(r.ok());
+  auto text = to_toml(*r.value);
+  auto back = load_scenario_text(text, "printed.toml", {}, {});
+  INFO(text);
+  INFO((back.problems.empty() ? std::string{} : back.problems[0].to_string()));
+  REQUIRE(back.ok());
+  const auto& a = *r.value;
+  const auto& b = *back.value;
+  CHECK(a.target.heartbeat_send == b.target.heartbeat_send);
+  CHECK(a.target.heartbeat_recv == b.target.heartbeat_recv);
+  CHECK(a.target.max_frame == b.target.max_frame);
+  CHECK(a.destinations.body == b.destinations.body);
+  CHECK(a.stages[0].name == b.stages[0].name);
+  CHECK(a.stages[0].duration == b.stages[0].duration);
+  CHECK(a.stages[0].arrival_rate == b.stages[0].arrival_rate);
+  CHECK(a.behaviour.active_weight == b.behaviour.active_weight);
+  const auto again = to_toml(b);
+  CHECK(again.substr(again.find('\n')) == text.substr(text.find('\n')));
+}

@@ -1,0 +1,115 @@
+#include "config/validate.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using namespace stompede::config;
+
+namespace {
+
+scenario runnable() {
+  scenario s;
+  s.source = "x.toml";
+  s.auth.mode = auth_mode::none;
+  stage st;
+  st.name = "one";
+  st.users = 10;
+  st.duration = 10s;
+  s.stages.push_back(st);
+  return s;
+}
+
+bool has(const std::vector<diagnostic>& ds, const std::string& key) {
+  for (const auto& d : ds)
+    if (d.key == key)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("a runnable scenario has no problems", "[config][validate]") {
+  CHECK(validate(runnable()).empty());
+}
+
+TEST_CASE("at least one stage is required", "[config][validate]") {
+  auto s = runnable();
+  s.stages.clear();
+  auto ds = validate(s);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].key == "stage");
+  CHECK(ds[0].file == "x.toml");
+}
+
+TEST_CASE("URL schemes are checked", "[config][validate]") {
+  auto s = runnable();
+  s.target.url = "http://127.0.0.1:8080/ws";
+  s.target.http_url = "ws://127.0.0.1:8080";
+  auto ds = validate(s);
+  CHECK(has(ds, "target.url"));
+  CHECK(has(ds, "target.http_url"));
+  s.target.url = "ws://127.0.0.1:99999/ws";
+  CHECK(has(validate(s), "target.url"));
+}
+
+TEST_CASE("a public target needs the explicit flag", "[config][validate]") {
+  auto s = runnable();
+  s.target.url = "wss://chat.example.com/ws-stomp";
+  s.target.http_url = "https://chat.example.com";
+  CHECK(has(validate(s), "target.url"));
+  s.target.i_own_this_target = true;
+  CHECK(validate(s).empty());
+  s.target.i_own_this_target = false;
+  s.target.url = "ws://10.1.2.3/ws";
+  s.target.http_url = "http://[::1]:8080";
+  CHECK(validate(s).empty());
+}
+
+TEST_CASE("an embedded target needs no URLs", "[config][validate]") {
+  auto s = runnable();
+  s.target.embedded = true;
+  s.target.url.clear();
+  CHECK(validate(s).empty());
+}
+
+TEST_CASE("semantic checks carry the key's position", "[config][validate]") {
+  auto s = runnable();
+  s.behaviour.interval = 0ms;
+  s.positions["behaviour.interval"] = {"x.toml", 12, 3};
+  auto ds = validate(s);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].to_string()
+        == "x.toml:12:3: behaviour.interval: expected a duration greater than zero, got 0s");
+}
+
+TEST_CASE("weights, auth, rooms, reconnect and output are checked", "[config][validate]") {
+  auto s = runnable();
+  s.behaviour.active_weight = s.behaviour.moderate_weight = s.behaviour.passive_weight = 0;
+  s.auth.mode = auth_mode::login;
+  s.auth.email = "user%05d-%d@x";
+  s.rooms.mode = rooms_mode::existing;
+  s.reconnect.enabled = true;
+  s.reconnect.max = 1ms;
+  s.output.prometheus = "0.0.0.0:2112";
+  s.target.source_addresses = {"127.0.0.2", "not-an-ip"};
+  s.stages[0].arrival_rate = 5;
+  auto ds = validate(s);
+  CHECK(has(ds, "behaviour.active_weight"));
+  CHECK(has(ds, "auth.password"));
+  CHECK(has(ds, "auth.email"));
+  CHECK(has(ds, "rooms.room_id"));
+  CHECK(has(ds, "reconnect.max"));
+  CHECK(has(ds, "output.prometheus"));
+  CHECK(has(ds, "target.source_addresses[1]"));
+  CHECK(has(ds, "stage[0].session_length"));
+  CHECK_FALSE(has(ds, "target.source_addresses[0]"));
+}
+
+TEST_CASE("templates accept only known placeholders", "[config][validate]") {
+  auto s = runnable();
+  s.destinations.send = "/publish/{rooom}";
+  auto ds = validate(s);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].key == "destinations.send");
+  CHECK_THAT(ds[0].message, Catch::Contains("{rooom}"));
+}
