@@ -1,0 +1,770 @@
+#include "server/connection.hpp"
+
+#include "server/destination.hpp"
+#include "server/http_api.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <ctime>
+
+namespace stompede::server::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::size_t max_subscriptions = 256;
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::string escaped(std::string_view s) {
+  std::string out;
+  stomp::escape_to(s, out);
+  return out;
+}
+
+std::string iso_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+bool valid_type(const std::string& t) {
+  return t == "TEXT" || t == "IMAGE" || t == "VIDEO" || t == "FILE" || t == "AUDIO" ||
+         t == "SYSTEM";
+}
+
+// A JSON value as a room id: a non-negative integer or its decimal string.
+bool json_id(const nlohmann::json& v, std::uint64_t& out) {
+  if (v.is_number_unsigned()) {
+    out = v.get<std::uint64_t>();
+    return true;
+  }
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i < 0) return false;
+    out = static_cast<std::uint64_t>(i);
+    return true;
+  }
+  if (v.is_string()) return parse_id(v.get<std::string>(), out);
+  return false;
+}
+
+// Picks the STOMP subprotocol the client offered (ws@8 and browsers fail without an answer).
+std::string pick_subprotocol(std::string_view offered) {
+  for (std::string_view p : {"v12.stomp", "v11.stomp", "v10.stomp"}) {
+    std::size_t pos = 0;
+    while (pos < offered.size()) {
+      auto comma = offered.find(',', pos);
+      if (comma == std::string_view::npos) comma = offered.size();
+      auto item = offered.substr(pos, comma - pos);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (item == p) return std::string(p);
+      pos = comma + 1;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+connection::connection(server_core& core, io_shard& shard, net::ip::tcp::socket socket)
+    : core_(core), shard_(shard), ws_(std::move(socket)), created_(clock::now()) {
+  core_.stats.connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+connection::~connection() = default;
+
+void connection::start() {
+  do_read_http();
+}
+
+// --- HTTP -----------------------------------------------------------------------------------
+
+void connection::do_read_http() {
+  req_ = std::make_unique<http::request_parser<http::string_body>>();
+  req_->header_limit(16 * 1024);
+  req_->body_limit(64 * 1024);
+  http::async_read(ws_.next_layer(), buf_, *req_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->on_http(ec);
+                   });
+}
+
+void connection::on_http(beast::error_code ec) {
+  if (finalized_) return;
+  if (ec) {
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      write_http(413, "application/json", error_json("PAYLOAD_TOO_LARGE", "request too large"),
+                 false);
+    } else {
+      finalize();
+    }
+    return;
+  }
+  auto& req = req_->get();
+  if (websocket::is_upgrade(req)) {
+    upgrade();
+    return;
+  }
+  api_request r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  if (auto it = req.find(http::field::authorization); it != req.end()) {
+    r.authorization = std::string(it->value());
+  }
+  r.body = std::move(req.body());
+  const bool keep = req.keep_alive();
+  auto res = handle_api(core_, r);
+  write_http(res.status, std::move(res.content_type), std::move(res.body), keep);
+}
+
+void connection::write_http(unsigned status, std::string content_type, std::string body,
+                            bool keep_alive) {
+  res_ = std::make_unique<http::response<http::string_body>>(
+      static_cast<http::status>(status), 11);
+  res_->set(http::field::server, "stompede");
+  res_->set(http::field::content_type, content_type);
+  res_->keep_alive(keep_alive);
+  res_->body() = std::move(body);
+  res_->prepare_payload();
+  http::async_write(ws_.next_layer(), *res_,
+                    [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                      self->res_.reset();
+                      if (ec || !keep_alive || self->finalized_) {
+                        beast::error_code ignored;
+                        self->ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_send,
+                                                        ignored);
+                        self->finalize();
+                        return;
+                      }
+                      self->do_read_http();
+                    });
+}
+
+void connection::upgrade() {
+  auto& req = req_->get();
+  const std::string_view target = req.target();
+  if (target.substr(0, target.find('?')) != "/ws-stomp") {
+    write_http(404, "application/json", error_json("NOT_FOUND", "WebSocket endpoint is /ws-stomp"),
+               false);
+    return;
+  }
+  if (core_.stats.sessions.load(std::memory_order_relaxed) >= core_.config().max_sessions) {
+    core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+    write_http(503, "application/json", error_json("TOO_MANY_SESSIONS", "server full"), false);
+    return;
+  }
+  if (core_.config().mode == server_mode::chat) {
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+      std::string reason;
+      if (!authenticate(it->value(), reason)) {
+        core_.stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        write_http(401, "application/json", error_json("INVALID_TOKEN", reason), false);
+        return;
+      }
+      upgrade_member_ = member_;
+      member_ = 0;
+    }
+  }
+  std::string proto;
+  if (auto it = req.find(http::field::sec_websocket_protocol); it != req.end()) {
+    proto = pick_subprotocol(it->value());
+  }
+  const auto& cfg = core_.config();
+  websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(
+      beast::role_type::server);
+  t.handshake_timeout = cfg.connect_timeout;
+  ws_.set_option(t);
+  ws_.set_option(websocket::stream_base::decorator([proto](websocket::response_type& res) {
+    res.set(http::field::server, "stompede");
+    if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+  }));
+  // Several frames may share one WS message: allow some slack over one frame.
+  ws_.read_message_max(cfg.max_frame_bytes * 2 + 4096);
+  ws_.write_buffer_bytes(512);
+  ws_.auto_fragment(false);
+  ws_.text(true);
+  phase_ = phase::ws_handshake;
+  ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+    if (self->finalized_) return;
+    self->req_.reset();
+    if (ec) {
+      self->finalize();
+      return;
+    }
+    self->buf_.clear();
+    self->buf_.shrink_to_fit();
+    stomp::parser_limits limits;
+    limits.max_frame_bytes = self->core_.config().max_frame_bytes;
+    limits.max_body_bytes = self->core_.config().max_frame_bytes;
+    self->parser_.emplace(limits);
+    self->phase_ = phase::stomp_connect;
+    self->last_read_ = self->last_write_ = clock::now();
+    self->do_read_ws();
+  });
+}
+
+// --- STOMP ----------------------------------------------------------------------------------
+
+void connection::do_read_ws() {
+  if (finalized_ || reading_ || phase_ == phase::closing || phase_ == phase::closed) return;
+  if (core_.reading_paused.load(std::memory_order_relaxed)) {
+    read_paused_ = true;  // the shard's tick resumes reading
+    return;
+  }
+  reading_ = true;
+  ws_.async_read_some(buf_, read_chunk,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                        self->on_read_ws(ec, n);
+                      });
+}
+
+void connection::on_read_ws(beast::error_code ec, std::size_t n) {
+  reading_ = false;
+  if (finalized_) return;
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      core_.stats.count_error("frame_too_large");
+    }
+    finalize();
+    return;
+  }
+  last_read_ = clock::now();
+  core_.stats.bytes_in.fetch_add(n, std::memory_order_relaxed);
+  const auto data = buf_.cdata();
+  parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
+  buf_.consume(buf_.size());
+  if (buf_.capacity() > read_chunk) buf_.shrink_to_fit();
+  stomp::frame_view f;
+  while (phase_ == phase::stomp_connect || phase_ == phase::connected) {
+    const auto st = parser_->next(f);
+    if (st == stomp::parse_status::frame) {
+      handle_frame(f);
+    } else if (st == stomp::parse_status::heartbeat) {
+      continue;
+    } else if (st == stomp::parse_status::error) {
+      const auto e = static_cast<stomp::errc>(parser_->error().value());
+      fail(parser_->error().message(), stomp::to_label(e));
+      return;
+    } else {
+      break;
+    }
+  }
+  do_read_ws();
+}
+
+void connection::handle_frame(const stomp::frame_view& f) {
+  core_.stats.frames_in.fetch_add(1, std::memory_order_relaxed);
+  const auto receipt = f.get("receipt");
+  if (!stomp::may_have_body(f.cmd) && !f.body.empty()) {
+    fail("frame must not have a body", "unexpected_body", {}, receipt);
+    return;
+  }
+  if (phase_ == phase::stomp_connect) {
+    if (f.cmd != stomp::command::connect && f.cmd != stomp::command::stomp) {
+      fail("expected CONNECT", "not_connected", {}, receipt);
+      return;
+    }
+    on_connect(f);
+    return;
+  }
+  using stomp::command;
+  switch (f.cmd) {
+    case command::connect:
+    case command::stomp: fail("already connected", "already_connected", {}, receipt); return;
+    case command::send: on_send(f); break;
+    case command::subscribe: on_subscribe(f); break;
+    case command::unsubscribe: on_unsubscribe(f); break;
+    case command::ack:
+    case command::nack: break;  // subscriptions are ack:auto
+    case command::disconnect:
+      if (receipt) {
+        stomp::frame r(command::receipt);
+        r.add("receipt-id", std::string(*receipt));
+        send_frame(stomp::encode(r));
+      }
+      close_after_flush(1000);
+      return;
+    case command::begin:
+    case command::commit:
+    case command::abort:
+      fail("transactions are not supported", "unsupported", {}, receipt);
+      return;
+    default: fail("unexpected frame from a client", "unexpected_frame", {}, receipt); return;
+  }
+  if (receipt && phase_ == phase::connected) {
+    stomp::frame r(command::receipt);
+    r.add("receipt-id", std::string(*receipt));
+    send_frame(stomp::encode(r));
+  }
+}
+
+bool connection::authenticate(std::string_view token, std::string& reason) {
+  constexpr std::string_view bearer = "Bearer ";
+  if (token.size() >= bearer.size() && token.compare(0, bearer.size(), bearer) == 0) {
+    token.remove_prefix(bearer.size());
+  }
+  jwt_claims claims;
+  if (auto ec = core_.jwt.verify(token, token_kind::access, claims)) {
+    reason = ec.message();
+    return false;
+  }
+  if (!core_.rooms.member_exists(claims.member_id)) {
+    reason = "no such member";
+    return false;
+  }
+  member_ = claims.member_id;
+  return true;
+}
+
+void connection::on_connect(const stomp::frame_view& f) {
+  const auto receipt = f.get("receipt");
+  if (auto v = f.get("accept-version")) {
+    bool has12 = false;
+    std::size_t pos = 0;
+    while (pos <= v->size()) {
+      auto comma = v->find(',', pos);
+      if (comma == std::string_view::npos) comma = v->size();
+      if (v->substr(pos, comma - pos) == "1.2") has12 = true;
+      pos = comma + 1;
+    }
+    if (!has12) {
+      fail("Supported protocol versions are 1.2", "unsupported_version", {}, receipt);
+      return;
+    }
+  }
+  stomp::heartbeat_spec theirs;
+  if (auto hb = f.get("heart-beat")) {
+    auto parsed = stomp::parse_heartbeat(*hb);
+    if (!parsed) {
+      fail("malformed heart-beat header", "malformed_header", {}, receipt);
+      return;
+    }
+    theirs = *parsed;
+  }
+  const auto& cfg = core_.config();
+  if (cfg.mode == server_mode::chat) {
+    // First header wins, for the check and for everything after it.
+    std::optional<std::string_view> token = f.get("Authorization");
+    if (!token) token = f.get("authorization");
+    if (!token) token = f.get("passcode");
+    if (token) {
+      std::string reason;
+      if (!authenticate(*token, reason)) {
+        core_.stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        fail("auth", "auth", reason, receipt);
+        return;
+      }
+    } else if (upgrade_member_ != 0) {
+      member_ = upgrade_member_;
+    } else {
+      core_.stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      fail("auth", "auth", "no token on CONNECT or on the upgrade request", receipt);
+      return;
+    }
+  }
+  const stomp::heartbeat_spec ours{cfg.heartbeat_send_ms, cfg.heartbeat_recv_ms};
+  plan_ = stomp::negotiate(ours, theirs, cfg.heartbeat_grace);
+  stomp::frame c(stomp::command::connected);
+  c.add("version", "1.2");
+  c.add("heart-beat", stomp::to_string(ours));
+  c.add("server", "stompede/0.1");
+  if (member_ != 0) c.add("user-name", std::to_string(member_));
+  phase_ = phase::connected;
+  counted_session_ = true;
+  core_.stats.sessions.fetch_add(1, std::memory_order_relaxed);
+  core_.stats.sessions_total.fetch_add(1, std::memory_order_relaxed);
+  send_frame(stomp::encode(c));
+  if (receipt) {
+    stomp::frame r(stomp::command::receipt);
+    r.add("receipt-id", std::string(*receipt));
+    send_frame(stomp::encode(r));
+  }
+}
+
+void connection::on_subscribe(const stomp::frame_view& f) {
+  const auto receipt = f.get("receipt");
+  const auto dest = f.get("destination");
+  const auto id = f.get("id");
+  if (!dest || !id) {
+    fail("SUBSCRIBE needs destination and id", "missing_header", {}, receipt);
+    return;
+  }
+  for (const auto& s : subs_) {
+    if (s.id == *id) {
+      fail("duplicate subscription id", "duplicate_subscription", {}, receipt);
+      return;
+    }
+  }
+  if (subs_.size() >= max_subscriptions) {
+    fail("too many subscriptions", "too_many_subscriptions", {}, receipt);
+    return;
+  }
+  bool personal = false;
+  if (core_.config().mode == server_mode::chat) {
+    const auto d = parse_destination(*dest);
+    switch (d.kind) {
+      case destination_kind::room_topic_dot:
+      case destination_kind::room_topic_slash:
+        if (!core_.rooms.is_member(d.id, member_)) {
+          fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
+          return;
+        }
+        break;
+      case destination_kind::user_summary:
+        if (d.id != member_) {
+          fail("UNAUTHORIZED_TOPIC", "unauthorized_topic", {}, receipt);
+          return;
+        }
+        personal = true;
+        break;
+      default:
+        // Other /topic destinations are plain topics, as the service's broker relay allows.
+        if (d.kind == destination_kind::publish || !is_broker_topic(*dest)) {
+          fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
+          return;
+        }
+    }
+  } else if (!is_broker_topic(*dest)) {
+    fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
+    return;
+  }
+  subscription s{std::string(*id), std::string(*dest), personal};
+  core_.topics.add(s.destination, subscriber{shared_from_this(), escaped(s.id), shard_.index});
+  core_.stats.subscriptions.fetch_add(1, std::memory_order_relaxed);
+  if (personal) core_.personal_subscriptions.fetch_add(1, std::memory_order_relaxed);
+  subs_.push_back(std::move(s));
+}
+
+void connection::on_unsubscribe(const stomp::frame_view& f) {
+  const auto id = f.get("id");
+  if (!id) {
+    fail("UNSUBSCRIBE needs id", "missing_header", {}, f.get("receipt"));
+    return;
+  }
+  for (auto it = subs_.begin(); it != subs_.end(); ++it) {
+    if (it->id == *id) {
+      core_.topics.remove(it->destination, this, escaped(it->id));
+      core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      if (it->personal) core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      subs_.erase(it);
+      return;
+    }
+  }
+}
+
+void connection::on_send(const stomp::frame_view& f) {
+  const auto dest = f.get("destination");
+  if (!dest) {
+    fail("SEND needs destination", "missing_header", {}, f.get("receipt"));
+    return;
+  }
+  if (core_.config().mode == server_mode::chat) {
+    on_send_chat(f, *dest);
+  } else {
+    on_send_broker(f, *dest);
+  }
+}
+
+void connection::on_send_chat(const stomp::frame_view& f, std::string_view destination) {
+  const auto receipt = f.get("receipt");
+  const auto d = parse_destination(destination);
+  if (d.kind != destination_kind::publish) {
+    fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
+    return;
+  }
+  const auto body = nlohmann::json::parse(f.body.begin(), f.body.end(), nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    fail("INVALID_MESSAGE", "invalid_message", "body is not a JSON object", receipt);
+    return;
+  }
+  std::uint64_t room = 0, sender = 0;
+  auto it = body.find("roomId");
+  if (it == body.end() || !json_id(*it, room) || room != d.id) {
+    fail("ROOM_ID_MISMATCH", "invalid_message", "roomId differs from the destination", receipt);
+    return;
+  }
+  it = body.find("senderId");
+  if (it == body.end() || !json_id(*it, sender) || sender != member_) {
+    fail("SENDER_MISMATCH", "invalid_message", "senderId is not the connected member", receipt);
+    return;
+  }
+  it = body.find("type");
+  if (it == body.end() || !it->is_string() || !valid_type(it->get<std::string>())) {
+    fail("INVALID_MESSAGE_TYPE", "invalid_message",
+         "type is one of TEXT IMAGE VIDEO FILE AUDIO SYSTEM", receipt);
+    return;
+  }
+  const std::string type = it->get<std::string>();
+  if (!core_.rooms.is_member(room, member_)) {
+    fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
+    return;
+  }
+  const std::uint64_t seq = core_.rooms.next_seq(room);
+  core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
+  nlohmann::ordered_json out;
+  out["roomId"] = room;
+  out["senderId"] = sender;
+  out["type"] = type;
+  out["seq"] = seq;
+  std::string created;
+  it = body.find("createdAt");
+  if (it != body.end() && it->is_string() && it->get_ref<const std::string&>().size() <= 64) {
+    created = it->get<std::string>();
+  } else {
+    created = iso_now();
+  }
+  out["createdAt"] = created;
+  std::string preview;
+  it = body.find("content");
+  if (it != body.end() && !it->is_null()) {
+    out["content"] = *it;
+    if (it->is_string()) preview = it->get<std::string>().substr(0, 100);
+  }
+  for (const char* k : {"fileUrl", "fileName", "fileSize"}) {
+    it = body.find(k);
+    if (it != body.end() && !it->is_null()) out[k] = *it;
+  }
+  if (core_.maybe_drop_broadcast(room)) return;
+  const std::string message_id = std::to_string(room) + "-" + std::to_string(seq);
+  std::string wire = out.dump();
+  const bool summaries = core_.config().room_summaries;
+  if (summaries) core_.rooms.set_last(room, preview, created);
+  server_core& core = core_;
+  auto work = [&core, room, message_id, wire = std::move(wire), summaries, preview, created] {
+    core.publish(room_topic_dot(room), message_id, "application/json", wire, room);
+    core.publish(room_topic_slash(room), message_id, "application/json", wire, room);
+    if (!summaries || core.personal_subscriptions.load(std::memory_order_relaxed) == 0) return;
+    nlohmann::ordered_json s;
+    s["roomId"] = room;
+    s["unreadCount"] = 0;
+    s["chatRoomType"] = "GROUP";
+    s["lastMessagePreview"] = preview;
+    s["lastMessageAt"] = created;
+    const std::string summary = s.dump();
+    core.rooms.for_each_member(room, [&](std::uint64_t m) {
+      core.publish(user_summary_topic(m), message_id + "-s", "application/json", summary, room);
+    });
+  };
+  const auto delay = core_.broadcast_delay_ms.load(std::memory_order_relaxed);
+  if (delay > 0) {
+    auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
+    timer->expires_after(std::chrono::milliseconds(delay));
+    timer->async_wait([timer, work = std::move(work)](beast::error_code ec) {
+      if (!ec) work();
+    });
+  } else {
+    work();
+  }
+}
+
+void connection::on_send_broker(const stomp::frame_view& f, std::string_view destination) {
+  if (!is_broker_topic(destination)) {
+    fail("UNKNOWN_DESTINATION", "unknown_destination", {}, f.get("receipt"));
+    return;
+  }
+  core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
+  if (core_.maybe_drop_broadcast(0)) return;
+  const std::string id =
+      "m-" + std::to_string(core_.message_ids.fetch_add(1, std::memory_order_relaxed) + 1);
+  const auto ct = f.get("content-type");
+  server_core& core = core_;
+  auto work = [&core, topic = std::string(destination), id,
+               ct = ct ? std::string(*ct) : std::string(), body = std::string(f.body)]() mutable {
+    core.publish(topic, id, ct, std::move(body), 0);
+  };
+  const auto delay = core_.broadcast_delay_ms.load(std::memory_order_relaxed);
+  if (delay > 0) {
+    auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
+    timer->expires_after(std::chrono::milliseconds(delay));
+    timer->async_wait([timer, work = std::move(work)](beast::error_code ec) mutable {
+      if (!ec) work();
+    });
+  } else {
+    work();
+  }
+}
+
+// --- writing --------------------------------------------------------------------------------
+
+void connection::send_frame(std::string wire) {
+  enqueue(outbound{nullptr, std::move(wire)});
+}
+
+void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
+                         const std::string& sub_id) {
+  if (phase_ != phase::connected || finalized_) return;
+  enqueue(outbound{frame, sub_id});
+}
+
+void connection::enqueue(outbound o) {
+  if (finalized_ || phase_ == phase::closed) return;
+  const std::size_t n = o.bytes();
+  if (writing_ && queued_bytes_ + n > core_.config().max_queue_bytes) {
+    // Spring's sendBufferSizeLimit: a session that cannot keep up is cut, not buffered.
+    core_.stats.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+    abort(false);
+    return;
+  }
+  queued_bytes_ += n;
+  queue_.push_back(std::move(o));
+  if (!writing_) do_write();
+}
+
+void connection::do_write() {
+  if (finalized_) return;
+  if (queue_.empty()) {
+    writing_ = false;
+    if (phase_ == phase::closing) {
+      ws_.async_close(websocket::close_reason(close_code_),
+                      [self = shared_from_this()](beast::error_code) { self->finalize(); });
+    }
+    return;
+  }
+  writing_ = true;
+  write_started_ = clock::now();
+  const outbound& o = queue_.front();
+  auto handler = [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->on_write(ec, n);
+  };
+  if (o.shared) {
+    const std::array<net::const_buffer, 3> bufs{net::buffer(o.shared->prefix), net::buffer(o.text),
+                                                 net::buffer(o.shared->suffix)};
+    ws_.async_write(bufs, std::move(handler));
+  } else {
+    ws_.async_write(net::buffer(o.text), std::move(handler));
+  }
+}
+
+void connection::on_write(beast::error_code ec, std::size_t n) {
+  if (finalized_) return;
+  if (ec) {
+    finalize();
+    return;
+  }
+  const outbound& o = queue_.front();
+  queued_bytes_ -= o.bytes();
+  if (o.shared || o.text != "\n") core_.stats.frames_out.fetch_add(1, std::memory_order_relaxed);
+  core_.stats.bytes_out.fetch_add(n, std::memory_order_relaxed);
+  queue_.pop_front();
+  last_write_ = clock::now();
+  do_write();
+}
+
+// --- ending ---------------------------------------------------------------------------------
+
+void connection::fail(const std::string& message, const std::string& category, std::string detail,
+                      std::optional<std::string_view> receipt) {
+  if (phase_ == phase::closing || phase_ == phase::closed || finalized_) return;
+  core_.stats.count_error(category);
+  stomp::frame e(stomp::command::error);
+  e.add("message", message);
+  if (receipt) e.add("receipt-id", std::string(*receipt));
+  e.add("content-type", "text/plain");
+  e.body = detail.empty() ? message : std::move(detail);
+  // Once ERROR is queued the session takes no more broadcasts and reads nothing more.
+  if (phase_ == phase::connected) unsubscribe_all();
+  send_frame(stomp::encode(e));
+  close_after_flush(1000);
+}
+
+void connection::close_after_flush(std::uint16_t code) {
+  if (finalized_ || phase_ == phase::closing || phase_ == phase::closed) return;
+  if (phase_ == phase::http || phase_ == phase::ws_handshake) {
+    finalize();
+    return;
+  }
+  unsubscribe_all();
+  phase_ = phase::closing;
+  close_code_ = code;
+  closing_deadline_ = clock::now() + std::chrono::seconds(5);
+  if (!writing_) do_write();  // an empty queue starts the close handshake
+}
+
+void connection::abort(bool reset) {
+  if (finalized_) return;
+  if (reset) {
+    beast::error_code ignored;
+    ws_.next_layer().set_option(net::socket_base::linger(true, 0), ignored);
+  }
+  finalize();
+}
+
+void connection::unsubscribe_all() {
+  for (const auto& s : subs_) {
+    core_.topics.remove(s.destination, this, escaped(s.id));
+    core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+    if (s.personal) core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+  }
+  subs_.clear();
+}
+
+void connection::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  unsubscribe_all();
+  if (counted_session_) {
+    counted_session_ = false;
+    core_.stats.sessions.fetch_sub(1, std::memory_order_relaxed);
+  }
+  phase_ = phase::closed;
+  beast::error_code ignored;
+  ws_.next_layer().close(ignored);
+  queue_.clear();
+  queued_bytes_ = 0;
+  core_.stats.connections.fetch_sub(1, std::memory_order_relaxed);
+  core_.on_connection_closed(*this);
+}
+
+void connection::tick(clock::time_point now) {
+  if (finalized_) return;
+  switch (phase_) {
+    case phase::http:
+    case phase::ws_handshake:
+    case phase::stomp_connect:
+      if (now - created_ > core_.config().connect_timeout) abort(false);
+      return;
+    case phase::closing:
+      if (now > closing_deadline_) abort(false);
+      return;
+    case phase::closed: return;
+    case phase::connected: break;
+  }
+  if (read_paused_ && !core_.reading_paused.load(std::memory_order_relaxed)) {
+    read_paused_ = false;
+    last_read_ = now;
+    do_read_ws();
+  }
+  if (writing_ && now - write_started_ > core_.config().slow_consumer_timeout) {
+    core_.stats.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+    abort(false);
+    return;
+  }
+  if (plan_.dead_after.count() > 0 && !read_paused_ && now - last_read_ > plan_.dead_after) {
+    core_.stats.heartbeat_timeouts.fetch_add(1, std::memory_order_relaxed);
+    abort(false);
+    return;
+  }
+  if (plan_.send_every.count() > 0 && !writing_ && queue_.empty() &&
+      now - last_write_ >= plan_.send_every) {
+    send_frame("\n");
+  }
+}
+
+} // namespace stompede::server::detail

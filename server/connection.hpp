@@ -1,0 +1,131 @@
+#pragma once
+
+// One accepted TCP connection: HTTP requests (REST, /metrics, /admin) until it upgrades on
+// /ws-stomp, then a STOMP 1.2 server session. Lives on one shard thread: every handler and
+// every call below runs there, so it needs no locks.
+
+#include "protocol/stomp_frame.hpp"
+#include "protocol/stomp_heartbeat.hpp"
+#include "protocol/stomp_parser.hpp"
+#include "server/server_core.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stompede::server::detail {
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+  using clock = std::chrono::steady_clock;
+
+  connection(server_core& core, io_shard& shard, boost::asio::ip::tcp::socket socket);
+  ~connection();
+
+  /// Starts reading the first HTTP request.
+  void start();
+
+  /// Queues a shared MESSAGE frame for the subscription `sub_id` (escaped).
+  void deliver(const std::shared_ptr<const broadcast_frame>& frame, const std::string& sub_id);
+
+  /// Housekeeping from the shard's timer: deadlines, heart-beats, slow writes, paused reads.
+  void tick(clock::time_point now);
+
+  /// Sends ERROR `message` (then closes); `category` labels the error counter.
+  void fail(const std::string& message, const std::string& category, std::string detail = {},
+            std::optional<std::string_view> receipt = std::nullopt);
+
+  /// WebSocket close with `code` after the queued frames are written.
+  void close_after_flush(std::uint16_t code);
+
+  /// Immediate close; with `reset`, a TCP RST instead of a FIN.
+  void abort(bool reset);
+
+  /// True once CONNECTED was sent and until the session ends.
+  bool stomp_connected() const noexcept {
+    return phase_ == phase::connected;
+  }
+
+  std::uint32_t shard_index() const noexcept {
+    return shard_.index;
+  }
+
+private:
+  enum class phase { http, ws_handshake, stomp_connect, connected, closing, closed };
+
+  struct outbound {
+    std::shared_ptr<const broadcast_frame> shared;  // null: `text` is the whole frame
+    std::string text;                               // the subscription id, or a whole frame
+    std::size_t bytes() const {
+      return shared ? shared->prefix.size() + text.size() + shared->suffix.size() : text.size();
+    }
+  };
+
+  struct subscription {
+    std::string id;           // as the client sent it (unescaped)
+    std::string destination;
+    bool personal = false;
+  };
+
+  // HTTP phase
+  void do_read_http();
+  void on_http(boost::beast::error_code ec);
+  void upgrade();
+  void write_http(unsigned status, std::string content_type, std::string body, bool keep_alive);
+
+  // WebSocket / STOMP phase
+  void do_read_ws();
+  void on_read_ws(boost::beast::error_code ec, std::size_t n);
+  void handle_frame(const stomp::frame_view& f);
+  void on_connect(const stomp::frame_view& f);
+  void on_subscribe(const stomp::frame_view& f);
+  void on_unsubscribe(const stomp::frame_view& f);
+  void on_send(const stomp::frame_view& f);
+  void on_send_chat(const stomp::frame_view& f, std::string_view destination);
+  void on_send_broker(const stomp::frame_view& f, std::string_view destination);
+  bool authenticate(std::string_view token, std::string& reason);
+  void send_frame(std::string wire);
+  void enqueue(outbound o);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t n);
+  void unsubscribe_all();
+  /// Terminal: closes the socket, unregisters, releases subscriptions. Idempotent.
+  void finalize();
+
+  server_core& core_;
+  io_shard& shard_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  boost::beast::flat_buffer buf_;
+  std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> req_;
+  std::unique_ptr<boost::beast::http::response<boost::beast::http::string_body>> res_;
+  std::optional<stomp::parser> parser_;
+  std::deque<outbound> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::vector<subscription> subs_;
+  stomp::heartbeat_plan plan_;
+  phase phase_ = phase::http;
+  std::uint16_t close_code_ = 1000;
+  bool writing_ = false;
+  bool read_paused_ = false;
+  bool reading_ = false;
+  bool finalized_ = false;
+  bool counted_session_ = false;
+  std::uint64_t member_ = 0;      // authenticated member (chat mode)
+  std::uint64_t upgrade_member_ = 0;  // from the upgrade's Authorization header
+  clock::time_point created_;
+  clock::time_point last_read_;
+  clock::time_point last_write_;
+  clock::time_point write_started_;
+  clock::time_point closing_deadline_;
+};
+
+} // namespace stompede::server::detail

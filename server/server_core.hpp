@@ -1,0 +1,127 @@
+#pragma once
+
+// The server's internals shared by the listener, the connections, the REST handlers and the
+// fault interface. Not part of the public API (it includes Asio).
+
+#include "server/faults.hpp"
+#include "server/jwt.hpp"
+#include "server/room_registry.hpp"
+#include "server/server.hpp"
+#include "server/server_stats_counters.hpp"
+#include "server/topic_registry.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace stompede::server::detail {
+
+class connection;
+
+/// A MESSAGE frame shared by every subscriber of one topic: the wire bytes are
+/// prefix + subscription id + suffix, so only the tiny id differs per subscriber.
+struct broadcast_frame {
+  std::string prefix;  ///< "MESSAGE\n...headers...\nsubscription:"
+  std::string suffix;  ///< "\n\n" + body + NUL
+};
+
+/// One IO thread: its io_context, the connections it owns, and its housekeeping timer.
+struct io_shard {
+  explicit io_shard(std::uint32_t i) : index(i), timer(ioc) {
+  }
+  std::uint32_t index;
+  boost::asio::io_context ioc{1};
+  boost::asio::steady_timer timer;
+  std::thread thread;
+  /// Touched only on this shard's thread.
+  std::unordered_set<connection*> connections;
+  std::minstd_rand rng{std::random_device{}()};
+};
+
+/// The shard whose thread is running (null off the IO threads).
+io_shard* current_shard() noexcept;
+
+class server_core {
+public:
+  explicit server_core(server_config cfg);
+  ~server_core();
+
+  std::error_code start();
+  void stop();
+
+  const server_config& config() const noexcept {
+    return cfg_;
+  }
+
+  // --- fan-out -------------------------------------------------------------------------
+  /// Sends `body` as a MESSAGE to every subscriber of `topic`. Applies the broadcast faults.
+  void publish(const std::string& topic, const std::string& message_id,
+               const std::string& content_type, std::string body, std::uint64_t room_for_faults);
+  /// Delivers a prepared frame to a subscriber list, posting to other shards once each.
+  void fan_out(const std::shared_ptr<const subscriber_list>& subs,
+               const std::shared_ptr<const broadcast_frame>& frame);
+
+  // --- fault helpers -------------------------------------------------------------------
+  /// Runs f(connection&) for a random `fraction` of the STOMP sessions of every shard.
+  void for_sessions(double fraction, std::function<void(connection&)> f);
+  void restart_listener();
+  bool maybe_drop_broadcast(std::uint64_t room);
+
+  /// Called by a connection on its shard thread when it has fully closed.
+  void on_connection_closed(connection& c);
+
+  counters stats;
+  jwt_codec jwt;
+  room_registry rooms;
+  topic_registry topics;
+  fault_control faults;
+  std::atomic<std::uint64_t> personal_subscriptions{0};
+  std::atomic<std::uint64_t> message_ids{0};
+
+  // fault state
+  std::atomic<bool> reading_paused{false};
+  std::atomic<bool> refusing{false};
+  std::atomic<std::int64_t> broadcast_delay_ms{0};
+  std::atomic<double> drop_fraction{0.0};
+  mutable std::mutex dropped_mutex;
+  std::map<std::uint64_t, std::uint64_t> dropped_per_room;
+
+  std::uint16_t port() const noexcept {
+    return port_.load();
+  }
+  const std::string& host() const noexcept {
+    return host_;
+  }
+
+private:
+  void do_accept();
+  std::error_code open_acceptor();
+  void arm_sweep(io_shard& s);
+  void sweep(io_shard& s);
+  io_shard& next_shard();
+
+  server_config cfg_;
+  std::string host_;
+  std::atomic<std::uint16_t> port_{0};
+  std::vector<std::unique_ptr<io_shard>> shards_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::uint32_t next_shard_ = 0;
+  std::chrono::milliseconds sweep_period_{1000};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+} // namespace stompede::server::detail
