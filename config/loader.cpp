@@ -1067,7 +1067,16 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
         }
       }
     }
-    return finish(root, "seed defaults", overrides, all, std::move(problems), set);
+    auto out = finish(root, "seed defaults", overrides, all, std::move(problems), set);
+    for (auto& d : out.problems) {
+      if (d.file != "seed defaults")
+        continue;
+      d.file = "env"; // the built-in defaults have no file a user could open
+      d.line = d.column = 0;
+      if (d.key == "auth.password")
+        d.message += " (set PASSWORD, or TOKEN)";
+    }
+    return out;
   } catch (const std::exception& e) {
     load_result out;
     out.problems.push_back({"env", 0, 0, {}, std::string{"cannot load: "} + e.what()});

@@ -149,7 +149,7 @@ TEST_CASE("a missing variable is an error at its position", "[config][loader]") 
   CHECK_THAT(m.problems[0].message, Catch::Contains("PORT is not set"));
 }
 
-TEST_CASE("a .env file next to the scenario fills variables; env wins", "[config][loader]") {
+TEST_CASE("a .env file next to the scenario fills variables and env wins", "[config][loader]") {
   {
     std::ofstream f{"test_config_scenario.toml"};
     f << "[target]\nurl = \"ws://127.0.0.1:${PORT}/ws\"\nhost = \"${VHOST}\"\n[auth]\nmode = "
@@ -173,7 +173,7 @@ TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
   CHECK_THAT(r.problems[0].to_string(), Catch::Contains("cannot read"));
 }
 
-TEST_CASE("--set overrides values, typed when TOML, else text", "[config][loader]") {
+TEST_CASE("overrides set values, typed when TOML, else text", "[config][loader]") {
   auto r = load(minimal,
                 {"stage[0].users=50", "target.url=ws://127.0.0.2:9000/x", "reconnect.enabled=true",
                  "behaviour.interval=250ms", "target.host=1", "target.connect_headers.X-Trace=abc",
@@ -192,7 +192,7 @@ TEST_CASE("--set overrides values, typed when TOML, else text", "[config][loader
   CHECK(s.positions.at("stage[0].users").file == "--set");
 }
 
-TEST_CASE("a bad --set key is an error naming the override", "[config][loader]") {
+TEST_CASE("a bad override key is an error naming the override", "[config][loader]") {
   auto r = load(minimal, {"reconnect.enabled=true", "target.urll=ws://x", "stage[3].users=1",
                           "novalue", "targt.url=x"});
   REQUIRE_FALSE(r.ok());

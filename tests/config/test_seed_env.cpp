@@ -105,7 +105,7 @@ TEST_CASE("bad seed variables name the variable", "[config][seed]") {
   CHECK_THAT(text, Catch::Contains("env MAX_USERS"));
 }
 
-TEST_CASE("a .env file feeds the seed variables; the real environment wins", "[config][seed]") {
+TEST_CASE("a .env file feeds the seed variables and the real environment wins", "[config][seed]") {
   {
     std::ofstream f{"test_config_seed.env"};
     f << "PASSWORD=from-file\nMESSAGE_INTERVAL_MS=2000\nSERVER_URL=127.0.0.1:7000\n";
@@ -119,8 +119,16 @@ TEST_CASE("a .env file feeds the seed variables; the real environment wins", "[c
   CHECK(r.value->target.url == "ws://127.0.0.1:7001/ws-stomp");
 }
 
-TEST_CASE("--set applies on top of the seed variables", "[config][seed]") {
+TEST_CASE("overrides apply on top of the seed variables", "[config][seed]") {
   auto r = load_from_env({{"PASSWORD", "pw"}}, {"stage[0].users=5"}, "");
   REQUIRE(r.ok());
   CHECK(r.value->stages[0].users == 5);
+}
+
+TEST_CASE("no credentials at all says which variables to set", "[config][seed]") {
+  auto r = load_from_env({}, {}, "");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].to_string()
+        == "env: auth.password: required when auth.mode = \"login\" (set PASSWORD, or TOKEN)");
 }
