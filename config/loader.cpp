@@ -382,7 +382,6 @@ private:
 
   void sec(const toml::table& t, const std::string& prefix, const char* key, secret& out) {
     std::string value;
-    std::string path = join_path(prefix, key);
     if (t.get(key) == nullptr)
       return;
     str(t, prefix, key, value);

@@ -31,9 +31,9 @@ bool is_sensitive_header(const std::string& name);
 
 /// `[target]`: what is loaded and how to talk to it.
 struct target_config {
-  /// ws:// or wss:// STOMP endpoint. Empty and filled in at run time when `embedded`.
+  /// ws:// or wss:// STOMP endpoint; the engine overwrites it when `embedded`.
   std::string url{defaults::target_url};
-  /// http(s):// base for REST calls (login, room creation).
+  /// http(s):// base for REST calls (login, room creation); overwritten when `embedded`.
   std::string http_url{defaults::target_http_url};
   /// Run against the built-in reference server; the engine fills in both URLs.
   bool embedded = defaults::target_embedded;
