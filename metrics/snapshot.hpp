@@ -37,24 +37,30 @@ struct load_histograms {
   /// Calls `f(name, histogram&)` for each member, in declaration order.
   template <class F>
   void for_each(F&& f) {
-    f("round_trip_intended_us", round_trip_intended_us);
-    f("round_trip_actual_us", round_trip_actual_us);
-    f("fanout_us", fanout_us);
-    f("send_lateness_us", send_lateness_us);
-    f("ws_connect_us", ws_connect_us);
-    f("stomp_connect_us", stomp_connect_us);
-    f("connection_duration_ms", connection_duration_ms);
-    f("reconnect_time_ms", reconnect_time_ms);
+    visit(*this, f);
   }
-  /// Const overload of for_each.
+  /// Calls `f(name, const histogram&)` for each member, in declaration order.
   template <class F>
   void for_each(F&& f) const {
-    const_cast<load_histograms*>(this)->for_each(
-        [&](const char* name, const histogram& h) { f(name, h); });
+    visit(*this, f);
   }
 
   /// Same content in every histogram.
   friend bool operator==(const load_histograms& a, const load_histograms& b) noexcept;
+
+private:
+  // One list of members for both constness overloads of for_each.
+  template <class Self, class F>
+  static void visit(Self& self, F& f) {
+    f("round_trip_intended_us", self.round_trip_intended_us);
+    f("round_trip_actual_us", self.round_trip_actual_us);
+    f("fanout_us", self.fanout_us);
+    f("send_lateness_us", self.send_lateness_us);
+    f("ws_connect_us", self.ws_connect_us);
+    f("stomp_connect_us", self.stomp_connect_us);
+    f("connection_duration_ms", self.connection_duration_ms);
+    f("reconnect_time_ms", self.reconnect_time_ms);
+  }
 };
 
 /// What one shard (or IO thread) ships once a second: counters and histograms recorded since

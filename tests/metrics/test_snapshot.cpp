@@ -1,5 +1,8 @@
 #include "metrics/snapshot.hpp"
 
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 using namespace stompede::metrics;
@@ -48,4 +51,21 @@ TEST_CASE("snapshot: accumulate sums shard deltas and levels; merge keeps latest
   CHECK(total.counters == load_counters{});
   CHECK(total.histograms == load_histograms{});
   CHECK(total.gauges.active_connections == 11);
+}
+
+TEST_CASE("snapshot: for_each visits all eight histograms in order") {
+  load_histograms h;
+  std::vector<std::string> names;
+  h.for_each([&](const char* name, histogram& x) {
+    x.record(static_cast<std::int64_t>(names.size()));
+    names.push_back(name);
+  });
+  REQUIRE(names.size() == 8);
+  CHECK(names.front() == "round_trip_intended_us");
+  CHECK(names.back() == "reconnect_time_ms");
+  const load_histograms& ch = h;
+  std::uint64_t total = 0;
+  ch.for_each([&](const char*, const histogram& x) { total += x.count(); });
+  CHECK(total == 8);
+  CHECK(h.reconnect_time_ms.max() == 7);
 }
