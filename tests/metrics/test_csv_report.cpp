@@ -109,7 +109,7 @@ TEST_CASE("csv: the seed's rows come first with numeric values and units") {
   CHECK(values.count("fanout_latency_avg") == 1);
 }
 
-TEST_CASE("csv: written to a file; an unwritable path is an error") {
+TEST_CASE("csv: written to a file, an unwritable path is an error") {
   auto path = std::string{"test_metrics_load_test_result.csv"};
   REQUIRE(!write_csv_report(path, test::sample_total(), test::sample_run()));
   std::ifstream in(path);

@@ -162,7 +162,7 @@ TEST_CASE("histogram: min and max are exact, empty histogram is all zero") {
   CHECK(h.quantile(1.0) == 999'999'999);
 }
 
-TEST_CASE("histogram: reset and clear forget everything; moved-from stays usable") {
+TEST_CASE("histogram: reset and clear forget everything, moved-from stays usable") {
   histogram h;
   h.record_n(5000, 10);
   h.record(-1);
@@ -186,7 +186,7 @@ TEST_CASE("histogram: reset and clear forget everything; moved-from stays usable
   CHECK(into.count() == 2);
 }
 
-TEST_CASE("histogram: record_n equals n records; iteration is ordered and complete") {
+TEST_CASE("histogram: record_n equals n records, iteration is ordered and complete") {
   histogram a, b;
   a.record_n(777, 5);
   a.record_n(3, 0);

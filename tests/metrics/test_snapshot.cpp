@@ -7,7 +7,7 @@
 
 using namespace stompede::metrics;
 
-TEST_CASE("snapshot: accumulate sums shard deltas and levels; merge keeps latest gauges") {
+TEST_CASE("snapshot: accumulate sums shard deltas and levels, merge keeps latest gauges") {
   shard_delta s1;
   s1.counters.messages_sent = 3;
   s1.histograms.round_trip_intended_us.record(1000);
