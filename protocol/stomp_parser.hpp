@@ -46,6 +46,17 @@ enum class parse_status {
 ///
 /// Steady state allocates nothing per frame: headers are views into a reused buffer. A
 /// frame_view stays valid until the next call to `feed`, `next` or `reset`.
+///
+/// Limits are enforced on bytes as they arrive, so an unterminated frame never buffers more
+/// than `max_frame_bytes` plus one fed slice. The error is the same however the stream is
+/// sliced: the limit whose boundary byte comes first wins, and `error_offset` is that byte
+/// (frame start + max_frame_bytes, line start + max_header_line, body start + max_body_bytes,
+/// the start of the first header line too many). Other offsets: the frame start for
+/// unknown_command, the line start for malformed_header, the backslash for invalid_escape, the
+/// value for invalid_content_length, the byte that should be NUL for missing_nul. A declared
+/// content-length is checked against the limits before any body byte is awaited. Body-on-
+/// non-body-frame (ST-13) is not the parser's business: servers call `check_server_frame`.
+/// After an error, `feed` discards its input until `reset`.
 class parser {
 public:
   explicit parser(parser_limits limits = {});
