@@ -1,0 +1,45 @@
+#pragma once
+
+// Every atom of the control plane in one place. CAF 0.17 atoms are compile-time constants of at
+// most 10 characters; CAF's own predefined atoms (caf::get_atom, caf::tick_atom, ...) are reused
+// where their meaning fits rather than redefined.
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+namespace stompede {
+
+using caf::get_atom;
+using caf::tick_atom;
+
+/// user -> supervisor: the session is established (STOMP CONNECTED and subscriptions done).
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+
+/// supervisor -> user, director -> self: stop gracefully (user: STOMP DISCONNECT, exit normally).
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+/// director -> supervisor: stop every user, never restart again, reply `done_atom` when empty.
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+
+/// supervisor -> director (reply to shutdown), director -> listener: the run is over.
+using done_atom = caf::atom_constant<caf::atom("done")>;
+
+/// director -> supervisor: run this many users (`target_atom, uint32_t`).
+using target_atom = caf::atom_constant<caf::atom("target")>;
+
+/// with `get_atom`: ask a supervisor for its `supervisor_stats`.
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+/// supervisor -> self: (re)spawn the user in a slot once its delay has passed.
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+
+/// supervisor -> self: a user has been connected for the healthy period; reset its attempts.
+using healthy_atom = caf::atom_constant<caf::atom("healthy")>;
+
+/// supervisor -> self: a user asked to stop did not exit in time; kill it.
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+/// director -> metrics: `phase_atom, uint32_t stage, std::string name, run_phase phase`.
+using phase_atom = caf::atom_constant<caf::atom("phase")>;
+
+} // namespace stompede

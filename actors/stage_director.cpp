@@ -1,0 +1,210 @@
+#include "actors/stage_director.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/error.hpp>
+
+#include <algorithm>
+
+namespace stompede {
+
+namespace {
+
+using std::chrono::milliseconds;
+using self_ptr = stage_director_actor::stateful_pointer<stage_director_state>;
+
+milliseconds plan_time(self_ptr self) {
+  auto& st = self->state;
+  return std::chrono::duration_cast<milliseconds>(self->clock().now() - st.start - st.paused);
+}
+
+void announce(self_ptr self, run_phase phase, size_t stage) {
+  auto& st = self->state;
+  if (st.announced && st.phase == phase && st.stage == stage)
+    return;
+  st.announced = true;
+  st.phase = phase;
+  st.stage = stage;
+  if (!st.metrics)
+    return;
+  auto& stages = st.plan.stages();
+  auto name = stage < stages.size() ? stages[stage].name : std::string{};
+  caf::anon_send(st.metrics, phase_atom::value, static_cast<uint32_t>(stage), std::move(name), phase);
+}
+
+void arm_timer(self_ptr self, milliseconds wait) {
+  auto& st = self->state;
+  ++st.timer;
+  wait = std::max(wait, milliseconds{1});
+  self->delayed_send(caf::actor_cast<stage_director_actor>(self), wait, tick_atom::value,
+                     st.timer);
+}
+
+void send_targets(self_ptr self, uint32_t total) {
+  auto& st = self->state;
+  auto split = split_target(total, st.supervisors.size(), st.config.users_per_shard);
+  for (size_t k = 0; k < split.size(); ++k)
+    if (!st.sent || split[k] != st.targets[k])
+      self->send(st.supervisors[k], target_atom::value, split[k]);
+  st.targets = std::move(split);
+  st.sent = true;
+}
+
+void finish(self_ptr self) {
+  auto& st = self->state;
+  announce(self, run_phase::done, st.stage);
+  if (st.listener)
+    caf::anon_send(st.listener, done_atom::value);
+  self->quit();
+}
+
+void begin_drain(self_ptr self) {
+  auto& st = self->state;
+  if (st.phase == run_phase::drain || st.phase == run_phase::done)
+    return;
+  ++st.timer; // no step runs after this
+  st.waiting = false;
+  announce(self, run_phase::drain, st.stage);
+  st.pending_done = st.supervisors.size();
+  if (st.pending_done == 0) {
+    finish(self);
+    return;
+  }
+  auto one_done = [self] {
+    if (--self->state.pending_done == 0)
+      finish(self);
+  };
+  for (auto& sup : st.supervisors)
+    self->request(sup, st.config.shutdown_timeout, shutdown_atom::value)
+      .then(
+        [self, one_done](done_atom, const supervisor_stats& s) {
+          self->state.totals += s;
+          one_done();
+        },
+        [one_done](const caf::error&) { one_done(); });
+}
+
+void step(self_ptr self);
+
+// Asks every supervisor how many users are connected; resumes the plan clock once all are.
+void poll_connected(self_ptr self, uint64_t timer) {
+  auto& st = self->state;
+  auto remaining = std::make_shared<size_t>(st.supervisors.size());
+  auto connected = std::make_shared<uint64_t>(0);
+  auto on_all = [self, timer, remaining, connected] {
+    auto& st = self->state;
+    if (--*remaining > 0 || !st.waiting || st.timer != timer)
+      return;
+    uint64_t want = 0;
+    for (auto t : st.targets)
+      want += t;
+    if (*connected < want)
+      return;
+    // Everyone is up: resume the plan clock from the frozen ramp end.
+    st.waiting = false;
+    ++st.confirmed;
+    st.paused = self->clock().now() - st.start - st.frozen_at;
+    step(self);
+  };
+  for (auto& sup : st.supervisors)
+    self->request(sup, st.config.stats_timeout, get_atom::value, stats_atom::value)
+      .then(
+        [connected, on_all](const supervisor_stats& s) {
+          *connected += s.connected;
+          on_all();
+        },
+        [on_all](const caf::error&) { on_all(); });
+}
+
+void step(self_ptr self) {
+  auto& st = self->state;
+  if (st.phase == run_phase::drain || st.phase == run_phase::done)
+    return;
+  auto now = self->clock().now();
+  if (st.waiting) {
+    if (now - st.wait_started >= st.config.wait_timeout) {
+      ++st.wait_timeouts;
+      ++st.confirmed;
+      st.waiting = false;
+    }
+    // Either way the plan clock stood still at the ramp end until now.
+    st.paused = now - st.start - st.frozen_at;
+  }
+  auto t = plan_time(self);
+  auto p = st.plan.at(t);
+  if (p.phase == run_phase::done) {
+    send_targets(self, p.target);
+    begin_drain(self);
+    return;
+  }
+  const auto& stages = st.plan.stages();
+  auto ramp_end = st.plan.stage_start(p.stage) + stages[p.stage].ramp;
+  if (st.config.wait_for_connected && !st.waiting && st.confirmed <= p.stage && t >= ramp_end) {
+    // Stages overrun without a wait (zero-length holds) count as confirmed.
+    st.confirmed = p.stage;
+    if (p.target == 0 || st.supervisors.empty()) {
+      ++st.confirmed;
+    } else {
+      st.waiting = true;
+      st.wait_started = now;
+      st.frozen_at = ramp_end;
+      st.paused = now - st.start - ramp_end;
+      t = ramp_end;
+    }
+  }
+  send_targets(self, p.target);
+  if (st.waiting) {
+    // Still ramping as far as the figures are concerned: the population is not all up.
+    announce(self, run_phase::ramp, p.stage);
+    arm_timer(self, st.config.tick);
+    poll_connected(self, st.timer);
+    return;
+  }
+  announce(self, p.phase, p.stage);
+  milliseconds wait;
+  if (t < ramp_end)
+    wait = std::min(st.config.tick, ramp_end - t);
+  else
+    wait = st.plan.stage_start(p.stage + 1) - t; // one timer for the whole hold
+  arm_timer(self, wait);
+}
+
+} // namespace
+
+std::vector<std::string> validate(const stage_director_config& config) {
+  auto problems = validate(config.stages);
+  if (config.tick.count() <= 0)
+    problems.emplace_back("director tick must be positive");
+  if (config.users_per_shard == 0)
+    problems.emplace_back("users per shard must be at least 1");
+  if (config.wait_for_connected && config.wait_timeout.count() <= 0)
+    problems.emplace_back("wait timeout must be positive when waiting for users to connect");
+  if (config.stats_timeout.count() <= 0)
+    problems.emplace_back("stats timeout must be positive");
+  if (config.shutdown_timeout.count() <= 0)
+    problems.emplace_back("shutdown timeout must be positive");
+  return problems;
+}
+
+stage_director_actor::behavior_type
+stage_director(stage_director_actor::stateful_pointer<stage_director_state> self,
+               stage_director_config config, std::vector<supervisor_actor> supervisors,
+               caf::actor metrics, caf::actor listener) {
+  auto& st = self->state;
+  st.plan = population_plan{config.stages};
+  st.config = std::move(config);
+  st.supervisors = std::move(supervisors);
+  st.metrics = std::move(metrics);
+  st.listener = std::move(listener);
+  st.start = self->clock().now();
+  ++st.timer;
+  self->send(caf::actor_cast<stage_director_actor>(self), tick_atom::value, st.timer);
+  return {
+    [self](tick_atom, uint64_t timer) {
+      if (timer == self->state.timer)
+        step(self);
+    },
+    [self](stop_atom) { begin_drain(self); },
+  };
+}
+
+} // namespace stompede

@@ -1,0 +1,331 @@
+#include "actors/supervisor.hpp"
+
+#include "actors/population_plan.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+
+#include <algorithm>
+
+namespace stompede {
+
+namespace {
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+supervisor_actor handle_of(self_ptr self) {
+  return caf::actor_cast<supervisor_actor>(self);
+}
+
+supervisor_stats current_stats(self_ptr self) {
+  auto& st = self->state;
+  auto result = st.stats;
+  result.target = st.target;
+  result.running = 0;
+  result.connected = 0;
+  for (auto& [index, slot] : st.slots) {
+    if (slot.state == slot_state::running || slot.state == slot_state::stopping)
+      ++result.running;
+    if (slot.connected)
+      ++result.connected;
+  }
+  return result;
+}
+
+// Delivers the shutdown replies once the last user is gone; the supervisor's work is over then.
+void check_done(self_ptr self) {
+  auto& st = self->state;
+  if (!st.shutting_down || !st.slots.empty())
+    return;
+  auto final_stats = current_stats(self);
+  for (auto& rp : st.done_promises)
+    rp.deliver(done_atom::value, final_stats);
+  st.done_promises.clear();
+  self->quit();
+}
+
+// Starts the user of `index` now; a factory that fails counts as a failed attempt.
+void spawn_user(self_ptr self, uint32_t index);
+
+void schedule_restart(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  auto& slot = st.slots[index];
+  if (slot.attempts >= st.config.backoff.max_attempts) {
+    slot.state = slot_state::given_up;
+    slot.recovering = false;
+    ++st.stats.give_ups;
+    return;
+  }
+  auto wait = delay(st.config.backoff, slot.attempts, st.rng);
+  ++slot.attempts;
+  slot.state = slot_state::pending;
+  ++slot.generation;
+  self->delayed_send(handle_of(self), wait, respawn_atom::value, index, slot.generation);
+}
+
+void record_failure(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  auto& slot = st.slots[index];
+  ++st.stats.failures;
+  slot.connected = false;
+  slot.handle = nullptr;
+  if (!slot.recovering) {
+    slot.recovering = true;
+    slot.down_at = self->clock().now();
+  }
+  schedule_restart(self, index);
+}
+
+void spawn_user(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  auto& slot = st.slots[index];
+  if (slot.attempts > 0)
+    ++st.stats.attempts;
+  ++slot.generation;
+  slot.connected = false;
+  auto hdl = st.make_user ? st.make_user(self, slot.id) : caf::actor{};
+  if (!hdl) {
+    record_failure(self, index);
+    return;
+  }
+  ++st.stats.spawned;
+  slot.handle = hdl;
+  slot.state = slot_state::running;
+  st.by_addr[hdl.address()] = index;
+  self->monitor(hdl);
+}
+
+// Asks the user in `index` to stop gracefully and arms the kill deadline.
+void stop_user(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  auto& slot = st.slots[index];
+  slot.state = slot_state::stopping;
+  ++slot.generation;
+  // Typed actors may not send to dynamically typed ones; the user needs no sender here.
+  caf::anon_send(slot.handle, stop_atom::value);
+  self->delayed_send(handle_of(self), st.config.stop_timeout, deadline_atom::value, index,
+                     slot.generation);
+}
+
+// Adds a pending slot for `index` and starts it after `wait`.
+void start_slot(self_ptr self, uint32_t index, std::chrono::milliseconds wait) {
+  auto& st = self->state;
+  auto& slot = st.slots[index];
+  slot = user_slot{};
+  if (st.make_identity) {
+    slot.id = st.make_identity(st.config.first_index + index);
+  } else {
+    slot.id = user_identity{};
+    slot.id.index = st.config.first_index + index;
+  }
+  if (wait.count() <= 0) {
+    spawn_user(self, index);
+    return;
+  }
+  ++slot.generation;
+  self->delayed_send(handle_of(self), wait, respawn_atom::value, index, slot.generation);
+}
+
+void set_target(self_ptr self, uint32_t n) {
+  auto& st = self->state;
+  if (st.shutting_down)
+    return;
+  n = std::min(n, st.config.capacity);
+  auto old = st.target;
+  st.target = n;
+  if (n > old) {
+    // Slots still stopping from an earlier decrease are reused when their DOWN arrives.
+    std::vector<uint32_t> fresh;
+    for (auto i = old; i < n; ++i)
+      if (st.slots.count(i) == 0)
+        fresh.push_back(i);
+    auto offsets = spread_arrivals(static_cast<uint32_t>(fresh.size()),
+                                   std::chrono::milliseconds{0}, st.config.spawn_spacing);
+    for (size_t k = 0; k < fresh.size(); ++k)
+      start_slot(self, fresh[k], offsets[k]);
+    return;
+  }
+  // Newest first: the highest slots were added last.
+  for (auto i = old; i > n; --i) {
+    auto index = i - 1;
+    auto it = st.slots.find(index);
+    if (it == st.slots.end())
+      continue;
+    switch (it->second.state) {
+      case slot_state::running:
+        stop_user(self, index);
+        break;
+      case slot_state::stopping:
+        break;
+      case slot_state::pending:
+      case slot_state::exited:
+      case slot_state::given_up:
+        st.slots.erase(it); // a pending timer finds no slot and does nothing
+        break;
+    }
+  }
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto found = st.by_addr.find(msg.source);
+  if (found == st.by_addr.end())
+    return;
+  auto index = found->second;
+  st.by_addr.erase(found);
+  auto it = st.slots.find(index);
+  if (it == st.slots.end())
+    return;
+  auto& slot = it->second;
+  bool normal = !msg.reason;
+  if (slot.state == slot_state::stopping || st.shutting_down) {
+    if (normal)
+      ++st.stats.stopped;
+    // The target may have grown again while this user was stopping: start the slot afresh.
+    if (!st.shutting_down && index < st.target)
+      start_slot(self, index, std::chrono::milliseconds{0});
+    else
+      st.slots.erase(it);
+    check_done(self);
+    return;
+  }
+  if (normal) {
+    // A user that ends on its own without an error has finished; it is not restarted.
+    ++st.stats.stopped;
+    slot.state = slot_state::exited;
+    slot.connected = false;
+    slot.handle = nullptr;
+    return;
+  }
+  record_failure(self, index);
+}
+
+} // namespace
+
+std::string to_string(const user_identity& x) {
+  return "user_identity(index=" + std::to_string(x.index) + ", member_id="
+         + std::to_string(x.member_id) + ", room=" + std::to_string(x.room) + ", token="
+         + (x.token.empty() ? "<none>" : "<redacted>") + ")";
+}
+
+supervisor_stats& supervisor_stats::operator+=(const supervisor_stats& other) {
+  target += other.target;
+  running += other.running;
+  connected += other.connected;
+  spawned += other.spawned;
+  attempts += other.attempts;
+  successes += other.successes;
+  connects += other.connects;
+  failures += other.failures;
+  give_ups += other.give_ups;
+  stopped += other.stopped;
+  killed += other.killed;
+  recover_count += other.recover_count;
+  recover_ns_sum += other.recover_ns_sum;
+  recover_ns_max = std::max(recover_ns_max, other.recover_ns_max);
+  return *this;
+}
+
+std::vector<std::string> validate(const supervisor_config& config) {
+  auto problems = validate(config.backoff);
+  if (config.capacity == 0)
+    problems.emplace_back("supervisor capacity must be at least 1");
+  if (config.spawn_spacing.count() < 0)
+    problems.emplace_back("supervisor spawn spacing must not be negative");
+  if (config.stop_timeout.count() <= 0)
+    problems.emplace_back("supervisor stop timeout must be positive");
+  return problems;
+}
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor_config config,
+           user_factory make_user, identity_fn make_identity) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.make_user = std::move(make_user);
+  st.make_identity = std::move(make_identity);
+  st.rng.seed(st.config.seed);
+  self->set_down_handler([self](const caf::down_msg& msg) { on_down(self, msg); });
+  return {
+    [self](target_atom, uint32_t n) { set_target(self, n); },
+    [self](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
+      auto& st = self->state;
+      st.shutting_down = true;
+      for (auto it = st.slots.begin(); it != st.slots.end();) {
+        switch (it->second.state) {
+          case slot_state::running:
+            stop_user(self, it->first);
+            ++it;
+            break;
+          case slot_state::stopping:
+            ++it;
+            break;
+          default:
+            it = st.slots.erase(it);
+        }
+      }
+      if (st.slots.empty()) {
+        self->quit();
+        return {done_atom::value, current_stats(self)};
+      }
+      auto rp = self->make_response_promise<done_atom, supervisor_stats>();
+      st.done_promises.push_back(rp);
+      return rp;
+    },
+    [self](get_atom, stats_atom) -> supervisor_stats { return current_stats(self); },
+    [self](connected_atom) {
+      auto& st = self->state;
+      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto found = st.by_addr.find(addr);
+      if (found == st.by_addr.end())
+        return;
+      auto index = found->second;
+      auto& slot = st.slots[index];
+      if (slot.state != slot_state::running || slot.connected)
+        return;
+      slot.connected = true;
+      ++st.stats.connects;
+      if (slot.recovering) {
+        slot.recovering = false;
+        ++st.stats.successes;
+        auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now()
+                                                                         - slot.down_at)
+                      .count();
+        ++st.stats.recover_count;
+        st.stats.recover_ns_sum += took;
+        st.stats.recover_ns_max = std::max(st.stats.recover_ns_max, took);
+      }
+      if (slot.attempts > 0)
+        self->delayed_send(handle_of(self), st.config.backoff.healthy_reset, healthy_atom::value,
+                           index, slot.generation);
+    },
+    [self](respawn_atom, uint32_t index, uint64_t generation) {
+      auto& st = self->state;
+      auto it = st.slots.find(index);
+      if (st.shutting_down || it == st.slots.end() || it->second.generation != generation
+          || it->second.state != slot_state::pending)
+        return;
+      spawn_user(self, index);
+    },
+    [self](healthy_atom, uint32_t index, uint64_t generation) {
+      auto& st = self->state;
+      auto it = st.slots.find(index);
+      if (it == st.slots.end() || it->second.generation != generation || !it->second.connected)
+        return;
+      it->second.attempts = 0;
+    },
+    [self](deadline_atom, uint32_t index, uint64_t generation) {
+      auto& st = self->state;
+      auto it = st.slots.find(index);
+      if (it == st.slots.end() || it->second.generation != generation
+          || it->second.state != slot_state::stopping)
+        return;
+      ++st.stats.killed;
+      self->send_exit(it->second.handle, caf::exit_reason::kill);
+    },
+  };
+}
+
+} // namespace stompede

@@ -1,0 +1,239 @@
+#include "actors/stage_director.hpp"
+
+#include "actor_fixture.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <tuple>
+
+using namespace stompede;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+namespace {
+
+// What a fake supervisor saw, with virtual times relative to the fixture's t0.
+struct sup_log {
+  std::vector<std::pair<milliseconds, uint32_t>> targets;
+  uint32_t last_target = 0;
+  bool all_connected = true; // report every user connected when asked
+  int stats_requests = 0;
+  int shutdowns = 0;
+};
+
+supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
+                                                std::shared_ptr<sup_log> log,
+                                                caf::actor_clock::time_point t0) {
+  return {
+    [=](target_atom, uint32_t n) {
+      auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
+      log->targets.emplace_back(at, n);
+      log->last_target = n;
+    },
+    [=](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
+      ++log->shutdowns;
+      self->quit();
+      supervisor_stats s;
+      s.stopped = log->last_target;
+      return {done_atom::value, s};
+    },
+    [=](get_atom, stats_atom) -> supervisor_stats {
+      ++log->stats_requests;
+      supervisor_stats s;
+      s.target = log->last_target;
+      s.connected = log->all_connected ? log->last_target : 0;
+      return s;
+    },
+    [](connected_atom) {},
+    [](respawn_atom, uint32_t, uint64_t) {},
+    [](healthy_atom, uint32_t, uint64_t) {},
+    [](deadline_atom, uint32_t, uint64_t) {},
+  };
+}
+
+struct observations {
+  std::vector<std::tuple<milliseconds, uint32_t, std::string, run_phase>> phases;
+  std::vector<milliseconds> done;
+};
+
+caf::behavior fake_metrics(caf::event_based_actor* self, std::shared_ptr<observations> obs,
+                           caf::actor_clock::time_point t0) {
+  return {
+    [=](phase_atom, uint32_t stage, const std::string& name, run_phase phase) {
+      auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
+      obs->phases.emplace_back(at, stage, name, phase);
+    },
+  };
+}
+
+caf::behavior fake_listener(caf::event_based_actor* self, std::shared_ptr<observations> obs,
+                            caf::actor_clock::time_point t0) {
+  return {
+    [=](done_atom) {
+      obs->done.push_back(std::chrono::duration_cast<milliseconds>(self->clock().now() - t0));
+    },
+  };
+}
+
+std::vector<stage> three_stages() {
+  return {
+    {"warm", 10, milliseconds{1000}, milliseconds{1000}},
+    {"peak", 30, milliseconds{2000}, milliseconds{1000}},
+    {"cool", 0, milliseconds{0}, milliseconds{1000}},
+  };
+}
+
+struct director_fixture : test::actor_fixture {
+  stage_director_config config;
+  std::vector<std::shared_ptr<sup_log>> logs;
+  std::shared_ptr<observations> obs = std::make_shared<observations>();
+  stage_director_actor director;
+
+  director_fixture() {
+    config.stages = three_stages();
+    config.tick = milliseconds{100};
+  }
+
+  void start(size_t shards) {
+    std::vector<supervisor_actor> sups;
+    for (size_t i = 0; i < shards; ++i) {
+      logs.push_back(std::make_shared<sup_log>());
+      sups.push_back(sys.spawn(fake_supervisor, logs.back(), t0));
+    }
+    auto metrics = sys.spawn(fake_metrics, obs, t0);
+    auto listener = sys.spawn(fake_listener, obs, t0);
+    director = sys.spawn(stage_director, config, sups, metrics, listener);
+    run();
+  }
+
+  // The target changes the plan implies at each tick, starting at `offset` in virtual time.
+  static std::vector<std::pair<milliseconds, uint32_t>>
+  expected_changes(const population_plan& plan, milliseconds offset = milliseconds{0}) {
+    std::vector<std::pair<milliseconds, uint32_t>> result;
+    for (auto t = milliseconds{0}; t <= plan.total(); t += milliseconds{100}) {
+      auto n = plan.target(t);
+      if (result.empty() || result.back().second != n)
+        result.emplace_back(t + offset, n);
+    }
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(director_fixture, "director drives a supervisor through a 3-stage plan",
+                 "[director]") {
+  start(1);
+  advance(10s);
+  population_plan plan{three_stages()};
+  auto expected = expected_changes(plan);
+  // Sanity of the expectation itself: the ramp steps and both holds are in it.
+  REQUIRE(expected.front() == std::make_pair(milliseconds{0}, uint32_t{0}));
+  REQUIRE(expected.back() == std::make_pair(milliseconds{6000}, uint32_t{0}));
+  CHECK(logs[0]->targets == expected);
+  CHECK(logs[0]->shutdowns == 1);
+  CHECK(logs[0]->stats_requests == 0);
+  REQUIRE(obs->done.size() == 1);
+  CHECK(obs->done[0] == milliseconds{6000});
+  using entry = std::tuple<milliseconds, uint32_t, std::string, run_phase>;
+  std::vector<entry> phases{
+    {0ms, 0, "warm", run_phase::ramp},     {1000ms, 0, "warm", run_phase::steady},
+    {2000ms, 1, "peak", run_phase::ramp},  {3000ms, 1, "peak", run_phase::steady},
+    {5000ms, 2, "cool", run_phase::drain}, {6000ms, 2, "cool", run_phase::done},
+  };
+  CHECK(obs->phases == phases);
+}
+
+TEST_CASE_METHOD(director_fixture, "director splits the population over shards with a cap",
+                 "[director]") {
+  config.users_per_shard = 12;
+  start(3);
+  advance(3000ms);
+  // Peak of 30 over 3 shards: 10 each, under the cap of 12.
+  for (auto& log : logs) {
+    REQUIRE_FALSE(log->targets.empty());
+    CHECK(log->targets.back().second == 10);
+  }
+  advance(10s);
+  uint32_t sum = 0;
+  for (auto& log : logs)
+    sum += log->targets.back().second;
+  CHECK(sum == 0);
+  for (auto& log : logs)
+    CHECK(log->shutdowns == 1);
+  CHECK(obs->done.size() == 1);
+}
+
+TEST_CASE_METHOD(director_fixture, "director stop drains early", "[director]") {
+  start(2);
+  advance(1500ms);
+  self->send(director, stop_atom::value);
+  run();
+  for (auto& log : logs) {
+    CHECK(log->shutdowns == 1);
+    CHECK(log->last_target == 5); // 10 users over 2 shards, holding
+  }
+  REQUIRE(obs->done.size() == 1);
+  CHECK(obs->done[0] == milliseconds{1500});
+  auto count = logs[0]->targets.size();
+  advance(10s);
+  CHECK(logs[0]->targets.size() == count); // nothing after the stop
+  REQUIRE(obs->phases.size() >= 2);
+  auto& drain = obs->phases[obs->phases.size() - 2];
+  CHECK(std::get<3>(drain) == run_phase::drain);
+  CHECK(std::get<1>(drain) == 0);
+  CHECK(std::get<3>(obs->phases.back()) == run_phase::done);
+}
+
+TEST_CASE_METHOD(director_fixture, "director holds the plan clock until users are connected",
+                 "[director]") {
+  config.wait_for_connected = true;
+  config.wait_timeout = milliseconds{30000};
+  start(1);
+  logs[0]->all_connected = false;
+  advance_to(1500ms);
+  CHECK(logs[0]->last_target == 10);
+  CHECK(logs[0]->stats_requests > 0);
+  logs[0]->all_connected = true; // the poll at 1600 ms sees everyone up
+  advance_to(20s);
+  population_plan plan{three_stages()};
+  // Stage 1 starts 600 ms late: the hold began at 1600 instead of 1000.
+  auto expected = expected_changes(plan);
+  for (auto& change : expected)
+    if (change.first > milliseconds{1000})
+      change.first += milliseconds{600};
+  CHECK(logs[0]->targets == expected);
+  CHECK(obs->done.size() == 1);
+}
+
+TEST_CASE_METHOD(director_fixture, "director stops waiting for users after the timeout",
+                 "[director]") {
+  config.wait_for_connected = true;
+  config.wait_timeout = milliseconds{2000};
+  start(1);
+  logs[0]->all_connected = false;
+  advance_to(30s);
+  auto expected = expected_changes(population_plan{three_stages()});
+  // Each of the two ramps that end with users waits the full 2 s.
+  for (auto& change : expected) {
+    if (change.first > milliseconds{1000})
+      change.first += milliseconds{2000};
+    if (change.first > milliseconds{5000})
+      change.first += milliseconds{2000};
+  }
+  CHECK(logs[0]->targets == expected);
+  CHECK(obs->done.size() == 1);
+}
+
+TEST_CASE("director config validation", "[director]") {
+  stage_director_config config;
+  config.stages = three_stages();
+  CHECK(validate(config).empty());
+  config.tick = milliseconds{0};
+  config.users_per_shard = 0;
+  CHECK(validate(config).size() == 2);
+}
