@@ -59,8 +59,9 @@ void finish(self_ptr self) {
 
 void begin_drain(self_ptr self) {
   auto& st = self->state;
-  if (st.phase == run_phase::drain || st.phase == run_phase::done)
+  if (st.draining)
     return;
+  st.draining = true;
   ++st.timer; // no step runs after this
   st.waiting = false;
   announce(self, run_phase::drain, st.stage);
@@ -117,7 +118,7 @@ void poll_connected(self_ptr self, uint64_t timer) {
 
 void step(self_ptr self) {
   auto& st = self->state;
-  if (st.phase == run_phase::drain || st.phase == run_phase::done)
+  if (st.draining)
     return;
   auto now = self->clock().now();
   if (st.waiting) {

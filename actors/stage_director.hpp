@@ -97,6 +97,9 @@ struct stage_director_state {
   bool sent = false;
   /// Sequence number of the current timer; older ticks are ignored.
   uint64_t timer = 0;
+  /// Shutting the supervisors down (end of plan or stop); no more steps. Apart from `phase`,
+  /// because the plan's own last ramp to zero is announced as drain too.
+  bool draining = false;
   /// Supervisors that have not answered shutdown yet.
   size_t pending_done = 0;
   /// Sum of the supervisors' final stats.
