@@ -37,7 +37,7 @@ std::string iso_now() {
                       now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
@@ -691,6 +691,11 @@ void connection::close_after_flush(std::uint16_t code) {
     return;
   }
   unsubscribe_all();
+  // A closing session is no longer a STOMP session, even while its close handshake lingers.
+  if (counted_session_) {
+    counted_session_ = false;
+    core_.stats.sessions.fetch_sub(1, std::memory_order_relaxed);
+  }
   phase_ = phase::closing;
   close_code_ = code;
   closing_deadline_ = clock::now() + std::chrono::seconds(5);

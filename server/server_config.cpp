@@ -52,7 +52,7 @@ struct loader {
   bool duration(const toml::node& n, const std::string& key, std::chrono::milliseconds& out) {
     const std::string what = "a duration string with a unit (\"500ms\", \"20s\", \"1h\", \"14d\")";
     if (!n.is_string()) return fail(n, key, what);
-    const std::string s = *n.value<std::string>();
+    const std::string s = n.value_or(std::string());
     std::size_t i = 0;
     std::uint64_t v = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12) v = v * 10 + (s[i++] - '0');
@@ -77,7 +77,7 @@ struct loader {
       return true;
     }
     if (!n.is_string()) return fail(n, key, what);
-    const std::string s = *n.value<std::string>();
+    const std::string s = n.value_or(std::string());
     std::size_t i = 0;
     std::uint64_t v = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12) v = v * 10 + (s[i++] - '0');
@@ -93,7 +93,7 @@ struct loader {
   bool heartbeat(const toml::node& n, const std::string& key, server_config& c) {
     const std::string what = "\"send_ms,recv_ms\" such as \"10000,10000\"";
     if (!n.is_string()) return fail(n, key, what);
-    const std::string s = *n.value<std::string>();
+    const std::string s = n.value_or(std::string());
     const auto comma = s.find(',');
     if (comma == std::string::npos) return fail(n, key, what);
     try {

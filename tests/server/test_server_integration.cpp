@@ -1,0 +1,399 @@
+#include "server/server.hpp"
+
+#include "tests/server/test_client.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+using namespace std::string_literals;
+
+using namespace stompede::server;
+using namespace stompede::server::test;
+using stompede::stomp::command;
+using stompede::stomp::frame;
+
+namespace {
+
+server_config small_config() {
+  server_config c;
+  c.listen = "127.0.0.1:0";
+  c.users = 300;
+  c.room_size = 100;
+  c.admin_token = "adm-token";
+  return c;
+}
+
+std::string login(std::uint16_t port, int member) {
+  char email[64];
+  std::snprintf(email, sizeof email, "user%05d@test.com", member);
+  const auto r = http_call(port, http::verb::post, "/v1/auth/login",
+                           std::string(R"({"email":")") + email +
+                               R"(","password":"password123!"})");
+  REQUIRE(r.status == 200);
+  const auto j = nlohmann::json::parse(r.body);
+  REQUIRE(j["result"] == "SUCCESS");
+  REQUIRE(j["data"]["memberInfo"]["memberId"] == member);
+  return j["data"]["tokenInfo"]["accessToken"].get<std::string>();
+}
+
+std::string chat_body(int room, int sender, const std::string& content) {
+  nlohmann::json j = {{"roomId", room},      {"senderId", sender}, {"type", "TEXT"},
+                      {"content", content},  {"fileUrl", nullptr}, {"fileName", nullptr},
+                      {"fileSize", nullptr}, {"createdAt", "2024-01-01T00:00:00Z"}};
+  return j.dump();
+}
+
+// Polls a condition for up to 5 s (the server acts on its own threads).
+template <class F>
+bool eventually(F&& f) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return f();
+}
+
+} // namespace
+
+TEST_CASE("REST login, refresh and rooms", "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  REQUIRE(port != 0);
+
+  const auto bad = http_call(port, http::verb::post, "/v1/auth/login",
+                             R"({"email":"user00001@test.com","password":"nope"})");
+  CHECK(bad.status == 401);
+  CHECK(nlohmann::json::parse(bad.body)["result"] == "ERROR");
+  CHECK(http_call(port, http::verb::post, "/v1/auth/login",
+                  R"({"email":"user99999@test.com","password":"password123!"})")
+            .status == 404);
+  CHECK(http_call(port, http::verb::post, "/v1/auth/login", "not json").status == 400);
+
+  const auto r = http_call(port, http::verb::post, "/v1/auth/login",
+                           R"({"email":"user00001@test.com","password":"password123!"})");
+  REQUIRE(r.status == 200);
+  const auto j = nlohmann::json::parse(r.body);
+  const std::string access = j["data"]["tokenInfo"]["accessToken"];
+  const std::string refresh = j["data"]["tokenInfo"]["refreshToken"];
+  CHECK(j["error"].is_null());
+
+  const auto rr = http_call(port, http::verb::post, "/v1/auth/refresh",
+                            nlohmann::json({{"refreshToken", refresh}}).dump());
+  REQUIRE(rr.status == 200);
+  CHECK(nlohmann::json::parse(rr.body)["data"]["accessTokenExpiresIn"] == 3600);
+  // An access token is not a refresh token.
+  CHECK(http_call(port, http::verb::post, "/v1/auth/refresh",
+                  nlohmann::json({{"refreshToken", access}}).dump())
+            .status == 401);
+
+  const std::string bearer = "Bearer " + access;
+  CHECK(http_call(port, http::verb::get, "/v1/chat/rooms/me").status == 401);
+  const auto me = http_call(port, http::verb::get, "/v1/chat/rooms/me", {}, bearer);
+  REQUIRE(me.status == 200);
+  CHECK(nlohmann::json::parse(me.body)["data"][0]["roomId"] == 1);
+
+  const auto g = http_call(port, http::verb::post,
+                           "/v1/chat/rooms/group?otherMemberIds=2&otherMemberIds=250", {}, bearer);
+  REQUIRE(g.status == 200);
+  const auto room = nlohmann::json::parse(g.body)["data"].get<int>();
+  CHECK(room == 4);
+  const auto p1 = http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {},
+                            bearer);
+  const auto p2 = http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {},
+                            bearer);
+  REQUIRE(p1.status == 200);
+  CHECK(nlohmann::json::parse(p1.body)["data"] == nlohmann::json::parse(p2.body)["data"]);
+  CHECK(http_call(port, http::verb::post, "/v1/chat/rooms/4", {}, bearer).status == 200);
+  CHECK(http_call(port, http::verb::post, "/v1/chat/rooms/999", {}, bearer).status == 404);
+  CHECK(http_call(port, http::verb::get, "/v1/nothing").status == 404);
+  srv.stop();
+}
+
+TEST_CASE("STOMP chat round trip with per-room seq", "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  const auto t2 = login(port, 2);
+  const auto t150 = login(port, 150);
+
+  stomp_test_client a(port), b(port), other(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t2));
+  REQUIRE(other.connect(t150));
+  REQUIRE(a.subscribe_sync("sub-0", "/topic/chat/room/1"));
+  REQUIRE(b.subscribe_sync("sub-7", "/topic/chat.room.1"));
+  REQUIRE(other.subscribe_sync("sub-0", "/topic/chat/room/2"));
+
+  for (int i = 1; i <= 2; ++i) {
+    a.send_to("/publish/1", chat_body(1, 1, "[W1-N" + std::to_string(i) + "] hi"));
+    frame m;
+    REQUIRE(a.expect(command::message, m));
+    CHECK(m.get("subscription") == "sub-0");
+    CHECK(m.get("destination") == "/topic/chat/room/1");
+    CHECK(m.get("content-type") == "application/json");
+    CHECK(m.get("message-id").has_value());
+    const auto body = nlohmann::json::parse(m.body);
+    CHECK(body["seq"] == i);
+    CHECK(body["roomId"] == 1);
+    CHECK(body["senderId"] == 1);
+    CHECK(body["type"] == "TEXT");
+    CHECK(body["content"] == "[W1-N" + std::to_string(i) + "] hi");
+    CHECK_FALSE(body.contains("fileUrl"));
+    REQUIRE(b.expect(command::message, m));
+    CHECK(m.get("subscription") == "sub-7");
+    CHECK(m.get("destination") == "/topic/chat.room.1");
+    CHECK(nlohmann::json::parse(m.body)["seq"] == i);
+  }
+  frame none;
+  CHECK(other.next(none, std::chrono::milliseconds(300)) == wait_result::timeout);
+  CHECK(srv.stats().messages == 2);
+  srv.stop();
+}
+
+TEST_CASE("STOMP errors close only the offending session", "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  stomp_test_client bystander(port);
+  REQUIRE(bystander.connect(t1));
+  REQUIRE(bystander.subscribe_sync("s", "/topic/chat.room.1"));
+  frame f;
+
+  SECTION("subscribe to a room one is not in") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.subscribe("x", "/topic/chat.room.2");
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "UNAUTHORIZED_ROOM_MEMBER");
+    CHECK(c.next(f) == wait_result::closed);
+  }
+  SECTION("another member's personal topic") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    REQUIRE(c.subscribe_sync("me", "/topic/user.1.room-summary"));
+    c.subscribe("x", "/topic/user.2.room-summary");
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "UNAUTHORIZED_TOPIC");
+  }
+  SECTION("malformed frame") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_raw("SEND\ndestination:/publish/1\nbad\\tescape:x\n\n{}\0"s);
+    REQUIRE(c.expect(command::error, f));
+    CHECK(c.next(f) == wait_result::closed);
+  }
+  SECTION("frame before CONNECT") {
+    stomp_test_client c(port);
+    c.subscribe("x", "/topic/chat.room.1");
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "expected CONNECT");
+    CHECK(c.next(f) == wait_result::closed);
+  }
+  SECTION("second CONNECT") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    frame again(command::connect);
+    again.add("accept-version", "1.2").add("Authorization", "Bearer " + t1);
+    c.send(again);
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "already connected");
+  }
+  SECTION("bad token") {
+    stomp_test_client c(port);
+    CHECK_FALSE(c.connect(t1 + "x"));
+    CHECK(srv.stats().auth_failures >= 1);
+  }
+  SECTION("token as passcode") {
+    stomp_test_client c(port);
+    frame conn(command::connect);
+    conn.add("accept-version", "1.2").add("login", "x").add("passcode", t1);
+    c.send(conn);
+    CHECK(c.expect(command::connected, f));
+  }
+  SECTION("token on the upgrade request") {
+    stomp_test_client c(port, "/ws-stomp", "Bearer " + t1);
+    CHECK(c.connect(""));
+  }
+  SECTION("body on SUBSCRIBE (ST-13)") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_raw("SUBSCRIBE\nid:1\ndestination:/topic/chat.room.1\n\nbody\0"s);
+    REQUIRE(c.expect(command::error, f));
+  }
+  SECTION("oversized frame") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_to("/publish/1", std::string(600 * 1024, 'x'));
+    const auto r = c.next(f);
+    // ERROR then close, or a close straight away (WebSocket message limit): never a MESSAGE.
+    if (r == wait_result::frame) {
+      CHECK(f.cmd == command::error);
+      CHECK(c.next(f) == wait_result::closed);
+    } else {
+      CHECK(r == wait_result::closed);
+    }
+  }
+  SECTION("sender mismatch") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_to("/publish/1", chat_body(1, 2, "spoof"));
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "SENDER_MISMATCH");
+  }
+  SECTION("room id mismatch") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_to("/publish/1", chat_body(2, 1, "x"));
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "ROOM_ID_MISMATCH");
+  }
+  SECTION("wrong WebSocket path") {
+    CHECK_THROWS(stomp_test_client(port, "/ws"));
+  }
+  // The bystander is unaffected: its room still works.
+  bystander.send_to("/publish/1", chat_body(1, 1, "still here"));
+  REQUIRE(bystander.expect(command::message, f));
+  CHECK(nlohmann::json::parse(f.body)["content"] == "still here");
+  CHECK(srv.stats().sessions >= 1);
+  srv.stop();
+}
+
+TEST_CASE("receipts and DISCONNECT", "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto t1 = login(srv.port(), 1);
+  stomp_test_client c(srv.port());
+  REQUIRE(c.connect(t1));
+  frame d(command::disconnect);
+  d.add("receipt", "bye");
+  c.send(d);
+  frame f;
+  REQUIRE(c.expect(command::receipt, f));
+  CHECK(f.get("receipt-id") == "bye");
+  CHECK(c.next(f) == wait_result::closed);
+  CHECK(eventually([&] { return srv.stats().sessions == 0; }));
+  srv.stop();
+}
+
+TEST_CASE("fault interface: drop and close are counted", "[server][integration][faults]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  stomp_test_client a(port), b(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t1));
+  REQUIRE(a.subscribe_sync("s", "/topic/chat.room.1"));
+
+  srv.faults().drop_broadcasts(1.0);
+  a.send_to("/publish/1", chat_body(1, 1, "dropped"));
+  frame f;
+  CHECK(a.next(f, std::chrono::milliseconds(300)) == wait_result::timeout);
+  CHECK(srv.stats().dropped_broadcasts == 1);
+  CHECK(srv.faults().dropped_broadcasts().at(1) == 1);
+  srv.faults().clear();
+
+  srv.faults().close_sessions(1.0, false);
+  CHECK(b.next(f) == wait_result::closed);
+  CHECK(eventually([&] { return srv.stats().fault_closed_sessions == 2; }));
+  CHECK(eventually([&] { return srv.stats().sessions == 0; }));
+  srv.stop();
+}
+
+TEST_CASE("fault interface over HTTP needs the admin token", "[server][integration][faults]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  CHECK(http_call(port, http::verb::post, "/admin/faults/drop-broadcasts?fraction=1").status ==
+        403);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/drop-broadcasts?fraction=1", {},
+                  "Bearer wrong")
+            .status == 403);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/drop-broadcasts?fraction=2", {},
+                  "Bearer adm-token")
+            .status == 400);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/refuse-connections?on=true", {},
+                  "Bearer adm-token")
+            .status == 200);
+  CHECK_THROWS(http_call(port, http::verb::get, "/metrics"));
+  CHECK(srv.stats().refused_connections >= 1);
+  srv.faults().refuse_connections(false);
+  srv.faults().restart_listener();
+  CHECK(eventually([&] {
+    try {
+      return http_call(port, http::verb::get, "/metrics").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  srv.stop();
+}
+
+TEST_CASE("GET /metrics renders Prometheus text", "[server][integration][metrics]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto t1 = login(srv.port(), 1);
+  stomp_test_client c(srv.port());
+  REQUIRE(c.connect(t1));
+  c.subscribe("x", "/topic/chat.room.2");
+  frame f;
+  REQUIRE(c.expect(command::error, f));
+  const auto m = http_call(srv.port(), http::verb::get, "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK_THAT(m.body, Catch::Contains("stompede_server_sessions_total 1"));
+  CHECK_THAT(m.body, Catch::Contains("stompede_server_logins_total 1"));
+  CHECK_THAT(m.body,
+             Catch::Contains(
+                 "stompede_server_protocol_errors_total{category=\"unauthorized_room_member\"} 1"));
+  srv.stop();
+}
+
+TEST_CASE("broker mode relays any /topic unchanged without login", "[server][integration]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  stomp_test_client a(srv.port()), b(srv.port());
+  REQUIRE(a.connect(""));
+  REQUIRE(b.connect(""));
+  REQUIRE(a.subscribe_sync("1", "/topic/x"));
+  REQUIRE(b.subscribe_sync("2", "/topic/y"));
+  frame s(command::send);
+  s.add("destination", "/topic/x").add("content-type", "text/plain");
+  s.body = "raw body";
+  b.send(s);
+  frame f;
+  REQUIRE(a.expect(command::message, f));
+  CHECK(f.body == "raw body");
+  CHECK(f.get("subscription") == "1");
+  CHECK(f.get("content-type") == "text/plain");
+  CHECK(b.next(f, std::chrono::milliseconds(300)) == wait_result::timeout);
+  srv.stop();
+}
+
+TEST_CASE("sessions on several IO threads all receive a broadcast", "[server][integration]") {
+  auto cfg = small_config();
+  cfg.io_threads = 2;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  std::vector<std::unique_ptr<stomp_test_client>> clients;
+  for (int i = 1; i <= 6; ++i) {
+    clients.push_back(std::make_unique<stomp_test_client>(port));
+    REQUIRE(clients.back()->connect(login(port, i)));
+    REQUIRE(clients.back()->subscribe_sync("s", "/topic/chat.room.1"));
+  }
+  clients[0]->send_to("/publish/1", chat_body(1, 1, "all"));
+  for (auto& c : clients) {
+    frame f;
+    REQUIRE(c->expect(command::message, f));
+    CHECK(nlohmann::json::parse(f.body)["seq"] == 1);
+  }
+  srv.stop();
+}
