@@ -242,38 +242,43 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     auto ids_ptr = std::make_shared<const std::vector<user_identity>>(std::move(ids));
     // Supervisors: one per shard of users.
     auto shards = shards_needed(peak, sc.run.users_per_shard);
-    std::vector<caf::actor> supervisors;
+    std::vector<supervisor_actor> supervisors;
+    std::vector<caf::actor> supervisor_handles;
+    user_factory factory = [deps](caf::local_actor* self, const user_identity& id) {
+      return self->spawn(user_actor, deps, id, caf::actor_cast<caf::actor>(self));
+    };
+    identity_fn identity = [ids_ptr](std::uint32_t index) {
+      return (*ids_ptr)[std::min<std::size_t>(index, ids_ptr->size() - 1)];
+    };
     for (std::size_t s = 0; s < shards; ++s) {
       supervisor_config sup_cfg;
-      sup_cfg.name = "shard-" + std::to_string(s);
+      sup_cfg.first_index = static_cast<std::uint32_t>(s * sc.run.users_per_shard);
+      sup_cfg.capacity = sc.run.users_per_shard;
       sup_cfg.backoff.initial = sc.reconnect.initial;
       sup_cfg.backoff.max = sc.reconnect.max;
       sup_cfg.backoff.multiplier = sc.reconnect.multiplier;
       sup_cfg.backoff.jitter = sc.reconnect.jitter;
+      // Reconnect off: a failed user is given up at once (counted), as the seed does.
       sup_cfg.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
       sup_cfg.backoff.healthy_reset = sc.reconnect.healthy_reset;
-      sup_cfg.restart = sc.reconnect.enabled;
-      // User k of shard s is identity s + k * shards: shards stay balanced while ramping.
-      sup_cfg.identity = [ids_ptr, s, shards](std::uint32_t k) {
-        auto i = s + static_cast<std::size_t>(k) * shards;
-        return (*ids_ptr)[std::min(i, ids_ptr->size() - 1)];
-      };
-      sup_cfg.factory = [deps](caf::local_actor* self, const user_identity& id) {
-        return self->spawn<caf::linked + caf::monitored>(user_actor, deps, id,
-                                                         caf::actor_cast<caf::actor>(self));
-      };
-      supervisors.push_back(sys.spawn(supervisor, std::move(sup_cfg)));
+      sup_cfg.spawn_spacing = sc.stages.empty() ? std::chrono::milliseconds{10}
+                                                : sc.stages.front().min_start_gap;
+      sup_cfg.seed = sc.run.random_seed + s;
+      auto sup = sys.spawn(supervisor, sup_cfg, factory, identity);
+      supervisors.push_back(sup);
+      supervisor_handles.push_back(caf::actor_cast<caf::actor>(sup));
     }
     metrics_config mcfg;
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
-    auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisors,
+    auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
                              exporter, timeseries);
     stage_director_config dcfg;
     dcfg.stages = plan_stages(sc);
     dcfg.users_per_shard = sc.run.users_per_shard;
-    dcfg.min_spacing = sc.stages.empty() ? std::chrono::milliseconds{10}
-                                         : sc.stages.front().min_start_gap;
+    dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
+      return s.wait_for == config::wait_for::all_subscribed;
+    });
     caf::scoped_actor self{sys};
     auto director = sys.spawn(stage_director, dcfg, supervisors, metrics,
                               caf::actor_cast<caf::actor>(self));
@@ -297,7 +302,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                  std::fprintf(stderr, "stompede: final metrics: %s\n",
                               sys.render(e).c_str());
                });
-    for (auto& s : supervisors)
+    for (auto& s : supervisor_handles)
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     self->send_exit(director, caf::exit_reason::user_shutdown);

@@ -7,6 +7,7 @@
 #include "metrics/snapshot.hpp"
 
 #include <cstdint>
+#include <utility>
 
 namespace stompede {
 
@@ -30,13 +31,13 @@ struct io_delta {
   std::int64_t in_flight = 0;
 };
 
-/// Moves the histograms out (they restart empty), copies counters and gauges.
+/// Moves the histograms out (they restart empty), takes the counters, copies the gauges.
 inline io_delta take_delta(io_aggregate& a) {
   io_delta d;
   d.counters = a.counters;
   a.counters = {};
-  d.histograms.merge(a.histograms);
-  a.histograms.reset();
+  // A moved-from histogram is empty and usable: no 240 KB copy per thread per second.
+  d.histograms = std::move(a.histograms);
   d.open_sessions = a.open_sessions;
   d.subscribed_sessions = a.subscribed_sessions;
   d.in_flight = a.in_flight;

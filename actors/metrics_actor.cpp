@@ -2,6 +2,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/io_pool.hpp"
+#include "actors/population_plan.hpp"
+#include "actors/stage_director.hpp"
 #include "actors/supervisor.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/timeseries.hpp"
@@ -40,6 +42,9 @@ void collect(caf::stateful_actor<metrics_state>* self) {
           c.reconnect_attempts = s.attempts;
           c.reconnect_successes = s.successes;
           c.give_ups = s.give_ups;
+          auto& t = self->state.sup_targets[i];
+          t.first = s.target;
+          t.second = s.connected;
         },
         [](caf::error&) {
           // A supervisor that ended already has nothing new to say.
@@ -90,6 +95,16 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.counters.reconnect_attempts += sup_delta.reconnect_attempts;
   d.counters.reconnect_successes += sup_delta.reconnect_successes;
   d.counters.give_ups += sup_delta.give_ups;
+  // Levels the supervisors know: the plan's target and users not (yet) connected.
+  std::int64_t target = 0, connected = 0;
+  for (auto& [t, c] : st.sup_targets) {
+    target += t;
+    connected += c;
+  }
+  d.gauges.target_users = target;
+  d.gauges.active_reconnections = std::max<std::int64_t>(0, target - connected);
+  if (!st.stages.empty())
+    st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
   st.total.gauges = d.gauges;
@@ -129,6 +144,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.aggregates = aggregates;
   st.supervisors = std::move(supervisors);
   st.sup_now.resize(st.supervisors.size());
+  st.sup_targets.resize(st.supervisors.size());
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
   st.started = st.last_emit = clock_type::now();
@@ -165,8 +181,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         }
       }
     },
-    [=](phase_atom, std::uint32_t stage, std::string& name, std::string& phase,
-        std::int64_t target) {
+    [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
       auto& st = self->state;
       auto& g = st.interval.gauges;
       if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
@@ -174,15 +189,11 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         sr.index = static_cast<int>(stage);
         sr.name = name;
         sr.start_s = sr.end_s = seconds_since(st.started, clock_type::now());
-        sr.target_users = target;
         st.stages.push_back(std::move(sr));
-      } else if (!st.stages.empty()) {
-        st.stages.back().target_users = std::max(st.stages.back().target_users, target);
       }
       g.stage_index = static_cast<std::int32_t>(stage);
       g.stage_name = std::move(name);
-      g.phase_name = std::move(phase);
-      g.target_users = target;
+      g.phase_name = to_string(phase);
     },
     [=](done_atom) -> caf::result<metrics_result> {
       auto& st = self->state;

@@ -60,6 +60,8 @@ struct metrics_state {
   /// Latest cumulative restart counts per supervisor, and what was already counted.
   std::vector<metrics::load_counters> sup_now;
   metrics::load_counters sup_counted;
+  /// Latest (target, connected) per supervisor.
+  std::vector<std::pair<std::int64_t, std::int64_t>> sup_targets;
   std::int64_t sup_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// Callers of `done_atom` waiting for the final collection.
@@ -74,7 +76,7 @@ struct metrics_result {
 };
 
 /// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
-/// uint32 stage, std::string name, std::string phase, int64 target) from the director;
+/// uint32 stage, std::string name, run_phase) from the director;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
 /// metrics_result.
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,

@@ -5,6 +5,7 @@
 #include "protocol/transport_error.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <charconv>

@@ -10,7 +10,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -19,9 +21,6 @@
 namespace {
 
 using namespace stompede;
-
-/// Exit code of bad input (unreadable file, malformed TOML, failed validation).
-constexpr int exit_bad_input = 2;
 
 /// Loads and validates a scenario (from a file, or from the seed's environment variables when
 /// `path` is empty); prints every problem as one line on stderr.
@@ -64,7 +63,38 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   engine_options opts;
   opts.out_dir = out_dir;
   opts.quiet = quiet;
-  return run_load_test(*sc, opts);
+  // embedded = true: the reference server runs in this process, on its own IO thread and an
+  // ephemeral loopback port, for the length of the run.
+  std::unique_ptr<server::server> embedded;
+  if (sc->target.embedded) {
+    server::server_config scfg;
+    scfg.listen = "127.0.0.1:0";
+    std::uint32_t peak = 0;
+    for (auto& st : sc->stages)
+      peak = std::max(peak, st.users);
+    scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
+    scfg.room_size = sc->rooms.members_per_room;
+    scfg.max_sessions = peak + 100;
+    if (!sc->auth.password.reveal().empty())
+      scfg.password = sc->auth.password.reveal();
+    else
+      sc->auth.password = config::secret{scfg.password};
+    embedded = std::make_unique<server::server>(scfg);
+    if (auto ec = embedded->start()) {
+      std::fprintf(stderr, "stompede: cannot start the embedded server: %s\n",
+                   ec.message().c_str());
+      return exit_failed;
+    }
+    sc->target.url = embedded->ws_url();
+    sc->target.http_url = embedded->http_url();
+    opts.embedded_server_in_process = true;
+    if (!quiet)
+      std::printf("stompede: embedded server on %s\n", sc->target.http_url.c_str());
+  }
+  auto code = run_load_test(*sc, opts);
+  if (embedded)
+    embedded->stop();
+  return code;
 }
 
 int cmd_serve(const std::string& listen, const std::string& config_path,

@@ -1,0 +1,191 @@
+#include "actors/login.hpp"
+
+#include "actors/io_pool.hpp"
+#include "protocol/http_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+
+namespace stompede {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string email_of(const std::string& pattern, std::int64_t member_id) {
+  if (pattern.find('%') == std::string::npos)
+    return pattern;
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), pattern.c_str(), static_cast<long long>(member_id));
+  return buf;
+}
+
+net::tls_options tls_of(const config::scenario& sc) {
+  net::tls_options t;
+  t.verify = sc.tls.verify;
+  t.ca_file = sc.tls.ca_file;
+  t.cert_file = sc.tls.cert_file;
+  t.key_file = sc.tls.key_file;
+  t.server_name = sc.tls.server_name;
+  return t;
+}
+
+/// "HTTP 401: <error.message>" or the transport error, never the request body (a password).
+std::string describe(const std::error_code& ec, const net::http_response& r) {
+  if (ec)
+    return ec.message();
+  std::string s = "HTTP " + std::to_string(r.status);
+  auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_object() &&
+      j["error"].contains("message") && j["error"]["message"].is_string())
+    s += ": " + j["error"]["message"].get<std::string>();
+  return s;
+}
+
+/// Runs `n` requests with at most `concurrency` in flight, spread over the IO threads, and
+/// waits for all of them. `make(i)` builds request i; `done(i, ec, response)` runs on an IO
+/// thread under a lock. `stop()` may end issuing early.
+template <class Make, class Done, class Stop>
+void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make make, Done done,
+                 Stop stop) {
+  struct shared {
+    std::mutex mx;
+    std::condition_variable cv;
+    std::size_t next = 0;
+    std::size_t in_flight = 0;
+  };
+  auto st = std::make_shared<shared>();
+  std::function<void()> issue;
+  issue = [&, st] {
+    // Called with the lock held.
+    while (st->in_flight < concurrency && st->next < n && !stop()) {
+      auto i = st->next++;
+      st->in_flight++;
+      auto io = pool.next_index();
+      net::async_http_request(pool.context(io), make(i),
+                              [&, st, i](std::error_code ec, net::http_response r) {
+                                std::lock_guard<std::mutex> lock{st->mx};
+                                st->in_flight--;
+                                done(i, ec, r);
+                                issue();
+                                st->cv.notify_all();
+                              });
+    }
+  };
+  std::unique_lock<std::mutex> lock{st->mx};
+  issue();
+  st->cv.wait(lock, [&] { return st->in_flight == 0 && (st->next >= n || stop()); });
+}
+
+} // namespace
+
+bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
+                   std::int64_t& created_room, std::string& why) {
+  if (sc.auth.mode == config::auth_mode::login && !ids.empty()) {
+    auto base = net::parse_url(sc.target.http_url);
+    if (!base) {
+      why = "target.http_url: not an http(s) URL";
+      return false;
+    }
+    auto login_url = *base;
+    login_url.target = sc.auth.login_path;
+    std::size_t ok = 0, failed = 0;
+    std::string first_failure;
+    auto concurrency = std::max<std::size_t>(1, sc.auth.concurrency);
+    std::printf("stompede: logging in %zu users (%zu at a time)\n", ids.size(), concurrency);
+    std::fflush(stdout);
+    run_bounded(
+      pool, ids.size(), concurrency,
+      [&](std::size_t i) {
+        net::http_request req;
+        req.method = "POST";
+        req.target = login_url;
+        req.headers.emplace_back("Content-Type", "application/json");
+        req.body = json{{"email", email_of(sc.auth.email, ids[i].member_id)},
+                        {"password", sc.auth.password.reveal()}}
+                     .dump();
+        req.tls = tls_of(sc);
+        req.connect_timeout = sc.target.connect_timeout;
+        return req;
+      },
+      [&](std::size_t i, const std::error_code& ec, const net::http_response& r) {
+        if (!ec && r.status == 200) {
+          auto j = json::parse(r.body, nullptr, false);
+          const json* data = (!j.is_discarded() && j.is_object() && j.contains("data"))
+                               ? &j["data"]
+                               : nullptr;
+          if (data && data->is_object() && data->contains("tokenInfo") &&
+              (*data)["tokenInfo"].contains("accessToken")) {
+            ids[i].token = (*data)["tokenInfo"]["accessToken"].get<std::string>();
+            if (data->contains("memberInfo") && (*data)["memberInfo"].contains("memberId") &&
+                (*data)["memberInfo"]["memberId"].is_number_integer())
+              ids[i].member_id = (*data)["memberInfo"]["memberId"].get<std::int64_t>();
+            ++ok;
+            return;
+          }
+        }
+        if (failed++ == 0)
+          first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + describe(ec, r);
+      },
+      // Everything failed so far over a full window: the target refuses us; stop asking.
+      [&] { return ok == 0 && failed >= concurrency; });
+    if (ok == 0) {
+      why = "login failed at " + login_url.to_string() + " (" + first_failure + ")";
+      return false;
+    }
+    if (failed > 0)
+      std::fprintf(stderr,
+                   "stompede: warning: %zu of %zu logins failed (first: %s); those users "
+                   "connect without a token\n",
+                   failed, ids.size(), first_failure.c_str());
+  }
+  if (sc.rooms.mode == config::rooms_mode::create) {
+    auto base = net::parse_url(sc.target.http_url);
+    if (!base || ids.empty()) {
+      why = "rooms.mode = create needs target.http_url and at least one user";
+      return false;
+    }
+    auto u = *base;
+    u.target = sc.rooms.create_path;
+    char sep = u.target.find('?') == std::string::npos ? '?' : '&';
+    for (auto m : sc.rooms.member_ids) {
+      u.target += sep;
+      u.target += "otherMemberIds=" + std::to_string(m);
+      sep = '&';
+    }
+    std::mutex mx;
+    std::condition_variable cv;
+    bool finished = false;
+    std::error_code ec;
+    net::http_response resp;
+    net::http_request req;
+    req.method = "POST";
+    req.target = u;
+    req.tls = tls_of(sc);
+    if (!ids[0].token.empty())
+      req.headers.emplace_back("Authorization", "Bearer " + ids[0].token);
+    net::async_http_request(pool.context(0), std::move(req),
+                            [&](std::error_code e, net::http_response r) {
+                              std::lock_guard<std::mutex> lock{mx};
+                              ec = e;
+                              resp = std::move(r);
+                              finished = true;
+                              cv.notify_all();
+                            });
+    std::unique_lock<std::mutex> lock{mx};
+    cv.wait(lock, [&] { return finished; });
+    auto j = json::parse(resp.body, nullptr, false);
+    if (ec || resp.status != 200 || j.is_discarded() || !j.contains("data") ||
+        !j["data"].is_number_integer()) {
+      why = "room creation failed at " + u.to_string() + " (" + describe(ec, resp) + ")";
+      return false;
+    }
+    created_room = j["data"].get<std::int64_t>();
+  }
+  return true;
+}
+
+} // namespace stompede
