@@ -183,6 +183,20 @@ private:
     if (ec)
       return fail(ec, step::exchange);
     parser_.body_limit(req_.max_body_bytes);
+    http::async_read_header(stream_, buffer_, parser_,
+                            [self = this->shared_from_this()](beast::error_code ec,
+                                                              std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec)
+      return fail(ec, step::exchange);
+    // Beast 1.74 does not apply body_limit to a Content-Length it has already parsed along
+    // with the header, so the declared length is checked here, before the body is read.
+    if (const auto length = parser_.content_length(); length && *length > req_.max_body_bytes)
+      return complete(transport_errc::message_too_large, {});
     http::async_read(stream_, buffer_, parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);

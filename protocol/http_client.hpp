@@ -6,6 +6,7 @@
 // their own concurrency.
 
 #include "protocol/tls_context.hpp"
+#include "protocol/transport_error.hpp"
 #include "protocol/url.hpp"
 
 #include <chrono>

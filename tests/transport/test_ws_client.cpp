@@ -1,0 +1,246 @@
+#include "protocol/ws_client.hpp"
+
+#include "loopback_server.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+using namespace std::chrono_literals;
+using stompede::net::transport_errc;
+using test_support::behaviour;
+using test_support::loopback_server;
+namespace net = stompede::net;
+
+namespace {
+
+/// Records what a connection reports and stops the context when it closes.
+struct recorder : net::ws_handler {
+  explicit recorder(boost::asio::io_context& ioc) : ioc(ioc) {}
+
+  void on_tcp_connected(std::chrono::nanoseconds) override {
+    tcp_connected = true;
+  }
+  void on_open(std::chrono::nanoseconds elapsed) override {
+    opened = true;
+    open_elapsed = elapsed;
+    if (open_fn)
+      open_fn();
+  }
+  void on_message(std::string_view data) override {
+    messages.emplace_back(data);
+    if (message_fn)
+      message_fn(data);
+  }
+  void on_close_frame(std::uint16_t code, std::string_view) override {
+    close_code = code;
+  }
+  void on_closed(std::error_code ec) override {
+    ++closed_count;
+    closed_ec = ec;
+    ioc.stop();
+  }
+
+  boost::asio::io_context& ioc;
+  bool tcp_connected = false;
+  bool opened = false;
+  std::chrono::nanoseconds open_elapsed{0};
+  std::vector<std::string> messages;
+  int closed_count = 0;
+  int close_code = -1;
+  std::error_code closed_ec;
+  std::function<void()> open_fn;
+  std::function<void(std::string_view)> message_fn;
+};
+
+net::ws_options options_for(std::uint16_t port, const char* path = "/ws") {
+  net::ws_options o;
+  auto u = net::parse_url("ws://127.0.0.1:" + std::to_string(port) + path);
+  REQUIRE(u);
+  o.target = *u;
+  o.connect_timeout = 3s;
+  o.handshake_timeout = 3s;
+  return o;
+}
+
+/// Runs the context until the connection closes (the recorder stops it) or 10 s pass.
+void run_bounded(boost::asio::io_context& ioc) {
+  ioc.run_for(10s);
+}
+
+} // namespace
+
+TEST_CASE("ws_client opens and echoes one message", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::echo);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  rec->open_fn = [&] { client->send("hello"); };
+  rec->message_fn = [&](std::string_view) { client->close(true); };
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->tcp_connected);
+  CHECK(rec->opened);
+  CHECK(rec->open_elapsed.count() > 0);
+  REQUIRE(rec->messages.size() == 1);
+  CHECK(rec->messages[0] == "hello");
+  CHECK(rec->closed_count == 1);
+  CHECK_FALSE(rec->closed_ec); // a graceful close we asked for is clean
+}
+
+TEST_CASE("ws_client delivers several messages in order", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::echo);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  constexpr int count = 50;
+  // Sent before the connection opens: queued, then flushed in order on open.
+  for (int i = 0; i < count; ++i)
+    client->send("m" + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 40, '.'));
+  rec->message_fn = [&](std::string_view) {
+    if (rec->messages.size() == count)
+      client->close(true);
+  };
+  client->start();
+  run_bounded(ioc);
+  REQUIRE(rec->messages.size() == count);
+  for (int i = 0; i < count; ++i)
+    CHECK(rec->messages[static_cast<std::size_t>(i)] ==
+          "m" + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 40, '.'));
+  CHECK(rec->closed_count == 1);
+  CHECK_FALSE(rec->closed_ec);
+}
+
+TEST_CASE("ws_client ends with write_queue_full past its queue bound", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::silent);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(server.port());
+  opts.max_queued_bytes = 100;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  client->send(std::string(60, 'a'));
+  client->send(std::string(60, 'b')); // 120 queued bytes > 100
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::write_queue_full);
+}
+
+TEST_CASE("ws_client idle timeout set at runtime fires on a silent server", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::silent);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  rec->open_fn = [&] { client->set_idle_timeout(200ms); };
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::idle_timeout);
+}
+
+TEST_CASE("ws_client reports connect_refused", "[ws_client]") {
+  boost::asio::io_context ioc;
+  std::uint16_t port = 0;
+  {
+    // Take a free port, then give it back: nothing listens there afterwards.
+    test_support::tcp::acceptor a(ioc, test_support::tcp::endpoint(
+                                           boost::asio::ip::make_address("127.0.0.1"), 0));
+    port = a.local_endpoint().port();
+  }
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(port), rec);
+  client->start();
+  run_bounded(ioc);
+  CHECK_FALSE(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::connect_refused);
+}
+
+TEST_CASE("ws_client reports upgrade_rejected on HTTP 404", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::reject_404);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  client->start();
+  run_bounded(ioc);
+  CHECK_FALSE(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::upgrade_rejected);
+}
+
+TEST_CASE("ws_client reports closed_by_peer with the close code", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::close_after_first);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  rec->open_fn = [&] { client->send("bye"); };
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::closed_by_peer);
+  CHECK(rec->close_code == 1001);
+}
+
+TEST_CASE("ws_client reports message_too_large past read_message_max", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::send_big, 5000);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(server.port());
+  opts.max_message_bytes = 1000;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->opened);
+  CHECK(rec->messages.empty());
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::message_too_large);
+}
+
+TEST_CASE("ws_client drop close reports the given reason once", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::echo);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  const std::error_code reason = transport_errc::io_error;
+  rec->open_fn = [&] {
+    client->close(false, reason);
+    client->close(true); // a second close changes nothing
+    client->send("ignored after close");
+  };
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == reason);
+  CHECK(rec->messages.empty());
+}
+
+TEST_CASE("ws_client paused reading holds messages back until resumed", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::echo);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  boost::asio::steady_timer resume(ioc);
+  rec->open_fn = [&] {
+    client->pause_reading(true);
+    client->send("one");
+    client->send("two");
+    resume.expires_after(100ms);
+    resume.async_wait([&](boost::system::error_code) {
+      // While paused nothing may have been delivered.
+      CHECK(rec->messages.empty());
+      client->pause_reading(false);
+    });
+  };
+  rec->message_fn = [&](std::string_view) {
+    if (rec->messages.size() == 2)
+      client->close(true);
+  };
+  client->start();
+  run_bounded(ioc);
+  REQUIRE(rec->messages.size() == 2);
+  CHECK(rec->messages[0] == "one");
+  CHECK(rec->messages[1] == "two");
+  CHECK_FALSE(rec->closed_ec);
+}
