@@ -213,6 +213,7 @@ public:
     // can no longer be confirmed by this session and leave the in-flight gauge.
     expire_pending(now);
     agg_.in_flight -= static_cast<std::int64_t>(pending_.size());
+    agg_.counters.unresolved += pending_.size();
     pending_.clear();
     // A failure we diagnosed ourselves (ERROR frame, heart-beat) wins over the transport's view.
     auto reason = failure_ ? failure_ : ec;

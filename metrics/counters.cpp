@@ -29,6 +29,7 @@ void for_each_scalar(A& a, B& b, F f) {
   f(a.reconnect_successes, b.reconnect_successes);
   f(a.give_ups, b.give_ups);
   f(a.disconnects_graceful, b.disconnects_graceful);
+  f(a.unresolved, b.unresolved);
   f(a.bytes_in, b.bytes_in);
   f(a.bytes_out, b.bytes_out);
   for (std::size_t i = 0; i < error_type_count; ++i)

@@ -71,6 +71,10 @@ struct load_counters {
   std::uint64_t give_ups = 0;
   /// Sessions ended by us with a STOMP DISCONNECT (ramp-down, end of run).
   std::uint64_t disconnects_graceful = 0;
+  /// Own messages whose session ended before their round trip completed and before the
+  /// round-trip timeout: neither confirmed nor lost (sent = round trips + lost + unresolved,
+  /// once nothing is in flight).
+  std::uint64_t unresolved = 0;
   /// WebSocket payload bytes received.
   std::uint64_t bytes_in = 0;
   /// WebSocket payload bytes sent.

@@ -51,6 +51,7 @@ json counters_json(const load_counters& c) {
     {"reconnect_successes", c.reconnect_successes},
     {"give_ups", c.give_ups},
     {"disconnects_graceful", c.disconnects_graceful},
+    {"unresolved", c.unresolved},
     {"bytes_in", c.bytes_in},
     {"bytes_out", c.bytes_out},
     {"errors_total", c.errors_total()},

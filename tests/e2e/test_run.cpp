@@ -1,0 +1,292 @@
+// End-to-end runs: stompede's engine loads the embedded server over loopback; every assertion
+// is about counts and files, never about time.
+#include "actors/engine.hpp"
+
+#include "config/loader.hpp"
+#include "server/server.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace stompede;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("stompede-e2e-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(d);
+  return d.string();
+}
+
+/// A scenario against `srv`, with small numbers so that runs take a few seconds.
+config::scenario make_scenario(server::server& srv, const std::string& extra) {
+  std::string text = "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" +
+                     srv.http_url() +
+                     "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
+                     "[rooms]\nmembers_per_room = 10\n"
+                     "[output]\nprometheus = \"\"\n" +
+                     extra;
+  auto r = config::load_scenario_text(text, "e2e.toml", {}, {});
+  for (auto& p : r.problems)
+    FAIL(p.to_string());
+  REQUIRE(r.ok());
+  return *r.value;
+}
+
+server::server_config server_settings() {
+  server::server_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.users = 1000;
+  cfg.room_size = 10;
+  return cfg;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  return json::parse(in);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+engine_options quiet_options(const std::string& dir) {
+  engine_options o;
+  o.out_dir = dir;
+  o.quiet = true;
+  o.handle_signals = false;
+  o.embedded_server_in_process = true;
+  return o;
+}
+
+/// A blocking HTTP GET on loopback; the body, or "" on failure.
+std::string http_get(std::uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a run round-trips every message it sends and writes the seed's reports", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "warm-up"
+users = 20
+ramp = "1s"
+duration = "2s"
+[[stage]]
+name = "steady"
+users = 30
+ramp = "1s"
+duration = "2s"
+[behaviour]
+interval = "200ms"
+)");
+  auto dir = temp_dir("roundtrip");
+  REQUIRE(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  auto stats = srv.stats();
+  srv.stop();
+  auto summary = read_json(dir + "/summary.json");
+  auto& c = summary["counters"];
+  auto sent = c["messages_sent"].get<std::uint64_t>();
+  auto rtt = c["round_trips"].get<std::uint64_t>();
+  auto unresolved = c["unresolved"].get<std::uint64_t>();
+  CHECK(sent > 50);
+  CHECK(c["lost"].get<std::uint64_t>() == 0);
+  CHECK(c["errors_total"].get<std::uint64_t>() == 0);
+  // Every message is accounted for: back, or still on its way when its user was stopped.
+  CHECK(rtt + unresolved == sent);
+  CHECK(unresolved <= 30);
+  // The server accepted exactly what we sent, and broadcast to rooms of 10.
+  CHECK(stats.messages == sent);
+  CHECK(c["messages_received"].get<std::uint64_t>() >= rtt);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() == 30);
+  CHECK(c["disconnects_graceful"].get<std::uint64_t>() == 30);
+  // The seed's CSV rows.
+  auto csv = read_file(dir + "/load_test_result.csv");
+  CHECK(csv.rfind("Metric,Value,Unit\n", 0) == 0);
+  for (auto row : {"total_workers,30", "test_duration_seconds,", "websocket_connect_avg,",
+                   "message_latency_avg,", "message_latency_p95,", "success_rate,100",
+                   "connection_retries_total,0"})
+    CHECK(csv.find(row) != std::string::npos);
+  CHECK(fs::exists(dir + "/timeseries.csv"));
+  CHECK(fs::exists(dir + "/scenario.toml"));
+  CHECK(read_file(dir + "/scenario.toml").find("password123!") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sessions closed by the server are restarted by their supervisors", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 20
+ramp = "500ms"
+duration = "5s"
+[behaviour]
+interval = "200ms"
+[reconnect]
+enabled = true
+initial = "200ms"
+max = "1s"
+)");
+  auto dir = temp_dir("restart");
+  std::thread fault([&] {
+    // Once everyone is connected, abort every session on the server side.
+    for (int i = 0; i < 100 && srv.stats().sessions < 20; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    srv.faults().close_sessions(1.0, true);
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  fault.join();
+  auto stats = srv.stats();
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto c = read_json(dir + "/summary.json")["counters"];
+  auto closed = stats.fault_closed_sessions;
+  REQUIRE(closed == 20);
+  // Every closed session was counted as an error, retried and brought back.
+  CHECK(c["errors_total"].get<std::uint64_t>() == closed);
+  CHECK(c["reconnect_attempts"].get<std::uint64_t>() == closed);
+  CHECK(c["reconnect_successes"].get<std::uint64_t>() == closed);
+  CHECK(c["give_ups"].get<std::uint64_t>() == 0);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() == 40);
+  CHECK(stats.sessions_total == 40);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a stop request drains the run and leaves complete reports", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "long"
+users = 10
+ramp = "500ms"
+duration = "60s"
+[behaviour]
+interval = "200ms"
+)");
+  auto dir = temp_dir("sigint");
+  std::thread stopper([&] {
+    for (int i = 0; i < 100 && srv.stats().sessions < 10; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    request_stop(2);
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  stopper.join();
+  srv.stop();
+  CHECK(code == exit_interrupted_sigint);
+  auto c = read_json(dir + "/summary.json")["counters"];
+  CHECK(c["messages_sent"].get<std::uint64_t>() > 0);
+  CHECK(c["disconnects_graceful"].get<std::uint64_t>() == 10);
+  CHECK(read_file(dir + "/load_test_result.csv").find("total_workers,10") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the Prometheus endpoint shows the seed's metric names during a run", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  // A free port: bind 0, read it, release it (a tiny race, acceptable on a test box).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  auto port = ntohs(a.sin_port);
+  ::close(fd);
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 5
+ramp = "200ms"
+duration = "3s"
+[behaviour]
+interval = "200ms"
+)");
+  sc.output.prometheus = "127.0.0.1:" + std::to_string(port);
+  auto dir = temp_dir("prom");
+  std::string scraped;
+  std::thread scraper([&] {
+    for (int i = 0; i < 40; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      auto body = http_get(port, "/metrics");
+      if (body.find("stomp_load_test_messages_sent_total ") != std::string::npos &&
+          body.find("stomp_load_test_message_latency_ms_count") != std::string::npos) {
+        scraped = body;
+        if (i > 8)
+          break;
+      }
+    }
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  scraper.join();
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  for (auto name :
+       {"stomp_load_test_messages_sent_total", "stomp_load_test_messages_received_total",
+        "stomp_load_test_errors_total", "stomp_load_test_connection_retries_total",
+        "stomp_load_test_active_connections", "stomp_load_test_active_reconnections",
+        "stomp_load_test_avg_connection_duration_seconds", "stomp_load_test_message_latency_ms",
+        "stomp_load_test_websocket_connect_ms", "stomp_load_test_websocket_duration_seconds",
+        "stomp_load_test_reconnection_time_ms"})
+    CHECK(scraped.find(name) != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a target that refuses every login fails fast with one line", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+users = 5
+duration = "1s"
+)");
+  sc.auth.password = config::secret{"wrong-password"};
+  auto dir = temp_dir("badlogin");
+  CHECK(run_load_test(sc, quiet_options(dir)) == exit_failed);
+  srv.stop();
+  fs::remove_all(dir);
+}
