@@ -244,3 +244,39 @@ TEST_CASE("ws_client paused reading holds messages back until resumed", "[ws_cli
   CHECK(rec->messages[1] == "two");
   CHECK_FALSE(rec->closed_ec);
 }
+
+TEST_CASE("ws_client binds to a source address before connecting", "[ws_client]") {
+  boost::asio::io_context ioc;
+  loopback_server server(ioc, behaviour::echo);
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(server.port());
+  opts.source_address = "127.0.0.2";
+  auto client = net::make_ws_client(ioc, opts, rec);
+  rec->open_fn = [&] { client->send("from 127.0.0.2"); };
+  rec->message_fn = [&](std::string_view) { client->close(true); };
+  client->start();
+  run_bounded(ioc);
+  REQUIRE(rec->messages.size() == 1);
+  CHECK(rec->messages[0] == "from 127.0.0.2");
+  CHECK_FALSE(rec->closed_ec);
+}
+
+TEST_CASE("ws_client reports handshake_timeout when the upgrade is never answered",
+          "[ws_client]") {
+  boost::asio::io_context ioc;
+  // Accepts TCP and then says nothing.
+  test_support::tcp::acceptor acceptor(
+      ioc, test_support::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  test_support::tcp::socket held(ioc);
+  acceptor.async_accept(held, [](boost::system::error_code) {});
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(acceptor.local_endpoint().port());
+  opts.handshake_timeout = 200ms;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  client->start();
+  run_bounded(ioc);
+  CHECK(rec->tcp_connected);
+  CHECK_FALSE(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::handshake_timeout);
+}
