@@ -51,6 +51,8 @@ metrics::error_type classify(const std::error_code& ec) noexcept {
         return error_type::connection_reset;
       case net::transport_errc::io_error:
         return error_type::read_error;
+      case net::transport_errc::protocol_error:
+        return error_type::protocol_error;
       default:
         return error_type::other;
     }
