@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -137,6 +138,20 @@ private:
   std::thread thread_;
 };
 
+/// When every connection attempt so far failed (and there were enough of them to be sure),
+/// the reason in one line: the count and the most frequent error type.
+std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak) {
+  auto enough = std::min<std::uint64_t>(std::max<std::uint32_t>(peak, 1), 10);
+  if (c.stomp_connected > 0 || c.errors_total() < enough)
+    return std::nullopt;
+  std::size_t worst = 0;
+  for (std::size_t i = 1; i < c.errors.size(); ++i)
+    if (c.errors[i] > c.errors[worst])
+      worst = i;
+  return std::to_string(c.errors_total()) + " failed attempts, none connected (mostly " +
+         std::string{metrics::to_label(static_cast<metrics::error_type>(worst))} + ")";
+}
+
 } // namespace
 
 void request_stop(int signal_number) {
@@ -233,6 +248,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.total_users = peak;
   run.scenario = sc.source.empty() ? "environment" : sc.source;
   int code = exit_completed;
+  bool failed_fast = false;
   auto started = std::chrono::steady_clock::now();
   {
     caf::actor_system_config cfg;
@@ -282,19 +298,37 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     caf::scoped_actor self{sys};
     auto director = sys.spawn(stage_director, dcfg, supervisors, metrics,
                               caf::actor_cast<caf::actor>(self));
-    // Wait for the end, polling for a stop request (signals land on their own thread).
+    // Wait for the end, polling for a stop request (signals land on their own thread) and for
+    // a target that nothing can connect to (fail fast instead of retrying for the whole plan).
     bool done = false;
     bool stop_sent = false;
+    auto last_check = std::chrono::steady_clock::now();
     while (!done) {
-      self->receive_while([&] { return !done; })(
-        [&](done_atom) { done = true; },
-        caf::after(std::chrono::milliseconds(100)) >>
-          [&] {
-            if (!stop_sent && stop_signal.load() != 0) {
+      self->receive([&](done_atom) { done = true; },
+                    caf::after(std::chrono::milliseconds(100)) >> [] {});
+      if (done || stop_sent)
+        continue;
+      if (stop_signal.load() != 0) {
+        stop_sent = true;
+        self->send(director, stop_atom::value);
+        continue;
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_check < std::chrono::seconds(1))
+        continue;
+      last_check = now;
+      self->request(metrics, std::chrono::seconds(5), get_atom::value)
+        .receive(
+          [&](metrics_result& r) {
+            if (auto why = nothing_connects(r.total.counters, peak)) {
+              std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
+                           sc.target.url.c_str(), why->c_str());
+              failed_fast = true;
               stop_sent = true;
               self->send(director, stop_atom::value);
             }
-          });
+          },
+          [](caf::error&) {});
     }
     self->request(metrics, std::chrono::seconds(10), done_atom::value)
       .receive([&](metrics_result& r) { result = std::move(r); },
@@ -316,7 +350,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::printf("reports: %s/ (load_test_result.csv, summary.json, timeseries.csv, "
               "scenario.toml)\n",
               dir.c_str());
-  if (int sig = stop_signal.load(); sig != 0)
+  if (failed_fast)
+    code = exit_failed;
+  else if (int sig = stop_signal.load(); sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
   return code;
 }

@@ -290,3 +290,28 @@ duration = "1s"
   srv.stop();
   fs::remove_all(dir);
 }
+
+TEST_CASE("a target that refuses every connection fails fast with one line", "[e2e]") {
+  // A port nobody listens on: bind one, note it, close it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  auto port = std::to_string(ntohs(a.sin_port));
+  ::close(fd);
+  std::string text = "[target]\nurl = \"ws://127.0.0.1:" + port +
+                     "/ws-stomp\"\n[auth]\nmode = \"none\"\n[output]\nprometheus = \"\"\n"
+                     "[[stage]]\nusers = 20\nramp = \"200ms\"\nduration = \"60s\"\n"
+                     "[reconnect]\nenabled = true\ninitial = \"100ms\"\n";
+  auto r = config::load_scenario_text(text, "refused.toml", {}, {});
+  REQUIRE(r.ok());
+  auto dir = temp_dir("refused");
+  CHECK(run_load_test(*r.value, quiet_options(dir)) == exit_failed);
+  auto c = read_json(dir + "/summary.json")["counters"];
+  CHECK(c["errors"]["connect_refused"].get<std::uint64_t>() >= 10);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() == 0);
+  fs::remove_all(dir);
+}
