@@ -39,6 +39,9 @@ using healthy_atom = caf::atom_constant<caf::atom("healthy")>;
 /// supervisor -> self: a user asked to stop did not exit in time; kill it.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
+/// with `get_atom`: ask a supervisor for the times to recover since the last ask.
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+
 /// director -> metrics: `phase_atom, uint32_t stage, std::string name, run_phase phase`.
 using phase_atom = caf::atom_constant<caf::atom("phase")>;
 

@@ -164,6 +164,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::optional<signal_watcher> signals;
   if (opts.handle_signals)
     signals.emplace();
+  // The director runs closed-model stages only: refuse rather than run a different test.
+  for (std::size_t i = 0; i < sc.stages.size(); ++i) {
+    if (sc.stages[i].arrival_rate > 0) {
+      std::fprintf(stderr,
+                   "stompede: stage[%zu].arrival_rate: open-model stages are not run by the "
+                   "engine yet; use users + ramp\n",
+                   i);
+      return exit_failed;
+    }
+  }
   auto peak = peak_users(sc);
   // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
   auto fd_limit = raise_nofile_limit();

@@ -49,6 +49,15 @@ void collect(caf::stateful_actor<metrics_state>* self) {
         [](caf::error&) {
           // A supervisor that ended already has nothing new to say.
         });
+    self
+      ->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value,
+                reconnect_atom::value)
+      .then(
+        [self](const std::vector<std::int64_t>& samples) {
+          for (auto ms : samples)
+            self->state.interval.histograms.reconnect_time_ms.record(ms);
+        },
+        [](caf::error&) {});
   }
 }
 

@@ -8,6 +8,7 @@
 #include <caf/sec.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace stompede {
 
@@ -275,6 +276,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
       return rp;
     },
     [self](get_atom, stats_atom) -> supervisor_stats { return current_stats(self); },
+    [self](get_atom, reconnect_atom) -> std::vector<int64_t> {
+      return std::exchange(self->state.recover_samples_ms, {});
+    },
     [self](connected_atom) {
       auto& st = self->state;
       auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
@@ -296,6 +300,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
         ++st.stats.recover_count;
         st.stats.recover_ns_sum += took;
         st.stats.recover_ns_max = std::max(st.stats.recover_ns_max, took);
+        // Kept for the metrics actor's reconnection-time histogram, drained once a second.
+        if (st.recover_samples_ms.size() < supervisor_state::max_recover_samples)
+          st.recover_samples_ms.push_back(took / 1'000'000);
       }
       if (slot.attempts > 0)
         self->delayed_send(handle_of(self), st.config.backoff.healthy_reset, healthy_atom::value,

@@ -100,6 +100,8 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<shutdown_atom>::with<done_atom, supervisor_stats>,
   // anyone: current counters.
   caf::replies_to<get_atom, stats_atom>::with<supervisor_stats>,
+  // metrics: times to recover (ms) since the last ask, drained.
+  caf::replies_to<get_atom, reconnect_atom>::with<std::vector<int64_t>>,
   // user: its session is established.
   caf::reacts_to<connected_atom>,
   // self: (re)spawn slot `uint32_t` if generation `uint64_t` is still current.
@@ -173,6 +175,10 @@ struct supervisor_state {
   std::vector<caf::typed_response_promise<done_atom, supervisor_stats>> done_promises;
   std::mt19937_64 rng;
   supervisor_stats stats;
+  /// Times to recover (ms) since the last (get_atom, reconnect_atom); bounded so that nobody
+  /// asking never grows it without end.
+  std::vector<int64_t> recover_samples_ms;
+  static constexpr std::size_t max_recover_samples = 100000;
 };
 
 /// The supervisor behaviour. `make_identity` maps global indices to identities; `make_user`

@@ -48,6 +48,7 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
       s.connected = log->all_connected ? log->last_target : 0;
       return s;
     },
+    [](get_atom, reconnect_atom) { return std::vector<int64_t>{}; },
     [](connected_atom) {},
     [](respawn_atom, uint32_t, uint64_t) {},
     [](healthy_atom, uint32_t, uint64_t) {},

@@ -181,7 +181,8 @@ max = "1s"
   auto stats = srv.stats();
   srv.stop();
   REQUIRE(code == exit_completed);
-  auto c = read_json(dir + "/summary.json")["counters"];
+  auto summary = read_json(dir + "/summary.json");
+  auto c = summary["counters"];
   auto closed = stats.fault_closed_sessions;
   REQUIRE(closed == 20);
   // Every closed session was counted as an error, retried and brought back.
@@ -191,6 +192,8 @@ max = "1s"
   CHECK(c["give_ups"].get<std::uint64_t>() == 0);
   CHECK(c["stomp_connected"].get<std::uint64_t>() == 40);
   CHECK(stats.sessions_total == 40);
+  // One time-to-recover sample per recovery, reaching the reconnection-time histogram.
+  CHECK(summary["histograms"]["reconnect_time_ms"]["count"].get<std::uint64_t>() == closed);
   fs::remove_all(dir);
 }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The seed workload (rooms of 100, the 10/30/60 mix, 1 s interval) at N users against the
+# embedded server running as a separate process. Samples both processes from /proc and prints,
+# per run: steady-state RSS per connected user, CPU µs per message handled (client: sent +
+# received; server: frames written), round-trip percentiles, errors. Bounded in time; it
+# asserts nothing.
+#
+#   bench/seed_workload.sh [USERS...]        (default: 1000)
+#   HOLD=60 bench/seed_workload.sh 1000 5000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${STOMPEDE:-build/app/stompede}
+hold=${HOLD:-60}
+port=${PORT:-18080}
+users_list=("$@")
+[ ${#users_list[@]} -gt 0 ] || users_list=(1000)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+
+for users in "${users_list[@]}"; do
+  out=$(mktemp -d)
+  "$bin" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break; sleep 0.1; done
+  ramp=$(( users / 500 + 5 ))
+  cat >"$out/scenario.toml" <<TOML
+[target]
+url = "ws://127.0.0.1:$port/ws-stomp"
+http_url = "http://127.0.0.1:$port"
+[auth]
+mode = "login"
+password = "password123!"
+[rooms]
+members_per_room = 100
+[[stage]]
+name = "hold"
+users = $users
+ramp = "${ramp}s"
+min_start_gap = "1ms"
+duration = "${hold}s"
+[behaviour]
+interval = "1s"
+[output]
+prometheus = ""
+TOML
+  "$bin" run "$out/scenario.toml" --quiet --out "$out/results" >"$out/client.log" 2>&1 &
+  client=$!
+  # Steady state: from the end of the ramp + 5 s to 5 s before the end of the hold.
+  sleep $(( ramp + 5 ))
+  c0=$(cpu_ticks $client); s0=$(cpu_ticks $server); t0=$(date +%s.%N)
+  sleep $(( hold - 10 ))
+  c1=$(cpu_ticks $client); s1=$(cpu_ticks $server); t1=$(date +%s.%N)
+  crss=$(rss_kb $client); srss=$(rss_kb $server)
+  wait $client || true
+  kill $server; wait $server 2>/dev/null || true
+  trap - EXIT
+  python3 - "$out/results/summary.json" "$users" "$c0" "$c1" "$s0" "$s1" "$t0" "$t1" \
+    "$crss" "$srss" "$hz" "$hold" <<'PY'
+import json, sys
+path, users, c0, c1, s0, s1, t0, t1, crss, srss, hz, hold = sys.argv[1:]
+j = json.load(open(path)); f = j["figures"]; c = j["counters"]
+users = int(users); secs = float(t1) - float(t0); hz = float(hz)
+dur = f.get("duration_s", 0) or 1
+# Messages per second over the run; the steady window has the same rate (the ramp is short).
+msgs = (c["messages_sent"] + c["messages_received"]) / dur * secs
+ccpu = (int(c1) - int(c0)) / hz; scpu = (int(s1) - int(s0)) / hz
+print(f"users {users}: client RSS {int(crss)/users:.1f} KB/user, CPU {ccpu/secs*100:.0f}% "
+      f"{ccpu*1e6/max(msgs,1):.2f} us/msg | server RSS {int(srss)/users:.1f} KB/user, "
+      f"CPU {scpu/secs*100:.0f}% | rtt p50/p95/p99 {f['latency_p50_ms']:.1f}/"
+      f"{f['latency_p95_ms']:.1f}/{f['latency_p99_ms']:.1f} ms (uncorrected p99 "
+      f"{f['latency_actual_p99_ms']:.1f}) | late sends {c['late_sends']} | errors "
+      f"{c['errors_total']} | reconnects {c['reconnect_attempts']} | sent {c['messages_sent']} "
+      f"recv {c['messages_received']} lost {c['lost']}")
+PY
+  rm -rf "$out"
+done
