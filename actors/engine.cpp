@@ -263,6 +263,10 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", 2);
+    // The actors only do control work (a few messages per user per minute): a shared queue
+    // with sleeping workers, rather than work stealing's spinning polls, keeps them off the
+    // two cores the IO threads need.
+    cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{cfg};
     user_deps deps{&pool, aggregates.data(), settings};
     auto ids_ptr = std::make_shared<const std::vector<user_identity>>(std::move(ids));

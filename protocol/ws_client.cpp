@@ -133,12 +133,21 @@ private:
 
 /// One connection: plain (`Tls` = false) or over TLS. Every member function below the public
 /// overrides runs on strand_.
+/// The connection's executor. The io_context of a connection is run by exactly one thread (see
+/// ws_client.hpp), so a plain io_context executor serialises everything a strand would, without
+/// the strand's queue and the type-erased executor's reference counting on every operation.
+using executor_type = asio::io_context::executor_type;
+using tcp_stream_type = beast::basic_stream<tcp, executor_type>;
+using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                              asio::wait_traits<std::chrono::steady_clock>,
+                                              executor_type>;
+
 template <bool Tls>
 class ws_session final : public ws_client, public std::enable_shared_from_this<ws_session<Tls>> {
-  using next_layer_type = std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>,
-                                             beast::tcp_stream>;
+  using next_layer_type = std::conditional_t<Tls, beast::ssl_stream<tcp_stream_type>,
+                                             tcp_stream_type>;
   using stream_type = websocket::stream<next_layer_type>;
-  using strand_type = asio::strand<asio::io_context::executor_type>;
+  using strand_type = executor_type;
 
   enum class state : std::uint8_t { idle, resolving, connecting, handshaking, open, closing,
                                     closed };
@@ -146,7 +155,7 @@ class ws_session final : public ws_client, public std::enable_shared_from_this<w
 public:
   ws_session(asio::io_context& ioc, ws_options opts, std::shared_ptr<ws_handler> handler,
              std::shared_ptr<ssl::context> ctx)
-      : strand_(asio::make_strand(ioc)), ctx_(std::move(ctx)), opts_(std::move(opts)),
+      : strand_(ioc.get_executor()), ctx_(std::move(ctx)), opts_(std::move(opts)),
         handler_(std::move(handler)), ws_(make_stream()), timer_(strand_),
         idle_(opts_.idle_timeout) {}
 
@@ -187,7 +196,7 @@ private:
       return stream_type(strand_);
   }
 
-  beast::tcp_stream& tcp() {
+  tcp_stream_type& tcp() {
     return beast::get_lowest_layer(ws_);
   }
 
@@ -219,7 +228,7 @@ private:
       do_connect(tcp::endpoint(addr, opts_.target.port));
       return;
     }
-    resolver_ = std::make_unique<tcp::resolver>(strand_);
+    resolver_ = std::make_unique<asio::ip::basic_resolver<asio::ip::tcp, executor_type>>(strand_);
     arm_timer();
     resolver_->async_resolve(
         opts_.target.host, std::to_string(opts_.target.port),
@@ -617,8 +626,8 @@ private:
   ws_options opts_;
   std::shared_ptr<ws_handler> handler_;
   stream_type ws_;
-  asio::steady_timer timer_;
-  std::unique_ptr<tcp::resolver> resolver_;
+  timer_type timer_;
+  std::unique_ptr<asio::ip::basic_resolver<asio::ip::tcp, executor_type>> resolver_;
   beast::flat_buffer buffer_;
   std::vector<std::string> queue_;
   std::string in_flight_;

@@ -1,7 +1,7 @@
 #pragma once
 
 // A WebSocket (ws/wss) client connection on Boost.Beast, behind a Beast-free header: one
-// connection, one strand, one async_write in flight, a bounded outgoing queue, and explicit
+// connection, one IO thread, one async_write in flight, a bounded outgoing queue, and explicit
 // timeouts for every step. It knows nothing of STOMP: it delivers whole WebSocket messages to
 // its handler and sends whole messages.
 
@@ -53,7 +53,7 @@ struct ws_options {
   std::string user_agent;
 };
 
-/// Receives what happens on a connection, on the connection's strand (an IO thread). Handlers
+/// Receives what happens on a connection, on the thread that runs its io_context. Handlers
 /// must be quick and must not block.
 class ws_handler {
 public:
@@ -78,7 +78,9 @@ public:
 };
 
 /// One client connection. Create with `make_ws_client`, then `start()`. Every member is safe
-/// to call from any thread: work is posted to the connection's strand.
+/// to call from any thread: work is dispatched to the connection's io_context, which must be
+/// run by exactly one thread (stompede's io_pool gives each thread its own io_context); that
+/// single thread is what serialises a connection, without a strand.
 class ws_client {
 public:
   virtual ~ws_client() = default;
