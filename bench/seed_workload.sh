@@ -57,23 +57,29 @@ TOML
   wait $client || true
   kill $server; wait $server 2>/dev/null || true
   trap - EXIT
-  python3 - "$out/results/summary.json" "$users" "$c0" "$c1" "$s0" "$s1" "$t0" "$t1" \
-    "$crss" "$srss" "$hz" "$hold" <<'PY'
-import json, sys
-path, users, c0, c1, s0, s1, t0, t1, crss, srss, hz, hold = sys.argv[1:]
-j = json.load(open(path)); f = j["figures"]; c = j["counters"]
+  python3 - "$out/results" "$users" "$c0" "$c1" "$s0" "$s1" "$t0" "$t1" "$crss" "$srss" "$hz" <<'PY'
+import csv, json, sys
+res, users, c0, c1, s0, s1, t0, t1, crss, srss, hz = sys.argv[1:]
+j = json.load(open(res + "/summary.json")); f = j["figures"]; c = j["counters"]
 users = int(users); secs = float(t1) - float(t0); hz = float(hz)
-dur = f.get("duration_s", 0) or 1
-# Messages per second over the run; the steady window has the same rate (the ramp is short).
-msgs = (c["messages_sent"] + c["messages_received"]) / dur * secs
+rows = [r for r in csv.DictReader(open(res + "/timeseries.csv")) if r["phase"] == "steady"]
+rows = rows[3:-3] or rows
+rate = sum(float(r["sent_per_s"]) + float(r["received_per_s"]) for r in rows) / max(len(rows), 1)
+sent = sum(float(r["sent_per_s"]) for r in rows) / max(len(rows), 1)
+conn = sum(int(r["connected"]) for r in rows) / max(len(rows), 1)
 ccpu = (int(c1) - int(c0)) / hz; scpu = (int(s1) - int(s0)) / hz
-print(f"users {users}: client RSS {int(crss)/users:.1f} KB/user, CPU {ccpu/secs*100:.0f}% "
-      f"{ccpu*1e6/max(msgs,1):.2f} us/msg | server RSS {int(srss)/users:.1f} KB/user, "
-      f"CPU {scpu/secs*100:.0f}% | rtt p50/p95/p99 {f['latency_p50_ms']:.1f}/"
-      f"{f['latency_p95_ms']:.1f}/{f['latency_p99_ms']:.1f} ms (uncorrected p99 "
-      f"{f['latency_actual_p99_ms']:.1f}) | late sends {c['late_sends']} | errors "
-      f"{c['errors_total']} | reconnects {c['reconnect_attempts']} | sent {c['messages_sent']} "
-      f"recv {c['messages_received']} lost {c['lost']}")
+print(f"users {users} (connected {conn:.0f}): {sent:.0f} sent/s, {rate:.0f} handled/s")
+print(f"  client: RSS {int(crss)/max(conn,1):.1f} KB/user, CPU {ccpu/secs*100:.0f}% of a core, "
+      f"{ccpu*1e6/max(rate*secs,1):.2f} us per message handled (sent + received)")
+print(f"  server: RSS {int(srss)/max(conn,1):.1f} KB/session, CPU {scpu/secs*100:.0f}% of a core, "
+      f"{(rate-sent)/max(scpu/secs,1e-9):.0f} MESSAGE frames written per core-second")
+print(f"  round trip p50/p95/p99 {f['message_latency_p50_ms']:.2f}/{f['message_latency_p95_ms']:.2f}/"
+      f"{f['message_latency_p99_ms']:.2f} ms (uncorrected p99 {f['message_latency_uncorrected_p99_ms']:.2f}), "
+      f"late sends {c['late_sends']}, lost {c['lost']}, errors {c['errors_total']}, "
+      f"reconnects {c['reconnect_attempts']}, ws connect p95 {f['websocket_connect_p95_ms']:.1f} ms")
+errs = {k: v for k, v in c["errors"].items() if v}
+if errs:
+    print("  errors by type: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
 PY
   rm -rf "$out"
 done

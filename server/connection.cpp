@@ -643,6 +643,32 @@ void connection::do_write() {
   auto handler = [self = shared_from_this()](beast::error_code ec, std::size_t n) {
     self->on_write(ec, n);
   };
+  in_flight_count_ = 1;
+  if (queue_.size() > 1 && core_.config().coalesce_frames && o.text != "\n") {
+    // Several frames are waiting: one WebSocket message, one syscall, no copies. Heart-beat
+    // EOLs stay out of batches (an EOL inside a message is still a heart-beat, but keeping
+    // them alone keeps the accounting simple).
+    constexpr std::size_t max_batch_bytes = 64 * 1024;
+    write_bufs_.clear();
+    std::size_t bytes = 0;
+    std::size_t count = 0;
+    for (const auto& q : queue_) {
+      if (count > 0 && (bytes + q.bytes() > max_batch_bytes || q.text == "\n"))
+        break;
+      if (q.shared) {
+        write_bufs_.push_back(net::buffer(q.shared->prefix));
+        write_bufs_.push_back(net::buffer(q.text));
+        write_bufs_.push_back(net::buffer(q.shared->suffix));
+      } else {
+        write_bufs_.push_back(net::buffer(q.text));
+      }
+      bytes += q.bytes();
+      ++count;
+    }
+    in_flight_count_ = count;
+    ws_.async_write(write_bufs_, std::move(handler));
+    return;
+  }
   if (o.shared) {
     const std::array<net::const_buffer, 3> bufs{net::buffer(o.shared->prefix), net::buffer(o.text),
                                                  net::buffer(o.shared->suffix)};
@@ -658,11 +684,15 @@ void connection::on_write(beast::error_code ec, std::size_t n) {
     finalize();
     return;
   }
-  const outbound& o = queue_.front();
-  queued_bytes_ -= o.bytes();
-  if (o.shared || o.text != "\n") core_.stats.frames_out.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < in_flight_count_ && !queue_.empty(); ++i) {
+    const outbound& o = queue_.front();
+    queued_bytes_ -= o.bytes();
+    if (o.shared || o.text != "\n")
+      core_.stats.frames_out.fetch_add(1, std::memory_order_relaxed);
+    queue_.pop_front();
+  }
+  in_flight_count_ = 0;
   core_.stats.bytes_out.fetch_add(n, std::memory_order_relaxed);
-  queue_.pop_front();
   last_write_ = clock::now();
   do_write();
 }

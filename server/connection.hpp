@@ -9,6 +9,7 @@
 #include "protocol/stomp_parser.hpp"
 #include "server/server_core.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -115,6 +116,9 @@ private:
   phase phase_ = phase::http;
   std::uint16_t close_code_ = 1000;
   bool writing_ = false;
+  /// Queue entries the write in flight carries (one, or a coalesced batch).
+  std::size_t in_flight_count_ = 0;
+  std::vector<boost::asio::const_buffer> write_bufs_;
   bool read_paused_ = false;
   bool reading_ = false;
   bool finalized_ = false;

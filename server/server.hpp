@@ -44,6 +44,11 @@ struct server_config {
   bool room_summaries = true;
   /// Largest STOMP frame accepted (command + headers + body).
   std::size_t max_frame_bytes = 512 * 1024;
+  /// When several frames wait for one session, write them as one WebSocket message (STOMP
+  /// allows several frames per message; stompede, stompjs and RabbitMQ's clients read them).
+  /// Under load this turns a syscall per frame into one per batch; off = one frame per message,
+  /// as Spring sends them.
+  bool coalesce_frames = true;
   /// Bytes queued for one session beyond which it is cut as a slow consumer.
   std::size_t max_queue_bytes = 1024 * 1024;
   /// A single write to a session may take this long before it is cut as a slow consumer.

@@ -146,6 +146,8 @@ struct loader {
         ok = boolean(node, key, c.room_summaries);
       } else if (key == "max_frame_bytes") {
         ok = bytes(node, key, c.max_frame_bytes);
+      } else if (key == "coalesce_frames") {
+        ok = boolean(node, key, c.coalesce_frames);
       } else if (key == "max_queue_bytes") {
         ok = bytes(node, key, c.max_queue_bytes);
       } else if (key == "slow_consumer_timeout") {
