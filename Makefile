@@ -30,6 +30,8 @@ test: build
 bench: build
 	cmake --build $(BUILD) -j$(JOBS) --target benches
 	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+	@echo "== bench/seed_workload.sh (HOLD=$${HOLD:-30} s; more users: bench/seed_workload.sh 1000 5000 10000)"
+	STOMPEDE=$(STOMPEDE) HOLD=$${HOLD:-30} bench/seed_workload.sh 1000
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -49,7 +49,7 @@ std::chrono::milliseconds base_delay(const backoff_policy& policy, uint32_t atte
 std::chrono::milliseconds delay(const backoff_policy& policy, uint32_t attempt, double unit);
 
 /// The jittered delay for `attempt`, drawing from the uniform random bit generator `rng`.
-template <class Rng>
+template<class Rng>
 std::chrono::milliseconds delay(const backoff_policy& policy, uint32_t attempt, Rng& rng) {
   std::uniform_real_distribution<double> dist{0.0, 1.0};
   return delay(policy, attempt, dist(rng));

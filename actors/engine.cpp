@@ -23,8 +23,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <thread>
@@ -291,8 +291,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       // Reconnect off: a failed user is given up at once (counted), as the seed does.
       sup_cfg.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
       sup_cfg.backoff.healthy_reset = sc.reconnect.healthy_reset;
-      sup_cfg.spawn_spacing = sc.stages.empty() ? std::chrono::milliseconds{10}
-                                                : sc.stages.front().min_start_gap;
+      sup_cfg.spawn_spacing =
+          sc.stages.empty() ? std::chrono::milliseconds{10} : sc.stages.front().min_start_gap;
       sup_cfg.seed = sc.run.random_seed + s;
       auto sup = sys.spawn(supervisor, sup_cfg, factory, identity);
       supervisors.push_back(sup);
@@ -310,8 +310,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       return s.wait_for == config::wait_for::all_subscribed;
     });
     caf::scoped_actor self{sys};
-    auto director = sys.spawn(stage_director, dcfg, supervisors, metrics,
-                              caf::actor_cast<caf::actor>(self));
+    auto director =
+        sys.spawn(stage_director, dcfg, supervisors, metrics, caf::actor_cast<caf::actor>(self));
     // Wait for the end, polling for a stop request (signals land on their own thread) and for
     // a target that nothing can connect to (fail fast instead of retrying for the whole plan).
     bool done = false;
@@ -332,24 +332,23 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         continue;
       last_check = now;
       self->request(metrics, std::chrono::seconds(5), get_atom::value)
-        .receive(
-          [&](metrics_result& r) {
-            if (auto why = nothing_connects(r.total.counters, peak)) {
-              std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
-                           sc.target.url.c_str(), why->c_str());
-              failed_fast = true;
-              stop_sent = true;
-              self->send(director, stop_atom::value);
-            }
-          },
-          [](caf::error&) {});
+          .receive(
+              [&](metrics_result& r) {
+                if (auto why = nothing_connects(r.total.counters, peak)) {
+                  std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
+                               sc.target.url.c_str(), why->c_str());
+                  failed_fast = true;
+                  stop_sent = true;
+                  self->send(director, stop_atom::value);
+                }
+              },
+              [](caf::error&) {});
     }
     self->request(metrics, std::chrono::seconds(10), done_atom::value)
-      .receive([&](metrics_result& r) { result = std::move(r); },
-               [&](caf::error& e) {
-                 std::fprintf(stderr, "stompede: final metrics: %s\n",
-                              sys.render(e).c_str());
-               });
+        .receive([&](metrics_result& r) { result = std::move(r); },
+                 [&](caf::error& e) {
+                   std::fprintf(stderr, "stompede: final metrics: %s\n", sys.render(e).c_str());
+                 });
     for (auto& s : supervisor_handles)
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
@@ -357,7 +356,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   }
   pool.stop();
   run.duration_s =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   timeseries->close();
   write_reports(dir, result, run, sc.output.csv);
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());

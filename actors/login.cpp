@@ -48,7 +48,7 @@ std::string describe(const std::error_code& ec, const net::http_response& r) {
 /// Runs `n` requests with at most `concurrency` in flight, spread over the IO threads, and
 /// waits for all of them. `make(i)` builds request i; `done(i, ec, response)` runs on an IO
 /// thread under a lock. `stop()` may end issuing early.
-template <class Make, class Done, class Stop>
+template<class Make, class Done, class Stop>
 void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make make, Done done,
                  Stop stop) {
   struct shared {
@@ -98,40 +98,39 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
     std::printf("stompede: logging in %zu users (%zu at a time)\n", ids.size(), concurrency);
     std::fflush(stdout);
     run_bounded(
-      pool, ids.size(), concurrency,
-      [&](std::size_t i) {
-        net::http_request req;
-        req.method = "POST";
-        req.target = login_url;
-        req.headers.emplace_back("Content-Type", "application/json");
-        req.body = json{{"email", email_of(sc.auth.email, ids[i].member_id)},
-                        {"password", sc.auth.password.reveal()}}
-                     .dump();
-        req.tls = tls_of(sc);
-        req.connect_timeout = sc.target.connect_timeout;
-        return req;
-      },
-      [&](std::size_t i, const std::error_code& ec, const net::http_response& r) {
-        if (!ec && r.status == 200) {
-          auto j = json::parse(r.body, nullptr, false);
-          const json* data = (!j.is_discarded() && j.is_object() && j.contains("data"))
-                               ? &j["data"]
-                               : nullptr;
-          if (data && data->is_object() && data->contains("tokenInfo") &&
-              (*data)["tokenInfo"].contains("accessToken")) {
-            ids[i].token = (*data)["tokenInfo"]["accessToken"].get<std::string>();
-            if (data->contains("memberInfo") && (*data)["memberInfo"].contains("memberId") &&
-                (*data)["memberInfo"]["memberId"].is_number_integer())
-              ids[i].member_id = (*data)["memberInfo"]["memberId"].get<std::int64_t>();
-            ++ok;
-            return;
+        pool, ids.size(), concurrency,
+        [&](std::size_t i) {
+          net::http_request req;
+          req.method = "POST";
+          req.target = login_url;
+          req.headers.emplace_back("Content-Type", "application/json");
+          req.body = json{{"email", email_of(sc.auth.email, ids[i].member_id)},
+                          {"password", sc.auth.password.reveal()}}
+                         .dump();
+          req.tls = tls_of(sc);
+          req.connect_timeout = sc.target.connect_timeout;
+          return req;
+        },
+        [&](std::size_t i, const std::error_code& ec, const net::http_response& r) {
+          if (!ec && r.status == 200) {
+            auto j = json::parse(r.body, nullptr, false);
+            const json* data =
+                (!j.is_discarded() && j.is_object() && j.contains("data")) ? &j["data"] : nullptr;
+            if (data && data->is_object() && data->contains("tokenInfo") &&
+                (*data)["tokenInfo"].contains("accessToken")) {
+              ids[i].token = (*data)["tokenInfo"]["accessToken"].get<std::string>();
+              if (data->contains("memberInfo") && (*data)["memberInfo"].contains("memberId") &&
+                  (*data)["memberInfo"]["memberId"].is_number_integer())
+                ids[i].member_id = (*data)["memberInfo"]["memberId"].get<std::int64_t>();
+              ++ok;
+              return;
+            }
           }
-        }
-        if (failed++ == 0)
-          first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + describe(ec, r);
-      },
-      // Everything failed so far over a full window: the target refuses us; stop asking.
-      [&] { return ok == 0 && failed >= concurrency; });
+          if (failed++ == 0)
+            first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + describe(ec, r);
+        },
+        // Everything failed so far over a full window: the target refuses us; stop asking.
+        [&] { return ok == 0 && failed >= concurrency; });
     if (ok == 0) {
       why = "login failed at " + login_url.to_string() + " (" + first_failure + ")";
       return false;

@@ -8,9 +8,8 @@ namespace stompede {
 
 message_template::message_template(std::string_view text) {
   static constexpr std::pair<std::string_view, var> names[] = {
-    {"{user}", var::user},       {"{member}", var::member},
-    {"{room}", var::room},       {"{seq}", var::seq},
-    {"{content}", var::content}, {"{created_at}", var::created_at},
+      {"{user}", var::user}, {"{member}", var::member},   {"{room}", var::room},
+      {"{seq}", var::seq},   {"{content}", var::content}, {"{created_at}", var::created_at},
   };
   std::string literal;
   std::size_t i = 0;
@@ -44,27 +43,27 @@ void message_template::render(const template_vars& v, std::string& out) const {
   };
   for (auto& p : parts_) {
     switch (p.kind) {
-      case var::literal:
-        out += p.text;
-        break;
-      case var::user:
-        append_num(static_cast<unsigned long long>(v.user), "%llu");
-        break;
-      case var::member:
-        append_num(static_cast<long long>(v.member), "%lld");
-        break;
-      case var::room:
-        append_num(static_cast<long long>(v.room), "%lld");
-        break;
-      case var::seq:
-        append_num(static_cast<unsigned long long>(v.seq), "%llu");
-        break;
-      case var::content:
-        out += v.content;
-        break;
-      case var::created_at:
-        out += v.created_at;
-        break;
+    case var::literal:
+      out += p.text;
+      break;
+    case var::user:
+      append_num(static_cast<unsigned long long>(v.user), "%llu");
+      break;
+    case var::member:
+      append_num(static_cast<long long>(v.member), "%lld");
+      break;
+    case var::room:
+      append_num(static_cast<long long>(v.room), "%lld");
+      break;
+    case var::seq:
+      append_num(static_cast<unsigned long long>(v.seq), "%llu");
+      break;
+    case var::content:
+      out += v.content;
+      break;
+    case var::created_at:
+      out += v.created_at;
+      break;
     }
   }
 }
@@ -92,29 +91,29 @@ bool message_template::uses(std::string_view name) const {
 void json_escape_to(std::string_view s, std::string& out) {
   for (char c : s) {
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out.push_back(c);
+      }
     }
   }
 }

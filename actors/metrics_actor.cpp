@@ -36,28 +36,27 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   // Supervisors own the restart counts; their answers land in the next interval at the latest.
   for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
     self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value, stats_atom::value)
-      .then(
-        [self, i](const supervisor_stats& s) {
-          auto& c = self->state.sup_now[i];
-          c.reconnect_attempts = s.attempts;
-          c.reconnect_successes = s.successes;
-          c.give_ups = s.give_ups;
-          auto& t = self->state.sup_targets[i];
-          t.first = s.target;
-          t.second = s.connected;
-        },
-        [](caf::error&) {
-          // A supervisor that ended already has nothing new to say.
-        });
-    self
-      ->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value,
-                reconnect_atom::value)
-      .then(
-        [self](const std::vector<std::int64_t>& samples) {
-          for (auto ms : samples)
-            self->state.interval.histograms.reconnect_time_ms.record(ms);
-        },
-        [](caf::error&) {});
+        .then(
+            [self, i](const supervisor_stats& s) {
+              auto& c = self->state.sup_now[i];
+              c.reconnect_attempts = s.attempts;
+              c.reconnect_successes = s.successes;
+              c.give_ups = s.give_ups;
+              auto& t = self->state.sup_targets[i];
+              t.first = s.target;
+              t.second = s.connected;
+            },
+            [](caf::error&) {
+              // A supervisor that ended already has nothing new to say.
+            });
+    self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value,
+                  reconnect_atom::value)
+        .then(
+            [self](const std::vector<std::int64_t>& samples) {
+              for (auto ms : samples)
+                self->state.interval.histograms.reconnect_time_ms.record(ms);
+            },
+            [](caf::error&) {});
   }
 }
 
@@ -66,20 +65,20 @@ void print_progress(metrics_state& st, const metrics::load_snapshot& d) {
     return;
   auto& g = d.gauges;
   auto secs = d.interval_s > 0 ? d.interval_s : 1.0;
-  double p95 = d.histograms.round_trip_intended_us.empty()
-                 ? 0.0
-                 : static_cast<double>(d.histograms.round_trip_intended_us.quantile(0.95)) / 1000.0;
+  double p95 =
+      d.histograms.round_trip_intended_us.empty()
+          ? 0.0
+          : static_cast<double>(d.histograms.round_trip_intended_us.quantile(0.95)) / 1000.0;
   char line[512];
-  std::snprintf(line, sizeof(line),
-                "[%5.0fs] %-10.10s %-6s users %" PRId64 "/%" PRId64
-                " | sent %.0f/s recv %.0f/s | p95 rtt %.1f ms | errors %" PRIu64
-                " (total %" PRIu64 ") | reconnecting %" PRId64 " | lost %" PRIu64,
-                d.elapsed_s, g.stage_name.empty() ? "-" : g.stage_name.c_str(),
-                g.phase_name.c_str(), g.connected_users, g.target_users,
-                static_cast<double>(d.counters.messages_sent) / secs,
-                static_cast<double>(d.counters.messages_received) / secs, p95,
-                d.counters.errors_total(), st.total.counters.errors_total(),
-                g.active_reconnections, st.total.counters.lost);
+  std::snprintf(
+      line, sizeof(line),
+      "[%5.0fs] %-10.10s %-6s users %" PRId64 "/%" PRId64
+      " | sent %.0f/s recv %.0f/s | p95 rtt %.1f ms | errors %" PRIu64 " (total %" PRIu64
+      ") | reconnecting %" PRId64 " | lost %" PRIu64,
+      d.elapsed_s, g.stage_name.empty() ? "-" : g.stage_name.c_str(), g.phase_name.c_str(),
+      g.connected_users, g.target_users, static_cast<double>(d.counters.messages_sent) / secs,
+      static_cast<double>(d.counters.messages_received) / secs, p95, d.counters.errors_total(),
+      st.total.counters.errors_total(), g.active_reconnections, st.total.counters.lost);
   if (st.config.progress_in_place)
     std::fprintf(st.config.progress_out, "\r\033[K%s", line);
   else
@@ -160,61 +159,61 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
   return {
-    [=](tick_atom) {
-      auto& st = self->state;
-      if (st.done)
-        return;
-      collect(self);
-      self->delayed_send(self, st.config.interval, tick_atom::value);
-    },
-    [=](io_delta& d, std::uint64_t tick) {
-      auto& st = self->state;
-      auto& iv = st.interval;
-      iv.counters += d.counters;
-      iv.histograms.merge(d.histograms);
-      if (tick != st.tick || st.pending == 0)
-        return; // a straggler of an earlier collection: its events count, its levels not
-      if (st.pending == st.pool->size()) {
-        iv.gauges.active_connections = 0;
-        iv.gauges.connected_users = 0;
-      }
-      iv.gauges.active_connections += d.open_sessions;
-      iv.gauges.connected_users += d.subscribed_sessions;
-      if (--st.pending == 0) {
-        emit(self);
-        if (!st.finishing.empty()) {
-          st.done = true;
-          for (auto& rp : st.finishing)
-            rp.deliver(make_result(st));
-          st.finishing.clear();
-        }
-      }
-    },
-    [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
-      auto& st = self->state;
-      auto& g = st.interval.gauges;
-      if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
-        metrics::stage_report sr;
-        sr.index = static_cast<int>(stage);
-        sr.name = name;
-        sr.start_s = sr.end_s = seconds_since(st.started, clock_type::now());
-        st.stages.push_back(std::move(sr));
-      }
-      g.stage_index = static_cast<std::int32_t>(stage);
-      g.stage_name = std::move(name);
-      g.phase_name = to_string(phase);
-    },
-    [=](done_atom) -> caf::result<metrics_result> {
-      auto& st = self->state;
-      if (st.done)
-        return make_result(st);
-      auto rp = self->make_response_promise<metrics_result>();
-      st.finishing.push_back(rp);
-      if (st.pending == 0)
+      [=](tick_atom) {
+        auto& st = self->state;
+        if (st.done)
+          return;
         collect(self);
-      return rp;
-    },
-    [=](get_atom) -> metrics_result { return make_result(self->state); },
+        self->delayed_send(self, st.config.interval, tick_atom::value);
+      },
+      [=](io_delta& d, std::uint64_t tick) {
+        auto& st = self->state;
+        auto& iv = st.interval;
+        iv.counters += d.counters;
+        iv.histograms.merge(d.histograms);
+        if (tick != st.tick || st.pending == 0)
+          return; // a straggler of an earlier collection: its events count, its levels not
+        if (st.pending == st.pool->size()) {
+          iv.gauges.active_connections = 0;
+          iv.gauges.connected_users = 0;
+        }
+        iv.gauges.active_connections += d.open_sessions;
+        iv.gauges.connected_users += d.subscribed_sessions;
+        if (--st.pending == 0) {
+          emit(self);
+          if (!st.finishing.empty()) {
+            st.done = true;
+            for (auto& rp : st.finishing)
+              rp.deliver(make_result(st));
+            st.finishing.clear();
+          }
+        }
+      },
+      [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
+        auto& st = self->state;
+        auto& g = st.interval.gauges;
+        if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
+          metrics::stage_report sr;
+          sr.index = static_cast<int>(stage);
+          sr.name = name;
+          sr.start_s = sr.end_s = seconds_since(st.started, clock_type::now());
+          st.stages.push_back(std::move(sr));
+        }
+        g.stage_index = static_cast<std::int32_t>(stage);
+        g.stage_name = std::move(name);
+        g.phase_name = to_string(phase);
+      },
+      [=](done_atom) -> caf::result<metrics_result> {
+        auto& st = self->state;
+        if (st.done)
+          return make_result(st);
+        auto rp = self->make_response_promise<metrics_result>();
+        st.finishing.push_back(rp);
+        if (st.pending == 0)
+          collect(self);
+        return rp;
+      },
+      [=](get_atom) -> metrics_result { return make_result(self->state); },
   };
 }
 

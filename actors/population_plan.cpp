@@ -9,16 +9,16 @@ using std::chrono::milliseconds;
 
 const char* to_string(run_phase x) {
   switch (x) {
-    case run_phase::idle:
-      return "idle";
-    case run_phase::ramp:
-      return "ramp";
-    case run_phase::steady:
-      return "steady";
-    case run_phase::drain:
-      return "drain";
-    case run_phase::done:
-      return "done";
+  case run_phase::idle:
+    return "idle";
+  case run_phase::ramp:
+    return "ramp";
+  case run_phase::steady:
+    return "steady";
+  case run_phase::drain:
+    return "drain";
+  case run_phase::done:
+    return "done";
   }
   return "unknown";
 }
@@ -67,9 +67,9 @@ plan_point population_plan::at(milliseconds t) const {
   if (t >= total_)
     return {stages_.back().users, run_phase::done, stages_.size() - 1};
   // Last stage whose start is <= t; zero-length stages before it are skipped this way.
-  auto i = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), t)
-                               - starts_.begin())
-           - 1;
+  auto i =
+      static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), t) - starts_.begin()) -
+      1;
   const auto& s = stages_[i];
   auto from = previous_users(i);
   auto elapsed = t - starts_[i];
@@ -103,8 +103,8 @@ std::vector<std::string> validate(const open_stage& x, uint64_t max_arrivals) {
   if (problems.empty()) {
     auto n = x.arrival_rate * static_cast<double>(x.duration.count()) / 1000.0;
     if (n > static_cast<double>(max_arrivals))
-      problems.emplace_back(who + ": more than " + std::to_string(max_arrivals)
-                            + " arrivals; lower the rate or the duration");
+      problems.emplace_back(who + ": more than " + std::to_string(max_arrivals) +
+                            " arrivals; lower the rate or the duration");
   }
   return problems;
 }
@@ -115,7 +115,7 @@ std::vector<milliseconds> arrival_schedule(const open_stage& x) {
     return result;
   auto period_ms = 1000.0 / x.arrival_rate;
   result.reserve(static_cast<size_t>(
-    std::min(x.arrival_rate * static_cast<double>(x.duration.count()) / 1000.0 + 1.0, 1e7)));
+      std::min(x.arrival_rate * static_cast<double>(x.duration.count()) / 1000.0 + 1.0, 1e7)));
   for (uint64_t k = 0;; ++k) {
     // Multiply rather than accumulate: no drift over many arrivals.
     auto t = milliseconds{static_cast<int64_t>(std::floor(static_cast<double>(k) * period_ms))};

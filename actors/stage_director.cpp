@@ -28,15 +28,15 @@ void announce(self_ptr self, run_phase phase, size_t stage) {
     return;
   auto& stages = st.plan.stages();
   auto name = stage < stages.size() ? stages[stage].name : std::string{};
-  caf::anon_send(st.metrics, phase_atom::value, static_cast<uint32_t>(stage), std::move(name), phase);
+  caf::anon_send(st.metrics, phase_atom::value, static_cast<uint32_t>(stage), std::move(name),
+                 phase);
 }
 
 void arm_timer(self_ptr self, milliseconds wait) {
   auto& st = self->state;
   ++st.timer;
   wait = std::max(wait, milliseconds{1});
-  self->delayed_send(caf::actor_cast<stage_director_actor>(self), wait, tick_atom::value,
-                     st.timer);
+  self->delayed_send(caf::actor_cast<stage_director_actor>(self), wait, tick_atom::value, st.timer);
 }
 
 void send_targets(self_ptr self, uint32_t total) {
@@ -76,12 +76,12 @@ void begin_drain(self_ptr self) {
   };
   for (auto& sup : st.supervisors)
     self->request(sup, st.config.shutdown_timeout, shutdown_atom::value)
-      .then(
-        [self, one_done](done_atom, const supervisor_stats& s) {
-          self->state.totals += s;
-          one_done();
-        },
-        [one_done](const caf::error&) { one_done(); });
+        .then(
+            [self, one_done](done_atom, const supervisor_stats& s) {
+              self->state.totals += s;
+              one_done();
+            },
+            [one_done](const caf::error&) { one_done(); });
 }
 
 void step(self_ptr self);
@@ -108,12 +108,12 @@ void poll_connected(self_ptr self, uint64_t timer) {
   };
   for (auto& sup : st.supervisors)
     self->request(sup, st.config.stats_timeout, get_atom::value, stats_atom::value)
-      .then(
-        [connected, on_all](const supervisor_stats& s) {
-          *connected += s.connected;
-          on_all();
-        },
-        [on_all](const caf::error&) { on_all(); });
+        .then(
+            [connected, on_all](const supervisor_stats& s) {
+              *connected += s.connected;
+              on_all();
+            },
+            [on_all](const caf::error&) { on_all(); });
 }
 
 void step(self_ptr self) {
@@ -200,11 +200,11 @@ stage_director(stage_director_actor::stateful_pointer<stage_director_state> self
   ++st.timer;
   self->send(caf::actor_cast<stage_director_actor>(self), tick_atom::value, st.timer);
   return {
-    [self](tick_atom, uint64_t timer) {
-      if (timer == self->state.timer)
-        step(self);
-    },
-    [self](stop_atom) { begin_drain(self); },
+      [self](tick_atom, uint64_t timer) {
+        if (timer == self->state.timer)
+          step(self);
+      },
+      [self](stop_atom) { begin_drain(self); },
   };
 }
 

@@ -41,10 +41,10 @@ namespace stompede {
 
 /// The typed interface of the stage director.
 using stage_director_actor = caf::typed_actor<
-  // self: the step timer; `uint64_t` is the timer's sequence number.
-  caf::reacts_to<tick_atom, uint64_t>,
-  // app (SIGINT) or anyone: drain now and end the run.
-  caf::reacts_to<stop_atom>>;
+    // self: the step timer; `uint64_t` is the timer's sequence number.
+    caf::reacts_to<tick_atom, uint64_t>,
+    // app (SIGINT) or anyone: drain now and end the run.
+    caf::reacts_to<stop_atom>>;
 
 /// Settings of the stage director.
 struct stage_director_config {

@@ -3,9 +3,9 @@
 #include "actors/population_plan.hpp"
 
 #include <caf/actor_cast.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <caf/system_messages.hpp>
 
 #include <algorithm>
 #include <utility>
@@ -155,16 +155,16 @@ void set_target(self_ptr self, uint32_t n) {
     if (it == st.slots.end())
       continue;
     switch (it->second.state) {
-      case slot_state::running:
-        stop_user(self, index);
-        break;
-      case slot_state::stopping:
-        break;
-      case slot_state::pending:
-      case slot_state::exited:
-      case slot_state::given_up:
-        st.slots.erase(it); // a pending timer finds no slot and does nothing
-        break;
+    case slot_state::running:
+      stop_user(self, index);
+      break;
+    case slot_state::stopping:
+      break;
+    case slot_state::pending:
+    case slot_state::exited:
+    case slot_state::given_up:
+      st.slots.erase(it); // a pending timer finds no slot and does nothing
+      break;
     }
   }
 }
@@ -206,9 +206,9 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
 } // namespace
 
 std::string to_string(const user_identity& x) {
-  return "user_identity(index=" + std::to_string(x.index) + ", member_id="
-         + std::to_string(x.member_id) + ", room=" + std::to_string(x.room) + ", token="
-         + (x.token.empty() ? "<none>" : "<redacted>") + ")";
+  return "user_identity(index=" + std::to_string(x.index) +
+         ", member_id=" + std::to_string(x.member_id) + ", room=" + std::to_string(x.room) +
+         ", token=" + (x.token.empty() ? "<none>" : "<redacted>") + ")";
 }
 
 supervisor_stats& supervisor_stats::operator+=(const supervisor_stats& other) {
@@ -250,12 +250,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
   st.rng.seed(st.config.seed);
   self->set_down_handler([self](const caf::down_msg& msg) { on_down(self, msg); });
   return {
-    [self](target_atom, uint32_t n) { set_target(self, n); },
-    [self](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
-      auto& st = self->state;
-      st.shutting_down = true;
-      for (auto it = st.slots.begin(); it != st.slots.end();) {
-        switch (it->second.state) {
+      [self](target_atom, uint32_t n) { set_target(self, n); },
+      [self](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
+        auto& st = self->state;
+        st.shutting_down = true;
+        for (auto it = st.slots.begin(); it != st.slots.end();) {
+          switch (it->second.state) {
           case slot_state::running:
             stop_user(self, it->first);
             ++it;
@@ -265,73 +265,73 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
             break;
           default:
             it = st.slots.erase(it);
+          }
         }
-      }
-      if (st.slots.empty()) {
-        self->quit();
-        return {done_atom::value, current_stats(self)};
-      }
-      auto rp = self->make_response_promise<done_atom, supervisor_stats>();
-      st.done_promises.push_back(rp);
-      return rp;
-    },
-    [self](get_atom, stats_atom) -> supervisor_stats { return current_stats(self); },
-    [self](get_atom, reconnect_atom) -> std::vector<int64_t> {
-      return std::exchange(self->state.recover_samples_ms, {});
-    },
-    [self](connected_atom) {
-      auto& st = self->state;
-      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      auto found = st.by_addr.find(addr);
-      if (found == st.by_addr.end())
-        return;
-      auto index = found->second;
-      auto& slot = st.slots[index];
-      if (slot.state != slot_state::running || slot.connected)
-        return;
-      slot.connected = true;
-      ++st.stats.connects;
-      if (slot.recovering) {
-        slot.recovering = false;
-        ++st.stats.successes;
-        auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now()
-                                                                         - slot.down_at)
-                      .count();
-        ++st.stats.recover_count;
-        st.stats.recover_ns_sum += took;
-        st.stats.recover_ns_max = std::max(st.stats.recover_ns_max, took);
-        // Kept for the metrics actor's reconnection-time histogram, drained once a second.
-        if (st.recover_samples_ms.size() < supervisor_state::max_recover_samples)
-          st.recover_samples_ms.push_back(took / 1'000'000);
-      }
-      if (slot.attempts > 0)
-        self->delayed_send(handle_of(self), st.config.backoff.healthy_reset, healthy_atom::value,
-                           index, slot.generation);
-    },
-    [self](respawn_atom, uint32_t index, uint64_t generation) {
-      auto& st = self->state;
-      auto it = st.slots.find(index);
-      if (st.shutting_down || it == st.slots.end() || it->second.generation != generation
-          || it->second.state != slot_state::pending)
-        return;
-      spawn_user(self, index);
-    },
-    [self](healthy_atom, uint32_t index, uint64_t generation) {
-      auto& st = self->state;
-      auto it = st.slots.find(index);
-      if (it == st.slots.end() || it->second.generation != generation || !it->second.connected)
-        return;
-      it->second.attempts = 0;
-    },
-    [self](deadline_atom, uint32_t index, uint64_t generation) {
-      auto& st = self->state;
-      auto it = st.slots.find(index);
-      if (it == st.slots.end() || it->second.generation != generation
-          || it->second.state != slot_state::stopping)
-        return;
-      ++st.stats.killed;
-      self->send_exit(it->second.handle, caf::exit_reason::kill);
-    },
+        if (st.slots.empty()) {
+          self->quit();
+          return {done_atom::value, current_stats(self)};
+        }
+        auto rp = self->make_response_promise<done_atom, supervisor_stats>();
+        st.done_promises.push_back(rp);
+        return rp;
+      },
+      [self](get_atom, stats_atom) -> supervisor_stats { return current_stats(self); },
+      [self](get_atom, reconnect_atom) -> std::vector<int64_t> {
+        return std::exchange(self->state.recover_samples_ms, {});
+      },
+      [self](connected_atom) {
+        auto& st = self->state;
+        auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        auto found = st.by_addr.find(addr);
+        if (found == st.by_addr.end())
+          return;
+        auto index = found->second;
+        auto& slot = st.slots[index];
+        if (slot.state != slot_state::running || slot.connected)
+          return;
+        slot.connected = true;
+        ++st.stats.connects;
+        if (slot.recovering) {
+          slot.recovering = false;
+          ++st.stats.successes;
+          auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now() -
+                                                                           slot.down_at)
+                          .count();
+          ++st.stats.recover_count;
+          st.stats.recover_ns_sum += took;
+          st.stats.recover_ns_max = std::max(st.stats.recover_ns_max, took);
+          // Kept for the metrics actor's reconnection-time histogram, drained once a second.
+          if (st.recover_samples_ms.size() < supervisor_state::max_recover_samples)
+            st.recover_samples_ms.push_back(took / 1'000'000);
+        }
+        if (slot.attempts > 0)
+          self->delayed_send(handle_of(self), st.config.backoff.healthy_reset, healthy_atom::value,
+                             index, slot.generation);
+      },
+      [self](respawn_atom, uint32_t index, uint64_t generation) {
+        auto& st = self->state;
+        auto it = st.slots.find(index);
+        if (st.shutting_down || it == st.slots.end() || it->second.generation != generation ||
+            it->second.state != slot_state::pending)
+          return;
+        spawn_user(self, index);
+      },
+      [self](healthy_atom, uint32_t index, uint64_t generation) {
+        auto& st = self->state;
+        auto it = st.slots.find(index);
+        if (it == st.slots.end() || it->second.generation != generation || !it->second.connected)
+          return;
+        it->second.attempts = 0;
+      },
+      [self](deadline_atom, uint32_t index, uint64_t generation) {
+        auto& st = self->state;
+        auto it = st.slots.find(index);
+        if (it == st.slots.end() || it->second.generation != generation ||
+            it->second.state != slot_state::stopping)
+          return;
+        ++st.stats.killed;
+        self->send_exit(it->second.handle, caf::exit_reason::kill);
+      },
   };
 }
 

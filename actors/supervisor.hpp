@@ -85,7 +85,7 @@ struct supervisor_stats {
 };
 
 /// CAF 0.17 inspection, so the stats can travel in messages.
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
   return f(caf::meta::type_name("supervisor_stats"), x.target, x.running, x.connected, x.spawned,
            x.attempts, x.successes, x.connects, x.failures, x.give_ups, x.stopped, x.killed,
@@ -94,22 +94,22 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
 
 /// The typed interface of a supervisor; one comment per handler says who sends it.
 using supervisor_actor = caf::typed_actor<
-  // director: run this many users.
-  caf::reacts_to<target_atom, uint32_t>,
-  // director: stop everything, no restarts; replies with the final stats once all users are gone.
-  caf::replies_to<shutdown_atom>::with<done_atom, supervisor_stats>,
-  // anyone: current counters.
-  caf::replies_to<get_atom, stats_atom>::with<supervisor_stats>,
-  // metrics: times to recover (ms) since the last ask, drained.
-  caf::replies_to<get_atom, reconnect_atom>::with<std::vector<int64_t>>,
-  // user: its session is established.
-  caf::reacts_to<connected_atom>,
-  // self: (re)spawn slot `uint32_t` if generation `uint64_t` is still current.
-  caf::reacts_to<respawn_atom, uint32_t, uint64_t>,
-  // self: slot has been connected for the healthy period; reset its attempts.
-  caf::reacts_to<healthy_atom, uint32_t, uint64_t>,
-  // self: slot asked to stop has not exited in time; kill it.
-  caf::reacts_to<deadline_atom, uint32_t, uint64_t>>;
+    // director: run this many users.
+    caf::reacts_to<target_atom, uint32_t>,
+    // director: stop everything, no restarts; replies with the final stats once all users are gone.
+    caf::replies_to<shutdown_atom>::with<done_atom, supervisor_stats>,
+    // anyone: current counters.
+    caf::replies_to<get_atom, stats_atom>::with<supervisor_stats>,
+    // metrics: times to recover (ms) since the last ask, drained.
+    caf::replies_to<get_atom, reconnect_atom>::with<std::vector<int64_t>>,
+    // user: its session is established.
+    caf::reacts_to<connected_atom>,
+    // self: (re)spawn slot `uint32_t` if generation `uint64_t` is still current.
+    caf::reacts_to<respawn_atom, uint32_t, uint64_t>,
+    // self: slot has been connected for the healthy period; reset its attempts.
+    caf::reacts_to<healthy_atom, uint32_t, uint64_t>,
+    // self: slot asked to stop has not exited in time; kill it.
+    caf::reacts_to<deadline_atom, uint32_t, uint64_t>>;
 
 /// Settings of one supervisor.
 struct supervisor_config {

@@ -43,23 +43,23 @@ caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, 
     s->abort({});
   });
   return {
-    [=](subscribed_atom) { self->send(supervisor, connected_atom::value); },
-    [=](closed_atom, int code) {
-      self->state.session.reset();
-      if (code == 0 || self->state.stopping)
-        self->quit();
-      else
-        self->quit(caf::error{static_cast<std::uint8_t>(code), caf::atom("session")});
-    },
-    [=](stop_atom) {
-      if (self->state.stopping)
-        return;
-      self->state.stopping = true;
-      if (self->state.session)
-        self->state.session->stop();
-      else
-        self->quit();
-    },
+      [=](subscribed_atom) { self->send(supervisor, connected_atom::value); },
+      [=](closed_atom, int code) {
+        self->state.session.reset();
+        if (code == 0 || self->state.stopping)
+          self->quit();
+        else
+          self->quit(caf::error{static_cast<std::uint8_t>(code), caf::atom("session")});
+      },
+      [=](stop_atom) {
+        if (self->state.stopping)
+          return;
+        self->state.stopping = true;
+        if (self->state.session)
+          self->state.session->stop();
+        else
+          self->quit();
+      },
   };
 }
 

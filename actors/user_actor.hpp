@@ -36,7 +36,7 @@ struct user_state {
 caf::error make_session_error(const std::error_code& ec);
 
 /// `supervisor` receives `connected_atom` once the session is subscribed.
-caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps,
-                         user_identity id, caf::actor supervisor);
+caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, user_identity id,
+                         caf::actor supervisor);
 
 } // namespace stompede

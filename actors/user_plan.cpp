@@ -24,15 +24,15 @@ std::chrono::milliseconds send_interval(std::uint32_t index, const config::behav
     return std::chrono::milliseconds{0};
   double m = 1.0;
   switch (classify_sender(index, b)) {
-    case sender_class::active:
-      m = b.active_multiplier;
-      break;
-    case sender_class::moderate:
-      m = b.moderate_multiplier;
-      break;
-    case sender_class::passive:
-      m = b.passive_multiplier;
-      break;
+  case sender_class::active:
+    m = b.active_multiplier;
+    break;
+  case sender_class::moderate:
+    m = b.moderate_multiplier;
+    break;
+  case sender_class::passive:
+    m = b.passive_multiplier;
+    break;
   }
   auto ms = std::llround(static_cast<double>(b.interval.count()) * m);
   return std::chrono::milliseconds{ms > 0 ? ms : 0};
@@ -41,14 +41,13 @@ std::chrono::milliseconds send_interval(std::uint32_t index, const config::behav
 std::int64_t room_of(std::uint32_t index, const config::rooms_config& r,
                      std::int64_t created_room) {
   switch (r.mode) {
-    case config::rooms_mode::existing:
-      return r.room_id;
-    case config::rooms_mode::create:
-      return created_room;
-    case config::rooms_mode::per_users:
-    default:
-      return static_cast<std::int64_t>(index / std::max<std::uint32_t>(1, r.members_per_room)) +
-             1;
+  case config::rooms_mode::existing:
+    return r.room_id;
+  case config::rooms_mode::create:
+    return created_room;
+  case config::rooms_mode::per_users:
+  default:
+    return static_cast<std::int64_t>(index / std::max<std::uint32_t>(1, r.members_per_room)) + 1;
   }
 }
 

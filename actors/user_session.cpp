@@ -21,53 +21,53 @@ using metrics::error_type;
 metrics::error_type classify(const std::error_code& ec) noexcept {
   if (ec.category() == net::transport_category()) {
     switch (static_cast<net::transport_errc>(ec.value())) {
-      case net::transport_errc::resolve_failed:
-        return error_type::resolve_failed;
-      case net::transport_errc::connect_refused:
-        return error_type::connect_refused;
-      case net::transport_errc::connect_timeout:
-        return error_type::connect_timeout;
-      case net::transport_errc::port_exhaustion:
-        return error_type::port_exhaustion;
-      case net::transport_errc::fd_exhausted:
-        return error_type::fd_exhausted;
-      case net::transport_errc::tls_error:
-        return error_type::tls_error;
-      case net::transport_errc::handshake_timeout:
-        return error_type::handshake_timeout;
-      case net::transport_errc::upgrade_rejected:
-        return error_type::upgrade_rejected;
-      case net::transport_errc::idle_timeout:
-        return error_type::idle_timeout;
-      case net::transport_errc::write_timeout:
-        return error_type::write_timeout;
-      case net::transport_errc::write_queue_full:
-        return error_type::write_queue_full;
-      case net::transport_errc::message_too_large:
-        return error_type::frame_too_large;
-      case net::transport_errc::closed_by_peer:
-        return error_type::closed_by_peer;
-      case net::transport_errc::connection_reset:
-        return error_type::connection_reset;
-      case net::transport_errc::io_error:
-        return error_type::read_error;
-      case net::transport_errc::protocol_error:
-        return error_type::protocol_error;
-      default:
-        return error_type::other;
+    case net::transport_errc::resolve_failed:
+      return error_type::resolve_failed;
+    case net::transport_errc::connect_refused:
+      return error_type::connect_refused;
+    case net::transport_errc::connect_timeout:
+      return error_type::connect_timeout;
+    case net::transport_errc::port_exhaustion:
+      return error_type::port_exhaustion;
+    case net::transport_errc::fd_exhausted:
+      return error_type::fd_exhausted;
+    case net::transport_errc::tls_error:
+      return error_type::tls_error;
+    case net::transport_errc::handshake_timeout:
+      return error_type::handshake_timeout;
+    case net::transport_errc::upgrade_rejected:
+      return error_type::upgrade_rejected;
+    case net::transport_errc::idle_timeout:
+      return error_type::idle_timeout;
+    case net::transport_errc::write_timeout:
+      return error_type::write_timeout;
+    case net::transport_errc::write_queue_full:
+      return error_type::write_queue_full;
+    case net::transport_errc::message_too_large:
+      return error_type::frame_too_large;
+    case net::transport_errc::closed_by_peer:
+      return error_type::closed_by_peer;
+    case net::transport_errc::connection_reset:
+      return error_type::connection_reset;
+    case net::transport_errc::io_error:
+      return error_type::read_error;
+    case net::transport_errc::protocol_error:
+      return error_type::protocol_error;
+    default:
+      return error_type::other;
     }
   }
   if (ec.category() == stomp::error_category()) {
     switch (static_cast<stomp::errc>(ec.value())) {
-      case stomp::errc::error_frame:
-        return error_type::stomp_error_frame;
-      case stomp::errc::heartbeat_timeout:
-        return error_type::heartbeat_timeout;
-      case stomp::errc::frame_too_large:
-      case stomp::errc::body_too_large:
-        return error_type::frame_too_large;
-      default:
-        return error_type::protocol_error;
+    case stomp::errc::error_frame:
+      return error_type::stomp_error_frame;
+    case stomp::errc::heartbeat_timeout:
+      return error_type::heartbeat_timeout;
+    case stomp::errc::frame_too_large:
+    case stomp::errc::body_too_large:
+      return error_type::frame_too_large;
+    default:
+      return error_type::protocol_error;
     }
   }
   return error_type::other;
@@ -124,7 +124,7 @@ std::int64_t wall_now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-template <class D>
+template<class D>
 std::int64_t to_us(D d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
@@ -135,17 +135,9 @@ class session_impl final : public user_session,
 public:
   session_impl(asio::io_context& ioc, io_aggregate& agg,
                std::shared_ptr<const session_settings> settings, user_identity id, listener l)
-    : ioc_(ioc),
-      agg_(agg),
-      settings_(std::move(settings)),
-      id_(std::move(id)),
-      listener_(std::move(l)),
-      stomp_(make_client_options()),
-      parser_(settings_->limits),
-      send_timer_(ioc),
-      heartbeat_timer_(ioc),
-      deadline_timer_(ioc) {
-  }
+      : ioc_(ioc), agg_(agg), settings_(std::move(settings)), id_(std::move(id)),
+        listener_(std::move(l)), stomp_(make_client_options()), parser_(settings_->limits),
+        send_timer_(ioc), heartbeat_timer_(ioc), deadline_timer_(ioc) {}
 
   // -- user_session ---------------------------------------------------------------------------
 
@@ -207,7 +199,7 @@ public:
     if (open_) {
       agg_.open_sessions--;
       agg_.histograms.connection_duration_ms.record(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_).count());
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_).count());
     }
     if (subscribed_)
       agg_.subscribed_sessions--;
@@ -303,24 +295,24 @@ private:
     }
     auto ev = stomp_.on_frame(f);
     switch (ev.kind) {
-      case stomp::client_event::connected:
-        on_connected(ev.heartbeat);
-        return true;
-      case stomp::client_event::message:
-        return true;
-      case stomp::client_event::receipt:
-        if (ev.disconnect_done && client_) {
-          deadline_timer_.cancel();
-          client_->close(true, {});
-          return false;
-        }
-        return true;
-      case stomp::client_event::error:
-        fail(stomp::errc::error_frame);
+    case stomp::client_event::connected:
+      on_connected(ev.heartbeat);
+      return true;
+    case stomp::client_event::message:
+      return true;
+    case stomp::client_event::receipt:
+      if (ev.disconnect_done && client_) {
+        deadline_timer_.cancel();
+        client_->close(true, {});
         return false;
-      case stomp::client_event::protocol_violation:
-        fail(ev.error_code ? ev.error_code : make_error_code(stomp::errc::unexpected_frame));
-        return false;
+      }
+      return true;
+    case stomp::client_event::error:
+      fail(stomp::errc::error_frame);
+      return false;
+    case stomp::client_event::protocol_violation:
+      fail(ev.error_code ? ev.error_code : make_error_code(stomp::errc::unexpected_frame));
+      return false;
     }
     return true;
   }
@@ -360,16 +352,15 @@ private:
 
   void schedule_heartbeat(std::chrono::milliseconds every) {
     heartbeat_timer_.expires_after(every);
-    heartbeat_timer_.async_wait(
-      [w = weak_from_this(), every](const boost::system::error_code& e) {
-        auto self = w.lock();
-        if (e || !self || !self->client_)
-          return;
-        // Anything written counts as a heart-beat; only an idle session sends an EOL.
-        if (clock_type::now() - self->last_write_ >= every / 2)
-          self->write("\n");
-        self->schedule_heartbeat(every);
-      });
+    heartbeat_timer_.async_wait([w = weak_from_this(), every](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || !self->client_)
+        return;
+      // Anything written counts as a heart-beat; only an idle session sends an EOL.
+      if (clock_type::now() - self->last_write_ >= every / 2)
+        self->write("\n");
+      self->schedule_heartbeat(every);
+    });
   }
 
   void schedule_send() {
@@ -486,8 +477,7 @@ private:
 std::shared_ptr<user_session> make_user_session(asio::io_context& ioc, io_aggregate& agg,
                                                 std::shared_ptr<const session_settings> settings,
                                                 user_identity id, user_session::listener l) {
-  return std::make_shared<session_impl>(ioc, agg, std::move(settings), std::move(id),
-                                        std::move(l));
+  return std::make_shared<session_impl>(ioc, agg, std::move(settings), std::move(id), std::move(l));
 }
 
 } // namespace stompede

@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,8 +97,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   return code;
 }
 
-int cmd_serve(const std::string& listen, const std::string& config_path,
-              const std::string& mode) {
+int cmd_serve(const std::string& listen, const std::string& config_path, const std::string& mode) {
   server::server_config cfg;
   if (!config_path.empty()) {
     auto loaded = server::load_server_config(config_path);
@@ -130,7 +129,7 @@ int main(int argc, char** argv) {
   std::string out_dir;
   bool quiet = false;
   auto* run = app.add_subcommand(
-    "run", "Run a scenario (without SCENARIO: the seed's environment variables and .env)");
+      "run", "Run a scenario (without SCENARIO: the seed's environment variables and .env)");
   run->add_option("scenario", scenario_path, "Scenario TOML file");
   run->add_option("--set", overrides, "Override a key: --set dotted.key=value (repeatable)");
   run->add_option("--out", out_dir, "Results directory (default: [output] dir)");
@@ -139,7 +138,7 @@ int main(int argc, char** argv) {
   std::string check_path;
   std::vector<std::string> check_overrides;
   auto* check = app.add_subcommand(
-    "check", "Validate a scenario and print it as it would run (secrets as ***)");
+      "check", "Validate a scenario and print it as it would run (secrets as ***)");
   check->add_option("scenario", check_path, "Scenario TOML file")->required();
   check->add_option("--set", check_overrides, "Override a key: --set dotted.key=value");
 

@@ -16,7 +16,7 @@ namespace {
 
 volatile std::int64_t sink = 0;
 
-template <class F>
+template<class F>
 void measure(const char* name, std::size_t ops_per_call, F&& fn) {
   for (int i = 0; i < 100; ++i)
     fn(); // warm-up

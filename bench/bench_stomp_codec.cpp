@@ -25,10 +25,10 @@ double thread_cpu_ns() {
   return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
-template <class F>
+template<class F>
 void measure(const char* name, std::size_t frames_per_call, F&& fn) {
   for (int i = 0; i < 1000; ++i)
-    fn();  // warm-up: buffers reach their steady-state capacity
+    fn(); // warm-up: buffers reach their steady-state capacity
   const auto budget = std::chrono::milliseconds{400};
   std::size_t calls = 0;
   const auto start = clock_type::now();
@@ -75,7 +75,7 @@ int main() {
     if (p.next(f) != parse_status::frame)
       std::abort();
     sink = sink + f.body.size() + f.header_count;
-    p.next(f);  // need_more: consumes the frame
+    p.next(f); // need_more: consumes the frame
   });
 
   measure("parse, escaped message-id, one per feed", 1, [&] {

@@ -42,7 +42,8 @@ constexpr double max_ms = 1e15;
 } // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std::string* why) {
-  const char* expected = "expected a duration such as \"500ms\", \"10s\", \"5m\", \"1h\" or \"1m30s\"";
+  const char* expected =
+      "expected a duration such as \"500ms\", \"10s\", \"5m\", \"1h\" or \"1m30s\"";
   if (!s.empty() && s.front() == '-') {
     fail(why, "a duration must not be negative");
     return std::nullopt;
@@ -141,8 +142,9 @@ std::optional<std::uint64_t> parse_size(std::string_view s, std::string* why) {
   else if (unit == "GiB")
     factor = 1024.0 * 1024 * 1024;
   else {
-    fail(why, std::string{expected} + (unit.empty() ? " (a unit is required)"
-                                                    : " (unknown unit \"" + std::string{unit} + "\")"));
+    fail(why,
+         std::string{expected} + (unit.empty() ? " (a unit is required)"
+                                               : " (unknown unit \"" + std::string{unit} + "\")"));
     return std::nullopt;
   }
   const double bytes = n * factor;

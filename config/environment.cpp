@@ -60,8 +60,8 @@ env_map read_dotenv(const std::string& path, std::vector<diagnostic>& problems) 
       continue;
     }
     std::string_view value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')
-        && value.back() == value.front()) {
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
       value = trim(value.substr(0, hash)); // an unquoted value ends at a comment
@@ -106,7 +106,8 @@ bool expand_variables(std::string_view text, const env_map& env, std::string& ou
       has_default = true;
     }
     if (!valid_name(name)) {
-      why = "\"${" + std::string{inner} + "}\" is not a variable reference (expected ${NAME} or "
+      why = "\"${" + std::string{inner} +
+            "}\" is not a variable reference (expected ${NAME} or "
             "${NAME:-default})";
       return false;
     }
@@ -117,9 +118,8 @@ bool expand_variables(std::string_view text, const env_map& env, std::string& ou
     else if (has_default)
       out += fallback;
     else {
-      why = "environment variable " + std::string{name}
-            + " is not set (set it, put it in .env, or write ${" + std::string{name}
-            + ":-default})";
+      why = "environment variable " + std::string{name} +
+            " is not set (set it, put it in .env, or write ${" + std::string{name} + ":-default})";
       return false;
     }
     i = close + 1;

@@ -47,26 +47,26 @@ std::string closest(const std::string& word, const std::vector<std::string>& kno
 
 const char* type_name(toml::node_type t) {
   switch (t) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    default:
-      return "nothing";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  default:
+    return "nothing";
   }
 }
 
@@ -117,8 +117,8 @@ bool valid_bare_key(const std::string& s) {
   if (s.empty())
     return false;
   for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
-          || c == '-'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
       return false;
   return true;
 }
@@ -169,8 +169,8 @@ void apply_override(toml::table& root, const std::string& key, const std::string
         return;
       }
       if (static_cast<std::size_t>(index) >= arr->size()) {
-        fail(key, path + "[" + std::to_string(index) + "] does not exist (there are "
-                      + std::to_string(arr->size()) + ")");
+        fail(key, path + "[" + std::to_string(index) + "] does not exist (there are " +
+                      std::to_string(arr->size()) + ")");
         return;
       }
       path += "[" + std::to_string(index) + "]";
@@ -214,7 +214,7 @@ void apply_override(toml::table& root, const std::string& key, const std::string
 class reader {
 public:
   reader(std::string file, const env_map& env, std::vector<diagnostic>& problems, scenario& s)
-    : file_(std::move(file)), env_(env), problems_(problems), s_(s) {}
+      : file_(std::move(file)), env_(env), problems_(problems), s_(s) {}
 
   std::map<std::string, source_position> override_pos;
   std::map<std::string, std::string> override_raw;
@@ -294,13 +294,13 @@ private:
                   const std::vector<std::string>& skip = {}) {
     for (auto&& [k, v] : t) {
       const std::string name{k.str()};
-      if (std::find(known.begin(), known.end(), name) != known.end()
-          || std::find(skip.begin(), skip.end(), name) != skip.end())
+      if (std::find(known.begin(), known.end(), name) != known.end() ||
+          std::find(skip.begin(), skip.end(), name) != skip.end())
         continue;
       const std::string path = join_path(prefix, name);
-      std::string msg = "unknown key \"" + name + "\""
-                        + (prefix.empty() ? std::string{" at the top level"}
-                                          : " in [" + prefix + "]");
+      std::string msg =
+          "unknown key \"" + name + "\"" +
+          (prefix.empty() ? std::string{" at the top level"} : " in [" + prefix + "]");
       if (auto best = closest(name, known); !best.empty())
         msg += "; did you mean \"" + best + "\"?";
       else {
@@ -358,8 +358,7 @@ private:
   }
 
   void type_error(const std::string& path, const toml::node& n, const char* expected) {
-    error(path, n.source(),
-          std::string{"expected "} + expected + ", got " + type_name(n.type()));
+    error(path, n.source(), std::string{"expected "} + expected + ", got " + type_name(n.type()));
   }
 
   void str(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
@@ -372,8 +371,8 @@ private:
       return;
     }
     // `--set target.host=1` means the text "1".
-    if (auto it = override_raw.find(path); it != override_raw.end() && !n->is_array()
-                                           && !n->is_table()) {
+    if (auto it = override_raw.find(path);
+        it != override_raw.end() && !n->is_array() && !n->is_table()) {
       out = it->second;
       return;
     }
@@ -403,7 +402,7 @@ private:
       type_error(path, *n0, "true or false");
   }
 
-  template <class Int>
+  template<class Int>
   void integer(const toml::table& t, const std::string& prefix, const char* key, Int& out,
                std::int64_t min = 0) {
     std::string path;
@@ -426,7 +425,8 @@ private:
                      : "expected at least " + std::to_string(min) + ", got " + std::to_string(v));
       return;
     }
-    if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
+    if (static_cast<std::uint64_t>(v) >
+        static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
       error(path, n0->source(), "too large: " + std::to_string(v));
       return;
     }
@@ -465,8 +465,8 @@ private:
     if (n == nullptr)
       return;
     if (n->is_integer() || n->is_floating_point()) {
-      const bool negative = n->is_integer() ? n->as_integer()->get() < 0
-                                            : n->as_floating_point()->get() < 0;
+      const bool negative =
+          n->is_integer() ? n->as_integer()->get() < 0 : n->as_floating_point()->get() < 0;
       error(path, n->source(),
             negative ? "a duration must not be negative"
                      : "expected a duration string such as \"500ms\" or \"10s\" (a bare number "
@@ -513,7 +513,7 @@ private:
       error(path, n->source(), why + ", got " + quoted(text));
   }
 
-  template <class E>
+  template<class E>
   void choice(const toml::table& t, const std::string& prefix, const char* key, E& out,
               std::initializer_list<std::pair<const char*, E>> choices) {
     std::string path;
@@ -655,8 +655,8 @@ private:
     const std::string p = "target";
     check_keys(t, p,
                {"url", "http_url", "embedded", "connect_headers", "upgrade_headers", "host",
-                "heartbeat", "heartbeat_grace", "connect_timeout", "handshake_timeout",
-                "max_frame", "source_addresses", "i_own_this_target"});
+                "heartbeat", "heartbeat_grace", "connect_timeout", "handshake_timeout", "max_frame",
+                "source_addresses", "i_own_this_target"});
     auto& c = s_.target;
     str(t, p, "url", c.url);
     str(t, p, "http_url", c.http_url);
@@ -773,9 +773,9 @@ private:
 
   void read_reconnect(const toml::table& t) {
     const std::string p = "reconnect";
-    check_keys(t, p,
-               {"enabled", "max_attempts", "initial", "max", "multiplier", "jitter",
-                "healthy_reset"});
+    check_keys(
+        t, p,
+        {"enabled", "max_attempts", "initial", "max", "multiplier", "jitter", "healthy_reset"});
     auto& c = s_.reconnect;
     boolean(t, p, "enabled", c.enabled);
     integer(t, p, "max_attempts", c.max_attempts);
@@ -872,7 +872,10 @@ load_result load_text(const std::string& text, const std::string& name,
     root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
-    problems.push_back({name, src.begin.line, src.begin.column, {},
+    problems.push_back({name,
+                        src.begin.line,
+                        src.begin.column,
+                        {},
                         "malformed TOML: " + std::string{e.description()}});
     load_result out;
     out.problems = std::move(problems);
@@ -1002,10 +1005,9 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
       // The seed takes host:port without a scheme; accept a full URL too.
       std::string hostport = *v;
       std::string ws = "ws", http = "http";
-      for (auto [scheme, w, h] : {std::tuple{"wss://", "wss", "https"},
-                                  std::tuple{"ws://", "ws", "http"},
-                                  std::tuple{"https://", "wss", "https"},
-                                  std::tuple{"http://", "ws", "http"}}) {
+      for (auto [scheme, w, h] :
+           {std::tuple{"wss://", "wss", "https"}, std::tuple{"ws://", "ws", "http"},
+            std::tuple{"https://", "wss", "https"}, std::tuple{"http://", "ws", "http"}}) {
         std::string sch = scheme;
         if (hostport.compare(0, sch.size(), sch) == 0) {
           hostport = hostport.substr(sch.size());
@@ -1051,7 +1053,8 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
     if (auto* v = get("MESSAGE_INTERVAL_MS"))
       put("MESSAGE_INTERVAL_MS", "behaviour.interval", ms_text(*v));
 
-    toml::table root = toml::parse(std::string_view{seed_scenario}, std::string_view{"seed defaults"});
+    toml::table root =
+        toml::parse(std::string_view{seed_scenario}, std::string_view{"seed defaults"});
     if (auto* v = get("MAX_USERS")) {
       if (!all_digits(*v) || v->size() > 9) {
         problems.push_back({"env MAX_USERS", 0, 0, "MAX_USERS",

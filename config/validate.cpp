@@ -58,9 +58,9 @@ bool split_url(const std::string& text, url_parts& out, std::string& why) {
     return false;
   }
   if (!port_text.empty() || authority.find(':') != std::string::npos) {
-    if (port_text.empty() || port_text.size() > 5
-        || port_text.find_first_not_of("0123456789") != std::string::npos
-        || std::stoi(port_text) == 0 || std::stoi(port_text) > 65535) {
+    if (port_text.empty() || port_text.size() > 5 ||
+        port_text.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port_text) == 0 || std::stoi(port_text) > 65535) {
       why = "expected a port from 1 to 65535";
       return false;
     }
@@ -71,20 +71,20 @@ bool split_url(const std::string& text, url_parts& out, std::string& why) {
 
 /// Loopback or private (RFC 1918, IPv6 unique local) address, or "localhost".
 bool is_local_host(const std::string& host) {
-  if (host == "localhost"
-      || (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
+  if (host == "localhost" ||
+      (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
     return true;
   in_addr v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
     const auto a = ntohl(v4.s_addr);
-    return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == ((172u << 4) | 1)
-           || (a >> 16) == ((192u << 8) | 168);
+    return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == ((172u << 4) | 1) ||
+           (a >> 16) == ((192u << 8) | 168);
   }
   in6_addr v6{};
   if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
     static const in6_addr loop = IN6ADDR_LOOPBACK_INIT;
-    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr), std::begin(loop.s6_addr))
-           || (v6.s6_addr[0] & 0xfe) == 0xfc;
+    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr), std::begin(loop.s6_addr)) ||
+           (v6.s6_addr[0] & 0xfe) == 0xfc;
   }
   return false;
 }
@@ -147,8 +147,8 @@ bool valid_template(const std::string& t, std::string& why) {
     for (auto* k : known)
       ok = ok || name == k;
     if (!ok) {
-      why = "unknown placeholder {" + name
-            + "}; expected {room}, {member}, {content} or {created_at}";
+      why = "unknown placeholder {" + name +
+            "}; expected {room}, {member}, {content} or {created_at}";
       return false;
     }
   }
@@ -204,11 +204,10 @@ void check_target(const scenario& s, checker& c) {
     else if (u.scheme != "ws" && u.scheme != "wss")
       c.fail("target.url", "expected a ws:// or wss:// URL, got scheme \"" + u.scheme + "\"");
     else if (!t.i_own_this_target && !is_local_host(u.host))
-      c.fail("target.url", "host \"" + u.host
-                               + "\" is neither loopback nor private; set "
-                                 "target.i_own_this_target = true if you own it");
-    const bool needs_http =
-        s.auth.mode == auth_mode::login || s.rooms.mode == rooms_mode::create;
+      c.fail("target.url", "host \"" + u.host +
+                               "\" is neither loopback nor private; set "
+                               "target.i_own_this_target = true if you own it");
+    const bool needs_http = s.auth.mode == auth_mode::login || s.rooms.mode == rooms_mode::create;
     if (t.http_url.empty()) {
       if (needs_http)
         c.fail("target.http_url", "required (an http:// or https:// URL) for REST login or "
@@ -219,16 +218,16 @@ void check_target(const scenario& s, checker& c) {
       c.fail("target.http_url",
              "expected an http:// or https:// URL, got scheme \"" + u.scheme + "\"");
     else if (!t.i_own_this_target && !is_local_host(u.host))
-      c.fail("target.http_url", "host \"" + u.host
-                                    + "\" is neither loopback nor private; set "
-                                      "target.i_own_this_target = true if you own it");
+      c.fail("target.http_url", "host \"" + u.host +
+                                    "\" is neither loopback nor private; set "
+                                    "target.i_own_this_target = true if you own it");
   }
   for (const auto* list : {&t.connect_headers, &t.upgrade_headers}) {
     const std::string table =
         list == &t.connect_headers ? "target.connect_headers" : "target.upgrade_headers";
     for (const auto& h : *list) {
-      if (h.value.reveal().find_first_of("\r\n") != std::string::npos
-          || (list == &t.connect_headers && h.value.reveal().find('\0') != std::string::npos))
+      if (h.value.reveal().find_first_of("\r\n") != std::string::npos ||
+          (list == &t.connect_headers && h.value.reveal().find('\0') != std::string::npos))
         c.fail(table + "." + h.name, "a header value must not contain line breaks");
     }
   }
@@ -266,24 +265,24 @@ void check_auth(const scenario& s, checker& c) {
 void check_rooms(const scenario& s, checker& c) {
   const auto& r = s.rooms;
   switch (r.mode) {
-    case rooms_mode::existing:
-      if (r.room_id <= 0)
-        c.fail("rooms.room_id", "required (a room id of at least 1) when rooms.mode = \"existing\"");
-      break;
-    case rooms_mode::per_users:
-      if (r.members_per_room == 0)
-        c.fail("rooms.members_per_room", "expected at least 1");
-      break;
-    case rooms_mode::create:
-      // The chat server accepts at most 50 other members per group room.
-      if (r.member_ids.size() > 50)
-        c.fail("rooms.member_ids", "expected at most 50 member ids, got "
-                                       + std::to_string(r.member_ids.size()));
-      if (r.create_path.empty() || r.create_path[0] != '/')
-        c.fail("rooms.create_path", "expected a path starting with \"/\"");
-      if (s.auth.mode == auth_mode::none)
-        c.fail("rooms.mode", "creating a room needs auth.mode = \"login\" or \"token\"");
-      break;
+  case rooms_mode::existing:
+    if (r.room_id <= 0)
+      c.fail("rooms.room_id", "required (a room id of at least 1) when rooms.mode = \"existing\"");
+    break;
+  case rooms_mode::per_users:
+    if (r.members_per_room == 0)
+      c.fail("rooms.members_per_room", "expected at least 1");
+    break;
+  case rooms_mode::create:
+    // The chat server accepts at most 50 other members per group room.
+    if (r.member_ids.size() > 50)
+      c.fail("rooms.member_ids",
+             "expected at most 50 member ids, got " + std::to_string(r.member_ids.size()));
+    if (r.create_path.empty() || r.create_path[0] != '/')
+      c.fail("rooms.create_path", "expected a path starting with \"/\"");
+    if (s.auth.mode == auth_mode::none)
+      c.fail("rooms.mode", "creating a room needs auth.mode = \"login\" or \"token\"");
+    break;
   }
 }
 
@@ -344,8 +343,8 @@ void check_reconnect(const scenario& s, checker& c) {
     c.fail("reconnect.max_attempts", "expected at least 1 when reconnect.enabled = true");
   c.positive("reconnect.initial", r.initial);
   if (r.max < r.initial)
-    c.fail("reconnect.max", "expected at least reconnect.initial (" + format_duration(r.initial)
-                                + "), got " + format_duration(r.max));
+    c.fail("reconnect.max", "expected at least reconnect.initial (" + format_duration(r.initial) +
+                                "), got " + format_duration(r.max));
   if (r.multiplier < 1.0)
     c.fail("reconnect.multiplier", "expected at least 1.0");
   if (r.jitter > 1.0)
@@ -357,9 +356,9 @@ void check_tls(const scenario& s, checker& c) {
   if (t.cert_file.empty() != t.key_file.empty())
     c.fail(t.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
            "tls.cert_file and tls.key_file go together");
-  for (auto [key, path] : {std::pair{"tls.ca_file", &t.ca_file},
-                           std::pair{"tls.cert_file", &t.cert_file},
-                           std::pair{"tls.key_file", &t.key_file}})
+  for (auto [key, path] :
+       {std::pair{"tls.ca_file", &t.ca_file}, std::pair{"tls.cert_file", &t.cert_file},
+        std::pair{"tls.key_file", &t.key_file}})
     if (!path->empty() && !file_readable(*path))
       c.fail(key, "cannot read \"" + *path + "\"");
 }
@@ -373,11 +372,12 @@ void check_output(const scenario& s, checker& c) {
     std::string why;
     if (!split_url("http://" + o.prometheus, u, why) || u.port == 0)
       c.fail("output.prometheus", "expected \"HOST:PORT\" such as \"127.0.0.1:2112\", or \"\" "
-                                  "to disable, got \"" + o.prometheus + "\"");
+                                  "to disable, got \"" +
+                                      o.prometheus + "\"");
     else if (!o.allow_public_metrics && !is_loopback_ip(u.host))
       c.fail("output.prometheus",
-             "binding the exposer to \"" + u.host
-                 + "\" needs output.allow_public_metrics = true (loopback by default)");
+             "binding the exposer to \"" + u.host +
+                 "\" needs output.allow_public_metrics = true (loopback by default)");
   }
   c.positive("output.round_trip_timeout", o.round_trip_timeout);
 }

@@ -30,7 +30,9 @@ public:
     text_ += csv_field(unit);
     text_ += '\n';
   }
-  std::string take() { return std::move(text_); }
+  std::string take() {
+    return std::move(text_);
+  }
 
 private:
   std::string text_ = "Metric,Value,Unit\n";

@@ -9,9 +9,9 @@ namespace {
 
 // Layout: indices 0..255 hold the values 0..255 one by one. Above, the values [2^k, 2^(k+1))
 // for k >= 8 take 128 buckets of width 2^(k-7): index = 256 + (k-8)*128 + (v >> (k-7)) - 128.
-constexpr unsigned linear_bits = 8;            // 256 unit-width buckets
+constexpr unsigned linear_bits = 8; // 256 unit-width buckets
 constexpr std::size_t linear_count = 1u << linear_bits;
-constexpr unsigned sub_bits = 7;               // 128 sub-buckets per power of two
+constexpr unsigned sub_bits = 7; // 128 sub-buckets per power of two
 constexpr std::size_t sub_count = 1u << sub_bits;
 
 } // namespace
@@ -21,15 +21,9 @@ histogram::histogram() : counts_(bucket_count, 0) {
 }
 
 histogram::histogram(histogram&& other) noexcept
-  : counts_(std::move(other.counts_)),
-    count_(other.count_),
-    overflow_(other.overflow_),
-    negative_(other.negative_),
-    min_negative_(other.min_negative_),
-    sum_(other.sum_),
-    min_(other.min_),
-    max_(other.max_),
-    max_index_(other.max_index_) {
+    : counts_(std::move(other.counts_)), count_(other.count_), overflow_(other.overflow_),
+      negative_(other.negative_), min_negative_(other.min_negative_), sum_(other.sum_),
+      min_(other.min_), max_(other.max_), max_index_(other.max_index_) {
   other.counts_.clear();
   other.reset_scalars();
 }
@@ -180,9 +174,9 @@ std::int64_t histogram::quantile(double q) const noexcept {
 }
 
 bool operator==(const histogram& a, const histogram& b) noexcept {
-  if (a.count_ != b.count_ || a.overflow_ != b.overflow_ || a.negative_ != b.negative_
-      || a.min_negative_ != b.min_negative_ || a.sum_ != b.sum_ || a.min() != b.min()
-      || a.max_ != b.max_)
+  if (a.count_ != b.count_ || a.overflow_ != b.overflow_ || a.negative_ != b.negative_ ||
+      a.min_negative_ != b.min_negative_ || a.sum_ != b.sum_ || a.min() != b.min() ||
+      a.max_ != b.max_)
     return false;
   // Compare bucket by bucket: a moved-from histogram has no array but equals an empty one.
   auto n = std::max(a.max_index_, b.max_index_) + 1;

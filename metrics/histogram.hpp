@@ -37,7 +37,9 @@ public:
   histogram& operator=(histogram&& other) noexcept;
 
   /// Records one value.
-  void record(std::int64_t value) noexcept { record_n(value, 1); }
+  void record(std::int64_t value) noexcept {
+    record_n(value, 1);
+  }
 
   /// Records `n` occurrences of `value`.
   void record_n(std::int64_t value, std::uint64_t n) noexcept;
@@ -49,31 +51,49 @@ public:
   void reset() noexcept;
 
   /// Same as reset(): forgets every value.
-  void clear() noexcept { reset(); }
+  void clear() noexcept {
+    reset();
+  }
 
   /// Number of non-negative values recorded (in range plus overflow).
-  std::uint64_t count() const noexcept { return count_; }
+  std::uint64_t count() const noexcept {
+    return count_;
+  }
 
   /// Number of values at or above `trackable_limit` (also included in count()).
-  std::uint64_t overflow() const noexcept { return overflow_; }
+  std::uint64_t overflow() const noexcept {
+    return overflow_;
+  }
 
   /// Number of negative values recorded (not included in count(), sum, min, max).
-  std::uint64_t negative() const noexcept { return negative_; }
+  std::uint64_t negative() const noexcept {
+    return negative_;
+  }
 
   /// The most negative value recorded, 0 when none.
-  std::int64_t min_negative() const noexcept { return min_negative_; }
+  std::int64_t min_negative() const noexcept {
+    return min_negative_;
+  }
 
   /// True when no non-negative value was recorded.
-  bool empty() const noexcept { return count_ == 0; }
+  bool empty() const noexcept {
+    return count_ == 0;
+  }
 
   /// Exact sum of the non-negative values.
-  std::uint64_t sum() const noexcept { return sum_; }
+  std::uint64_t sum() const noexcept {
+    return sum_;
+  }
 
   /// Exact smallest non-negative value, 0 when empty.
-  std::int64_t min() const noexcept { return count_ == 0 ? 0 : min_; }
+  std::int64_t min() const noexcept {
+    return count_ == 0 ? 0 : min_;
+  }
 
   /// Exact largest non-negative value, 0 when empty.
-  std::int64_t max() const noexcept { return max_; }
+  std::int64_t max() const noexcept {
+    return max_;
+  }
 
   /// Exact arithmetic mean of the non-negative values, 0 when empty.
   double mean() const noexcept;
@@ -98,7 +118,7 @@ public:
 
   /// Calls `f(lowest, highest, count)` for every non-empty bucket in increasing order.
   /// Overflow values are not in any bucket (see overflow()).
-  template <class F>
+  template<class F>
   void for_each_bucket(F&& f) const {
     for (std::size_t i = 0; i <= max_index_ && i < counts_.size(); ++i)
       if (counts_[i] != 0)
@@ -107,14 +127,16 @@ public:
 
   /// Same content (counts, overflow, negatives, sum, min, max).
   friend bool operator==(const histogram& a, const histogram& b) noexcept;
-  friend bool operator!=(const histogram& a, const histogram& b) noexcept { return !(a == b); }
+  friend bool operator!=(const histogram& a, const histogram& b) noexcept {
+    return !(a == b);
+  }
 
   /// Field-wise inspection for serialization frameworks (e.g. CAF 0.17's `inspect`), written
   /// without naming one so this folder stays independent of it.
-  template <class Inspector>
+  template<class Inspector>
   friend auto inspect(Inspector& f, histogram& x) {
-    return f(x.counts_, x.count_, x.overflow_, x.negative_, x.min_negative_, x.sum_, x.min_,
-             x.max_, x.max_index_);
+    return f(x.counts_, x.count_, x.overflow_, x.negative_, x.min_negative_, x.sum_, x.min_, x.max_,
+             x.max_index_);
   }
 
 private:

@@ -8,18 +8,20 @@ namespace {
 
 class metrics_category_impl : public std::error_category {
 public:
-  const char* name() const noexcept override { return "stompede.metrics"; }
+  const char* name() const noexcept override {
+    return "stompede.metrics";
+  }
 
   std::string message(int value) const override {
     switch (static_cast<metrics_errc>(value)) {
-      case metrics_errc::ok:
-        return "ok";
-      case metrics_errc::bind_failed:
-        return "cannot listen on the metrics address";
-      case metrics_errc::open_failed:
-        return "cannot open report file for writing";
-      case metrics_errc::write_failed:
-        return "cannot write report file";
+    case metrics_errc::ok:
+      return "ok";
+    case metrics_errc::bind_failed:
+      return "cannot listen on the metrics address";
+    case metrics_errc::open_failed:
+      return "cannot open report file for writing";
+    case metrics_errc::write_failed:
+      return "cannot write report file";
     }
     return "unknown metrics error";
   }

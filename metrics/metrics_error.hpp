@@ -26,6 +26,6 @@ inline std::error_code make_error_code(metrics_errc e) noexcept {
 } // namespace stompede::metrics
 
 namespace std {
-template <>
+template<>
 struct is_error_code_enum<stompede::metrics::metrics_errc> : true_type {};
 } // namespace std

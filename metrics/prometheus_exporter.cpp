@@ -30,13 +30,13 @@ using prometheus::Registry;
 
 // Bucket bounds (Prometheus `le`, in the metric's unit).
 const Histogram::BucketBoundaries latency_ms_buckets = {
-  0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
-const Histogram::BucketBoundaries connect_ms_buckets = {
-  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
-const Histogram::BucketBoundaries duration_s_buckets = {
-  1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400};
+    0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+const Histogram::BucketBoundaries connect_ms_buckets = {1,   2.5, 5,    10,   25,   50,    100,
+                                                        250, 500, 1000, 2500, 5000, 10000, 30000};
+const Histogram::BucketBoundaries duration_s_buckets = {1,   5,   10,   30,   60,   120,
+                                                        300, 600, 1800, 3600, 7200, 14400};
 const Histogram::BucketBoundaries reconnect_ms_buckets = {
-  10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000};
+    10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000};
 
 // One of our histograms exported as one Prometheus histogram.
 struct histogram_binding {
@@ -64,61 +64,60 @@ struct prometheus_exporter::impl {
   std::unique_ptr<prometheus::Exposer> exposer;
 
   std::vector<counter_binding> counters = {
-    {"stomp_load_test_messages_sent_total", "Chat messages sent (SEND frames)",
-     &load_counters::messages_sent},
-    {"stomp_load_test_messages_received_total", "MESSAGE frames received (own and others')",
-     &load_counters::messages_received},
-    {"stomp_load_test_connection_retries_total", "Reconnect attempts after a failure",
-     &load_counters::reconnect_attempts},
-    {"stomp_load_test_messages_lost_total",
-     "Own messages not seen back within the round-trip timeout", &load_counters::lost},
-    {"stomp_load_test_round_trips_total", "Own messages seen back (completed round trips)",
-     &load_counters::own_received},
-    {"stomp_load_test_late_sends_total", "Sends issued later than their intended time",
-     &load_counters::late_sends},
-    {"stomp_load_test_connect_attempts_total", "TCP connects started",
-     &load_counters::connect_attempts},
-    {"stomp_load_test_connections_established_total",
-     "WebSocket sessions established (TCP, TLS, upgrade)", &load_counters::connects_ok},
-    {"stomp_load_test_stomp_connected_total", "STOMP CONNECTED frames received",
-     &load_counters::stomp_connected},
-    {"stomp_load_test_subscriptions_total", "Subscriptions made",
-     &load_counters::subscribed},
-    {"stomp_load_test_reconnect_successes_total", "Reconnects that subscribed again",
-     &load_counters::reconnect_successes},
-    {"stomp_load_test_reconnect_give_ups_total", "Users given up after max attempts",
-     &load_counters::give_ups},
-    {"stomp_load_test_disconnects_graceful_total", "Sessions ended by a STOMP DISCONNECT",
-     &load_counters::disconnects_graceful},
-    {"stomp_load_test_messages_unresolved_total",
-     "Own messages whose session ended before their round trip completed or timed out",
-     &load_counters::unresolved},
-    {"stomp_load_test_received_bytes_total", "WebSocket payload bytes received",
-     &load_counters::bytes_in},
-    {"stomp_load_test_sent_bytes_total", "WebSocket payload bytes sent",
-     &load_counters::bytes_out},
+      {"stomp_load_test_messages_sent_total", "Chat messages sent (SEND frames)",
+       &load_counters::messages_sent},
+      {"stomp_load_test_messages_received_total", "MESSAGE frames received (own and others')",
+       &load_counters::messages_received},
+      {"stomp_load_test_connection_retries_total", "Reconnect attempts after a failure",
+       &load_counters::reconnect_attempts},
+      {"stomp_load_test_messages_lost_total",
+       "Own messages not seen back within the round-trip timeout", &load_counters::lost},
+      {"stomp_load_test_round_trips_total", "Own messages seen back (completed round trips)",
+       &load_counters::own_received},
+      {"stomp_load_test_late_sends_total", "Sends issued later than their intended time",
+       &load_counters::late_sends},
+      {"stomp_load_test_connect_attempts_total", "TCP connects started",
+       &load_counters::connect_attempts},
+      {"stomp_load_test_connections_established_total",
+       "WebSocket sessions established (TCP, TLS, upgrade)", &load_counters::connects_ok},
+      {"stomp_load_test_stomp_connected_total", "STOMP CONNECTED frames received",
+       &load_counters::stomp_connected},
+      {"stomp_load_test_subscriptions_total", "Subscriptions made", &load_counters::subscribed},
+      {"stomp_load_test_reconnect_successes_total", "Reconnects that subscribed again",
+       &load_counters::reconnect_successes},
+      {"stomp_load_test_reconnect_give_ups_total", "Users given up after max attempts",
+       &load_counters::give_ups},
+      {"stomp_load_test_disconnects_graceful_total", "Sessions ended by a STOMP DISCONNECT",
+       &load_counters::disconnects_graceful},
+      {"stomp_load_test_messages_unresolved_total",
+       "Own messages whose session ended before their round trip completed or timed out",
+       &load_counters::unresolved},
+      {"stomp_load_test_received_bytes_total", "WebSocket payload bytes received",
+       &load_counters::bytes_in},
+      {"stomp_load_test_sent_bytes_total", "WebSocket payload bytes sent",
+       &load_counters::bytes_out},
   };
 
   std::vector<histogram_binding> histograms = {
-    {"stomp_load_test_message_latency_ms",
-     "Round trip of own messages from the intended send time (corrected), ms",
-     &load_histograms::round_trip_intended_us, 1e-3, &latency_ms_buckets},
-    {"stomp_load_test_message_latency_uncorrected_ms",
-     "Round trip of own messages from the actual send time, ms",
-     &load_histograms::round_trip_actual_us, 1e-3, &latency_ms_buckets},
-    {"stomp_load_test_fanout_latency_ms",
-     "Delivery latency of others' messages from their embedded send time, ms",
-     &load_histograms::fanout_us, 1e-3, &latency_ms_buckets},
-    {"stomp_load_test_send_lateness_ms", "How late sends went out after their intended time, ms",
-     &load_histograms::send_lateness_us, 1e-3, &latency_ms_buckets},
-    {"stomp_load_test_websocket_connect_ms", "TCP connect + TLS + WebSocket upgrade time, ms",
-     &load_histograms::ws_connect_us, 1e-3, &connect_ms_buckets},
-    {"stomp_load_test_stomp_connect_ms", "STOMP CONNECT to CONNECTED time, ms",
-     &load_histograms::stomp_connect_us, 1e-3, &connect_ms_buckets},
-    {"stomp_load_test_websocket_duration_seconds", "How long sessions stayed connected, s",
-     &load_histograms::connection_duration_ms, 1e-3, &duration_s_buckets},
-    {"stomp_load_test_reconnection_time_ms", "From a session failure to subscribed again, ms",
-     &load_histograms::reconnect_time_ms, 1.0, &reconnect_ms_buckets},
+      {"stomp_load_test_message_latency_ms",
+       "Round trip of own messages from the intended send time (corrected), ms",
+       &load_histograms::round_trip_intended_us, 1e-3, &latency_ms_buckets},
+      {"stomp_load_test_message_latency_uncorrected_ms",
+       "Round trip of own messages from the actual send time, ms",
+       &load_histograms::round_trip_actual_us, 1e-3, &latency_ms_buckets},
+      {"stomp_load_test_fanout_latency_ms",
+       "Delivery latency of others' messages from their embedded send time, ms",
+       &load_histograms::fanout_us, 1e-3, &latency_ms_buckets},
+      {"stomp_load_test_send_lateness_ms", "How late sends went out after their intended time, ms",
+       &load_histograms::send_lateness_us, 1e-3, &latency_ms_buckets},
+      {"stomp_load_test_websocket_connect_ms", "TCP connect + TLS + WebSocket upgrade time, ms",
+       &load_histograms::ws_connect_us, 1e-3, &connect_ms_buckets},
+      {"stomp_load_test_stomp_connect_ms", "STOMP CONNECT to CONNECTED time, ms",
+       &load_histograms::stomp_connect_us, 1e-3, &connect_ms_buckets},
+      {"stomp_load_test_websocket_duration_seconds", "How long sessions stayed connected, s",
+       &load_histograms::connection_duration_ms, 1e-3, &duration_s_buckets},
+      {"stomp_load_test_reconnection_time_ms", "From a session failure to subscribed again, ms",
+       &load_histograms::reconnect_time_ms, 1.0, &reconnect_ms_buckets},
   };
 
   std::array<Counter*, error_type_count> errors{};
@@ -138,17 +137,15 @@ struct prometheus_exporter::impl {
     auto& r = *registry;
     for (auto& c : counters)
       c.metric = &BuildCounter().Name(c.name).Help(c.help).Register(r).Add({});
-    auto& error_family = BuildCounter()
-                           .Name("stomp_load_test_errors_total")
-                           .Help("Errors by type")
-                           .Register(r);
+    auto& error_family =
+        BuildCounter().Name("stomp_load_test_errors_total").Help("Errors by type").Register(r);
     // Every type exists from the start, so rate() works on the first error too.
     for (std::size_t i = 0; i < error_type_count; ++i)
       errors[i] = &error_family.Add({{"type", std::string{to_label(static_cast<error_type>(i))}}});
     auto& negative_family = BuildCounter()
-                              .Name("stomp_load_test_negative_latency_samples_total")
-                              .Help("Latency samples below zero (clock skew), by histogram")
-                              .Register(r);
+                                .Name("stomp_load_test_negative_latency_samples_total")
+                                .Help("Latency samples below zero (clock skew), by histogram")
+                                .Register(r);
     for (auto& h : histograms) {
       h.metric = &BuildHistogram().Name(h.name).Help(h.help).Register(r).Add({}, *h.bounds);
       h.negative = &negative_family.Add({{"histogram", h.name}});
@@ -157,20 +154,20 @@ struct prometheus_exporter::impl {
       return &BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
     active_connections = gauge("stomp_load_test_active_connections", "Open sessions");
-    active_reconnections = gauge("stomp_load_test_active_reconnections",
-                                 "Users waiting for or running a reconnect");
+    active_reconnections =
+        gauge("stomp_load_test_active_reconnections", "Users waiting for or running a reconnect");
     avg_connection_duration = gauge("stomp_load_test_avg_connection_duration_seconds",
                                     "Mean duration of ended sessions, s");
     target_users = gauge("stomp_load_test_target_users", "Users the scenario wants running now");
     connected_users = gauge("stomp_load_test_connected_users", "Users subscribed now");
     stage_family = &BuildGauge()
-                      .Name("stomp_load_test_stage")
-                      .Help("Current stage: value is its 0-based index, label its name")
-                      .Register(r);
+                        .Name("stomp_load_test_stage")
+                        .Help("Current stage: value is its 0-based index, label its name")
+                        .Register(r);
     phase_family = &BuildGauge()
-                      .Name("stomp_load_test_phase")
-                      .Help("Current phase of the run (value 1, label its name)")
-                      .Register(r);
+                        .Name("stomp_load_test_phase")
+                        .Help("Current phase of the run (value 1, label its name)")
+                        .Register(r);
   }
 
   // Replaces the one series of an info-style gauge family when its label changes, so the family
@@ -197,8 +194,8 @@ struct prometheus_exporter::impl {
       // A bucket goes where its lowest value goes: values on a round boundary (1000 us) land in
       // the `le` bucket they belong to; the rest is within our bucket width (< 1%).
       auto v = static_cast<double>(lowest) * b.scale;
-      auto i = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), v)
-                                        - bounds.begin());
+      auto i = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                        bounds.begin());
       increments[i] += static_cast<double>(n);
     });
     // Overflow values lie above every bound.
@@ -233,9 +230,8 @@ struct prometheus_exporter::impl {
 };
 
 std::string normalize_listen_address(const std::string& listen) {
-  if (!listen.empty()
-      && std::all_of(listen.begin(), listen.end(),
-                     [](unsigned char c) { return std::isdigit(c) != 0; }))
+  if (!listen.empty() && std::all_of(listen.begin(), listen.end(),
+                                     [](unsigned char c) { return std::isdigit(c) != 0; }))
     return "127.0.0.1:" + listen;
   if (listen.rfind("localhost:", 0) == 0)
     return "127.0.0.1:" + listen.substr(10);
@@ -249,7 +245,7 @@ prometheus_exporter::start(const prometheus_exporter_config& config, std::error_
     auto p = std::make_unique<impl>();
     auto threads = std::to_string(std::max<std::size_t>(1, config.threads));
     p->exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-      "listening_ports", normalize_listen_address(config.listen), "num_threads", threads});
+        "listening_ports", normalize_listen_address(config.listen), "num_threads", threads});
     p->exposer->RegisterCollectable(p->registry);
     return std::unique_ptr<prometheus_exporter>(new prometheus_exporter(std::move(p)));
   } catch (const std::exception&) {

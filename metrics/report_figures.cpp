@@ -30,9 +30,8 @@ report_figures compute_figures(const load_snapshot& total, const run_info& run) 
   f.reconnect_successes = c.reconnect_successes;
   f.give_ups = c.give_ups;
   auto due = c.own_received + c.lost;
-  f.success_rate_pct = due == 0 ? 0.0
-                                : 100.0 * static_cast<double>(c.own_received)
-                                    / static_cast<double>(due);
+  f.success_rate_pct =
+      due == 0 ? 0.0 : 100.0 * static_cast<double>(c.own_received) / static_cast<double>(due);
   f.sent_per_s = rate(c.messages_sent, run.duration_s);
   f.received_per_s = rate(c.messages_received, run.duration_s);
   f.ws_connect_avg_ms = us_to_ms(h.ws_connect_us.mean());

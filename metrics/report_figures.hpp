@@ -65,6 +65,8 @@ struct report_figures {
 report_figures compute_figures(const load_snapshot& total, const run_info& run);
 
 /// Microseconds to milliseconds.
-inline double us_to_ms(double us) noexcept { return us / 1000.0; }
+inline double us_to_ms(double us) noexcept {
+  return us / 1000.0;
+}
 
 } // namespace stompede::metrics

@@ -18,12 +18,12 @@ void load_histograms::reset() noexcept {
 }
 
 bool operator==(const load_histograms& a, const load_histograms& b) noexcept {
-  return a.round_trip_intended_us == b.round_trip_intended_us
-         && a.round_trip_actual_us == b.round_trip_actual_us && a.fanout_us == b.fanout_us
-         && a.send_lateness_us == b.send_lateness_us && a.ws_connect_us == b.ws_connect_us
-         && a.stomp_connect_us == b.stomp_connect_us
-         && a.connection_duration_ms == b.connection_duration_ms
-         && a.reconnect_time_ms == b.reconnect_time_ms;
+  return a.round_trip_intended_us == b.round_trip_intended_us &&
+         a.round_trip_actual_us == b.round_trip_actual_us && a.fanout_us == b.fanout_us &&
+         a.send_lateness_us == b.send_lateness_us && a.ws_connect_us == b.ws_connect_us &&
+         a.stomp_connect_us == b.stomp_connect_us &&
+         a.connection_duration_ms == b.connection_duration_ms &&
+         a.reconnect_time_ms == b.reconnect_time_ms;
 }
 
 void load_snapshot::reset_events() noexcept {

@@ -35,12 +35,12 @@ struct load_histograms {
   void reset() noexcept;
 
   /// Calls `f(name, histogram&)` for each member, in declaration order.
-  template <class F>
+  template<class F>
   void for_each(F&& f) {
     visit(*this, f);
   }
   /// Calls `f(name, const histogram&)` for each member, in declaration order.
-  template <class F>
+  template<class F>
   void for_each(F&& f) const {
     visit(*this, f);
   }
@@ -50,7 +50,7 @@ struct load_histograms {
 
 private:
   // One list of members for both constness overloads of for_each.
-  template <class Self, class F>
+  template<class Self, class F>
   static void visit(Self& self, F& f) {
     f("round_trip_intended_us", self.round_trip_intended_us);
     f("round_trip_actual_us", self.round_trip_actual_us);

@@ -17,17 +17,17 @@ using nlohmann::json;
 json histogram_json(const histogram& h, double scale) {
   auto v = [scale](double x) { return x * scale; };
   return json{
-    {"count", h.count()},
-    {"min", v(static_cast<double>(h.min()))},
-    {"mean", v(h.mean())},
-    {"p50", v(static_cast<double>(h.quantile(0.50)))},
-    {"p90", v(static_cast<double>(h.quantile(0.90)))},
-    {"p95", v(static_cast<double>(h.quantile(0.95)))},
-    {"p99", v(static_cast<double>(h.quantile(0.99)))},
-    {"p999", v(static_cast<double>(h.quantile(0.999)))},
-    {"max", v(static_cast<double>(h.max()))},
-    {"overflow", h.overflow()},
-    {"negative", h.negative()},
+      {"count", h.count()},
+      {"min", v(static_cast<double>(h.min()))},
+      {"mean", v(h.mean())},
+      {"p50", v(static_cast<double>(h.quantile(0.50)))},
+      {"p90", v(static_cast<double>(h.quantile(0.90)))},
+      {"p95", v(static_cast<double>(h.quantile(0.95)))},
+      {"p99", v(static_cast<double>(h.quantile(0.99)))},
+      {"p999", v(static_cast<double>(h.quantile(0.999)))},
+      {"max", v(static_cast<double>(h.max()))},
+      {"overflow", h.overflow()},
+      {"negative", h.negative()},
   };
 }
 
@@ -38,75 +38,75 @@ json counters_json(const load_counters& c) {
     errors[std::string{to_label(e)}] = c.error_count(e);
   }
   return json{
-    {"messages_sent", c.messages_sent},
-    {"messages_received", c.messages_received},
-    {"round_trips", c.own_received},
-    {"lost", c.lost},
-    {"late_sends", c.late_sends},
-    {"connect_attempts", c.connect_attempts},
-    {"connects_ok", c.connects_ok},
-    {"stomp_connected", c.stomp_connected},
-    {"subscribed", c.subscribed},
-    {"reconnect_attempts", c.reconnect_attempts},
-    {"reconnect_successes", c.reconnect_successes},
-    {"give_ups", c.give_ups},
-    {"disconnects_graceful", c.disconnects_graceful},
-    {"unresolved", c.unresolved},
-    {"bytes_in", c.bytes_in},
-    {"bytes_out", c.bytes_out},
-    {"errors_total", c.errors_total()},
-    {"errors", errors},
+      {"messages_sent", c.messages_sent},
+      {"messages_received", c.messages_received},
+      {"round_trips", c.own_received},
+      {"lost", c.lost},
+      {"late_sends", c.late_sends},
+      {"connect_attempts", c.connect_attempts},
+      {"connects_ok", c.connects_ok},
+      {"stomp_connected", c.stomp_connected},
+      {"subscribed", c.subscribed},
+      {"reconnect_attempts", c.reconnect_attempts},
+      {"reconnect_successes", c.reconnect_successes},
+      {"give_ups", c.give_ups},
+      {"disconnects_graceful", c.disconnects_graceful},
+      {"unresolved", c.unresolved},
+      {"bytes_in", c.bytes_in},
+      {"bytes_out", c.bytes_out},
+      {"errors_total", c.errors_total()},
+      {"errors", errors},
   };
 }
 
 // Latencies in ms, durations as named.
 json histograms_json(const load_histograms& h) {
   return json{
-    {"round_trip_ms", histogram_json(h.round_trip_intended_us, 1e-3)},
-    {"round_trip_uncorrected_ms", histogram_json(h.round_trip_actual_us, 1e-3)},
-    {"fanout_ms", histogram_json(h.fanout_us, 1e-3)},
-    {"send_lateness_ms", histogram_json(h.send_lateness_us, 1e-3)},
-    {"websocket_connect_ms", histogram_json(h.ws_connect_us, 1e-3)},
-    {"stomp_connect_ms", histogram_json(h.stomp_connect_us, 1e-3)},
-    {"connection_duration_s", histogram_json(h.connection_duration_ms, 1e-3)},
-    {"reconnect_time_ms", histogram_json(h.reconnect_time_ms, 1.0)},
+      {"round_trip_ms", histogram_json(h.round_trip_intended_us, 1e-3)},
+      {"round_trip_uncorrected_ms", histogram_json(h.round_trip_actual_us, 1e-3)},
+      {"fanout_ms", histogram_json(h.fanout_us, 1e-3)},
+      {"send_lateness_ms", histogram_json(h.send_lateness_us, 1e-3)},
+      {"websocket_connect_ms", histogram_json(h.ws_connect_us, 1e-3)},
+      {"stomp_connect_ms", histogram_json(h.stomp_connect_us, 1e-3)},
+      {"connection_duration_s", histogram_json(h.connection_duration_ms, 1e-3)},
+      {"reconnect_time_ms", histogram_json(h.reconnect_time_ms, 1.0)},
   };
 }
 
 json figures_json(const report_figures& f) {
   return json{
-    {"total_workers", f.total_users},
-    {"test_duration_seconds", f.duration_s},
-    {"websocket_connect_avg_ms", f.ws_connect_avg_ms},
-    {"message_latency_avg_ms", f.latency_avg_ms},
-    {"message_latency_p50_ms", f.latency_p50_ms},
-    {"message_latency_p95_ms", f.latency_p95_ms},
-    {"message_latency_p99_ms", f.latency_p99_ms},
-    {"message_latency_max_ms", f.latency_max_ms},
-    {"message_latency_uncorrected_p99_ms", f.latency_actual_p99_ms},
-    {"success_rate_pct", f.success_rate_pct},
-    {"connection_retries_total", f.connection_retries},
-    {"messages_sent_total", f.messages_sent},
-    {"messages_received_total", f.messages_received},
-    {"round_trips_total", f.round_trips},
-    {"errors_total", f.errors_total},
-    {"fanout_latency_avg_ms", f.fanout_avg_ms},
-    {"fanout_latency_p50_ms", f.fanout_p50_ms},
-    {"fanout_latency_p95_ms", f.fanout_p95_ms},
-    {"fanout_latency_p99_ms", f.fanout_p99_ms},
-    {"fanout_negative_samples", f.fanout_negative},
-    {"websocket_connect_p95_ms", f.ws_connect_p95_ms},
-    {"stomp_connect_avg_ms", f.stomp_connect_avg_ms},
-    {"stomp_connect_p95_ms", f.stomp_connect_p95_ms},
-    {"lost_messages", f.lost},
-    {"late_sends", f.late_sends},
-    {"send_lateness_p99_ms", f.send_lateness_p99_ms},
-    {"reconnect_successes", f.reconnect_successes},
-    {"reconnect_give_ups", f.give_ups},
-    {"reconnect_time_avg_ms", f.reconnect_time_avg_ms},
-    {"connection_duration_avg_s", f.connection_duration_avg_s},
-    {"messages_sent_per_s", f.sent_per_s},
-    {"messages_received_per_s", f.received_per_s},
+      {"total_workers", f.total_users},
+      {"test_duration_seconds", f.duration_s},
+      {"websocket_connect_avg_ms", f.ws_connect_avg_ms},
+      {"message_latency_avg_ms", f.latency_avg_ms},
+      {"message_latency_p50_ms", f.latency_p50_ms},
+      {"message_latency_p95_ms", f.latency_p95_ms},
+      {"message_latency_p99_ms", f.latency_p99_ms},
+      {"message_latency_max_ms", f.latency_max_ms},
+      {"message_latency_uncorrected_p99_ms", f.latency_actual_p99_ms},
+      {"success_rate_pct", f.success_rate_pct},
+      {"connection_retries_total", f.connection_retries},
+      {"messages_sent_total", f.messages_sent},
+      {"messages_received_total", f.messages_received},
+      {"round_trips_total", f.round_trips},
+      {"errors_total", f.errors_total},
+      {"fanout_latency_avg_ms", f.fanout_avg_ms},
+      {"fanout_latency_p50_ms", f.fanout_p50_ms},
+      {"fanout_latency_p95_ms", f.fanout_p95_ms},
+      {"fanout_latency_p99_ms", f.fanout_p99_ms},
+      {"fanout_negative_samples", f.fanout_negative},
+      {"websocket_connect_p95_ms", f.ws_connect_p95_ms},
+      {"stomp_connect_avg_ms", f.stomp_connect_avg_ms},
+      {"stomp_connect_p95_ms", f.stomp_connect_p95_ms},
+      {"lost_messages", f.lost},
+      {"late_sends", f.late_sends},
+      {"send_lateness_p99_ms", f.send_lateness_p99_ms},
+      {"reconnect_successes", f.reconnect_successes},
+      {"reconnect_give_ups", f.give_ups},
+      {"reconnect_time_avg_ms", f.reconnect_time_avg_ms},
+      {"connection_duration_avg_s", f.connection_duration_avg_s},
+      {"messages_sent_per_s", f.sent_per_s},
+      {"messages_received_per_s", f.received_per_s},
   };
 }
 
@@ -122,10 +122,10 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
                               const std::vector<stage_report>& stages) {
   json doc;
   doc["run"] = json{
-    {"scenario", run.scenario},
-    {"total_users", run.total_users},
-    {"duration_s", run.duration_s},
-    {"latency_mode", run.latency_mode},
+      {"scenario", run.scenario},
+      {"total_users", run.total_users},
+      {"duration_s", run.duration_s},
+      {"latency_mode", run.latency_mode},
   };
   doc["figures"] = figures_json(compute_figures(total, run));
   doc["counters"] = counters_json(total.counters);
@@ -135,14 +135,14 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
     run_info stage_run = run;
     stage_run.duration_s = s.end_s - s.start_s;
     stage_list.push_back(json{
-      {"index", s.index},
-      {"name", s.name},
-      {"start_s", s.start_s},
-      {"end_s", s.end_s},
-      {"target_users", s.target_users},
-      {"figures", figures_json(compute_figures(s.snapshot, stage_run))},
-      {"counters", counters_json(s.snapshot.counters)},
-      {"histograms", histograms_json(s.snapshot.histograms)},
+        {"index", s.index},
+        {"name", s.name},
+        {"start_s", s.start_s},
+        {"end_s", s.end_s},
+        {"target_users", s.target_users},
+        {"figures", figures_json(compute_figures(s.snapshot, stage_run))},
+        {"counters", counters_json(s.snapshot.counters)},
+        {"histograms", histograms_json(s.snapshot.histograms)},
     });
   }
   doc["stages"] = std::move(stage_list);
@@ -189,9 +189,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
        std::to_string(f.messages_sent) + " / " + std::to_string(f.messages_received));
   line("rate sent / received",
        fixed(f.sent_per_s, 1) + " / " + fixed(f.received_per_s, 1) + " msg/s");
-  line("round trips ok / lost",
-       std::to_string(f.round_trips) + " / " + std::to_string(f.lost) + "  ("
-         + fixed(f.success_rate_pct, 2) + "% ok)");
+  line("round trips ok / lost", std::to_string(f.round_trips) + " / " + std::to_string(f.lost) +
+                                    "  (" + fixed(f.success_rate_pct, 2) + "% ok)");
   line("round trip avg / p50", ms(f.latency_avg_ms) + " / " + ms(f.latency_p50_ms));
   line("round trip p95 / p99 / max",
        ms(f.latency_p95_ms) + " / " + ms(f.latency_p99_ms) + " / " + ms(f.latency_max_ms));
@@ -200,14 +199,13 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
        ms(f.fanout_p50_ms) + " / " + ms(f.fanout_p95_ms) + " / " + ms(f.fanout_p99_ms));
   if (f.fanout_negative > 0)
     line("fan-out negative (clock skew)", std::to_string(f.fanout_negative));
-  line("late sends / lateness p99", std::to_string(f.late_sends) + " / "
-                                      + ms(f.send_lateness_p99_ms));
+  line("late sends / lateness p99",
+       std::to_string(f.late_sends) + " / " + ms(f.send_lateness_p99_ms));
   line("websocket connect avg / p95", ms(f.ws_connect_avg_ms) + " / " + ms(f.ws_connect_p95_ms));
-  line("stomp connect avg / p95",
-       ms(f.stomp_connect_avg_ms) + " / " + ms(f.stomp_connect_p95_ms));
-  line("reconnects tried / ok / given up",
-       std::to_string(f.connection_retries) + " / " + std::to_string(f.reconnect_successes)
-         + " / " + std::to_string(f.give_ups));
+  line("stomp connect avg / p95", ms(f.stomp_connect_avg_ms) + " / " + ms(f.stomp_connect_p95_ms));
+  line("reconnects tried / ok / given up", std::to_string(f.connection_retries) + " / " +
+                                               std::to_string(f.reconnect_successes) + " / " +
+                                               std::to_string(f.give_ups));
   line("errors", std::to_string(f.errors_total));
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);
@@ -225,9 +223,9 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
       sr.duration_s = s.end_s - s.start_s;
       auto sf = compute_figures(s.snapshot, sr);
       std::snprintf(buf, sizeof buf, "  %-3d %-16.16s %9.1f %8lld %10.1f %10.2f %10.2f %8llu\n",
-                    s.index, s.name.c_str(), sr.duration_s,
-                    static_cast<long long>(s.target_users), sf.sent_per_s, sf.latency_p50_ms,
-                    sf.latency_p99_ms, static_cast<unsigned long long>(sf.lost));
+                    s.index, s.name.c_str(), sr.duration_s, static_cast<long long>(s.target_users),
+                    sf.sent_per_s, sf.latency_p50_ms, sf.latency_p99_ms,
+                    static_cast<unsigned long long>(sf.lost));
       out += buf;
     }
   }

@@ -36,7 +36,7 @@ timeseries_writer::~timeseries_writer() {
 }
 
 timeseries_writer::timeseries_writer(timeseries_writer&& other) noexcept
-  : file_(std::exchange(other.file_, nullptr)) {
+    : file_(std::exchange(other.file_, nullptr)) {
   // nothing else to move
 }
 

@@ -47,7 +47,9 @@ public:
   std::error_code open(const std::string& path);
 
   /// True after a successful open().
-  bool is_open() const noexcept { return file_ != nullptr; }
+  bool is_open() const noexcept {
+    return file_ != nullptr;
+  }
 
   /// Appends one row and flushes it.
   std::error_code write(const timeseries_row& row);

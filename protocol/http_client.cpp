@@ -16,7 +16,7 @@
 #include <type_traits>
 
 #ifndef STOMPEDE_VERSION
-#define STOMPEDE_VERSION "0"
+#  define STOMPEDE_VERSION "0"
 #endif
 
 namespace stompede::net {
@@ -40,13 +40,12 @@ enum class step { resolve, connect, tls_handshake, exchange };
 
 transport_errc classify(const beast::error_code& ec, step s) {
   if (ec == beast::error::timeout || ec == asio::error::timed_out)
-    return s == step::exchange ? transport_errc::request_timeout
+    return s == step::exchange        ? transport_errc::request_timeout
            : s == step::tls_handshake ? transport_errc::handshake_timeout
                                       : transport_errc::connect_timeout;
   if (s == step::resolve)
     return transport_errc::resolve_failed;
-  if (ec == asio::error::no_descriptors ||
-      ec == boost::system::errc::too_many_files_open_in_system)
+  if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system)
     return transport_errc::fd_exhausted;
   if (ec == boost::system::errc::address_not_available)
     return transport_errc::port_exhaustion;
@@ -67,7 +66,7 @@ transport_errc classify(const beast::error_code& ec, step s) {
 }
 
 /// One request on its own connection; runs on its own strand.
-template <bool Tls>
+template<bool Tls>
 class http_session final : public std::enable_shared_from_this<http_session<Tls>> {
   using stream_type =
       std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
@@ -110,15 +109,14 @@ private:
     auto addr = asio::ip::make_address(req_.target.host, ec);
     if (!ec) {
       tcp().expires_at(connect_deadline_);
-      tcp().async_connect(tcp::endpoint(addr, req_.target.port),
-                          [self = this->shared_from_this()](beast::error_code ec) {
-                            self->on_connect(ec);
-                          });
+      tcp().async_connect(
+          tcp::endpoint(addr, req_.target.port),
+          [self = this->shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
       return;
     }
     resolver_.async_resolve(req_.target.host, std::to_string(req_.target.port),
-                            [self = this->shared_from_this()](
-                                beast::error_code ec, tcp::resolver::results_type results) {
+                            [self = this->shared_from_this()](beast::error_code ec,
+                                                              tcp::resolver::results_type results) {
                               self->on_resolve(ec, std::move(results));
                             });
   }
@@ -127,10 +125,10 @@ private:
     if (ec)
       return fail(ec, step::resolve);
     tcp().expires_at(connect_deadline_);
-    tcp().async_connect(results, [self = this->shared_from_this()](beast::error_code ec,
-                                                                   const tcp::endpoint&) {
-      self->on_connect(ec);
-    });
+    tcp().async_connect(
+        results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+          self->on_connect(ec);
+        });
   }
 
   void on_connect(beast::error_code ec) {
@@ -143,15 +141,14 @@ private:
       beast::error_code aec;
       asio::ip::make_address(name, aec);
       if (aec && !SSL_set_tlsext_host_name(stream_.native_handle(), name.c_str()))
-        return fail(beast::error_code(static_cast<int>(::ERR_get_error()),
-                                      asio::error::get_ssl_category()),
-                    step::tls_handshake);
+        return fail(
+            beast::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+            step::tls_handshake);
       if (req_.tls.verify)
         stream_.set_verify_callback(ssl::host_name_verification(name));
-      stream_.async_handshake(ssl::stream_base::client,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake(
+          ssl::stream_base::client,
+          [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
     } else {
       on_handshake({});
     }
@@ -184,8 +181,7 @@ private:
       return fail(ec, step::exchange);
     parser_.body_limit(req_.max_body_bytes);
     http::async_read_header(stream_, buffer_, parser_,
-                            [self = this->shared_from_this()](beast::error_code ec,
-                                                              std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_header(ec);
                             });
   }

@@ -55,8 +55,7 @@ client_event violation(const frame_view& f, errc e) {
 
 } // namespace
 
-client_session::client_session(client_options opts) : opts_(std::move(opts)) {
-}
+client_session::client_session(client_options opts) : opts_(std::move(opts)) {}
 
 void client_session::connect(std::string& out) {
   // CONNECT headers are never escaped (ST-06): a passcode "pa:ss" goes out as is.
@@ -77,8 +76,8 @@ void client_session::connect(std::string& out) {
   disconnect_receipt_.clear();
 }
 
-void client_session::subscribe(std::string& out, std::string_view id,
-                               std::string_view destination, std::string_view ack,
+void client_session::subscribe(std::string& out, std::string_view id, std::string_view destination,
+                               std::string_view ack,
                                const std::vector<std::pair<std::string, std::string>>& extra) {
   begin_frame(out, command::subscribe);
   header(out, "id", id);
@@ -97,9 +96,8 @@ void client_session::unsubscribe(std::string& out, std::string_view id) {
   subscriptions_.erase(std::string{id});
 }
 
-void client_session::send(std::string& out, std::string_view destination,
-                          std::string_view body, std::string_view content_type,
-                          std::optional<std::string_view> receipt,
+void client_session::send(std::string& out, std::string_view destination, std::string_view body,
+                          std::string_view content_type, std::optional<std::string_view> receipt,
                           const std::vector<std::pair<std::string, std::string>>& extra) {
   begin_frame(out, command::send);
   header(out, "destination", destination);
@@ -147,80 +145,80 @@ client_event client_session::on_frame(const frame_view& f) {
     return violation(f, errc::unexpected_frame);
 
   switch (f.cmd) {
-    case command::connected: {
-      if (state_ != client_state::connecting) {
-        state_ = client_state::closed;
-        return violation(f, errc::unexpected_frame);
-      }
-      // We offer 1.2 only; 1.1 differs from it in no way this client relies on, so a server
-      // that answers 1.1 is tolerated. A CONNECTED without version is a 1.0 server.
-      auto version = f.get("version");
-      if (!version) {
-        state_ = client_state::closed;
-        return violation(f, errc::missing_header);
-      }
-      if (*version != "1.2" && *version != "1.1") {
-        state_ = client_state::closed;
-        return violation(f, errc::unsupported_version);
-      }
-      heartbeat_spec theirs{};  // a missing heart-beat header means 0,0 (ST-03)
-      if (auto hb = f.get("heart-beat")) {
-        auto parsed = parse_heartbeat(*hb);
-        if (!parsed) {
-          state_ = client_state::closed;
-          return violation(f, errc::malformed_header);
-        }
-        theirs = *parsed;
-      }
-      plan_ = negotiate(opts_.heartbeat, theirs, opts_.heartbeat_grace);
-      state_ = client_state::connected;
-      client_event ev = make_event(client_event::connected, f);
-      ev.heartbeat = plan_;
-      ev.text = f.get("server").value_or(std::string_view{});
-      return ev;
-    }
-    case command::message: {
-      if (state_ == client_state::connecting) {
-        state_ = client_state::closed;
-        return violation(f, errc::unexpected_frame);
-      }
-      client_event ev = make_event(client_event::message, f);
-      ev.text = f.get("subscription").value_or(std::string_view{});
-      return ev;
-    }
-    case command::receipt: {
-      if (state_ == client_state::connecting) {
-        state_ = client_state::closed;
-        return violation(f, errc::unexpected_frame);
-      }
-      // Only RECEIPT frames answer receipts: brokers copy `receipt` into MESSAGEs (ST-20).
-      auto id = f.get("receipt-id");
-      if (!id) {
-        state_ = client_state::closed;
-        return violation(f, errc::missing_header);
-      }
-      client_event ev = make_event(client_event::receipt, f);
-      ev.text = *id;
-      if (auto it = pending_receipts_.find(std::string{*id}); it != pending_receipts_.end())
-        pending_receipts_.erase(it);
-      if (state_ == client_state::disconnecting && !disconnect_receipt_.empty() &&
-          *id == disconnect_receipt_) {
-        ev.disconnect_done = true;
-        state_ = client_state::closed;
-      }
-      return ev;
-    }
-    case command::error: {
-      // ERROR is terminal (ST-18), whatever the server does with the connection afterwards.
-      state_ = client_state::closed;
-      client_event ev = make_event(client_event::error, f);
-      ev.error_code = make_error_code(errc::error_frame);
-      ev.text = first_line(f.get("message").value_or(f.body), 256);
-      return ev;
-    }
-    default:
+  case command::connected: {
+    if (state_ != client_state::connecting) {
       state_ = client_state::closed;
       return violation(f, errc::unexpected_frame);
+    }
+    // We offer 1.2 only; 1.1 differs from it in no way this client relies on, so a server
+    // that answers 1.1 is tolerated. A CONNECTED without version is a 1.0 server.
+    auto version = f.get("version");
+    if (!version) {
+      state_ = client_state::closed;
+      return violation(f, errc::missing_header);
+    }
+    if (*version != "1.2" && *version != "1.1") {
+      state_ = client_state::closed;
+      return violation(f, errc::unsupported_version);
+    }
+    heartbeat_spec theirs{}; // a missing heart-beat header means 0,0 (ST-03)
+    if (auto hb = f.get("heart-beat")) {
+      auto parsed = parse_heartbeat(*hb);
+      if (!parsed) {
+        state_ = client_state::closed;
+        return violation(f, errc::malformed_header);
+      }
+      theirs = *parsed;
+    }
+    plan_ = negotiate(opts_.heartbeat, theirs, opts_.heartbeat_grace);
+    state_ = client_state::connected;
+    client_event ev = make_event(client_event::connected, f);
+    ev.heartbeat = plan_;
+    ev.text = f.get("server").value_or(std::string_view{});
+    return ev;
+  }
+  case command::message: {
+    if (state_ == client_state::connecting) {
+      state_ = client_state::closed;
+      return violation(f, errc::unexpected_frame);
+    }
+    client_event ev = make_event(client_event::message, f);
+    ev.text = f.get("subscription").value_or(std::string_view{});
+    return ev;
+  }
+  case command::receipt: {
+    if (state_ == client_state::connecting) {
+      state_ = client_state::closed;
+      return violation(f, errc::unexpected_frame);
+    }
+    // Only RECEIPT frames answer receipts: brokers copy `receipt` into MESSAGEs (ST-20).
+    auto id = f.get("receipt-id");
+    if (!id) {
+      state_ = client_state::closed;
+      return violation(f, errc::missing_header);
+    }
+    client_event ev = make_event(client_event::receipt, f);
+    ev.text = *id;
+    if (auto it = pending_receipts_.find(std::string{*id}); it != pending_receipts_.end())
+      pending_receipts_.erase(it);
+    if (state_ == client_state::disconnecting && !disconnect_receipt_.empty() &&
+        *id == disconnect_receipt_) {
+      ev.disconnect_done = true;
+      state_ = client_state::closed;
+    }
+    return ev;
+  }
+  case command::error: {
+    // ERROR is terminal (ST-18), whatever the server does with the connection afterwards.
+    state_ = client_state::closed;
+    client_event ev = make_event(client_event::error, f);
+    ev.error_code = make_error_code(errc::error_frame);
+    ev.text = first_line(f.get("message").value_or(f.body), 256);
+    return ev;
+  }
+  default:
+    state_ = client_state::closed;
+    return violation(f, errc::unexpected_frame);
   }
 }
 

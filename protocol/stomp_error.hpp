@@ -53,6 +53,6 @@ const char* to_label(errc e) noexcept;
 } // namespace stompede::stomp
 
 namespace std {
-template <>
+template<>
 struct is_error_code_enum<stompede::stomp::errc> : true_type {};
 } // namespace std

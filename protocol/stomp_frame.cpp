@@ -8,8 +8,8 @@ namespace stompede::stomp {
 namespace {
 
 constexpr std::string_view command_names[] = {
-    "CONNECT", "STOMP", "CONNECTED", "SEND",   "SUBSCRIBE", "UNSUBSCRIBE", "ACK",   "NACK",
-    "BEGIN",   "COMMIT", "ABORT",    "DISCONNECT", "MESSAGE", "RECEIPT",    "ERROR",
+    "CONNECT", "STOMP",  "CONNECTED", "SEND",       "SUBSCRIBE", "UNSUBSCRIBE", "ACK",   "NACK",
+    "BEGIN",   "COMMIT", "ABORT",     "DISCONNECT", "MESSAGE",   "RECEIPT",     "ERROR",
 };
 
 // Escaping applies to names and values alike; the common case has nothing to escape, so
@@ -49,39 +49,54 @@ std::string_view to_string(command c) noexcept {
 std::optional<command> parse_command(std::string_view s) noexcept {
   // Dispatch on length and first byte: the parser calls this for every frame.
   switch (s.size()) {
-    case 3:
-      if (s == "ACK") return command::ack;
-      break;
-    case 4:
-      if (s == "SEND") return command::send;
-      if (s == "NACK") return command::nack;
-      break;
-    case 5:
-      if (s == "STOMP") return command::stomp;
-      if (s == "BEGIN") return command::begin;
-      if (s == "ABORT") return command::abort;
-      if (s == "ERROR") return command::error;
-      break;
-    case 6:
-      if (s == "COMMIT") return command::commit;
-      break;
-    case 7:
-      if (s == "MESSAGE") return command::message;
-      if (s == "CONNECT") return command::connect;
-      if (s == "RECEIPT") return command::receipt;
-      break;
-    case 9:
-      if (s == "CONNECTED") return command::connected;
-      if (s == "SUBSCRIBE") return command::subscribe;
-      break;
-    case 10:
-      if (s == "DISCONNECT") return command::disconnect;
-      break;
-    case 11:
-      if (s == "UNSUBSCRIBE") return command::unsubscribe;
-      break;
-    default:
-      break;
+  case 3:
+    if (s == "ACK")
+      return command::ack;
+    break;
+  case 4:
+    if (s == "SEND")
+      return command::send;
+    if (s == "NACK")
+      return command::nack;
+    break;
+  case 5:
+    if (s == "STOMP")
+      return command::stomp;
+    if (s == "BEGIN")
+      return command::begin;
+    if (s == "ABORT")
+      return command::abort;
+    if (s == "ERROR")
+      return command::error;
+    break;
+  case 6:
+    if (s == "COMMIT")
+      return command::commit;
+    break;
+  case 7:
+    if (s == "MESSAGE")
+      return command::message;
+    if (s == "CONNECT")
+      return command::connect;
+    if (s == "RECEIPT")
+      return command::receipt;
+    break;
+  case 9:
+    if (s == "CONNECTED")
+      return command::connected;
+    if (s == "SUBSCRIBE")
+      return command::subscribe;
+    break;
+  case 10:
+    if (s == "DISCONNECT")
+      return command::disconnect;
+    break;
+  case 11:
+    if (s == "UNSUBSCRIBE")
+      return command::unsubscribe;
+    break;
+  default:
+    break;
   }
   return std::nullopt;
 }
@@ -116,11 +131,21 @@ void escape_to(std::string_view s, std::string& out) {
   }
   for (char c : s) {
     switch (c) {
-      case '\\': out.append("\\\\", 2); break;
-      case '\r': out.append("\\r", 2); break;
-      case '\n': out.append("\\n", 2); break;
-      case ':': out.append("\\c", 2); break;
-      default: out.push_back(c); break;
+    case '\\':
+      out.append("\\\\", 2);
+      break;
+    case '\r':
+      out.append("\\r", 2);
+      break;
+    case '\n':
+      out.append("\\n", 2);
+      break;
+    case ':':
+      out.append("\\c", 2);
+      break;
+    default:
+      out.push_back(c);
+      break;
     }
   }
 }
@@ -136,13 +161,22 @@ bool unescape_to(std::string_view s, std::string& out) {
     auto at = static_cast<std::size_t>(static_cast<const char*>(bs) - s.data());
     out.append(s.data() + i, at - i);
     if (at + 1 >= s.size())
-      return false;  // a lone backslash at the end
+      return false; // a lone backslash at the end
     switch (s[at + 1]) {
-      case '\\': out.push_back('\\'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'c': out.push_back(':'); break;
-      default: return false;
+    case '\\':
+      out.push_back('\\');
+      break;
+    case 'r':
+      out.push_back('\r');
+      break;
+    case 'n':
+      out.push_back('\n');
+      break;
+    case 'c':
+      out.push_back(':');
+      break;
+    default:
+      return false;
     }
     i = at + 2;
   }
@@ -191,27 +225,36 @@ namespace stompede::stomp {
 std::error_code check_server_frame(const frame_view& f) noexcept {
   auto require = [&](std::string_view name) { return f.get(name).has_value(); };
   switch (f.cmd) {
-    case command::connected:
-    case command::message:
-    case command::receipt:
-    case command::error:
-      return make_error_code(errc::unexpected_frame);
-    default:
-      break;
+  case command::connected:
+  case command::message:
+  case command::receipt:
+  case command::error:
+    return make_error_code(errc::unexpected_frame);
+  default:
+    break;
   }
   if (!f.body.empty() && f.cmd != command::send)
     return make_error_code(errc::unexpected_body);
   bool ok = true;
   switch (f.cmd) {
-    case command::send: ok = require("destination"); break;
-    case command::subscribe: ok = require("destination") && require("id"); break;
-    case command::unsubscribe:
-    case command::ack:
-    case command::nack: ok = require("id"); break;
-    case command::begin:
-    case command::commit:
-    case command::abort: ok = require("transaction"); break;
-    default: break;
+  case command::send:
+    ok = require("destination");
+    break;
+  case command::subscribe:
+    ok = require("destination") && require("id");
+    break;
+  case command::unsubscribe:
+  case command::ack:
+  case command::nack:
+    ok = require("id");
+    break;
+  case command::begin:
+  case command::commit:
+  case command::abort:
+    ok = require("transaction");
+    break;
+  default:
+    break;
   }
   return ok ? std::error_code{} : make_error_code(errc::missing_header);
 }

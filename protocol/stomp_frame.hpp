@@ -73,8 +73,7 @@ struct frame {
   std::string body;
 
   frame() = default;
-  explicit frame(command c) : cmd(c) {
-  }
+  explicit frame(command c) : cmd(c) {}
 
   frame& add(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -41,11 +41,20 @@ std::size_t unescape_at(std::string_view s, std::string& out) {
     if (at + 1 >= s.size())
       return at;
     switch (s[at + 1]) {
-      case '\\': out.push_back('\\'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'c': out.push_back(':'); break;
-      default: return at;
+    case '\\':
+      out.push_back('\\');
+      break;
+    case 'r':
+      out.push_back('\r');
+      break;
+    case 'n':
+      out.push_back('\n');
+      break;
+    case 'c':
+      out.push_back(':');
+      break;
+    default:
+      return at;
     }
     i = at + 2;
   }
@@ -71,12 +80,11 @@ bool parse_length(std::string_view s, std::uint64_t& out) noexcept {
 
 } // namespace
 
-parser::parser(parser_limits limits) : limits_(limits) {
-}
+parser::parser(parser_limits limits) : limits_(limits) {}
 
 void parser::feed(std::string_view bytes) {
   if (error_)
-    return;  // a broken stream stays broken until reset(): buffer nothing more
+    return; // a broken stream stays broken until reset(): buffer nothing more
   if (consume_pending_) {
     pos_ = consume_to_;
     consume_pending_ = false;
@@ -164,7 +172,7 @@ parse_status parser::next(frame_view& out) {
 
   const char* b = buf_.data() + pos_;
   const std::size_t avail = buf_.size() - pos_;
-  std::size_t end = 0;  // index of the terminating NUL, relative to pos_
+  std::size_t end = 0; // index of the terminating NUL, relative to pos_
   if (has_length_) {
     end = body_ + static_cast<std::size_t>(length_);
     if (avail <= end)
@@ -174,7 +182,7 @@ parse_status parser::next(frame_view& out) {
   } else {
     end = find(b, nul_scan_, avail, '\0');
     crossing x;
-    const std::size_t seen = end == none ? avail : end + 1;  // frame bytes known so far
+    const std::size_t seen = end == none ? avail : end + 1; // frame bytes known so far
     if (seen > limits_.max_frame_bytes)
       x.offer(limits_.max_frame_bytes, errc::frame_too_large);
     const std::size_t body_known = (end == none ? avail : end) - body_;
@@ -189,7 +197,7 @@ parse_status parser::next(frame_view& out) {
   }
 
   if (views_stale_)
-    parse_block();  // buf_ may have moved since the headers were parsed; cannot fail twice
+    parse_block(); // buf_ may have moved since the headers were parsed; cannot fail twice
   out.cmd = cmd_;
   out.headers = headers_.data();
   out.header_count = headers_.size();
@@ -285,7 +293,7 @@ parse_status parser::parse_block() {
     le = find(b, ls, block, '\n');
     ce = (le > ls && b[le - 1] == '\r') ? le - 1 : le;
     if (ce == ls)
-      break;  // the blank line
+      break; // the blank line
     const std::size_t colon = find(b, ls, ce, ':');
     if (colon == none || colon == ls)
       return fail(errc::malformed_header, pos_ + ls);

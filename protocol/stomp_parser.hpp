@@ -95,23 +95,23 @@ private:
   parse_status parse_block();
 
   parser_limits limits_;
-  std::string buf_;             // fed bytes; [pos_, buf_.size()) not yet consumed
-  std::size_t pos_ = 0;         // first unconsumed byte = start of the current frame
-  std::size_t base_ = 0;        // stream offset of buf_[0]
-  bool consume_pending_ = false;  // the last frame returned is consumed on the next call
+  std::string buf_;              // fed bytes; [pos_, buf_.size()) not yet consumed
+  std::size_t pos_ = 0;          // first unconsumed byte = start of the current frame
+  std::size_t base_ = 0;         // stream offset of buf_[0]
+  bool consume_pending_ = false; // the last frame returned is consumed on the next call
   std::size_t consume_to_ = 0;
   phase phase_ = phase::idle;
   // Offsets below are relative to pos_, so compaction in `feed` does not disturb them.
-  std::size_t line_ = 0;        // start of the header line being scanned
-  std::size_t lines_ = 0;       // complete lines of the current frame, command line included
-  std::size_t body_ = 0;        // start of the body (one past the blank line)
-  std::size_t nul_scan_ = 0;    // where the search for a terminating NUL resumes
+  std::size_t line_ = 0;     // start of the header line being scanned
+  std::size_t lines_ = 0;    // complete lines of the current frame, command line included
+  std::size_t body_ = 0;     // start of the body (one past the blank line)
+  std::size_t nul_scan_ = 0; // where the search for a terminating NUL resumes
   bool has_length_ = false;
   std::uint64_t length_ = 0;
-  bool views_stale_ = false;    // a feed since the headers were parsed may have moved buf_
+  bool views_stale_ = false; // a feed since the headers were parsed may have moved buf_
   command cmd_ = command::send;
   std::vector<header_view> headers_;
-  std::string scratch_;         // unescaped header names and values live here
+  std::string scratch_; // unescaped header names and values live here
   std::error_code error_;
   std::size_t error_offset_ = 0;
 };

@@ -28,8 +28,7 @@ std::shared_ptr<ssl::context> build(const tls_options& opts, std::error_code& ec
   }
   boost::system::error_code bec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1,
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                    bec);
   // Idle connections give their 2 x ~17 KB record buffers back: with thousands of mostly idle
   // connections this is most of the TLS memory.

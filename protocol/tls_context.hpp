@@ -33,8 +33,7 @@ struct tls_options {
 /// `server_name` is per connection and not part of the context. On failure returns null with
 /// `ec` = transport_errc::tls_error and `why` naming the file or step that failed.
 /// Thread-safe.
-std::shared_ptr<boost::asio::ssl::context> shared_tls_context(const tls_options& opts,
-                                                              std::error_code& ec,
-                                                              std::string* why = nullptr);
+std::shared_ptr<boost::asio::ssl::context>
+shared_tls_context(const tls_options& opts, std::error_code& ec, std::string* why = nullptr);
 
 } // namespace stompede::net

@@ -49,6 +49,6 @@ const char* to_label(transport_errc e) noexcept;
 } // namespace stompede::net
 
 namespace std {
-template <>
+template<>
 struct is_error_code_enum<stompede::net::transport_errc> : true_type {};
 } // namespace std

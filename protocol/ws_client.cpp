@@ -17,7 +17,7 @@
 #include <type_traits>
 
 #ifndef STOMPEDE_VERSION
-#define STOMPEDE_VERSION "0"
+#  define STOMPEDE_VERSION "0"
 #endif
 
 namespace stompede::net {
@@ -57,18 +57,21 @@ transport_errc classify(const beast::error_code& ec, step s) {
   if (ec == beast::error::timeout || ec == asio::error::timed_out) {
     switch (s) {
     case step::resolve:
-    case step::connect: return transport_errc::connect_timeout;
+    case step::connect:
+      return transport_errc::connect_timeout;
     case step::tls_handshake:
     case step::ws_handshake:
-    case step::close: return transport_errc::handshake_timeout;
-    case step::read: return transport_errc::idle_timeout;
-    case step::write: return transport_errc::write_timeout;
+    case step::close:
+      return transport_errc::handshake_timeout;
+    case step::read:
+      return transport_errc::idle_timeout;
+    case step::write:
+      return transport_errc::write_timeout;
     }
   }
   if (s == step::resolve)
     return transport_errc::resolve_failed;
-  if (ec == asio::error::no_descriptors ||
-      ec == boost::system::errc::too_many_files_open_in_system)
+  if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system)
     return transport_errc::fd_exhausted;
   if (ec == boost::system::errc::address_not_available)
     return transport_errc::port_exhaustion;
@@ -138,19 +141,26 @@ private:
 /// the strand's queue and the type-erased executor's reference counting on every operation.
 using executor_type = asio::io_context::executor_type;
 using tcp_stream_type = beast::basic_stream<tcp, executor_type>;
-using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                              asio::wait_traits<std::chrono::steady_clock>,
-                                              executor_type>;
+using timer_type =
+    asio::basic_waitable_timer<std::chrono::steady_clock,
+                               asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
-template <bool Tls>
+template<bool Tls>
 class ws_session final : public ws_client, public std::enable_shared_from_this<ws_session<Tls>> {
-  using next_layer_type = std::conditional_t<Tls, beast::ssl_stream<tcp_stream_type>,
-                                             tcp_stream_type>;
+  using next_layer_type =
+      std::conditional_t<Tls, beast::ssl_stream<tcp_stream_type>, tcp_stream_type>;
   using stream_type = websocket::stream<next_layer_type>;
   using strand_type = executor_type;
 
-  enum class state : std::uint8_t { idle, resolving, connecting, handshaking, open, closing,
-                                    closed };
+  enum class state : std::uint8_t {
+    idle,
+    resolving,
+    connecting,
+    handshaking,
+    open,
+    closing,
+    closed
+  };
 
 public:
   ws_session(asio::io_context& ioc, ws_options opts, std::shared_ptr<ws_handler> handler,
@@ -183,9 +193,7 @@ public:
   }
 
   void pause_reading(bool paused) override {
-    asio::dispatch(strand_, [self = this->shared_from_this(), paused] {
-      self->do_pause(paused);
-    });
+    asio::dispatch(strand_, [self = this->shared_from_this(), paused] { self->do_pause(paused); });
   }
 
 private:
@@ -230,12 +238,11 @@ private:
     }
     resolver_ = std::make_unique<asio::ip::basic_resolver<asio::ip::tcp, executor_type>>(strand_);
     arm_timer();
-    resolver_->async_resolve(
-        opts_.target.host, std::to_string(opts_.target.port),
-        [self = this->shared_from_this()](beast::error_code ec,
-                                          tcp::resolver::results_type results) {
-          self->on_resolve(ec, std::move(results));
-        });
+    resolver_->async_resolve(opts_.target.host, std::to_string(opts_.target.port),
+                             [self = this->shared_from_this()](
+                                 beast::error_code ec, tcp::resolver::results_type results) {
+                               self->on_resolve(ec, std::move(results));
+                             });
   }
 
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
@@ -249,10 +256,10 @@ private:
     if (opts_.source_address.empty()) {
       state_ = state::connecting;
       set_tcp_deadline(connect_deadline_);
-      tcp().async_connect(results, [self = this->shared_from_this()](
-                                       beast::error_code ec, const tcp::endpoint&) {
-        self->on_connect(ec);
-      });
+      tcp().async_connect(
+          results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+            self->on_connect(ec);
+          });
       return;
     }
     // A bound socket cannot be reopened per endpoint, so take the first of the right family.
@@ -287,9 +294,8 @@ private:
         return fail(ec, step::connect);
     }
     set_tcp_deadline(connect_deadline_);
-    tcp().async_connect(ep, [self = this->shared_from_this()](beast::error_code ec) {
-      self->on_connect(ec);
-    });
+    tcp().async_connect(
+        ep, [self = this->shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
 
   void on_connect(beast::error_code ec) {
@@ -308,18 +314,17 @@ private:
       asio::ip::make_address(name, aec);
       // SNI carries a host name only: never an address literal, never a port.
       if (aec && !SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
-        return fail(beast::error_code(static_cast<int>(::ERR_get_error()),
-                                      asio::error::get_ssl_category()),
-                    step::tls_handshake);
+        return fail(
+            beast::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+            step::tls_handshake);
       if (opts_.tls.verify)
         tls.set_verify_callback(ssl::host_name_verification(name));
       set_tcp_deadline(opts_.handshake_timeout.count() > 0
                            ? clock_type::now() + opts_.handshake_timeout
                            : clock_type::time_point::max());
-      tls.async_handshake(ssl::stream_base::client,
-                          [self = this->shared_from_this()](beast::error_code ec) {
-                            self->on_tls_handshake(ec);
-                          });
+      tls.async_handshake(
+          ssl::stream_base::client,
+          [self = this->shared_from_this()](beast::error_code ec) { self->on_tls_handshake(ec); });
     } else {
       on_tls_handshake({});
     }
@@ -337,10 +342,10 @@ private:
     // stream's timer must be off or both would race.
     tcp().expires_never();
     websocket::stream_base::timeout t{};
-    t.handshake_timeout = opts_.handshake_timeout.count() > 0
-                              ? std::chrono::duration_cast<websocket::stream_base::duration>(
-                                    opts_.handshake_timeout)
-                              : websocket::stream_base::none();
+    t.handshake_timeout =
+        opts_.handshake_timeout.count() > 0
+            ? std::chrono::duration_cast<websocket::stream_base::duration>(opts_.handshake_timeout)
+            : websocket::stream_base::none();
     // Idle detection is ours (see arm_timer): it counts pings as activity, can change at
     // runtime, and costs no timer operation per message.
     t.idle_timeout = websocket::stream_base::none();
@@ -361,13 +366,11 @@ private:
     ws_.write_buffer_bytes(std::max<std::size_t>(opts_.write_buffer_bytes, 64));
     ws_.auto_fragment(false);
     ws_.text(true);
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
-      last_rx_ = clock_type::now();
-    });
-    ws_.async_handshake(opts_.target.host_header(), opts_.target.target,
-                        [self = this->shared_from_this()](beast::error_code ec) {
-                          self->on_ws_handshake(ec);
-                        });
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_rx_ = clock_type::now(); });
+    ws_.async_handshake(
+        opts_.target.host_header(), opts_.target.target,
+        [self = this->shared_from_this()](beast::error_code ec) { self->on_ws_handshake(ec); });
   }
 
   void on_ws_handshake(beast::error_code ec) {
@@ -399,8 +402,7 @@ private:
     if (!may_read())
       return;
     reading_ = true;
-    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec,
-                                                              std::size_t) {
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
@@ -424,8 +426,7 @@ private:
     }
     last_rx_ = clock_type::now();
     const auto data = buffer_.cdata();
-    handler_->on_message(
-        std::string_view(static_cast<const char*>(data.data()), data.size()));
+    handler_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > shrink_read_buffer_above)
       buffer_.shrink_to_fit();
@@ -513,9 +514,9 @@ private:
 
   void do_close() {
     close_started_ = true;
-    close_deadline_ = clock_type::now() + (opts_.handshake_timeout.count() > 0
-                                                ? opts_.handshake_timeout
-                                                : fallback_close_timeout);
+    close_deadline_ =
+        clock_type::now() +
+        (opts_.handshake_timeout.count() > 0 ? opts_.handshake_timeout : fallback_close_timeout);
     arm_timer();
     ws_.async_close(websocket::close_code::normal,
                     [self = this->shared_from_this()](beast::error_code) {
@@ -533,7 +534,9 @@ private:
   clock_type::time_point next_deadline() const {
     auto next = clock_type::time_point::max();
     switch (state_) {
-    case state::resolving: next = connect_deadline_; break;
+    case state::resolving:
+      next = connect_deadline_;
+      break;
     case state::open:
     case state::closing:
       if (idle_.count() > 0 && !paused_ && !close_started_)
@@ -543,7 +546,8 @@ private:
       if (close_started_)
         next = std::min(next, close_deadline_);
       break;
-    default: break;
+    default:
+      break;
     }
     return next;
   }
@@ -556,9 +560,8 @@ private:
       return;
     timer_armed_ = true;
     timer_.expires_at(next);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      self->on_timer(ec);
-    });
+    timer_.async_wait(
+        [self = this->shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
   }
 
   void on_timer(beast::error_code ec) {
@@ -581,7 +584,8 @@ private:
       if (idle_.count() > 0 && !paused_ && !close_started_ && now >= last_rx_ + idle_)
         return fail_with(transport_errc::idle_timeout);
       break;
-    default: break;
+    default:
+      break;
     }
     arm_timer();
   }
@@ -653,8 +657,7 @@ private:
 std::shared_ptr<ws_client> make_ws_client(boost::asio::io_context& ioc, ws_options opts,
                                           std::shared_ptr<ws_handler> handler) {
   if (!opts.target.tls())
-    return std::make_shared<ws_session<false>>(ioc, std::move(opts), std::move(handler),
-                                               nullptr);
+    return std::make_shared<ws_session<false>>(ioc, std::move(opts), std::move(handler), nullptr);
   std::error_code ec;
   auto ctx = shared_tls_context(opts.tls, ec);
   if (!ctx)

@@ -33,8 +33,8 @@ std::string escaped(std::string_view s) {
 std::string iso_now() {
   const auto now = std::chrono::system_clock::now();
   const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      now.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[96];
@@ -56,11 +56,13 @@ bool json_id(const nlohmann::json& v, std::uint64_t& out) {
   }
   if (v.is_number_integer()) {
     const auto i = v.get<std::int64_t>();
-    if (i < 0) return false;
+    if (i < 0)
+      return false;
     out = static_cast<std::uint64_t>(i);
     return true;
   }
-  if (v.is_string()) return parse_id(v.get<std::string>(), out);
+  if (v.is_string())
+    return parse_id(v.get<std::string>(), out);
   return false;
 }
 
@@ -70,11 +72,15 @@ std::string pick_subprotocol(std::string_view offered) {
     std::size_t pos = 0;
     while (pos < offered.size()) {
       auto comma = offered.find(',', pos);
-      if (comma == std::string_view::npos) comma = offered.size();
+      if (comma == std::string_view::npos)
+        comma = offered.size();
       auto item = offered.substr(pos, comma - pos);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (item == p) return std::string(p);
+      while (!item.empty() && item.front() == ' ')
+        item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ')
+        item.remove_suffix(1);
+      if (item == p)
+        return std::string(p);
       pos = comma + 1;
     }
   }
@@ -100,14 +106,14 @@ void connection::do_read_http() {
   req_ = std::make_unique<http::request_parser<http::string_body>>();
   req_->header_limit(16 * 1024);
   req_->body_limit(64 * 1024);
-  http::async_read(ws_.next_layer(), buf_, *req_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     self->on_http(ec);
-                   });
+  http::async_read(
+      ws_.next_layer(), buf_, *req_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_http(ec); });
 }
 
 void connection::on_http(beast::error_code ec) {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   if (ec) {
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       write_http(413, "application/json", error_json("PAYLOAD_TOO_LARGE", "request too large"),
@@ -136,8 +142,7 @@ void connection::on_http(beast::error_code ec) {
 
 void connection::write_http(unsigned status, std::string content_type, std::string body,
                             bool keep_alive) {
-  res_ = std::make_unique<http::response<http::string_body>>(
-      static_cast<http::status>(status), 11);
+  res_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   res_->set(http::field::server, "stompede");
   res_->set(http::field::content_type, content_type);
   res_->keep_alive(keep_alive);
@@ -187,13 +192,14 @@ void connection::upgrade() {
     proto = pick_subprotocol(it->value());
   }
   const auto& cfg = core_.config();
-  websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(
-      beast::role_type::server);
+  websocket::stream_base::timeout t =
+      websocket::stream_base::timeout::suggested(beast::role_type::server);
   t.handshake_timeout = cfg.connect_timeout;
   ws_.set_option(t);
   ws_.set_option(websocket::stream_base::decorator([proto](websocket::response_type& res) {
     res.set(http::field::server, "stompede");
-    if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+    if (!proto.empty())
+      res.set(http::field::sec_websocket_protocol, proto);
   }));
   // Several frames may share one WS message: allow some slack over one frame.
   ws_.read_message_max(cfg.max_frame_bytes * 2 + 4096);
@@ -202,7 +208,8 @@ void connection::upgrade() {
   ws_.text(true);
   phase_ = phase::ws_handshake;
   ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
-    if (self->finalized_) return;
+    if (self->finalized_)
+      return;
     self->req_.reset();
     if (ec) {
       self->finalize();
@@ -223,9 +230,10 @@ void connection::upgrade() {
 // --- STOMP ----------------------------------------------------------------------------------
 
 void connection::do_read_ws() {
-  if (finalized_ || reading_ || phase_ == phase::closing || phase_ == phase::closed) return;
+  if (finalized_ || reading_ || phase_ == phase::closing || phase_ == phase::closed)
+    return;
   if (core_.reading_paused.load(std::memory_order_relaxed)) {
-    read_paused_ = true;  // the shard's tick resumes reading
+    read_paused_ = true; // the shard's tick resumes reading
     return;
   }
   reading_ = true;
@@ -237,7 +245,8 @@ void connection::do_read_ws() {
 
 void connection::on_read_ws(beast::error_code ec, std::size_t n) {
   reading_ = false;
-  if (finalized_) return;
+  if (finalized_)
+    return;
   if (ec) {
     if (ec == websocket::error::message_too_big) {
       core_.stats.count_error("frame_too_large");
@@ -250,7 +259,8 @@ void connection::on_read_ws(beast::error_code ec, std::size_t n) {
   const auto data = buf_.cdata();
   parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
   buf_.consume(buf_.size());
-  if (buf_.capacity() > read_chunk) buf_.shrink_to_fit();
+  if (buf_.capacity() > read_chunk)
+    buf_.shrink_to_fit();
   stomp::frame_view f;
   while (phase_ == phase::stomp_connect || phase_ == phase::connected) {
     const auto st = parser_->next(f);
@@ -286,27 +296,38 @@ void connection::handle_frame(const stomp::frame_view& f) {
   }
   using stomp::command;
   switch (f.cmd) {
-    case command::connect:
-    case command::stomp: fail("already connected", "already_connected", {}, receipt); return;
-    case command::send: on_send(f); break;
-    case command::subscribe: on_subscribe(f); break;
-    case command::unsubscribe: on_unsubscribe(f); break;
-    case command::ack:
-    case command::nack: break;  // subscriptions are ack:auto
-    case command::disconnect:
-      if (receipt) {
-        stomp::frame r(command::receipt);
-        r.add("receipt-id", std::string(*receipt));
-        send_frame(stomp::encode(r));
-      }
-      close_after_flush(1000);
-      return;
-    case command::begin:
-    case command::commit:
-    case command::abort:
-      fail("transactions are not supported", "unsupported", {}, receipt);
-      return;
-    default: fail("unexpected frame from a client", "unexpected_frame", {}, receipt); return;
+  case command::connect:
+  case command::stomp:
+    fail("already connected", "already_connected", {}, receipt);
+    return;
+  case command::send:
+    on_send(f);
+    break;
+  case command::subscribe:
+    on_subscribe(f);
+    break;
+  case command::unsubscribe:
+    on_unsubscribe(f);
+    break;
+  case command::ack:
+  case command::nack:
+    break; // subscriptions are ack:auto
+  case command::disconnect:
+    if (receipt) {
+      stomp::frame r(command::receipt);
+      r.add("receipt-id", std::string(*receipt));
+      send_frame(stomp::encode(r));
+    }
+    close_after_flush(1000);
+    return;
+  case command::begin:
+  case command::commit:
+  case command::abort:
+    fail("transactions are not supported", "unsupported", {}, receipt);
+    return;
+  default:
+    fail("unexpected frame from a client", "unexpected_frame", {}, receipt);
+    return;
   }
   if (receipt && phase_ == phase::connected) {
     stomp::frame r(command::receipt);
@@ -340,8 +361,10 @@ void connection::on_connect(const stomp::frame_view& f) {
     std::size_t pos = 0;
     while (pos <= v->size()) {
       auto comma = v->find(',', pos);
-      if (comma == std::string_view::npos) comma = v->size();
-      if (v->substr(pos, comma - pos) == "1.2") has12 = true;
+      if (comma == std::string_view::npos)
+        comma = v->size();
+      if (v->substr(pos, comma - pos) == "1.2")
+        has12 = true;
       pos = comma + 1;
     }
     if (!has12) {
@@ -362,8 +385,10 @@ void connection::on_connect(const stomp::frame_view& f) {
   if (cfg.mode == server_mode::chat) {
     // First header wins, for the check and for everything after it.
     std::optional<std::string_view> token = f.get("Authorization");
-    if (!token) token = f.get("authorization");
-    if (!token) token = f.get("passcode");
+    if (!token)
+      token = f.get("authorization");
+    if (!token)
+      token = f.get("passcode");
     if (token) {
       std::string reason;
       if (!authenticate(*token, reason)) {
@@ -385,7 +410,8 @@ void connection::on_connect(const stomp::frame_view& f) {
   c.add("version", "1.2");
   c.add("heart-beat", stomp::to_string(ours));
   c.add("server", "stompede/0.1");
-  if (member_ != 0) c.add("user-name", std::to_string(member_));
+  if (member_ != 0)
+    c.add("user-name", std::to_string(member_));
   phase_ = phase::connected;
   counted_session_ = true;
   core_.stats.sessions.fetch_add(1, std::memory_order_relaxed);
@@ -420,26 +446,26 @@ void connection::on_subscribe(const stomp::frame_view& f) {
   if (core_.config().mode == server_mode::chat) {
     const auto d = parse_destination(*dest);
     switch (d.kind) {
-      case destination_kind::room_topic_dot:
-      case destination_kind::room_topic_slash:
-        if (!core_.rooms.is_member(d.id, member_)) {
-          fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
-          return;
-        }
-        break;
-      case destination_kind::user_summary:
-        if (d.id != member_) {
-          fail("UNAUTHORIZED_TOPIC", "unauthorized_topic", {}, receipt);
-          return;
-        }
-        personal = true;
-        break;
-      default:
-        // Other /topic destinations are plain topics, as the service's broker relay allows.
-        if (d.kind == destination_kind::publish || !is_broker_topic(*dest)) {
-          fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
-          return;
-        }
+    case destination_kind::room_topic_dot:
+    case destination_kind::room_topic_slash:
+      if (!core_.rooms.is_member(d.id, member_)) {
+        fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
+        return;
+      }
+      break;
+    case destination_kind::user_summary:
+      if (d.id != member_) {
+        fail("UNAUTHORIZED_TOPIC", "unauthorized_topic", {}, receipt);
+        return;
+      }
+      personal = true;
+      break;
+    default:
+      // Other /topic destinations are plain topics, as the service's broker relay allows.
+      if (d.kind == destination_kind::publish || !is_broker_topic(*dest)) {
+        fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
+        return;
+      }
     }
   } else if (!is_broker_topic(*dest)) {
     fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
@@ -448,7 +474,8 @@ void connection::on_subscribe(const stomp::frame_view& f) {
   subscription s{std::string(*id), std::string(*dest), personal};
   core_.topics.add(s.destination, subscriber{shared_from_this(), escaped(s.id), shard_.index});
   core_.stats.subscriptions.fetch_add(1, std::memory_order_relaxed);
-  if (personal) core_.personal_subscriptions.fetch_add(1, std::memory_order_relaxed);
+  if (personal)
+    core_.personal_subscriptions.fetch_add(1, std::memory_order_relaxed);
   subs_.push_back(std::move(s));
 }
 
@@ -462,7 +489,8 @@ void connection::on_unsubscribe(const stomp::frame_view& f) {
     if (it->id == *id) {
       core_.topics.remove(it->destination, this, escaped(it->id));
       core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-      if (it->personal) core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      if (it->personal)
+        core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
       subs_.erase(it);
       return;
     }
@@ -535,22 +563,27 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
   it = body.find("content");
   if (it != body.end() && !it->is_null()) {
     out["content"] = *it;
-    if (it->is_string()) preview = it->get<std::string>().substr(0, 100);
+    if (it->is_string())
+      preview = it->get<std::string>().substr(0, 100);
   }
   for (const char* k : {"fileUrl", "fileName", "fileSize"}) {
     it = body.find(k);
-    if (it != body.end() && !it->is_null()) out[k] = *it;
+    if (it != body.end() && !it->is_null())
+      out[k] = *it;
   }
-  if (core_.maybe_drop_broadcast(room)) return;
+  if (core_.maybe_drop_broadcast(room))
+    return;
   const std::string message_id = std::to_string(room) + "-" + std::to_string(seq);
   std::string wire = out.dump();
   const bool summaries = core_.config().room_summaries;
-  if (summaries) core_.rooms.set_last(room, preview, created);
+  if (summaries)
+    core_.rooms.set_last(room, preview, created);
   server_core& core = core_;
   auto work = [&core, room, message_id, wire = std::move(wire), summaries, preview, created] {
     core.publish(room_topic_dot(room), message_id, "application/json", wire, room);
     core.publish(room_topic_slash(room), message_id, "application/json", wire, room);
-    if (!summaries || core.personal_subscriptions.load(std::memory_order_relaxed) == 0) return;
+    if (!summaries || core.personal_subscriptions.load(std::memory_order_relaxed) == 0)
+      return;
     nlohmann::ordered_json s;
     s["roomId"] = room;
     s["unreadCount"] = 0;
@@ -567,7 +600,8 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
     timer->expires_after(std::chrono::milliseconds(delay));
     timer->async_wait([timer, work = std::move(work)](beast::error_code ec) {
-      if (!ec) work();
+      if (!ec)
+        work();
     });
   } else {
     work();
@@ -580,7 +614,8 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
     return;
   }
   core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
-  if (core_.maybe_drop_broadcast(0)) return;
+  if (core_.maybe_drop_broadcast(0))
+    return;
   const std::string id =
       "m-" + std::to_string(core_.message_ids.fetch_add(1, std::memory_order_relaxed) + 1);
   const auto ct = f.get("content-type");
@@ -594,7 +629,8 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
     auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
     timer->expires_after(std::chrono::milliseconds(delay));
     timer->async_wait([timer, work = std::move(work)](beast::error_code ec) mutable {
-      if (!ec) work();
+      if (!ec)
+        work();
     });
   } else {
     work();
@@ -609,12 +645,14 @@ void connection::send_frame(std::string wire) {
 
 void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
                          const std::string& sub_id) {
-  if (phase_ != phase::connected || finalized_) return;
+  if (phase_ != phase::connected || finalized_)
+    return;
   enqueue(outbound{frame, sub_id});
 }
 
 void connection::enqueue(outbound o) {
-  if (finalized_ || phase_ == phase::closed) return;
+  if (finalized_ || phase_ == phase::closed)
+    return;
   const std::size_t n = o.bytes();
   if (writing_ && queued_bytes_ + n > core_.config().max_queue_bytes) {
     // Spring's sendBufferSizeLimit: a session that cannot keep up is cut, not buffered.
@@ -624,11 +662,13 @@ void connection::enqueue(outbound o) {
   }
   queued_bytes_ += n;
   queue_.push_back(std::move(o));
-  if (!writing_) do_write();
+  if (!writing_)
+    do_write();
 }
 
 void connection::do_write() {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   if (queue_.empty()) {
     writing_ = false;
     if (phase_ == phase::closing) {
@@ -671,7 +711,7 @@ void connection::do_write() {
   }
   if (o.shared) {
     const std::array<net::const_buffer, 3> bufs{net::buffer(o.shared->prefix), net::buffer(o.text),
-                                                 net::buffer(o.shared->suffix)};
+                                                net::buffer(o.shared->suffix)};
     ws_.async_write(bufs, std::move(handler));
   } else {
     ws_.async_write(net::buffer(o.text), std::move(handler));
@@ -679,7 +719,8 @@ void connection::do_write() {
 }
 
 void connection::on_write(beast::error_code ec, std::size_t n) {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   if (ec) {
     finalize();
     return;
@@ -701,21 +742,25 @@ void connection::on_write(beast::error_code ec, std::size_t n) {
 
 void connection::fail(const std::string& message, const std::string& category, std::string detail,
                       std::optional<std::string_view> receipt) {
-  if (phase_ == phase::closing || phase_ == phase::closed || finalized_) return;
+  if (phase_ == phase::closing || phase_ == phase::closed || finalized_)
+    return;
   core_.stats.count_error(category);
   stomp::frame e(stomp::command::error);
   e.add("message", message);
-  if (receipt) e.add("receipt-id", std::string(*receipt));
+  if (receipt)
+    e.add("receipt-id", std::string(*receipt));
   e.add("content-type", "text/plain");
   e.body = detail.empty() ? message : std::move(detail);
   // Once ERROR is queued the session takes no more broadcasts and reads nothing more.
-  if (phase_ == phase::connected) unsubscribe_all();
+  if (phase_ == phase::connected)
+    unsubscribe_all();
   send_frame(stomp::encode(e));
   close_after_flush(1000);
 }
 
 void connection::close_after_flush(std::uint16_t code) {
-  if (finalized_ || phase_ == phase::closing || phase_ == phase::closed) return;
+  if (finalized_ || phase_ == phase::closing || phase_ == phase::closed)
+    return;
   if (phase_ == phase::http || phase_ == phase::ws_handshake) {
     finalize();
     return;
@@ -729,11 +774,13 @@ void connection::close_after_flush(std::uint16_t code) {
   phase_ = phase::closing;
   close_code_ = code;
   closing_deadline_ = clock::now() + std::chrono::seconds(5);
-  if (!writing_) do_write();  // an empty queue starts the close handshake
+  if (!writing_)
+    do_write(); // an empty queue starts the close handshake
 }
 
 void connection::abort(bool reset) {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   if (reset) {
     beast::error_code ignored;
     ws_.next_layer().set_option(net::socket_base::linger(true, 0), ignored);
@@ -745,13 +792,15 @@ void connection::unsubscribe_all() {
   for (const auto& s : subs_) {
     core_.topics.remove(s.destination, this, escaped(s.id));
     core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-    if (s.personal) core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+    if (s.personal)
+      core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
   }
   subs_.clear();
 }
 
 void connection::finalize() {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   finalized_ = true;
   unsubscribe_all();
   if (counted_session_) {
@@ -768,18 +817,23 @@ void connection::finalize() {
 }
 
 void connection::tick(clock::time_point now) {
-  if (finalized_) return;
+  if (finalized_)
+    return;
   switch (phase_) {
-    case phase::http:
-    case phase::ws_handshake:
-    case phase::stomp_connect:
-      if (now - created_ > core_.config().connect_timeout) abort(false);
-      return;
-    case phase::closing:
-      if (now > closing_deadline_) abort(false);
-      return;
-    case phase::closed: return;
-    case phase::connected: break;
+  case phase::http:
+  case phase::ws_handshake:
+  case phase::stomp_connect:
+    if (now - created_ > core_.config().connect_timeout)
+      abort(false);
+    return;
+  case phase::closing:
+    if (now > closing_deadline_)
+      abort(false);
+    return;
+  case phase::closed:
+    return;
+  case phase::connected:
+    break;
   }
   if (read_paused_ && !core_.reading_paused.load(std::memory_order_relaxed)) {
     read_paused_ = false;

@@ -64,15 +64,15 @@ private:
   enum class phase { http, ws_handshake, stomp_connect, connected, closing, closed };
 
   struct outbound {
-    std::shared_ptr<const broadcast_frame> shared;  // null: `text` is the whole frame
-    std::string text;                               // the subscription id, or a whole frame
+    std::shared_ptr<const broadcast_frame> shared; // null: `text` is the whole frame
+    std::string text;                              // the subscription id, or a whole frame
     std::size_t bytes() const {
       return shared ? shared->prefix.size() + text.size() + shared->suffix.size() : text.size();
     }
   };
 
   struct subscription {
-    std::string id;           // as the client sent it (unescaped)
+    std::string id; // as the client sent it (unescaped)
     std::string destination;
     bool personal = false;
   };
@@ -123,8 +123,8 @@ private:
   bool reading_ = false;
   bool finalized_ = false;
   bool counted_session_ = false;
-  std::uint64_t member_ = 0;      // authenticated member (chat mode)
-  std::uint64_t upgrade_member_ = 0;  // from the upgrade's Authorization header
+  std::uint64_t member_ = 0;         // authenticated member (chat mode)
+  std::uint64_t upgrade_member_ = 0; // from the upgrade's Authorization header
   clock::time_point created_;
   clock::time_point last_read_;
   clock::time_point last_write_;

@@ -15,10 +15,12 @@ bool ends_with(std::string_view s, std::string_view p) noexcept {
 } // namespace
 
 bool parse_id(std::string_view s, std::uint64_t& out) noexcept {
-  if (s.empty() || s.size() > 18 || s[0] == '0') return false;
+  if (s.empty() || s.size() > 18 || s[0] == '0')
+    return false;
   std::uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   out = v;
@@ -27,7 +29,8 @@ bool parse_id(std::string_view s, std::uint64_t& out) noexcept {
 
 destination parse_destination(std::string_view d) noexcept {
   destination out;
-  if (d.size() > 256) return out;
+  if (d.size() > 256)
+    return out;
   constexpr std::string_view dot = "/topic/chat.room.";
   constexpr std::string_view slash = "/topic/chat/room/";
   constexpr std::string_view user = "/topic/user.";
@@ -66,7 +69,8 @@ bool is_broker_topic(std::string_view d) noexcept {
     return false;
   }
   for (char c : d) {
-    if (c == '\0' || c == '\n' || c == '\r') return false;
+    if (c == '\0' || c == '\n' || c == '\r')
+      return false;
   }
   return true;
 }

@@ -11,15 +11,15 @@ namespace stompede::server {
 
 enum class destination_kind {
   unknown,
-  room_topic_dot,    ///< /topic/chat.room.{roomId}   (what the service broadcasts on)
-  room_topic_slash,  ///< /topic/chat/room/{roomId}   (what the original tool subscribes to)
-  user_summary,      ///< /topic/user.{memberId}.room-summary
-  publish,           ///< /publish/{roomId}
+  room_topic_dot,   ///< /topic/chat.room.{roomId}   (what the service broadcasts on)
+  room_topic_slash, ///< /topic/chat/room/{roomId}   (what the original tool subscribes to)
+  user_summary,     ///< /topic/user.{memberId}.room-summary
+  publish,          ///< /publish/{roomId}
 };
 
 struct destination {
   destination_kind kind = destination_kind::unknown;
-  std::uint64_t id = 0;  ///< room id or member id
+  std::uint64_t id = 0; ///< room id or member id
 };
 
 /// Classifies a chat-mode destination.

@@ -18,8 +18,7 @@ class server_core;
 /// Faults the embedded server can inject into its own behaviour.
 class fault_control {
 public:
-  explicit fault_control(detail::server_core& core) : core_(core) {
-  }
+  explicit fault_control(detail::server_core& core) : core_(core) {}
 
   /// Stops (true) or resumes (false) reading from every session.
   void pause_reading(bool paused);

@@ -30,13 +30,15 @@ std::vector<std::pair<std::string, std::string>> parse_query(const std::string& 
   std::size_t pos = 0;
   while (pos <= q.size() && out.size() < 256) {
     auto amp = q.find('&', pos);
-    if (amp == std::string::npos) amp = q.size();
+    if (amp == std::string::npos)
+      amp = q.size();
     const std::string part = q.substr(pos, amp - pos);
     if (!part.empty()) {
       const auto eq = part.find('=');
       std::string k, v;
       url_decode(part.substr(0, eq), k);
-      if (eq != std::string::npos) url_decode(part.substr(eq + 1), v);
+      if (eq != std::string::npos)
+        url_decode(part.substr(eq + 1), v);
       out.emplace_back(std::move(k), std::move(v));
     }
     pos = amp + 1;
@@ -53,10 +55,12 @@ bool parse_email(const std::string& email, std::uint64_t& id) {
     return false;
   }
   std::string digits = email.substr(4, email.size() - 4 - suffix.size());
-  if (digits.empty() || digits.size() > 18) return false;
+  if (digits.empty() || digits.size() > 18)
+    return false;
   std::uint64_t v = 0;
   for (char c : digits) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   id = v;
@@ -114,12 +118,16 @@ bool bearer_member(server_core& core, const api_request& req, std::uint64_t& mem
 
 api_response room_error(room_result r) {
   switch (r) {
-    case room_result::ok: break;
-    case room_result::no_such_room: return error(404, "ROOM_NOT_FOUND", "no such room");
-    case room_result::no_such_member: return error(404, "MEMBER_NOT_FOUND", "no such member");
-    case room_result::too_many_members:
-      return error(400, "TOO_MANY_MEMBERS", "at most 50 other members");
-    case room_result::not_group: return error(400, "NOT_GROUP_ROOM", "not a group room");
+  case room_result::ok:
+    break;
+  case room_result::no_such_room:
+    return error(404, "ROOM_NOT_FOUND", "no such room");
+  case room_result::no_such_member:
+    return error(404, "MEMBER_NOT_FOUND", "no such member");
+  case room_result::too_many_members:
+    return error(400, "TOO_MANY_MEMBERS", "at most 50 other members");
+  case room_result::not_group:
+    return error(400, "NOT_GROUP_ROOM", "not a group room");
   }
   return error(500, "INTERNAL", "unexpected");
 }
@@ -158,8 +166,8 @@ api_response refresh(server_core& core, const api_request& req) {
     return error(400, "INVALID_REQUEST", "expected {\"refreshToken\"}");
   }
   jwt_claims claims;
-  if (auto ec = core.jwt.verify(body["refreshToken"].get<std::string>(), token_kind::refresh,
-                                claims)) {
+  if (auto ec =
+          core.jwt.verify(body["refreshToken"].get<std::string>(), token_kind::refresh, claims)) {
     core.stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
     return error(401, "INVALID_TOKEN", ec.message());
   }
@@ -180,7 +188,8 @@ bool parse_number(const std::string& s, std::uint64_t& out) {
 api_response admin(server_core& core, const api_request& req, const std::string& path,
                    const std::vector<std::pair<std::string, std::string>>& query) {
   const auto& token = core.config().admin_token;
-  if (token.empty()) return error(404, "NOT_FOUND", "no such endpoint");
+  if (token.empty())
+    return error(404, "NOT_FOUND", "no such endpoint");
   const std::string expect = "Bearer " + token;
   // Length first, then a constant-time compare of equal-length strings.
   bool good = req.authorization.size() == expect.size();
@@ -194,7 +203,8 @@ api_response admin(server_core& core, const api_request& req, const std::string&
   }
   auto arg = [&](const char* name, const std::string& def) {
     for (const auto& [k, v] : query) {
-      if (k == name) return v;
+      if (k == name)
+        return v;
     }
     return def;
   };
@@ -221,25 +231,30 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     d["framesOut"] = s.frames_out;
     return ok(d);
   }
-  if (req.method != "POST") return error(405, "METHOD_NOT_ALLOWED", "use POST");
+  if (req.method != "POST")
+    return error(405, "METHOD_NOT_ALLOWED", "use POST");
   double f = 0;
   if (path == "/admin/faults/pause-reading") {
     faults.pause_reading(flag("on"));
   } else if (path == "/admin/faults/delay-broadcasts") {
     std::uint64_t ms = 0;
     const auto v = arg("ms", "0");
-    if (v != "0" && !parse_number(v, ms)) return error(400, "INVALID_REQUEST", "ms=<integer>");
+    if (v != "0" && !parse_number(v, ms))
+      return error(400, "INVALID_REQUEST", "ms=<integer>");
     faults.delay_broadcasts(std::chrono::milliseconds(ms));
   } else if (path == "/admin/faults/drop-broadcasts") {
-    if (!fraction(f)) return error(400, "INVALID_REQUEST", "fraction in [0,1]");
+    if (!fraction(f))
+      return error(400, "INVALID_REQUEST", "fraction in [0,1]");
     faults.drop_broadcasts(f);
   } else if (path == "/admin/faults/close-sessions") {
-    if (!fraction(f)) return error(400, "INVALID_REQUEST", "fraction in [0,1]");
+    if (!fraction(f))
+      return error(400, "INVALID_REQUEST", "fraction in [0,1]");
     faults.close_sessions(f, arg("mode", "graceful") == "abortive");
   } else if (path == "/admin/faults/refuse-connections") {
     faults.refuse_connections(flag("on"));
   } else if (path == "/admin/faults/error-sessions") {
-    if (!fraction(f)) return error(400, "INVALID_REQUEST", "fraction in [0,1]");
+    if (!fraction(f))
+      return error(400, "INVALID_REQUEST", "fraction in [0,1]");
     faults.error_sessions(f, arg("message", "INJECTED_FAULT"));
   } else if (path == "/admin/faults/restart-listener") {
     faults.restart_listener();
@@ -273,15 +288,20 @@ bool url_decode(const std::string& in, std::string& out) {
     if (c == '+') {
       out += ' ';
     } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
+      if (i + 2 >= in.size())
+        return false;
       auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        if (h >= '0' && h <= '9')
+          return h - '0';
+        if (h >= 'a' && h <= 'f')
+          return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F')
+          return h - 'A' + 10;
         return -1;
       };
       const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
+      if (hi < 0 || lo < 0)
+        return false;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
@@ -302,12 +322,15 @@ api_response handle_api(server_core& core, const api_request& req) {
   if (path == "/metrics" && get && core.config().metrics) {
     return {200, "text/plain; version=0.0.4", core.stats.render_prometheus()};
   }
-  if (path.compare(0, 7, "/admin/") == 0) return admin(core, req, path, query);
+  if (path.compare(0, 7, "/admin/") == 0)
+    return admin(core, req, path, query);
   if (core.config().mode != server_mode::chat) {
     return error(404, "NOT_FOUND", "no such endpoint");
   }
-  if (path == "/v1/auth/login" && post) return login(core, req);
-  if (path == "/v1/auth/refresh" && post) return refresh(core, req);
+  if (path == "/v1/auth/login" && post)
+    return login(core, req);
+  if (path == "/v1/auth/refresh" && post)
+    return refresh(core, req);
 
   constexpr std::string_view rooms_prefix = "/v1/chat/rooms";
   if (path.compare(0, rooms_prefix.size(), rooms_prefix) != 0) {
@@ -316,56 +339,70 @@ api_response handle_api(server_core& core, const api_request& req) {
   std::uint64_t member = 0;
   api_response err;
   if (path == "/v1/chat/rooms/group" && post) {
-    if (!bearer_member(core, req, member, err)) return err;
+    if (!bearer_member(core, req, member, err))
+      return err;
     std::vector<std::uint64_t> others;
     for (const auto& [k, v] : query) {
-      if (k != "otherMemberIds") continue;
+      if (k != "otherMemberIds")
+        continue;
       // Spring binds both ?ids=2&ids=3 and ?ids=2,3.
       std::size_t pos = 0;
       while (pos <= v.size()) {
         auto comma = v.find(',', pos);
-        if (comma == std::string::npos) comma = v.size();
+        if (comma == std::string::npos)
+          comma = v.size();
         std::uint64_t id = 0;
         if (!parse_id(v.substr(pos, comma - pos), id)) {
           return error(400, "INVALID_REQUEST", "otherMemberIds must be member ids");
         }
-        if (id != member) others.push_back(id);
-        if (others.size() > 50) return room_error(room_result::too_many_members);
+        if (id != member)
+          others.push_back(id);
+        if (others.size() > 50)
+          return room_error(room_result::too_many_members);
         pos = comma + 1;
       }
     }
     std::uint64_t room = 0;
     const auto r = core.rooms.create_group(member, others, room);
-    if (r != room_result::ok) return room_error(r);
+    if (r != room_result::ok)
+      return room_error(r);
     return ok(room);
   }
   if (path == "/v1/chat/rooms/private" && post) {
-    if (!bearer_member(core, req, member, err)) return err;
+    if (!bearer_member(core, req, member, err))
+      return err;
     std::uint64_t other = 0;
     bool found = false;
     for (const auto& [k, v] : query) {
-      if (k == "otherMemberId") found = parse_id(v, other);
+      if (k == "otherMemberId")
+        found = parse_id(v, other);
     }
-    if (!found) return error(400, "INVALID_REQUEST", "otherMemberId required");
+    if (!found)
+      return error(400, "INVALID_REQUEST", "otherMemberId required");
     std::uint64_t room = 0;
     const auto r = core.rooms.private_room(member, other, room);
-    if (r != room_result::ok) return room_error(r);
+    if (r != room_result::ok)
+      return room_error(r);
     return ok(room);
   }
   if (path == "/v1/chat/rooms/me" && get) {
-    if (!bearer_member(core, req, member, err)) return err;
+    if (!bearer_member(core, req, member, err))
+      return err;
     return ok(room_list(core.rooms.rooms_of(member)));
   }
   if (path == "/v1/chat/rooms" && get) {
-    if (!bearer_member(core, req, member, err)) return err;
+    if (!bearer_member(core, req, member, err))
+      return err;
     return ok(room_list(core.rooms.group_rooms()));
   }
   std::uint64_t room = 0;
   if (post && path.size() > rooms_prefix.size() + 1 && path[rooms_prefix.size()] == '/' &&
       parse_id(path.substr(rooms_prefix.size() + 1), room)) {
-    if (!bearer_member(core, req, member, err)) return err;
+    if (!bearer_member(core, req, member, err))
+      return err;
     const auto r = core.rooms.join(room, member);
-    if (r != room_result::ok) return room_error(r);
+    if (r != room_result::ok)
+      return room_error(r);
     return ok(nullptr);
   }
   return error(404, "NOT_FOUND", "no such endpoint");

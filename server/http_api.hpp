@@ -10,9 +10,9 @@ namespace stompede::server::detail {
 class server_core;
 
 struct api_request {
-  std::string method;         ///< "GET", "POST", ...
-  std::string target;         ///< path and query
-  std::string authorization;  ///< the first Authorization header, or empty
+  std::string method;        ///< "GET", "POST", ...
+  std::string target;        ///< path and query
+  std::string authorization; ///< the first Authorization header, or empty
   std::string body;
 };
 

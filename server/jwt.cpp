@@ -20,15 +20,24 @@ public:
   }
   std::string message(int e) const override {
     switch (static_cast<jwt_errc>(e)) {
-      case jwt_errc::ok: return "ok";
-      case jwt_errc::malformed: return "malformed token";
-      case jwt_errc::bad_base64: return "token is not base64url";
-      case jwt_errc::bad_algorithm: return "token algorithm is not HS256";
-      case jwt_errc::bad_signature: return "token signature mismatch";
-      case jwt_errc::expired: return "token expired";
-      case jwt_errc::not_yet_valid: return "token not yet valid";
-      case jwt_errc::wrong_type: return "wrong token type";
-      case jwt_errc::bad_subject: return "token subject is not a member id";
+    case jwt_errc::ok:
+      return "ok";
+    case jwt_errc::malformed:
+      return "malformed token";
+    case jwt_errc::bad_base64:
+      return "token is not base64url";
+    case jwt_errc::bad_algorithm:
+      return "token algorithm is not HS256";
+    case jwt_errc::bad_signature:
+      return "token signature mismatch";
+    case jwt_errc::expired:
+      return "token expired";
+    case jwt_errc::not_yet_valid:
+      return "token not yet valid";
+    case jwt_errc::wrong_type:
+      return "wrong token type";
+    case jwt_errc::bad_subject:
+      return "token subject is not a member id";
     }
     return "unknown jwt error";
   }
@@ -37,11 +46,16 @@ public:
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int decode_char(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
   return -1;
 }
 
@@ -52,9 +66,11 @@ std::int64_t to_seconds(std::chrono::system_clock::time_point t) {
 // Decodes one part into a JSON object; nullopt-like through the return code.
 std::error_code decode_json_part(std::string_view part, nlohmann::json& out) {
   std::string raw;
-  if (!base64url_decode(part, raw)) return jwt_errc::bad_base64;
+  if (!base64url_decode(part, raw))
+    return jwt_errc::bad_base64;
   out = nlohmann::json::parse(raw, nullptr, false);
-  if (out.is_discarded() || !out.is_object()) return jwt_errc::malformed;
+  if (out.is_discarded() || !out.is_object())
+    return jwt_errc::malformed;
   return {};
 }
 
@@ -93,13 +109,15 @@ std::string base64url_encode(std::string_view bytes) {
 
 bool base64url_decode(std::string_view text, std::string& out) {
   out.clear();
-  if (text.size() % 4 == 1) return false;
+  if (text.size() % 4 == 1)
+    return false;
   out.reserve(text.size() * 3 / 4);
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
     const int v = decode_char(c);
-    if (v < 0) return false;
+    if (v < 0)
+      return false;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -156,9 +174,11 @@ std::string jwt_codec::issue(std::uint64_t member_id, token_kind kind, std::chro
 
 std::error_code jwt_codec::verify(std::string_view token, token_kind expected, jwt_claims& out,
                                   std::chrono::system_clock::time_point now) const {
-  if (token.size() > 8192) return jwt_errc::malformed;
+  if (token.size() > 8192)
+    return jwt_errc::malformed;
   const auto d1 = token.find('.');
-  if (d1 == std::string_view::npos) return jwt_errc::malformed;
+  if (d1 == std::string_view::npos)
+    return jwt_errc::malformed;
   const auto d2 = token.find('.', d1 + 1);
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
     return jwt_errc::malformed;
@@ -166,10 +186,12 @@ std::error_code jwt_codec::verify(std::string_view token, token_kind expected, j
   const auto h = token.substr(0, d1);
   const auto p = token.substr(d1 + 1, d2 - d1 - 1);
   const auto s = token.substr(d2 + 1);
-  if (h.empty() || p.empty()) return jwt_errc::malformed;
+  if (h.empty() || p.empty())
+    return jwt_errc::malformed;
 
   nlohmann::json header;
-  if (auto ec = decode_json_part(h, header)) return ec;
+  if (auto ec = decode_json_part(h, header))
+    return ec;
   // Pinned: only HS256 is ever accepted, whatever the header claims.
   const auto alg = header.find("alg");
   if (alg == header.end() || !alg->is_string() || alg->get<std::string>() != "HS256") {
@@ -181,36 +203,46 @@ std::error_code jwt_codec::verify(std::string_view token, token_kind expected, j
   }
 
   std::string sig;
-  if (!base64url_decode(s, sig)) return jwt_errc::bad_base64;
+  if (!base64url_decode(s, sig))
+    return jwt_errc::bad_base64;
   const std::string expect = sign(token.substr(0, d2));
-  if (sig.size() != expect.size() ||
-      CRYPTO_memcmp(sig.data(), expect.data(), expect.size()) != 0) {
+  if (sig.size() != expect.size() || CRYPTO_memcmp(sig.data(), expect.data(), expect.size()) != 0) {
     return jwt_errc::bad_signature;
   }
 
   nlohmann::json payload;
-  if (auto ec = decode_json_part(p, payload)) return ec;
+  if (auto ec = decode_json_part(p, payload))
+    return ec;
   const std::int64_t t = to_seconds(now);
   const auto exp = payload.find("exp");
-  if (exp == payload.end() || !exp->is_number_integer()) return jwt_errc::expired;
-  if (exp->get<std::int64_t>() <= t) return jwt_errc::expired;
+  if (exp == payload.end() || !exp->is_number_integer())
+    return jwt_errc::expired;
+  if (exp->get<std::int64_t>() <= t)
+    return jwt_errc::expired;
   const auto nbf = payload.find("nbf");
   if (nbf != payload.end()) {
-    if (!nbf->is_number_integer()) return jwt_errc::malformed;
-    if (nbf->get<std::int64_t>() > t) return jwt_errc::not_yet_valid;
+    if (!nbf->is_number_integer())
+      return jwt_errc::malformed;
+    if (nbf->get<std::int64_t>() > t)
+      return jwt_errc::not_yet_valid;
   }
   const auto kind = payload.find("token_type");
-  if (kind == payload.end() || !kind->is_string()) return jwt_errc::wrong_type;
+  if (kind == payload.end() || !kind->is_string())
+    return jwt_errc::wrong_type;
   const std::string k = kind->get<std::string>();
   const token_kind got = k == "access" ? token_kind::access : token_kind::refresh;
-  if ((k != "access" && k != "refresh") || got != expected) return jwt_errc::wrong_type;
+  if ((k != "access" && k != "refresh") || got != expected)
+    return jwt_errc::wrong_type;
   const auto sub = payload.find("sub");
-  if (sub == payload.end() || !sub->is_string()) return jwt_errc::bad_subject;
+  if (sub == payload.end() || !sub->is_string())
+    return jwt_errc::bad_subject;
   const std::string sv = sub->get<std::string>();
-  if (sv.empty() || sv.size() > 18 || sv[0] == '0') return jwt_errc::bad_subject;
+  if (sv.empty() || sv.size() > 18 || sv[0] == '0')
+    return jwt_errc::bad_subject;
   std::uint64_t id = 0;
   for (char c : sv) {
-    if (c < '0' || c > '9') return jwt_errc::bad_subject;
+    if (c < '0' || c > '9')
+      return jwt_errc::bad_subject;
     id = id * 10 + static_cast<std::uint64_t>(c - '0');
   }
   out.member_id = id;

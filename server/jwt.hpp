@@ -14,14 +14,14 @@ namespace stompede::server {
 /// Why a token was refused.
 enum class jwt_errc {
   ok = 0,
-  malformed,      ///< not three dot-separated parts, or JSON that is not an object
-  bad_base64,     ///< a part is not unpadded base64url
-  bad_algorithm,  ///< header alg is not HS256 (none, HS384, RS256, ...) or typ is not JWT
-  bad_signature,  ///< HMAC mismatch
-  expired,        ///< exp missing or not in the future
-  not_yet_valid,  ///< nbf in the future
-  wrong_type,     ///< an access token where a refresh token is expected, or the reverse
-  bad_subject,    ///< sub missing or not a positive member id
+  malformed,     ///< not three dot-separated parts, or JSON that is not an object
+  bad_base64,    ///< a part is not unpadded base64url
+  bad_algorithm, ///< header alg is not HS256 (none, HS384, RS256, ...) or typ is not JWT
+  bad_signature, ///< HMAC mismatch
+  expired,       ///< exp missing or not in the future
+  not_yet_valid, ///< nbf in the future
+  wrong_type,    ///< an access token where a refresh token is expected, or the reverse
+  bad_subject,   ///< sub missing or not a positive member id
 };
 
 const std::error_category& jwt_category() noexcept;
@@ -36,7 +36,7 @@ enum class token_kind { access, refresh };
 struct jwt_claims {
   std::uint64_t member_id = 0;
   token_kind kind = token_kind::access;
-  std::int64_t expires_at = 0;  ///< seconds since the epoch
+  std::int64_t expires_at = 0; ///< seconds since the epoch
 };
 
 /// Unpadded base64url (RFC 4648 §5), as JWT uses it.
@@ -52,14 +52,14 @@ public:
   explicit jwt_codec(std::string secret);
 
   /// A signed token for `member_id` valid for `ttl` from `now`.
-  std::string issue(std::uint64_t member_id, token_kind kind, std::chrono::seconds ttl,
-                    std::chrono::system_clock::time_point now =
-                        std::chrono::system_clock::now()) const;
+  std::string
+  issue(std::uint64_t member_id, token_kind kind, std::chrono::seconds ttl,
+        std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   /// Verifies signature, algorithm, time claims and kind.
-  std::error_code verify(std::string_view token, token_kind expected, jwt_claims& out,
-                         std::chrono::system_clock::time_point now =
-                             std::chrono::system_clock::now()) const;
+  std::error_code
+  verify(std::string_view token, token_kind expected, jwt_claims& out,
+         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   /// HMAC-SHA256 of `data` with the key (raw 32 bytes); for tests that forge tokens.
   std::string sign(std::string_view data) const;
@@ -71,6 +71,6 @@ private:
 } // namespace stompede::server
 
 namespace std {
-template <>
+template<>
 struct is_error_code_enum<stompede::server::jwt_errc> : true_type {};
 } // namespace std

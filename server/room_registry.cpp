@@ -5,8 +5,7 @@
 namespace stompede::server {
 
 room_registry::room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t room_size)
-    : users_(users),
-      room_size_(room_size == 0 ? 1 : room_size),
+    : users_(users), room_size_(room_size == 0 ? 1 : room_size),
       auto_count_(auto_rooms ? (users + room_size_ - 1) / room_size_ : 0),
       next_id_(auto_count_ + 1) {
   auto_rooms_.reserve(auto_count_);
@@ -20,7 +19,8 @@ room_registry::room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t
 }
 
 const room_registry::room_state* room_registry::find(std::uint64_t room) const {
-  if (room >= 1 && room <= auto_count_) return auto_rooms_[room - 1].get();
+  if (room >= 1 && room <= auto_count_)
+    return auto_rooms_[room - 1].get();
   std::shared_lock<std::shared_mutex> lock(created_mutex_);
   auto it = created_.find(room);
   return it == created_.end() ? nullptr : it->second.get();
@@ -35,14 +35,17 @@ bool room_registry::room_exists(std::uint64_t room) const {
 }
 
 std::uint64_t room_registry::auto_room_of(std::uint64_t member) const noexcept {
-  if (auto_count_ == 0 || !member_exists(member)) return 0;
+  if (auto_count_ == 0 || !member_exists(member))
+    return 0;
   return (member - 1) / room_size_ + 1;
 }
 
 bool room_registry::is_member(std::uint64_t room, std::uint64_t member) const {
   const room_state* r = find(room);
-  if (r == nullptr) return false;
-  if (r->auto_first != 0 && member >= r->auto_first && member <= r->auto_last) return true;
+  if (r == nullptr)
+    return false;
+  if (r->auto_first != 0 && member >= r->auto_first && member <= r->auto_last)
+    return true;
   std::lock_guard<std::mutex> lock(r->mutex);
   return r->extra.count(member) != 0;
 }
@@ -59,23 +62,28 @@ room_registry::room_state& room_registry::add_room(room_type type) {
 room_result room_registry::create_group(std::uint64_t caller,
                                         const std::vector<std::uint64_t>& others,
                                         std::uint64_t& room_out) {
-  if (others.size() > 50) return room_result::too_many_members;
-  if (!member_exists(caller)) return room_result::no_such_member;
+  if (others.size() > 50)
+    return room_result::too_many_members;
+  if (!member_exists(caller))
+    return room_result::no_such_member;
   for (auto m : others) {
-    if (!member_exists(m)) return room_result::no_such_member;
+    if (!member_exists(m))
+      return room_result::no_such_member;
   }
   std::unique_lock<std::shared_mutex> lock(created_mutex_);
   auto& r = add_room(room_type::group);
   r.extra.insert(caller);
   r.extra.insert(others.begin(), others.end());
-  for (auto m : r.extra) member_rooms_[m].push_back(r.id);
+  for (auto m : r.extra)
+    member_rooms_[m].push_back(r.id);
   room_out = r.id;
   return room_result::ok;
 }
 
 room_result room_registry::private_room(std::uint64_t caller, std::uint64_t other,
                                         std::uint64_t& room_out) {
-  if (!member_exists(caller) || !member_exists(other)) return room_result::no_such_member;
+  if (!member_exists(caller) || !member_exists(other))
+    return room_result::no_such_member;
   const std::uint64_t a = std::min(caller, other);
   const std::uint64_t b = std::max(caller, other);
   const std::uint64_t key = (a << 32) | b;
@@ -89,17 +97,21 @@ room_result room_registry::private_room(std::uint64_t caller, std::uint64_t othe
   r.extra.insert(a);
   r.extra.insert(b);
   member_rooms_[a].push_back(r.id);
-  if (b != a) member_rooms_[b].push_back(r.id);
+  if (b != a)
+    member_rooms_[b].push_back(r.id);
   private_rooms_.emplace(key, r.id);
   room_out = r.id;
   return room_result::ok;
 }
 
 room_result room_registry::join(std::uint64_t room, std::uint64_t member) {
-  if (!member_exists(member)) return room_result::no_such_member;
+  if (!member_exists(member))
+    return room_result::no_such_member;
   room_state* r = find(room);
-  if (r == nullptr) return room_result::no_such_room;
-  if (r->type != room_type::group) return room_result::not_group;
+  if (r == nullptr)
+    return room_result::no_such_room;
+  if (r->type != room_type::group)
+    return room_result::not_group;
   if (r->auto_first != 0 && member >= r->auto_first && member <= r->auto_last) {
     return room_result::ok;
   }
@@ -117,14 +129,16 @@ room_result room_registry::join(std::uint64_t room, std::uint64_t member) {
 
 std::uint64_t room_registry::next_seq(std::uint64_t room) {
   room_state* r = find(room);
-  if (r == nullptr) return 0;
+  if (r == nullptr)
+    return 0;
   return r->seq.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 void room_registry::set_last(std::uint64_t room, const std::string& preview,
                              const std::string& at) {
   room_state* r = find(room);
-  if (r == nullptr) return;
+  if (r == nullptr)
+    return;
   std::lock_guard<std::mutex> lock(r->mutex);
   r->last_preview = preview;
   r->last_at = at;
@@ -142,32 +156,38 @@ room_summary room_registry::summary(const room_state& r) const {
 
 std::vector<room_summary> room_registry::rooms_of(std::uint64_t member) const {
   std::vector<room_summary> out;
-  if (auto a = auto_room_of(member)) out.push_back(summary(*auto_rooms_[a - 1]));
+  if (auto a = auto_room_of(member))
+    out.push_back(summary(*auto_rooms_[a - 1]));
   std::vector<std::uint64_t> ids;
   {
     std::shared_lock<std::shared_mutex> lock(created_mutex_);
     auto it = member_rooms_.find(member);
-    if (it != member_rooms_.end()) ids = it->second;
+    if (it != member_rooms_.end())
+      ids = it->second;
   }
   for (auto id : ids) {
-    if (const room_state* r = find(id)) out.push_back(summary(*r));
+    if (const room_state* r = find(id))
+      out.push_back(summary(*r));
   }
   return out;
 }
 
 std::vector<room_summary> room_registry::group_rooms() const {
   std::vector<room_summary> out;
-  for (const auto& r : auto_rooms_) out.push_back(summary(*r));
+  for (const auto& r : auto_rooms_)
+    out.push_back(summary(*r));
   std::vector<const room_state*> created;
   {
     std::shared_lock<std::shared_mutex> lock(created_mutex_);
     for (const auto& [id, r] : created_) {
-      if (r->type == room_type::group) created.push_back(r.get());
+      if (r->type == room_type::group)
+        created.push_back(r.get());
     }
   }
   std::sort(created.begin(), created.end(),
             [](const room_state* a, const room_state* b) { return a->id < b->id; });
-  for (auto* r : created) out.push_back(summary(*r));
+  for (auto* r : created)
+    out.push_back(summary(*r));
   return out;
 }
 

@@ -56,20 +56,23 @@ public:
   void set_last(std::uint64_t room, const std::string& preview, const std::string& at);
 
   /// Calls f(member) for every member of the room.
-  template <class F>
+  template<class F>
   void for_each_member(std::uint64_t room, F&& f) const {
     std::vector<std::uint64_t> extra;
     const room_state* r = find(room);
-    if (r == nullptr) return;
+    if (r == nullptr)
+      return;
     {
       std::lock_guard<std::mutex> lock(r->mutex);
       extra.assign(r->extra.begin(), r->extra.end());
     }
     if (r->auto_first != 0) {
-      for (std::uint64_t m = r->auto_first; m <= r->auto_last; ++m) f(m);
+      for (std::uint64_t m = r->auto_first; m <= r->auto_last; ++m)
+        f(m);
     }
     for (auto m : extra) {
-      if (r->auto_first == 0 || m < r->auto_first || m > r->auto_last) f(m);
+      if (r->auto_first == 0 || m < r->auto_first || m > r->auto_last)
+        f(m);
     }
   }
 
@@ -86,10 +89,10 @@ private:
   struct room_state {
     std::uint64_t id = 0;
     room_type type = room_type::group;
-    std::uint64_t auto_first = 0;  // 0 = no automatic members
+    std::uint64_t auto_first = 0; // 0 = no automatic members
     std::uint64_t auto_last = 0;
     std::atomic<std::uint64_t> seq{0};
-    mutable std::mutex mutex;      // guards extra and last_*
+    mutable std::mutex mutex; // guards extra and last_*
     std::unordered_set<std::uint64_t> extra;
     std::string last_preview;
     std::string last_at;
@@ -98,7 +101,7 @@ private:
   const room_state* find(std::uint64_t room) const;
   room_state* find(std::uint64_t room);
   room_summary summary(const room_state& r) const;
-  room_state& add_room(room_type type);  // caller holds created_mutex_ exclusively
+  room_state& add_room(room_type type); // caller holds created_mutex_ exclusively
 
   std::uint64_t users_;
   std::uint64_t room_size_;
@@ -107,7 +110,7 @@ private:
   mutable std::shared_mutex created_mutex_;
   std::unordered_map<std::uint64_t, std::unique_ptr<room_state>> created_;
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> member_rooms_;
-  std::unordered_map<std::uint64_t, std::uint64_t> private_rooms_;  // key: (a << 32) | b
+  std::unordered_map<std::uint64_t, std::uint64_t> private_rooms_; // key: (a << 32) | b
   std::uint64_t next_id_;
 };
 

@@ -17,7 +17,8 @@ int run_serve(const server_config& config) {
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   int caught = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) caught = sig;
+    if (!ec)
+      caught = sig;
   });
 
   server srv(config);
@@ -30,7 +31,8 @@ int run_serve(const server_config& config) {
             << " mode\n"
             << "  WebSocket (STOMP 1.2): " << srv.ws_url() << "\n"
             << "  HTTP:                  " << srv.http_url() << "\n";
-  if (config.metrics) std::cout << "  metrics:               " << srv.http_url() << "/metrics\n";
+  if (config.metrics)
+    std::cout << "  metrics:               " << srv.http_url() << "/metrics\n";
   if (!config.admin_token.empty()) {
     std::cout << "  admin (Bearer token):  " << srv.http_url() << "/admin/...\n";
   }
@@ -39,8 +41,8 @@ int run_serve(const server_config& config) {
   std::cout << "stompede serve: signal " << caught << ", stopping" << std::endl;
   srv.stop();
   const auto s = srv.stats();
-  std::cout << "stompede serve: stopped after " << s.sessions_total << " sessions, "
-            << s.messages << " messages, " << s.frames_out << " frames out" << std::endl;
+  std::cout << "stompede serve: stopped after " << s.sessions_total << " sessions, " << s.messages
+            << " messages, " << s.frames_out << " frames out" << std::endl;
   return 0;
 }
 

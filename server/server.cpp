@@ -16,8 +16,7 @@ bool parse_server_mode(const std::string& s, server_mode& out) {
 }
 
 server::server(server_config config)
-    : core_(std::make_unique<detail::server_core>(std::move(config))) {
-}
+    : core_(std::make_unique<detail::server_core>(std::move(config))) {}
 
 server::~server() {
   stop();

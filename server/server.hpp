@@ -82,20 +82,20 @@ std::variant<server_config, std::string> load_server_config(const std::string& p
 
 /// A snapshot of the server's counters.
 struct server_stats {
-  std::uint64_t sessions = 0;          ///< open STOMP sessions (after CONNECTED)
-  std::uint64_t connections = 0;       ///< open TCP connections
-  std::uint64_t sessions_total = 0;    ///< CONNECTED frames ever sent
-  std::uint64_t subscriptions = 0;     ///< live subscriptions
+  std::uint64_t sessions = 0;       ///< open STOMP sessions (after CONNECTED)
+  std::uint64_t connections = 0;    ///< open TCP connections
+  std::uint64_t sessions_total = 0; ///< CONNECTED frames ever sent
+  std::uint64_t subscriptions = 0;  ///< live subscriptions
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  std::uint64_t messages = 0;          ///< accepted SENDs
-  std::uint64_t broadcasts = 0;        ///< fan-outs performed
+  std::uint64_t messages = 0;   ///< accepted SENDs
+  std::uint64_t broadcasts = 0; ///< fan-outs performed
   std::uint64_t dropped_broadcasts = 0;
   std::uint64_t slow_consumer_closes = 0;
   std::uint64_t heartbeat_timeouts = 0;
-  std::uint64_t protocol_errors = 0;   ///< ERROR frames sent, all categories
+  std::uint64_t protocol_errors = 0; ///< ERROR frames sent, all categories
   std::uint64_t auth_failures = 0;
   std::uint64_t refused_connections = 0;
   std::uint64_t fault_closed_sessions = 0;

@@ -22,7 +22,8 @@ struct loader {
   }
 
   bool fail(const toml::node& n, const std::string& key, const std::string& what) {
-    if (error.empty()) error = where(n) + "`" + key + "`: expected " + what;
+    if (error.empty())
+      error = where(n) + "`" + key + "`: expected " + what;
     return false;
   }
 
@@ -35,7 +36,8 @@ struct loader {
   }
 
   bool boolean(const toml::node& n, const std::string& key, bool& out) {
-    if (!n.is_boolean()) return fail(n, key, "true or false");
+    if (!n.is_boolean())
+      return fail(n, key, "true or false");
     out = *n.value<bool>();
     return true;
   }
@@ -51,20 +53,29 @@ struct loader {
   // "20s", "500ms", "1h", "14d", "2m".
   bool duration(const toml::node& n, const std::string& key, std::chrono::milliseconds& out) {
     const std::string what = "a duration string with a unit (\"500ms\", \"20s\", \"1h\", \"14d\")";
-    if (!n.is_string()) return fail(n, key, what);
+    if (!n.is_string())
+      return fail(n, key, what);
     const std::string s = n.value_or(std::string());
     std::size_t i = 0;
     std::uint64_t v = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12) v = v * 10 + (s[i++] - '0');
-    if (i == 0) return fail(n, key, what);
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12)
+      v = v * 10 + (s[i++] - '0');
+    if (i == 0)
+      return fail(n, key, what);
     const std::string unit = s.substr(i);
     std::uint64_t ms = 0;
-    if (unit == "ms") ms = v;
-    else if (unit == "s") ms = v * 1000;
-    else if (unit == "m") ms = v * 60'000;
-    else if (unit == "h") ms = v * 3'600'000;
-    else if (unit == "d") ms = v * 86'400'000;
-    else return fail(n, key, what);
+    if (unit == "ms")
+      ms = v;
+    else if (unit == "s")
+      ms = v * 1000;
+    else if (unit == "m")
+      ms = v * 60'000;
+    else if (unit == "h")
+      ms = v * 3'600'000;
+    else if (unit == "d")
+      ms = v * 86'400'000;
+    else
+      return fail(n, key, what);
     out = std::chrono::milliseconds(ms);
     return true;
   }
@@ -76,26 +87,35 @@ struct loader {
       out = static_cast<std::size_t>(*n.value<std::int64_t>());
       return true;
     }
-    if (!n.is_string()) return fail(n, key, what);
+    if (!n.is_string())
+      return fail(n, key, what);
     const std::string s = n.value_or(std::string());
     std::size_t i = 0;
     std::uint64_t v = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12) v = v * 10 + (s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 12)
+      v = v * 10 + (s[i++] - '0');
     const std::string unit = s.substr(i);
-    if (i == 0 || v == 0) return fail(n, key, what);
-    if (unit == "" || unit == "B") out = v;
-    else if (unit == "KiB") out = v * 1024;
-    else if (unit == "MiB") out = v * 1024 * 1024;
-    else return fail(n, key, what);
+    if (i == 0 || v == 0)
+      return fail(n, key, what);
+    if (unit == "" || unit == "B")
+      out = v;
+    else if (unit == "KiB")
+      out = v * 1024;
+    else if (unit == "MiB")
+      out = v * 1024 * 1024;
+    else
+      return fail(n, key, what);
     return true;
   }
 
   bool heartbeat(const toml::node& n, const std::string& key, server_config& c) {
     const std::string what = "\"send_ms,recv_ms\" such as \"10000,10000\"";
-    if (!n.is_string()) return fail(n, key, what);
+    if (!n.is_string())
+      return fail(n, key, what);
     const std::string s = n.value_or(std::string());
     const auto comma = s.find(',');
-    if (comma == std::string::npos) return fail(n, key, what);
+    if (comma == std::string::npos)
+      return fail(n, key, what);
     try {
       std::size_t p1 = 0, p2 = 0;
       const auto a = std::stoul(s.substr(0, comma), &p1);
@@ -178,7 +198,8 @@ struct loader {
         ok = fail(node, key, "a known server setting (see docs/server.md)");
         error = where(node) + "unknown key `" + key + "` (see docs/server.md)";
       }
-      if (!ok) return false;
+      if (!ok)
+        return false;
     }
     return true;
   }
@@ -198,7 +219,8 @@ std::variant<server_config, std::string> load_server_config(const std::string& p
   }
   server_config c;
   loader l{path, {}};
-  if (!l.apply(t, c)) return l.error;
+  if (!l.apply(t, c))
+    return l.error;
   return c;
 }
 

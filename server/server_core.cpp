@@ -21,19 +21,23 @@ std::string escaped(std::string_view s) {
 // "host:port" -> parts; IPv6 as "[::1]:port".
 bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
+  if (colon == std::string::npos)
+    return false;
   host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   const std::string p = listen.substr(colon + 1);
-  if (p.empty() || p.size() > 5) return false;
+  if (p.empty() || p.size() > 5)
+    return false;
   unsigned v = 0;
   for (char c : p) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     v = v * 10 + static_cast<unsigned>(c - '0');
   }
-  if (v > 65535) return false;
+  if (v > 65535)
+    return false;
   port = static_cast<std::uint16_t>(v);
   return !host.empty();
 }
@@ -44,14 +48,13 @@ io_shard* current_shard() noexcept {
 }
 
 server_core::server_core(server_config cfg)
-    : jwt(cfg.jwt_secret),
-      rooms(cfg.users, cfg.auto_rooms, cfg.room_size),
-      faults(*this),
+    : jwt(cfg.jwt_secret), rooms(cfg.users, cfg.auto_rooms, cfg.room_size), faults(*this),
       cfg_(std::move(cfg)) {
   // Housekeeping often enough for the shortest heart-beat we may agree to.
   std::uint32_t shortest = 1000;
   for (auto v : {cfg_.heartbeat_send_ms, cfg_.heartbeat_recv_ms}) {
-    if (v > 0) shortest = std::min(shortest, v / 4);
+    if (v > 0)
+      shortest = std::min(shortest, v / 4);
   }
   sweep_period_ = std::chrono::milliseconds(std::max<std::uint32_t>(shortest, 50));
 }
@@ -63,13 +66,17 @@ server_core::~server_core() {
 std::error_code server_core::open_acceptor() {
   boost::system::error_code ec;
   const auto addr = net::ip::make_address(host_, ec);
-  if (ec) return std::make_error_code(std::errc::invalid_argument);
+  if (ec)
+    return std::make_error_code(std::errc::invalid_argument);
   tcp::endpoint ep(addr, port_.load());
   acceptor_.emplace(shards_[0]->ioc);
   acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
+  if (!ec)
+    acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor_->bind(ep, ec);
+  if (!ec)
+    acceptor_->listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     acceptor_.reset();
     return std::error_code(ec.value(), std::system_category());
@@ -79,7 +86,8 @@ std::error_code server_core::open_acceptor() {
 }
 
 std::error_code server_core::start() {
-  if (started_) return std::make_error_code(std::errc::operation_in_progress);
+  if (started_)
+    return std::make_error_code(std::errc::operation_in_progress);
   if (!cfg_.tls_cert_file.empty() || !cfg_.tls_key_file.empty()) {
     return std::make_error_code(std::errc::operation_not_supported);
   }
@@ -118,42 +126,45 @@ io_shard& server_core::next_shard() {
 }
 
 void server_core::do_accept() {
-  if (!acceptor_ || stopped_) return;
+  if (!acceptor_ || stopped_)
+    return;
   io_shard& target = next_shard();
-  acceptor_->async_accept(target.ioc, [this, &target](boost::system::error_code ec,
-                                                      tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_) return;
-    if (ec) {
-      // EMFILE and friends: try again shortly instead of spinning.
-      auto t = std::make_shared<net::steady_timer>(shards_[0]->ioc);
-      t->expires_after(std::chrono::milliseconds(100));
-      t->async_wait([this, t](boost::system::error_code) { do_accept(); });
-      return;
-    }
-    const bool full = stats.connections.load(std::memory_order_relaxed) >=
-                      cfg_.max_sessions + 64;  // some room for REST calls
-    if (refusing.load() || full) {
-      boost::system::error_code ignored;
-      socket.set_option(net::socket_base::linger(true, 0), ignored);
-      socket.close(ignored);
-      stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      net::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
-        auto c = std::make_shared<connection>(*this, target, std::move(s));
-        target.connections.insert(c.get());
-        c->start();
+  acceptor_->async_accept(
+      target.ioc, [this, &target](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor_)
+          return;
+        if (ec) {
+          // EMFILE and friends: try again shortly instead of spinning.
+          auto t = std::make_shared<net::steady_timer>(shards_[0]->ioc);
+          t->expires_after(std::chrono::milliseconds(100));
+          t->async_wait([this, t](boost::system::error_code) { do_accept(); });
+          return;
+        }
+        const bool full = stats.connections.load(std::memory_order_relaxed) >=
+                          cfg_.max_sessions + 64; // some room for REST calls
+        if (refusing.load() || full) {
+          boost::system::error_code ignored;
+          socket.set_option(net::socket_base::linger(true, 0), ignored);
+          socket.close(ignored);
+          stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          boost::system::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+          net::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+            auto c = std::make_shared<connection>(*this, target, std::move(s));
+            target.connections.insert(c.get());
+            c->start();
+          });
+        }
+        do_accept();
       });
-    }
-    do_accept();
-  });
 }
 
 void server_core::arm_sweep(io_shard& s) {
   s.timer.expires_after(sweep_period_);
   s.timer.async_wait([this, &s](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec)
+      return;
     sweep(s);
     arm_sweep(s);
   });
@@ -163,19 +174,23 @@ void server_core::sweep(io_shard& s) {
   const auto now = connection::clock::now();
   std::vector<std::shared_ptr<connection>> all;
   all.reserve(s.connections.size());
-  for (auto* c : s.connections) all.push_back(c->shared_from_this());
-  for (auto& c : all) c->tick(now);
+  for (auto* c : s.connections)
+    all.push_back(c->shared_from_this());
+  for (auto& c : all)
+    c->tick(now);
 }
 
 void server_core::on_connection_closed(connection& c) {
-  if (this_shard != nullptr) this_shard->connections.erase(&c);
+  if (this_shard != nullptr)
+    this_shard->connections.erase(&c);
 }
 
 void server_core::publish(const std::string& topic, const std::string& message_id,
                           const std::string& content_type, std::string body,
                           std::uint64_t /*room_for_faults*/) {
   auto subs = topics.snapshot(topic);
-  if (!subs || subs->empty()) return;
+  if (!subs || subs->empty())
+    return;
   auto frame = std::make_shared<broadcast_frame>();
   auto& p = frame->prefix;
   p.reserve(128 + topic.size());
@@ -211,14 +226,17 @@ void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,
       any_other = true;
     }
   }
-  if (!any_other) return;
+  if (!any_other)
+    return;
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    if (!others[i]) continue;
+    if (!others[i])
+      continue;
     const auto idx = static_cast<std::uint32_t>(i);
     // One post per shard; that shard picks its own subscribers out of the shared list.
     net::post(shards_[i]->ioc, [subs, frame, idx] {
       for (const auto& s : *subs) {
-        if (s.shard == idx) s.session->deliver(frame, s.sub_id);
+        if (s.shard == idx)
+          s.session->deliver(frame, s.sub_id);
       }
     });
   }
@@ -226,7 +244,8 @@ void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,
 
 bool server_core::maybe_drop_broadcast(std::uint64_t room) {
   const double f = drop_fraction.load(std::memory_order_relaxed);
-  if (f <= 0.0) return false;
+  if (f <= 0.0)
+    return false;
   bool drop = f >= 1.0;
   if (!drop) {
     auto* s = this_shard;
@@ -234,7 +253,8 @@ bool server_core::maybe_drop_broadcast(std::uint64_t room) {
     auto& rng = s != nullptr ? s->rng : local;
     drop = std::uniform_real_distribution<double>(0.0, 1.0)(rng) < f;
   }
-  if (!drop) return false;
+  if (!drop)
+    return false;
   stats.dropped_broadcasts.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(dropped_mutex);
   ++dropped_per_room[room];
@@ -242,7 +262,8 @@ bool server_core::maybe_drop_broadcast(std::uint64_t room) {
 }
 
 void server_core::for_sessions(double fraction, std::function<void(connection&)> f) {
-  if (!started_ || stopped_) return;
+  if (!started_ || stopped_)
+    return;
   auto fn = std::make_shared<std::function<void(connection&)>>(std::move(f));
   for (auto& sp : shards_) {
     io_shard* s = sp.get();
@@ -254,26 +275,31 @@ void server_core::for_sessions(double fraction, std::function<void(connection&)>
           picked.push_back(c->shared_from_this());
         }
       }
-      for (auto& c : picked) (*fn)(*c);
+      for (auto& c : picked)
+        (*fn)(*c);
     });
   }
 }
 
 void server_core::restart_listener() {
-  if (!started_ || stopped_) return;
+  if (!started_ || stopped_)
+    return;
   net::post(shards_[0]->ioc, [this] {
-    if (stopped_) return;
+    if (stopped_)
+      return;
     if (acceptor_) {
       boost::system::error_code ignored;
       acceptor_->close(ignored);
       acceptor_.reset();
     }
-    if (!open_acceptor()) do_accept();
+    if (!open_acceptor())
+      do_accept();
   });
 }
 
 void server_core::stop() {
-  if (!started_ || stopped_) return;
+  if (!started_ || stopped_)
+    return;
   stopped_ = true;
   net::post(shards_[0]->ioc, [this] {
     if (acceptor_) {
@@ -286,7 +312,8 @@ void server_core::stop() {
     io_shard* s = sp.get();
     net::post(s->ioc, [s] {
       std::vector<std::shared_ptr<connection>> all;
-      for (auto* c : s->connections) all.push_back(c->shared_from_this());
+      for (auto* c : s->connections)
+        all.push_back(c->shared_from_this());
       for (auto& c : all) {
         if (c->stomp_connected()) {
           c->close_after_flush(1001);
@@ -304,14 +331,17 @@ void server_core::stop() {
     io_shard* s = sp.get();
     net::post(s->ioc, [s] {
       std::vector<std::shared_ptr<connection>> all;
-      for (auto* c : s->connections) all.push_back(c->shared_from_this());
-      for (auto& c : all) c->abort(false);
+      for (auto* c : s->connections)
+        all.push_back(c->shared_from_this());
+      for (auto& c : all)
+        c->abort(false);
       s->timer.cancel();
     });
   }
   guards_.clear();
   for (auto& s : shards_) {
-    if (s->thread.joinable()) s->thread.join();
+    if (s->thread.joinable())
+      s->thread.join();
   }
   // Handlers still queued would refer to connections: run them out on this thread.
   for (auto& s : shards_) {

@@ -33,14 +33,13 @@ class connection;
 /// A MESSAGE frame shared by every subscriber of one topic: the wire bytes are
 /// prefix + subscription id + suffix, so only the tiny id differs per subscriber.
 struct broadcast_frame {
-  std::string prefix;  ///< "MESSAGE\n...headers...\nsubscription:"
-  std::string suffix;  ///< "\n\n" + body + NUL
+  std::string prefix; ///< "MESSAGE\n...headers...\nsubscription:"
+  std::string suffix; ///< "\n\n" + body + NUL
 };
 
 /// One IO thread: its io_context, the connections it owns, and its housekeeping timer.
 struct io_shard {
-  explicit io_shard(std::uint32_t i) : index(i), timer(ioc) {
-  }
+  explicit io_shard(std::uint32_t i) : index(i), timer(ioc) {}
   std::uint32_t index;
   boost::asio::io_context ioc{1};
   boost::asio::steady_timer timer;

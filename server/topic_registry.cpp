@@ -16,11 +16,13 @@ void topic_registry::remove(const std::string& topic, const connection* session,
   auto& sh = shard_of(topic);
   std::lock_guard<std::mutex> lock(sh.mutex);
   auto it = sh.topics.find(topic);
-  if (it == sh.topics.end()) return;
+  if (it == sh.topics.end())
+    return;
   auto next = std::make_shared<subscriber_list>();
   next->reserve(it->second->size());
   for (const auto& s : *it->second) {
-    if (s.session.get() != session || s.sub_id != sub_id) next->push_back(s);
+    if (s.session.get() != session || s.sub_id != sub_id)
+      next->push_back(s);
   }
   if (next->empty()) {
     sh.topics.erase(it);

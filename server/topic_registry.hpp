@@ -20,7 +20,7 @@ class connection;
 /// One subscription as the fan-out needs it.
 struct subscriber {
   std::shared_ptr<connection> session;
-  std::string sub_id;  ///< the `subscription` header value, already escaped
+  std::string sub_id; ///< the `subscription` header value, already escaped
   std::uint32_t shard = 0;
 };
 

@@ -34,9 +34,8 @@ struct actor_fixture {
   caf::actor_clock::time_point t0;
 
   actor_fixture()
-    : sys(cfg),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys, true) {
+      : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys, true) {
     sched.clock().current_time += std::chrono::hours(1);
     t0 = sched.clock().current_time;
   }
@@ -76,8 +75,7 @@ struct actor_fixture {
 
   /// Virtual time since construction, in milliseconds.
   std::chrono::milliseconds elapsed() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(sched.clock().current_time
-                                                                 - t0);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(sched.clock().current_time - t0);
   }
 };
 

@@ -9,9 +9,9 @@ namespace {
 
 std::vector<stage> three_stages() {
   return {
-    {"warm", 10, milliseconds{1000}, milliseconds{1000}},
-    {"peak", 30, milliseconds{2000}, milliseconds{1000}},
-    {"cool", 0, milliseconds{0}, milliseconds{1000}},
+      {"warm", 10, milliseconds{1000}, milliseconds{1000}},
+      {"peak", 30, milliseconds{2000}, milliseconds{1000}},
+      {"cool", 0, milliseconds{0}, milliseconds{1000}},
   };
 }
 
@@ -69,9 +69,9 @@ TEST_CASE("plan phases and stage indices", "[plan]") {
 
 TEST_CASE("plan jumps at once without a ramp and skips empty stages", "[plan]") {
   population_plan plan{{
-    {"jump", 100, milliseconds{500}, milliseconds{0}},
-    {"nothing", 40, milliseconds{0}, milliseconds{0}},
-    {"down", 40, milliseconds{500}, milliseconds{0}},
+      {"jump", 100, milliseconds{500}, milliseconds{0}},
+      {"nothing", 40, milliseconds{0}, milliseconds{0}},
+      {"down", 40, milliseconds{500}, milliseconds{0}},
   }};
   CHECK(plan.at(milliseconds{0}).target == 100);
   CHECK(plan.at(milliseconds{0}).phase == run_phase::steady);

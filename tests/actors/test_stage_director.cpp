@@ -29,30 +29,30 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
                                                 std::shared_ptr<sup_log> log,
                                                 caf::actor_clock::time_point t0) {
   return {
-    [=](target_atom, uint32_t n) {
-      auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
-      log->targets.emplace_back(at, n);
-      log->last_target = n;
-    },
-    [=](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
-      ++log->shutdowns;
-      self->quit();
-      supervisor_stats s;
-      s.stopped = log->last_target;
-      return {done_atom::value, s};
-    },
-    [=](get_atom, stats_atom) -> supervisor_stats {
-      ++log->stats_requests;
-      supervisor_stats s;
-      s.target = log->last_target;
-      s.connected = log->all_connected ? log->last_target : 0;
-      return s;
-    },
-    [](get_atom, reconnect_atom) { return std::vector<int64_t>{}; },
-    [](connected_atom) {},
-    [](respawn_atom, uint32_t, uint64_t) {},
-    [](healthy_atom, uint32_t, uint64_t) {},
-    [](deadline_atom, uint32_t, uint64_t) {},
+      [=](target_atom, uint32_t n) {
+        auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
+        log->targets.emplace_back(at, n);
+        log->last_target = n;
+      },
+      [=](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
+        ++log->shutdowns;
+        self->quit();
+        supervisor_stats s;
+        s.stopped = log->last_target;
+        return {done_atom::value, s};
+      },
+      [=](get_atom, stats_atom) -> supervisor_stats {
+        ++log->stats_requests;
+        supervisor_stats s;
+        s.target = log->last_target;
+        s.connected = log->all_connected ? log->last_target : 0;
+        return s;
+      },
+      [](get_atom, reconnect_atom) { return std::vector<int64_t>{}; },
+      [](connected_atom) {},
+      [](respawn_atom, uint32_t, uint64_t) {},
+      [](healthy_atom, uint32_t, uint64_t) {},
+      [](deadline_atom, uint32_t, uint64_t) {},
   };
 }
 
@@ -64,27 +64,27 @@ struct observations {
 caf::behavior fake_metrics(caf::event_based_actor* self, std::shared_ptr<observations> obs,
                            caf::actor_clock::time_point t0) {
   return {
-    [=](phase_atom, uint32_t stage, const std::string& name, run_phase phase) {
-      auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
-      obs->phases.emplace_back(at, stage, name, phase);
-    },
+      [=](phase_atom, uint32_t stage, const std::string& name, run_phase phase) {
+        auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
+        obs->phases.emplace_back(at, stage, name, phase);
+      },
   };
 }
 
 caf::behavior fake_listener(caf::event_based_actor* self, std::shared_ptr<observations> obs,
                             caf::actor_clock::time_point t0) {
   return {
-    [=](done_atom) {
-      obs->done.push_back(std::chrono::duration_cast<milliseconds>(self->clock().now() - t0));
-    },
+      [=](done_atom) {
+        obs->done.push_back(std::chrono::duration_cast<milliseconds>(self->clock().now() - t0));
+      },
   };
 }
 
 std::vector<stage> three_stages() {
   return {
-    {"warm", 10, milliseconds{1000}, milliseconds{1000}},
-    {"peak", 30, milliseconds{2000}, milliseconds{1000}},
-    {"cool", 0, milliseconds{0}, milliseconds{1000}},
+      {"warm", 10, milliseconds{1000}, milliseconds{1000}},
+      {"peak", 30, milliseconds{2000}, milliseconds{1000}},
+      {"cool", 0, milliseconds{0}, milliseconds{1000}},
   };
 }
 
@@ -142,9 +142,9 @@ TEST_CASE_METHOD(director_fixture, "director drives a supervisor through a 3-sta
   CHECK(obs->done[0] == milliseconds{6000});
   using entry = std::tuple<milliseconds, uint32_t, std::string, run_phase>;
   std::vector<entry> phases{
-    {0ms, 0, "warm", run_phase::ramp},     {1000ms, 0, "warm", run_phase::steady},
-    {2000ms, 1, "peak", run_phase::ramp},  {3000ms, 1, "peak", run_phase::steady},
-    {5000ms, 2, "cool", run_phase::drain}, {6000ms, 2, "cool", run_phase::done},
+      {0ms, 0, "warm", run_phase::ramp},     {1000ms, 0, "warm", run_phase::steady},
+      {2000ms, 1, "peak", run_phase::ramp},  {3000ms, 1, "peak", run_phase::steady},
+      {5000ms, 2, "cool", run_phase::drain}, {6000ms, 2, "cool", run_phase::done},
   };
   CHECK(obs->phases == phases);
 }

@@ -42,14 +42,14 @@ caf::behavior fake_user(caf::stateful_actor<fake_user_state>* self, supervisor_a
   if (w->connect_on_start)
     self->send(parent, connected_atom::value);
   return {
-    [=](fail_atom) { self->quit(caf::make_error(caf::sec::runtime_error)); },
-    [=](up_atom) { self->send(parent, connected_atom::value); },
-    [=](quit_atom) { self->quit(); },
-    [=](stop_atom) {
-      w->stop_requests.push_back(index);
-      if (!w->ignore_stop)
-        self->quit();
-    },
+      [=](fail_atom) { self->quit(caf::make_error(caf::sec::runtime_error)); },
+      [=](up_atom) { self->send(parent, connected_atom::value); },
+      [=](quit_atom) { self->quit(); },
+      [=](stop_atom) {
+        w->stop_requests.push_back(index);
+        if (!w->ignore_stop)
+          self->quit();
+      },
   };
 }
 
@@ -109,11 +109,12 @@ struct supervisor_fixture : test::actor_fixture {
     run();
     supervisor_stats result;
     bool got = false;
-    self->receive([&](const supervisor_stats& s) {
-      result = s;
-      got = true;
-    },
-                  caf::after(std::chrono::seconds(0)) >> [] {});
+    self->receive(
+        [&](const supervisor_stats& s) {
+          result = s;
+          got = true;
+        },
+        caf::after(std::chrono::seconds(0)) >> [] {});
     REQUIRE(got);
     return result;
   }
@@ -265,8 +266,10 @@ TEST_CASE_METHOD(supervisor_fixture, "supervisor counts a failing factory as a f
   CHECK(s.give_ups == 1);
 }
 
-TEST_CASE_METHOD(supervisor_fixture, "supervisor stops the newest users first and never restarts "
-                                     "them", "[supervisor]") {
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor stops the newest users first and never restarts "
+                 "them",
+                 "[supervisor]") {
   start();
   set_target(4);
   advance(30ms);
@@ -328,11 +331,11 @@ TEST_CASE_METHOD(supervisor_fixture, "supervisor shutdown stops all and cancels 
   bool done = false;
   supervisor_stats final_stats;
   self->receive(
-    [&](done_atom, const supervisor_stats& s) {
-      done = true;
-      final_stats = s;
-    },
-    caf::after(std::chrono::seconds(0)) >> [] {});
+      [&](done_atom, const supervisor_stats& s) {
+        done = true;
+        final_stats = s;
+      },
+      caf::after(std::chrono::seconds(0)) >> [] {});
   CHECK(done);
   CHECK(final_stats.running == 0);
   CHECK(final_stats.stopped == 2);

@@ -66,8 +66,8 @@ TEST_CASE("wrong types are reported with position and expectation", "[config][lo
   auto r = load(minimal + "\n[reconnect]\nenabled = \"yes\"\nmax_attempts = 1.5\n");
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.problems.size() == 2);
-  CHECK(r.problems[0].to_string()
-        == "t.toml:12:11: reconnect.enabled: expected true or false, got a string");
+  CHECK(r.problems[0].to_string() ==
+        "t.toml:12:11: reconnect.enabled: expected true or false, got a string");
   CHECK(r.problems[1].key == "reconnect.max_attempts");
   CHECK_THAT(r.problems[1].message, Catch::Contains("expected a non-negative integer"));
 }
@@ -96,9 +96,9 @@ TEST_CASE("unknown keys are errors with a did-you-mean", "[config][loader]") {
   // Top-level keys are checked first.
   CHECK(r.problems[0].key == "wat");
   CHECK_THAT(r.problems[0].message, Catch::Contains("expected one of"));
-  CHECK(r.problems[1].to_string()
-        == "t.toml:12:1: reconnect.max_atempts: unknown key \"max_atempts\" in [reconnect]; "
-           "did you mean \"max_attempts\"?");
+  CHECK(r.problems[1].to_string() ==
+        "t.toml:12:1: reconnect.max_atempts: unknown key \"max_atempts\" in [reconnect]; "
+        "did you mean \"max_attempts\"?");
 }
 
 TEST_CASE("an unknown enum value suggests the closest", "[config][loader]") {
@@ -127,9 +127,8 @@ TEST_CASE("reserved tables are refused clearly", "[config][loader]") {
 }
 
 TEST_CASE("${VAR} expands in strings, numbers and booleans", "[config][loader]") {
-  auto r = load(minimal
-                    + "\n[reconnect]\nenabled = \"${RECONNECT}\"\nmax_attempts = "
-                      "\"${ATTEMPTS:-7}\"\ninitial = \"${INITIAL:-2s}\"\n",
+  auto r = load(minimal + "\n[reconnect]\nenabled = \"${RECONNECT}\"\nmax_attempts = "
+                          "\"${ATTEMPTS:-7}\"\ninitial = \"${INITIAL:-2s}\"\n",
                 {}, {{"RECONNECT", "true"}});
   INFO(all(r));
   REQUIRE(r.ok());
@@ -174,10 +173,9 @@ TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
 }
 
 TEST_CASE("overrides set values, typed when TOML, else text", "[config][loader]") {
-  auto r = load(minimal,
-                {"stage[0].users=50", "target.url=ws://127.0.0.2:9000/x", "reconnect.enabled=true",
-                 "behaviour.interval=250ms", "target.host=1", "target.connect_headers.X-Trace=abc",
-                 "auth.token=${TOK:-t0}"});
+  auto r = load(minimal, {"stage[0].users=50", "target.url=ws://127.0.0.2:9000/x",
+                          "reconnect.enabled=true", "behaviour.interval=250ms", "target.host=1",
+                          "target.connect_headers.X-Trace=abc", "auth.token=${TOK:-t0}"});
   INFO(all(r));
   REQUIRE(r.ok());
   const auto& s = *r.value;

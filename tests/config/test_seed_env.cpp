@@ -94,8 +94,10 @@ TEST_CASE("CREATE_NEW_ROOM with MEMBER_IDS, EMAIL and PASSWORD", "[config][seed]
 }
 
 TEST_CASE("bad seed variables name the variable", "[config][seed]") {
-  auto r = load_from_env({{"PASSWORD", "pw"}, {"MAX_RECONNECT_ATTEMPTS", "many"},
-                          {"MAX_USERS", "-1"}, {"SERVER_URL", "chat.example.com:80"}},
+  auto r = load_from_env({{"PASSWORD", "pw"},
+                          {"MAX_RECONNECT_ATTEMPTS", "many"},
+                          {"MAX_USERS", "-1"},
+                          {"SERVER_URL", "chat.example.com:80"}},
                          {}, "");
   REQUIRE_FALSE(r.ok());
   std::string text = all(r);
@@ -129,6 +131,6 @@ TEST_CASE("no credentials at all says which variables to set", "[config][seed]")
   auto r = load_from_env({}, {}, "");
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.problems.size() == 1);
-  CHECK(r.problems[0].to_string()
-        == "env: auth.password: required when auth.mode = \"login\" (set PASSWORD, or TOKEN)");
+  CHECK(r.problems[0].to_string() ==
+        "env: auth.password: required when auth.mode = \"login\" (set PASSWORD, or TOKEN)");
 }

@@ -78,8 +78,8 @@ TEST_CASE("semantic checks carry the key's position", "[config][validate]") {
   s.positions["behaviour.interval"] = {"x.toml", 12, 3};
   auto ds = validate(s);
   REQUIRE(ds.size() == 1);
-  CHECK(ds[0].to_string()
-        == "x.toml:12:3: behaviour.interval: expected a duration greater than zero, got 0s");
+  CHECK(ds[0].to_string() ==
+        "x.toml:12:3: behaviour.interval: expected a duration greater than zero, got 0s");
 }
 
 TEST_CASE("weights, auth, rooms, reconnect and output are checked", "[config][validate]") {

@@ -34,8 +34,7 @@ std::string temp_dir(const std::string& name) {
 
 /// A scenario against `srv`, with small numbers so that runs take a few seconds.
 config::scenario make_scenario(server::server& srv, const std::string& extra) {
-  std::string text = "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" +
-                     srv.http_url() +
+  std::string text = "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
                      "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
                      "[rooms]\nmembers_per_room = 10\n"
                      "[output]\nprometheus = \"\"\n" +

@@ -66,9 +66,13 @@ TEST_CASE("csv: the seed's rows come first with numeric values and units") {
   REQUIRE(rows.size() > 8);
   CHECK(rows[0] == std::vector<std::string>{"Metric", "Value", "Unit"});
   const std::vector<std::pair<std::string, std::string>> seed = {
-    {"total_workers", ""},        {"test_duration_seconds", ""}, {"websocket_connect_avg", "ms"},
-    {"message_latency_avg", "ms"}, {"message_latency_p95", "ms"}, {"success_rate", "%"},
-    {"connection_retries_total", ""},
+      {"total_workers", ""},
+      {"test_duration_seconds", ""},
+      {"websocket_connect_avg", "ms"},
+      {"message_latency_avg", "ms"},
+      {"message_latency_p95", "ms"},
+      {"success_rate", "%"},
+      {"connection_retries_total", ""},
   };
   for (std::size_t i = 0; i < seed.size(); ++i) {
     REQUIRE(rows[i + 1].size() == 3);

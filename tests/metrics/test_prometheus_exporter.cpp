@@ -141,10 +141,8 @@ TEST_CASE("prometheus: serves the seed's names with the values pushed") {
   CHECK(sample(body, "stomp_load_test_websocket_duration_seconds_bucket{le=\"30\"}") == 1.0);
   CHECK(sample(body, "stomp_load_test_reconnection_time_ms_count") == 0.0);
   CHECK(sample(body, "stomp_load_test_fanout_latency_ms_count") == 0.0);
-  CHECK(sample(body,
-                "stomp_load_test_negative_latency_samples_total{histogram="
-                "\"stomp_load_test_fanout_latency_ms\"}")
-        == 1.0);
+  CHECK(sample(body, "stomp_load_test_negative_latency_samples_total{histogram="
+                     "\"stomp_load_test_fanout_latency_ms\"}") == 1.0);
   CHECK(has_line_starting(body, "# TYPE stomp_load_test_message_latency_ms histogram"));
   CHECK(has_line_starting(body, "# TYPE stomp_load_test_stomp_connect_ms histogram"));
   CHECK(has_line_starting(body, "# TYPE stomp_load_test_late_sends_total counter"));

@@ -75,9 +75,7 @@ TEST_CASE("timeseries: every row is on disk as soon as it is written") {
   CHECK(lines[1] == "1.000,\"warm \"\"up\"\"\",ramp,10,9,5.50,0.00,0.000,0.000,12.250,0.00,0.00,3");
   CHECK(lines[2].rfind("2.000,", 0) == 0);
   // Same number of columns as the header.
-  auto commas = [](const std::string& s) {
-    return std::count(s.begin(), s.end(), ',');
-  };
+  auto commas = [](const std::string& s) { return std::count(s.begin(), s.end(), ','); };
   CHECK(commas(lines[0]) == 12);
   CHECK(!w.close());
   std::remove(path.c_str());

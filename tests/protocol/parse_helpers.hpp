@@ -33,13 +33,18 @@ inline bool drain(parser& p, outcome& o) {
   frame_view f;
   for (;;) {
     switch (p.next(f)) {
-      case parse_status::frame: o.frames.push_back(frame::from_view(f)); break;
-      case parse_status::heartbeat: ++o.heartbeats; break;
-      case parse_status::need_more: return true;
-      case parse_status::error:
-        o.error = p.error();
-        o.error_offset = p.error_offset();
-        return false;
+    case parse_status::frame:
+      o.frames.push_back(frame::from_view(f));
+      break;
+    case parse_status::heartbeat:
+      ++o.heartbeats;
+      break;
+    case parse_status::need_more:
+      return true;
+    case parse_status::error:
+      o.error = p.error();
+      o.error_offset = p.error_offset();
+      return false;
     }
   }
 }

@@ -18,8 +18,7 @@ struct harness {
   parser p;
   frame_view f;
 
-  explicit harness(client_options o = {}) : session(std::move(o)) {
-  }
+  explicit harness(client_options o = {}) : session(std::move(o)) {}
 
   client_event deliver(std::string_view wire) {
     p.feed(wire);
@@ -62,7 +61,7 @@ TEST_CASE("connect writes CONNECT with version, host, credentials, heart-beat an
   CHECK(f.get("accept-version") == std::optional<std::string_view>{"1.2"});
   CHECK(f.get("host") == std::optional<std::string_view>{"chat.example"});
   CHECK(f.get("login") == std::optional<std::string_view>{"alice"});
-  CHECK(f.get("passcode") == std::optional<std::string_view>{"pa:ss"});  // not escaped
+  CHECK(f.get("passcode") == std::optional<std::string_view>{"pa:ss"}); // not escaped
   CHECK(f.get("heart-beat") == std::optional<std::string_view>{"4000,6000"});
   CHECK(f.get("Authorization") == std::optional<std::string_view>{"Bearer abc"});
 
@@ -104,8 +103,7 @@ TEST_CASE("CONNECTED negotiates heart-beats; a missing header means 0,0", "[stom
   }
 }
 
-TEST_CASE("CONNECTED with a bad version or heart-beat is a protocol violation",
-          "[stomp][client]") {
+TEST_CASE("CONNECTED with a bad version or heart-beat is a protocol violation", "[stomp][client]") {
   struct row {
     std::string wire;
     errc code;
@@ -135,7 +133,7 @@ TEST_CASE("MESSAGE before CONNECTED is a protocol violation", "[stomp][client]")
   CHECK(ev.error_code == errc::unexpected_frame);
   CHECK(h.session.state() == client_state::closed);
 
-  harness idle;  // nothing sent at all
+  harness idle; // nothing sent at all
   CHECK(idle.deliver("RECEIPT\nreceipt-id:1\n\n\0"s).kind == client_event::protocol_violation);
 }
 
@@ -237,7 +235,7 @@ TEST_CASE("ERROR ends the session with its message", "[stomp][client]") {
     CHECK(after.kind == client_event::protocol_violation);
   }
   {
-    harness h;  // ERROR during CONNECT (bad login), message only in the body
+    harness h; // ERROR during CONNECT (bad login), message only in the body
     std::string out;
     h.session.connect(out);
     auto ev = h.deliver("ERROR\n\nAccess refused\nmore\0"s);

@@ -65,12 +65,14 @@ TEST_CASE("encode writes SEND with content-length, escapes and NUL", "[stomp][fr
   frame f{command::send};
   f.add("destination", "/topic/a:b").add("x", "line\nbreak");
   f.body = "hi\0there"s;
-  CHECK(encode(f) == "SEND\ndestination:/topic/a\\cb\nx:line\\nbreak\ncontent-length:8\n\nhi\0there\0"s);
+  CHECK(encode(f) ==
+        "SEND\ndestination:/topic/a\\cb\nx:line\\nbreak\ncontent-length:8\n\nhi\0there\0"s);
 
   encode_options crlf;
   crlf.crlf = true;
-  CHECK(encode(f, crlf) ==
-        "SEND\r\ndestination:/topic/a\\cb\r\nx:line\\nbreak\r\ncontent-length:8\r\n\r\nhi\0there\0"s);
+  CHECK(
+      encode(f, crlf) ==
+      "SEND\r\ndestination:/topic/a\\cb\r\nx:line\\nbreak\r\ncontent-length:8\r\n\r\nhi\0there\0"s);
 
   encode_options no_cl;
   no_cl.content_length = false;
@@ -95,11 +97,10 @@ TEST_CASE("encode leaves CONNECT and CONNECTED headers unescaped", "[stomp][fram
   CHECK(encode(d) == "CONNECTED\nserver:x:y\n\n\0"s);
   frame s{command::subscribe};
   s.add("id", "1");
-  CHECK(encode(s) == "SUBSCRIBE\nid:1\n\n\0"s);  // no body, no body frame: no content-length
+  CHECK(encode(s) == "SUBSCRIBE\nid:1\n\n\0"s); // no body, no body frame: no content-length
 }
 
-TEST_CASE("frame::get and frame_view::get return the first of repeated headers",
-          "[stomp][frame]") {
+TEST_CASE("frame::get and frame_view::get return the first of repeated headers", "[stomp][frame]") {
   frame f{command::message};
   f.add("foo", "World").add("foo", "Hello");
   CHECK(f.get("foo") == std::optional<std::string_view>{"World"});

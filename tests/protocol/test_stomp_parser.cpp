@@ -17,7 +17,7 @@ using headers_t = std::vector<std::pair<std::string, std::string>>;
 
 struct fixture {
   const char* name;
-  std::string wire;  // LF line ends
+  std::string wire; // LF line ends
   command cmd;
   headers_t headers;
   std::string body;
@@ -25,16 +25,19 @@ struct fixture {
 
 std::vector<fixture> fixtures() {
   return {
-      {"CONNECT", "CONNECT\naccept-version:1.2\nhost:/\nlogin:u\npasscode:pa:ss\\c\n\n\0"s,
+      {"CONNECT",
+       "CONNECT\naccept-version:1.2\nhost:/\nlogin:u\npasscode:pa:ss\\c\n\n\0"s,
        command::connect,
        {{"accept-version", "1.2"}, {"host", "/"}, {"login", "u"}, {"passcode", "pa:ss\\c"}},
        ""},
-      {"CONNECTED", "CONNECTED\nversion:1.2\nheart-beat:0,10000\nserver:x\\cy\n\n\0"s,
+      {"CONNECTED",
+       "CONNECTED\nversion:1.2\nheart-beat:0,10000\nserver:x\\cy\n\n\0"s,
        command::connected,
        {{"version", "1.2"}, {"heart-beat", "0,10000"}, {"server", "x\\cy"}},
        ""},
-      {"SEND", "SEND\ndestination:/app/chat\ncontent-type:application/json\n"
-               "content-length:13\n\n{\"text\":\"hi\"}\0"s,
+      {"SEND",
+       "SEND\ndestination:/app/chat\ncontent-type:application/json\n"
+       "content-length:13\n\n{\"text\":\"hi\"}\0"s,
        command::send,
        {{"destination", "/app/chat"},
         {"content-type", "application/json"},
@@ -60,12 +63,23 @@ std::vector<fixture> fixtures() {
         {"content-length", "22"}},
        "no such queue\nat line\n"},
       {"RECEIPT", "RECEIPT\nreceipt-id:77\n\n\0"s, command::receipt, {{"receipt-id", "77"}}, ""},
-      {"NUL in content-length body", "MESSAGE\ncontent-length:5\n\na\0b\0c\0"s, command::message,
-       {{"content-length", "5"}}, "a\0b\0c"s},
-      {"empty value and colon in value", "MESSAGE\nempty:\nurl:http\\c//x\n\n\0"s,
-       command::message, {{"empty", ""}, {"url", "http://x"}}, ""},
-      {"pound and euro bodies", "SEND\ncontent-length:5\n\n\xc2\xa3" "123\0"s, command::send,
-       {{"content-length", "5"}}, "\xc2\xa3" "123"},
+      {"NUL in content-length body",
+       "MESSAGE\ncontent-length:5\n\na\0b\0c\0"s,
+       command::message,
+       {{"content-length", "5"}},
+       "a\0b\0c"s},
+      {"empty value and colon in value",
+       "MESSAGE\nempty:\nurl:http\\c//x\n\n\0"s,
+       command::message,
+       {{"empty", ""}, {"url", "http://x"}},
+       ""},
+      {"pound and euro bodies",
+       "SEND\ncontent-length:5\n\n\xc2\xa3"
+       "123\0"s,
+       command::send,
+       {{"content-length", "5"}},
+       "\xc2\xa3"
+       "123"},
       {"no headers", "DISCONNECT\n\n\0"s, command::disconnect, {}, ""},
   };
 }
@@ -187,7 +201,10 @@ TEST_CASE("bodies: content-length with NULs, NUL-terminated, and truncation with
   CHECK(trunc.error == errc::unknown_command);
   CHECK(trunc.error_offset == 9);
 
-  for (const char* body : {"\xc2\xa3" "123", "\xe2\x82\xac" "123"}) {
+  for (const char* body : {"\xc2\xa3"
+                           "123",
+                           "\xe2\x82\xac"
+                           "123"}) {
     std::string b = body;
     frame f{command::send};
     f.body = b;
@@ -245,29 +262,40 @@ std::vector<bad_case> bad_cases() {
       {"CL one too long", "SEND\ncontent-length:3\n\nab\0\n"s, errc::missing_nul, 26},
       {"huge CL beyond limits", "SEND\ncontent-length:18446744073709551615\n\n"s,
        errc::frame_too_large, 512 * 1024},
-      {"CL beyond body limit", "SEND\ncontent-length:21\n\n"s, errc::body_too_large, 24 + 20,
-       sl},
+      {"CL beyond body limit", "SEND\ncontent-length:21\n\n"s, errc::body_too_large, 24 + 20, sl},
       {"CL beyond frame limit", "SEND\ncontent-length:20\nx:1\n\n"s, errc::frame_too_large, 40,
-       [] { auto l = small_limits(); l.max_frame_bytes = 40; return l; }()},
+       [] {
+         auto l = small_limits();
+         l.max_frame_bytes = 40;
+         return l;
+       }()},
       {"too many headers", "SEND\na:1\nb:2\nc:3\n\n\0"s, errc::too_many_headers, 13, sl},
       {"long header line", "SEND\nabcdefgh:1234567890123\n\n\0"s, errc::header_line_too_long,
        5 + 20, sl},
       {"long command line", "SENDSENDSENDSENDSENDSEND\n\n\0"s, errc::header_line_too_long, 20, sl},
-      {"unterminated body", "SEND\n\n" + std::string(100, 'x'), errc::body_too_large, 6 + 20,
-       sl},
+      {"unterminated body", "SEND\n\n" + std::string(100, 'x'), errc::body_too_large, 6 + 20, sl},
       {"unterminated header block", "SEND\n" + std::string(40, 'a') + "\n",
        errc::header_line_too_long, 5 + 20, sl},
-      {"endless headers", [] {
+      {"endless headers",
+       [] {
          std::string s = "SEND\n";
          for (int i = 0; i < 20; ++i)
            s += "h:1\n";
          return s;
        }(),
        errc::frame_too_large, 64,
-       [] { auto l = small_limits(); l.max_headers = 100; return l; }()},
-      {"body beyond frame limit",
-       "SEND\n\n" + std::string(70, 'x') + "\0"s, errc::frame_too_large, 64,
-       [] { auto l = small_limits(); l.max_body_bytes = 1000; return l; }()},
+       [] {
+         auto l = small_limits();
+         l.max_headers = 100;
+         return l;
+       }()},
+      {"body beyond frame limit", "SEND\n\n" + std::string(70, 'x') + "\0"s, errc::frame_too_large,
+       64,
+       [] {
+         auto l = small_limits();
+         l.max_body_bytes = 1000;
+         return l;
+       }()},
   };
 }
 
@@ -366,7 +394,7 @@ TEST_CASE("many escaped headers keep earlier views intact", "[stomp][parser]") {
 TEST_CASE("randomized encode -> parse round trip", "[stomp][parser][property]") {
   std::mt19937 rng{20240601};
   const std::string alphabet = "ab:\\\r\n \x01\xc3\xa9z";
-  const command cmds[] = {command::send, command::message, command::error, command::receipt,
+  const command cmds[] = {command::send,      command::message,   command::error,  command::receipt,
                           command::subscribe, command::connected, command::connect};
   std::uniform_int_distribution<std::size_t> small(0, 12), pick(0, alphabet.size() - 1);
   std::uniform_int_distribution<std::size_t> cmd_pick(0, std::size(cmds) - 1);

@@ -39,7 +39,8 @@ inline http_result http_call(std::uint16_t port, http::verb method, const std::s
   http::request<http::string_body> req(method, target, 11);
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
-  if (!auth.empty()) req.set(http::field::authorization, auth);
+  if (!auth.empty())
+    req.set(http::field::authorization, auth);
   req.body() = body;
   req.prepare_payload();
   http::write(s, req);
@@ -59,7 +60,8 @@ public:
       : ws_(ioc_) {
     ws_.next_layer().connect({net::ip::make_address("127.0.0.1"), port});
     ws_.set_option(websocket::stream_base::decorator([upgrade_auth](websocket::request_type& r) {
-      if (!upgrade_auth.empty()) r.set(http::field::authorization, upgrade_auth);
+      if (!upgrade_auth.empty())
+        r.set(http::field::authorization, upgrade_auth);
     }));
     ws_.handshake(handshake_res_, "127.0.0.1", path);
   }
@@ -82,9 +84,11 @@ public:
         pending_.pop_front();
         return wait_result::frame;
       }
-      if (closed_) return wait_result::closed;
+      if (closed_)
+        return wait_result::closed;
       const auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::steady_clock::duration::zero()) return wait_result::timeout;
+      if (left <= std::chrono::steady_clock::duration::zero())
+        return wait_result::timeout;
       bool done = false;
       beast::error_code ec;
       ws_.async_read(buf_, [&](beast::error_code e, std::size_t) {
@@ -135,17 +139,18 @@ public:
     c.add("accept-version", "1.2,1.1,1.0");
     c.add("heart-beat", heart_beat);
     c.add("host", "127.0.0.1");
-    if (!token.empty()) c.add("Authorization", "Bearer " + token);
+    if (!token.empty())
+      c.add("Authorization", "Bearer " + token);
     send(c);
     stomp::frame f;
     return expect(stomp::command::connected, f);
   }
 
-  void subscribe(const std::string& id, const std::string& dest,
-                 const std::string& receipt = {}) {
+  void subscribe(const std::string& id, const std::string& dest, const std::string& receipt = {}) {
     stomp::frame s(stomp::command::subscribe);
     s.add("id", id).add("destination", dest).add("ack", "auto");
-    if (!receipt.empty()) s.add("receipt", receipt);
+    if (!receipt.empty())
+      s.add("receipt", receipt);
     send(s);
   }
 

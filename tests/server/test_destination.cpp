@@ -17,10 +17,10 @@ TEST_CASE("chat destinations are parsed strictly", "[server][destination]") {
   d = parse_destination("/publish/3");
   CHECK(d.kind == destination_kind::publish);
   CHECK(d.id == 3);
-  for (const char* bad : {"/topic/chat.room.", "/topic/chat.room.01", "/topic/chat.room.1x",
-                          "/topic/chat.room.-1", "/publish/", "/publish/1/2",
-                          "/topic/user..room-summary", "/topic/user.1.room-summaryx",
-                          "/topic/chat.room.1234567890123456789", "/queue/x"}) {
+  for (const char* bad :
+       {"/topic/chat.room.", "/topic/chat.room.01", "/topic/chat.room.1x", "/topic/chat.room.-1",
+        "/publish/", "/publish/1/2", "/topic/user..room-summary", "/topic/user.1.room-summaryx",
+        "/topic/chat.room.1234567890123456789", "/queue/x"}) {
     INFO(bad);
     CHECK(parse_destination(bad).kind == destination_kind::unknown);
   }

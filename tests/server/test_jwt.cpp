@@ -27,10 +27,10 @@ TEST_CASE("base64url round trip and strictness", "[server][jwt]") {
     CHECK(out == s);
   }
   std::string out;
-  CHECK_FALSE(base64url_decode("Zm9v=", out));   // padding
-  CHECK_FALSE(base64url_decode("Zm+v", out));    // standard alphabet
-  CHECK_FALSE(base64url_decode("Z", out));       // impossible length
-  CHECK_FALSE(base64url_decode("Zh", out));      // non-zero trailing bits
+  CHECK_FALSE(base64url_decode("Zm9v=", out)); // padding
+  CHECK_FALSE(base64url_decode("Zm+v", out));  // standard alphabet
+  CHECK_FALSE(base64url_decode("Z", out));     // impossible length
+  CHECK_FALSE(base64url_decode("Zh", out));    // non-zero trailing bits
 }
 
 TEST_CASE("issued tokens verify with their subject and kind", "[server][jwt]") {
@@ -50,8 +50,8 @@ TEST_CASE("JWT negatives are refused with their reason", "[server][jwt]") {
   jwt_codec c(secret);
   jwt_codec other(std::string(32, 'x'));
   jwt_claims claims;
-  const std::string payload = R"({"sub":"5","exp":)" + std::to_string(now_s() + 60) +
-                              R"(,"token_type":"access"})";
+  const std::string payload =
+      R"({"sub":"5","exp":)" + std::to_string(now_s() + 60) + R"(,"token_type":"access"})";
 
   SECTION("wrong signature (another key)") {
     const auto t = other.issue(5, token_kind::access, std::chrono::seconds(60));
@@ -60,8 +60,8 @@ TEST_CASE("JWT negatives are refused with their reason", "[server][jwt]") {
   SECTION("tampered payload") {
     auto t = c.issue(5, token_kind::access, std::chrono::seconds(60));
     const auto d1 = t.find('.'), d2 = t.rfind('.');
-    const auto forged = R"({"sub":"6","exp":)" + std::to_string(now_s() + 60) +
-                        R"(,"token_type":"access"})";
+    const auto forged =
+        R"({"sub":"6","exp":)" + std::to_string(now_s() + 60) + R"(,"token_type":"access"})";
     t = t.substr(0, d1 + 1) + base64url_encode(forged) + t.substr(d2);
     CHECK(c.verify(t, token_kind::access, claims) == make_error_code(jwt_errc::bad_signature));
   }
@@ -82,8 +82,7 @@ TEST_CASE("JWT negatives are refused with their reason", "[server][jwt]") {
   SECTION("malformed") {
     CHECK(c.verify("", token_kind::access, claims) == make_error_code(jwt_errc::malformed));
     CHECK(c.verify("abc", token_kind::access, claims) == make_error_code(jwt_errc::malformed));
-    CHECK(c.verify("a.b.c.d", token_kind::access, claims) ==
-          make_error_code(jwt_errc::malformed));
+    CHECK(c.verify("a.b.c.d", token_kind::access, claims) == make_error_code(jwt_errc::malformed));
     CHECK(c.verify(forge(c, "[1,2]", payload), token_kind::access, claims) ==
           make_error_code(jwt_errc::malformed));
   }
@@ -97,20 +96,19 @@ TEST_CASE("JWT negatives are refused with their reason", "[server][jwt]") {
     const auto t = c.issue(5, token_kind::access, std::chrono::seconds(60),
                            std::chrono::system_clock::now() - std::chrono::hours(1));
     CHECK(c.verify(t, token_kind::access, claims) == make_error_code(jwt_errc::expired));
-    CHECK(c.verify(forge(c, R"({"alg":"HS256","typ":"JWT"})",
-                         R"({"sub":"5","token_type":"access"})"),
-                   token_kind::access, claims) == make_error_code(jwt_errc::expired));
+    CHECK(
+        c.verify(forge(c, R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"5","token_type":"access"})"),
+                 token_kind::access, claims) == make_error_code(jwt_errc::expired));
   }
   SECTION("nbf in the future") {
-    const std::string p = R"({"sub":"5","exp":)" + std::to_string(now_s() + 600) +
-                          R"(,"nbf":)" + std::to_string(now_s() + 300) +
-                          R"(,"token_type":"access"})";
+    const std::string p = R"({"sub":"5","exp":)" + std::to_string(now_s() + 600) + R"(,"nbf":)" +
+                          std::to_string(now_s() + 300) + R"(,"token_type":"access"})";
     CHECK(c.verify(forge(c, R"({"alg":"HS256","typ":"JWT"})", p), token_kind::access, claims) ==
           make_error_code(jwt_errc::not_yet_valid));
   }
   SECTION("subject that is not a member id") {
-    const std::string p = R"({"sub":"abc","exp":)" + std::to_string(now_s() + 60) +
-                          R"(,"token_type":"access"})";
+    const std::string p =
+        R"({"sub":"abc","exp":)" + std::to_string(now_s() + 60) + R"(,"token_type":"access"})";
     CHECK(c.verify(forge(c, R"({"alg":"HS256","typ":"JWT"})", p), token_kind::access, claims) ==
           make_error_code(jwt_errc::bad_subject));
   }

@@ -26,7 +26,7 @@ TEST_CASE("group, private and join", "[server][rooms]") {
   room_registry r(1000, true, 100);
   std::uint64_t g = 0;
   REQUIRE(r.create_group(5, {500, 900}, g) == room_result::ok);
-  CHECK(g == 11);  // after the 10 automatic rooms
+  CHECK(g == 11); // after the 10 automatic rooms
   CHECK(r.is_member(g, 5));
   CHECK(r.is_member(g, 900));
   CHECK_FALSE(r.is_member(g, 6));
@@ -43,7 +43,7 @@ TEST_CASE("group, private and join", "[server][rooms]") {
   REQUIRE(r.private_room(4, 3, p2) == room_result::ok);
   CHECK(p1 == p2);
   CHECK(r.join(p1, 7) == room_result::not_group);
-  CHECK(r.rooms_of(3).size() == 2);  // auto room 1 + the private room
+  CHECK(r.rooms_of(3).size() == 2); // auto room 1 + the private room
   CHECK(r.next_seq(g) == 1);
   CHECK(r.next_seq(g) == 2);
   CHECK(r.next_seq(424242) == 0);

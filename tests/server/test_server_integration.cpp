@@ -28,9 +28,9 @@ server_config small_config() {
 std::string login(std::uint16_t port, int member) {
   char email[64];
   std::snprintf(email, sizeof email, "user%05d@test.com", member);
-  const auto r = http_call(port, http::verb::post, "/v1/auth/login",
-                           std::string(R"({"email":")") + email +
-                               R"(","password":"password123!"})");
+  const auto r =
+      http_call(port, http::verb::post, "/v1/auth/login",
+                std::string(R"({"email":")") + email + R"(","password":"password123!"})");
   REQUIRE(r.status == 200);
   const auto j = nlohmann::json::parse(r.body);
   REQUIRE(j["result"] == "SUCCESS");
@@ -39,18 +39,20 @@ std::string login(std::uint16_t port, int member) {
 }
 
 std::string chat_body(int room, int sender, const std::string& content) {
-  nlohmann::json j = {{"roomId", room},      {"senderId", sender}, {"type", "TEXT"},
-                      {"content", content},  {"fileUrl", nullptr}, {"fileName", nullptr},
+  nlohmann::json j = {{"roomId", room},      {"senderId", sender},
+                      {"type", "TEXT"},      {"content", content},
+                      {"fileUrl", nullptr},  {"fileName", nullptr},
                       {"fileSize", nullptr}, {"createdAt", "2024-01-01T00:00:00Z"}};
   return j.dump();
 }
 
 // Polls a condition for up to 5 s (the server acts on its own threads).
-template <class F>
+template<class F>
 bool eventually(F&& f) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
+    if (f())
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return f();
@@ -101,10 +103,10 @@ TEST_CASE("REST login, refresh and rooms", "[server][integration]") {
   REQUIRE(g.status == 200);
   const auto room = nlohmann::json::parse(g.body)["data"].get<int>();
   CHECK(room == 4);
-  const auto p1 = http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {},
-                            bearer);
-  const auto p2 = http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {},
-                            bearer);
+  const auto p1 =
+      http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {}, bearer);
+  const auto p2 =
+      http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=9", {}, bearer);
   REQUIRE(p1.status == 200);
   CHECK(nlohmann::json::parse(p1.body)["data"] == nlohmann::json::parse(p2.body)["data"]);
   CHECK(http_call(port, http::verb::post, "/v1/chat/rooms/4", {}, bearer).status == 200);

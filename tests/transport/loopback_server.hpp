@@ -29,7 +29,7 @@ using tcp = asio::ip::tcp;
 
 enum class behaviour { echo, reject_404, close_after_first, silent, send_big };
 
-template <bool Tls>
+template<bool Tls>
 class server_session : public std::enable_shared_from_this<server_session<Tls>> {
   using next_layer =
       std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
@@ -40,12 +40,11 @@ public:
 
   void start() {
     if constexpr (Tls) {
-      ws_.next_layer().async_handshake(
-          asio::ssl::stream_base::server,
-          [self = this->shared_from_this()](beast::error_code ec) {
-            if (!ec)
-              self->after_tls();
-          });
+      ws_.next_layer().async_handshake(asio::ssl::stream_base::server,
+                                       [self = this->shared_from_this()](beast::error_code ec) {
+                                         if (!ec)
+                                           self->after_tls();
+                                       });
     } else {
       after_tls();
     }
@@ -72,9 +71,8 @@ private:
                          http::async_write(self->ws_.next_layer(), self->response_,
                                            [self](beast::error_code, std::size_t) {
                                              beast::error_code ignored;
-                                             beast::get_lowest_layer(self->ws_)
-                                                 .socket()
-                                                 .shutdown(tcp::socket::shutdown_both, ignored);
+                                             beast::get_lowest_layer(self->ws_).socket().shutdown(
+                                                 tcp::socket::shutdown_both, ignored);
                                            });
                        });
       return;
@@ -93,8 +91,7 @@ private:
   }
 
   void do_read() {
-    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec,
-                                                              std::size_t) {
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec)
         return;
       self->on_message();
@@ -153,8 +150,7 @@ private:
       if (ec)
         return;
       if (tls_)
-        std::make_shared<server_session<true>>(std::move(socket), behaviour_, big_, tls_)
-            ->start();
+        std::make_shared<server_session<true>>(std::move(socket), behaviour_, big_, tls_)->start();
       else
         std::make_shared<server_session<false>>(std::move(socket), behaviour_, big_, nullptr)
             ->start();

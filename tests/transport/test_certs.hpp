@@ -28,7 +28,8 @@ inline const test_certs& certs() {
                  std::string(dir) + "/server.key"};
     const std::string d = c.dir;
     const std::string script =
-        "cd '" + d + "' && "
+        "cd '" + d +
+        "' && "
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
         "-keyout ca.key -out ca.pem -days 2 -subj /CN=stompede-test-ca && "
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "

@@ -24,7 +24,7 @@ namespace {
 
 /// Answers each request with 200 and "METHOD TARGET BODY" (plus the Authorization it saw),
 /// or 404 for /missing, or never answers /slow.
-template <class Stream>
+template<class Stream>
 struct http_server_session : std::enable_shared_from_this<http_server_session<Stream>> {
   explicit http_server_session(Stream s) : stream(std::move(s)) {}
   void start() {
@@ -41,12 +41,10 @@ struct http_server_session : std::enable_shared_from_this<http_server_session<St
       return start();
     }
     response.version(11);
-    response.result(request.target() == "/missing" ? http::status::not_found
-                                                    : http::status::ok);
+    response.result(request.target() == "/missing" ? http::status::not_found : http::status::ok);
     response.set("X-Test", "yes");
-    response.body() = std::string(request.method_string()) + " " +
-                      std::string(request.target()) + " " + request.body() + " " +
-                      std::string(request[http::field::authorization]);
+    response.body() = std::string(request.method_string()) + " " + std::string(request.target()) +
+                      " " + request.body() + " " + std::string(request[http::field::authorization]);
     response.prepare_payload();
     http::async_write(stream, response,
                       [self = this->shared_from_this()](beast::error_code, std::size_t) {});
@@ -69,11 +67,10 @@ struct http_server {
       if (tls) {
         auto s = std::make_shared<http_server_session<beast::ssl_stream<beast::tcp_stream>>>(
             beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls));
-        s->stream.async_handshake(asio::ssl::stream_base::server,
-                                  [s](beast::error_code ec) {
-                                    if (!ec)
-                                      s->start();
-                                  });
+        s->stream.async_handshake(asio::ssl::stream_base::server, [s](beast::error_code ec) {
+          if (!ec)
+            s->start();
+        });
       } else {
         std::make_shared<http_server_session<beast::tcp_stream>>(
             beast::tcp_stream(std::move(socket)))

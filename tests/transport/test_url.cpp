@@ -39,17 +39,17 @@ TEST_CASE("parse_url accepts the four schemes with default ports", "[url]") {
 
 TEST_CASE("parse_url rejects malformed URLs with a reason", "[url]") {
   const char* bad[] = {
-      "localhost:8080",          // no scheme
-      "ftp://host/",             // unsupported scheme
-      "ws://",                   // empty host
-      "ws://host:0/",            // port out of range
-      "ws://host:65536/",        // port out of range
-      "ws://host:80x/",          // port not a number
-      "ws://host:/",             // empty port
-      "ws://[::1/",              // unterminated bracket
-      "ws://[nonsense]:80/",     // not an IPv6 address
-      "ws://user:pw@host/",      // credentials
-      "ws://ho st/",             // space in host
+      "localhost:8080",      // no scheme
+      "ftp://host/",         // unsupported scheme
+      "ws://",               // empty host
+      "ws://host:0/",        // port out of range
+      "ws://host:65536/",    // port out of range
+      "ws://host:80x/",      // port not a number
+      "ws://host:/",         // empty port
+      "ws://[::1/",          // unterminated bracket
+      "ws://[nonsense]:80/", // not an IPv6 address
+      "ws://user:pw@host/",  // credentials
+      "ws://ho st/",         // space in host
   };
   for (const char* text : bad) {
     INFO(text);

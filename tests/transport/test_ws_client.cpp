@@ -144,8 +144,8 @@ TEST_CASE("ws_client reports connect_refused", "[ws_client]") {
   std::uint16_t port = 0;
   {
     // Take a free port, then give it back: nothing listens there afterwards.
-    test_support::tcp::acceptor a(ioc, test_support::tcp::endpoint(
-                                           boost::asio::ip::make_address("127.0.0.1"), 0));
+    test_support::tcp::acceptor a(
+        ioc, test_support::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
     port = a.local_endpoint().port();
   }
   auto rec = std::make_shared<recorder>(ioc);
@@ -261,8 +261,7 @@ TEST_CASE("ws_client binds to a source address before connecting", "[ws_client]"
   CHECK_FALSE(rec->closed_ec);
 }
 
-TEST_CASE("ws_client reports handshake_timeout when the upgrade is never answered",
-          "[ws_client]") {
+TEST_CASE("ws_client reports handshake_timeout when the upgrade is never answered", "[ws_client]") {
   boost::asio::io_context ioc;
   // Accepts TCP and then says nothing.
   test_support::tcp::acceptor acceptor(
