@@ -117,10 +117,16 @@ public:
           continue;
         if (sig == SIGUSR2)
           return; // our own wake-up at the end of the run
+        auto now = std::chrono::steady_clock::now();
+        // A signal sent to the whole process group (timeout(1), some supervisors) can arrive
+        // twice at once; only a repeat that comes later is a deliberate "force".
+        if (stop_signal.load() != 0 && now - first_signal_ < std::chrono::milliseconds(500))
+          continue;
         if (stop_signal.exchange(sig) != 0) {
           std::fprintf(stderr, "\nstompede: second signal, stopping now\n");
           std::_Exit(sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint);
         }
+        first_signal_ = now;
         std::fprintf(stderr, "\nstompede: %s, draining (again to force)\n",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
       }
@@ -135,6 +141,7 @@ public:
 private:
   sigset_t set_{};
   sigset_t old_{};
+  std::chrono::steady_clock::time_point first_signal_{};
   std::thread thread_;
 };
 
