@@ -42,9 +42,9 @@ void collect(caf::stateful_actor<metrics_state>* self) {
               c.reconnect_attempts = s.attempts;
               c.reconnect_successes = s.successes;
               c.give_ups = s.give_ups;
-              auto& t = self->state.sup_targets[i];
-              t.first = s.target;
-              t.second = s.connected;
+              auto& t = self->state.sup_levels[i];
+              t.target = s.target;
+              t.reconnecting = s.reconnecting;
             },
             [](caf::error&) {
               // A supervisor that ended already has nothing new to say.
@@ -103,14 +103,14 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.counters.reconnect_attempts += sup_delta.reconnect_attempts;
   d.counters.reconnect_successes += sup_delta.reconnect_successes;
   d.counters.give_ups += sup_delta.give_ups;
-  // Levels the supervisors know: the plan's target and users not (yet) connected.
-  std::int64_t target = 0, connected = 0;
-  for (auto& [t, c] : st.sup_targets) {
-    target += t;
-    connected += c;
+  // Levels the supervisors know: the plan's target and users recovering from a failure.
+  std::int64_t target = 0, reconnecting = 0;
+  for (auto& l : st.sup_levels) {
+    target += l.target;
+    reconnecting += l.reconnecting;
   }
   d.gauges.target_users = target;
-  d.gauges.active_reconnections = std::max<std::int64_t>(0, target - connected);
+  d.gauges.active_reconnections = reconnecting;
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;
@@ -152,7 +152,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.aggregates = aggregates;
   st.supervisors = std::move(supervisors);
   st.sup_now.resize(st.supervisors.size());
-  st.sup_targets.resize(st.supervisors.size());
+  st.sup_levels.resize(st.supervisors.size());
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
   st.started = st.last_emit = clock_type::now();

@@ -60,8 +60,12 @@ struct metrics_state {
   /// Latest cumulative restart counts per supervisor, and what was already counted.
   std::vector<metrics::load_counters> sup_now;
   metrics::load_counters sup_counted;
-  /// Latest (target, connected) per supervisor.
-  std::vector<std::pair<std::int64_t, std::int64_t>> sup_targets;
+  /// Latest levels per supervisor.
+  struct supervisor_levels {
+    std::int64_t target = 0;
+    std::int64_t reconnecting = 0;
+  };
+  std::vector<supervisor_levels> sup_levels;
   std::int64_t sup_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// Callers of `done_atom` waiting for the final collection.

@@ -26,11 +26,14 @@ supervisor_stats current_stats(self_ptr self) {
   result.target = st.target;
   result.running = 0;
   result.connected = 0;
+  result.reconnecting = 0;
   for (auto& [index, slot] : st.slots) {
     if (slot.state == slot_state::running || slot.state == slot_state::stopping)
       ++result.running;
     if (slot.connected)
       ++result.connected;
+    if (slot.recovering && slot.state != slot_state::given_up)
+      ++result.reconnecting;
   }
   return result;
 }

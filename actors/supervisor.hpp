@@ -59,6 +59,9 @@ struct supervisor_stats {
   uint32_t running = 0;
   /// Users that reported `connected_atom` and have not gone down since.
   uint32_t connected = 0;
+  /// Users that failed and are waiting for, or running, their restart (the seed's
+  /// active_reconnections).
+  uint32_t reconnecting = 0;
   /// User actors spawned, first starts and restarts.
   uint64_t spawned = 0;
   /// Restart attempts: spawns of a slot after its user failed.
@@ -87,9 +90,9 @@ struct supervisor_stats {
 /// CAF 0.17 inspection, so the stats can travel in messages.
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
-  return f(caf::meta::type_name("supervisor_stats"), x.target, x.running, x.connected, x.spawned,
-           x.attempts, x.successes, x.connects, x.failures, x.give_ups, x.stopped, x.killed,
-           x.recover_count, x.recover_ns_sum, x.recover_ns_max);
+  return f(caf::meta::type_name("supervisor_stats"), x.target, x.running, x.connected,
+           x.reconnecting, x.spawned, x.attempts, x.successes, x.connects, x.failures, x.give_ups,
+           x.stopped, x.killed, x.recover_count, x.recover_ns_sum, x.recover_ns_max);
 }
 
 /// The typed interface of a supervisor; one comment per handler says who sends it.

@@ -152,6 +152,7 @@ TEST_CASE_METHOD(supervisor_fixture, "supervisor restarts a failed user after th
   auto s = stats();
   CHECK(s.failures == 1);
   CHECK(s.running == 0);
+  CHECK(s.reconnecting == 1); // waiting for its restart
   advance(999ms);
   CHECK(w->spawned.size() == 1); // not before the delay
   advance(1ms);
@@ -164,6 +165,7 @@ TEST_CASE_METHOD(supervisor_fixture, "supervisor restarts a failed user after th
   CHECK(s.successes == 1);
   CHECK(s.running == 1);
   CHECK(s.connected == 1);
+  CHECK(s.reconnecting == 0);
   // Time to recover: failure to connected again, on virtual time.
   CHECK(s.recover_count == 1);
   CHECK(s.recover_ns_sum == std::chrono::nanoseconds{1000ms}.count());
