@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <string_view>
 
 namespace stompede {
 
@@ -82,16 +83,106 @@ void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make mak
 
 } // namespace
 
+std::optional<login_settings> make_login_settings(const config::scenario& sc) {
+  if (sc.auth.mode != config::auth_mode::login)
+    return std::nullopt;
+  auto base = net::parse_url(sc.target.http_url);
+  if (!base)
+    return std::nullopt;
+  login_settings ls;
+  ls.url = *base;
+  ls.url.target = sc.auth.login_path;
+  ls.email = sc.auth.email;
+  ls.password = sc.auth.password.reveal();
+  ls.tls = tls_of(sc);
+  ls.connect_timeout = sc.target.connect_timeout;
+  return ls;
+}
+
+net::http_request login_request(const login_settings& ls, std::int64_t member_id) {
+  net::http_request req;
+  req.method = "POST";
+  req.target = ls.url;
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = json{{"email", email_of(ls.email, member_id)}, {"password", ls.password}}.dump();
+  req.tls = ls.tls;
+  req.connect_timeout = ls.connect_timeout;
+  return req;
+}
+
+bool parse_login_response(const std::error_code& ec, const net::http_response& r,
+                          std::string& token, std::int64_t& member_id, std::string& why) {
+  if (!ec && r.status == 200) {
+    auto j = json::parse(r.body, nullptr, false);
+    const json* data =
+        (!j.is_discarded() && j.is_object() && j.contains("data")) ? &j["data"] : nullptr;
+    if (data && data->is_object() && data->contains("tokenInfo") &&
+        (*data)["tokenInfo"].is_object() && (*data)["tokenInfo"].contains("accessToken") &&
+        (*data)["tokenInfo"]["accessToken"].is_string()) {
+      token = (*data)["tokenInfo"]["accessToken"].get<std::string>();
+      if (data->contains("memberInfo") && (*data)["memberInfo"].is_object() &&
+          (*data)["memberInfo"].contains("memberId") &&
+          (*data)["memberInfo"]["memberId"].is_number_integer())
+        member_id = (*data)["memberInfo"]["memberId"].get<std::int64_t>();
+      return true;
+    }
+    why = "HTTP 200 without data.tokenInfo.accessToken";
+    return false;
+  }
+  why = describe(ec, r);
+  return false;
+}
+
+std::optional<std::int64_t> jwt_expiry(std::string_view token) {
+  auto first = token.find('.');
+  if (first == std::string_view::npos)
+    return std::nullopt;
+  auto second = token.find('.', first + 1);
+  if (second == std::string_view::npos)
+    return std::nullopt;
+  auto payload = token.substr(first + 1, second - first - 1);
+  // base64url without padding -> bytes.
+  std::string bytes;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : payload) {
+    int v;
+    if (ch >= 'A' && ch <= 'Z')
+      v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      v = ch - '0' + 52;
+    else if (ch == '-' || ch == '+')
+      v = 62;
+    else if (ch == '_' || ch == '/')
+      v = 63;
+    else if (ch == '=')
+      break;
+    else
+      return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  auto j = json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("exp") || !j["exp"].is_number())
+    return std::nullopt;
+  return j["exp"].get<std::int64_t>();
+}
+
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
                    std::int64_t& created_room, std::string& why) {
   if (sc.auth.mode == config::auth_mode::login && !ids.empty()) {
-    auto base = net::parse_url(sc.target.http_url);
-    if (!base) {
+    auto ls = make_login_settings(sc);
+    if (!ls) {
       why = "target.http_url: not an http(s) URL";
       return false;
     }
-    auto login_url = *base;
-    login_url.target = sc.auth.login_path;
+    auto& login_url = ls->url;
     std::size_t ok = 0, failed = 0;
     std::string first_failure;
     auto concurrency = std::max<std::size_t>(1, sc.auth.concurrency);
@@ -99,35 +190,15 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
     std::fflush(stdout);
     run_bounded(
         pool, ids.size(), concurrency,
-        [&](std::size_t i) {
-          net::http_request req;
-          req.method = "POST";
-          req.target = login_url;
-          req.headers.emplace_back("Content-Type", "application/json");
-          req.body = json{{"email", email_of(sc.auth.email, ids[i].member_id)},
-                          {"password", sc.auth.password.reveal()}}
-                         .dump();
-          req.tls = tls_of(sc);
-          req.connect_timeout = sc.target.connect_timeout;
-          return req;
-        },
+        [&](std::size_t i) { return login_request(*ls, ids[i].member_id); },
         [&](std::size_t i, const std::error_code& ec, const net::http_response& r) {
-          if (!ec && r.status == 200) {
-            auto j = json::parse(r.body, nullptr, false);
-            const json* data =
-                (!j.is_discarded() && j.is_object() && j.contains("data")) ? &j["data"] : nullptr;
-            if (data && data->is_object() && data->contains("tokenInfo") &&
-                (*data)["tokenInfo"].contains("accessToken")) {
-              ids[i].token = (*data)["tokenInfo"]["accessToken"].get<std::string>();
-              if (data->contains("memberInfo") && (*data)["memberInfo"].contains("memberId") &&
-                  (*data)["memberInfo"]["memberId"].is_number_integer())
-                ids[i].member_id = (*data)["memberInfo"]["memberId"].get<std::int64_t>();
-              ++ok;
-              return;
-            }
+          std::string why_not;
+          if (parse_login_response(ec, r, ids[i].token, ids[i].member_id, why_not)) {
+            ++ok;
+            return;
           }
           if (failed++ == 0)
-            first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + describe(ec, r);
+            first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + why_not;
         },
         // Everything failed so far over a full window: the target refuses us; stop asking.
         [&] { return ok == 0 && failed >= concurrency; });

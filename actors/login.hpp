@@ -5,13 +5,32 @@
 
 #include "actors/session_settings.hpp"
 #include "config/scenario.hpp"
+#include "protocol/http_client.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace stompede {
 
 class io_pool;
+
+/// Parses a login answer (`data.tokenInfo.accessToken`, `data.memberInfo.memberId`); false
+/// with a one-line `why` (status and the server's error message, never the request) otherwise.
+bool parse_login_response(const std::error_code& ec, const net::http_response& r,
+                          std::string& token, std::int64_t& member_id, std::string& why);
+
+/// The `exp` claim (seconds since the epoch) of a JWT, without verifying it; nullopt when the
+/// token is not a JWT or has no `exp`.
+std::optional<std::int64_t> jwt_expiry(std::string_view token);
+
+/// The login settings of a scenario (auth mode login), or nullopt.
+std::optional<login_settings> make_login_settings(const config::scenario& sc);
+
+/// The REST login request of one member.
+net::http_request login_request(const login_settings& ls, std::int64_t member_id);
 
 /// Fills in tokens (auth mode login) and creates the room (rooms mode create). False with a
 /// one-line `why` when it cannot: a target that refuses every login is a failed run, not a

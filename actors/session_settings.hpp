@@ -6,13 +6,28 @@
 #include "actors/message_template.hpp"
 #include "protocol/stomp_client.hpp"
 #include "protocol/stomp_parser.hpp"
+#include "protocol/tls_context.hpp"
+#include "protocol/url.hpp"
 #include "protocol/ws_client.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace stompede {
+
+/// How to log a user in over REST (auth mode login); also used to log in again when a
+/// restarted user's token has expired.
+struct login_settings {
+  net::url url;
+  /// printf pattern with the member id ("user%05d@test.com") or one fixed address.
+  std::string email;
+  /// A secret: never printed.
+  std::string password;
+  net::tls_options tls;
+  std::chrono::milliseconds connect_timeout{10000};
+};
 
 /// Settings shared by all sessions of a run.
 struct session_settings {
@@ -36,6 +51,10 @@ struct session_settings {
   std::chrono::milliseconds round_trip_timeout{30000};
   /// A send later than its intended time by more than this counts as late.
   std::chrono::microseconds late_tolerance{5000};
+  /// Set for auth mode login: a session whose token expires within `relogin_margin` logs in
+  /// again before it connects.
+  std::optional<login_settings> relogin;
+  std::chrono::seconds relogin_margin{2};
   /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
   std::chrono::milliseconds disconnect_timeout{2000};
 };

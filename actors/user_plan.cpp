@@ -1,5 +1,6 @@
 #include "actors/user_plan.hpp"
 
+#include "actors/login.hpp"
 #include "protocol/url.hpp"
 
 #include <cmath>
@@ -101,6 +102,7 @@ session_settings make_session_settings(const config::scenario& sc) {
   s.content_type = sc.destinations.content_type;
   s.stomp_connect_timeout = sc.target.handshake_timeout;
   s.round_trip_timeout = sc.output.round_trip_timeout;
+  s.relogin = make_login_settings(sc);
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include "actors/user_session.hpp"
 
 #include "actors/io_aggregate.hpp"
+#include "actors/login.hpp"
 #include "protocol/stomp_error.hpp"
 #include "protocol/transport_error.hpp"
 
@@ -18,7 +19,32 @@ namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
 using metrics::error_type;
 
+namespace {
+
+/// The session's own failures that are neither transport nor STOMP errors.
+class session_category_impl final : public std::error_category {
+public:
+  const char* name() const noexcept override {
+    return "stompede.session";
+  }
+  std::string message(int) const override {
+    return "login failed";
+  }
+};
+
+const std::error_category& session_category() noexcept {
+  static session_category_impl instance;
+  return instance;
+}
+
+/// A user could not log in again (its token had expired).
+const std::error_code login_failed_error{1, session_category()};
+
+} // namespace
+
 metrics::error_type classify(const std::error_code& ec) noexcept {
+  if (ec.category() == session_category())
+    return error_type::login_failed;
   if (ec.category() == net::transport_category()) {
     switch (static_cast<net::transport_errc>(ec.value())) {
     case net::transport_errc::resolve_failed:
@@ -231,6 +257,49 @@ private:
   }
 
   void do_start() {
+    if (needs_relogin()) {
+      relogin();
+      return;
+    }
+    connect();
+  }
+
+  /// True when our token is a JWT that has expired or is about to (a user restarted late in a
+  /// long run): connecting with it would only earn an ERROR frame.
+  bool needs_relogin() const {
+    if (!settings_->relogin || id_.token.empty())
+      return false;
+    auto exp = jwt_expiry(id_.token);
+    if (!exp)
+      return false;
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    return *exp <= now + settings_->relogin_margin.count();
+  }
+
+  void relogin() {
+    net::async_http_request(ioc_, login_request(*settings_->relogin, id_.member_id),
+                            [w = weak_from_this()](std::error_code ec, net::http_response r) {
+                              auto self = w.lock();
+                              if (!self)
+                                return;
+                              std::string token, why;
+                              auto member = self->id_.member_id;
+                              if (self->stopping_ ||
+                                  !parse_login_response(ec, r, token, member, why)) {
+                                if (!self->failure_ && !self->stopping_)
+                                  self->failure_ = login_failed_error;
+                                self->on_closed({});
+                                return;
+                              }
+                              self->id_.token = std::move(token);
+                              self->stomp_ = stomp::client_session{self->make_client_options()};
+                              self->connect();
+                            });
+  }
+
+  void connect() {
     auto opts = settings_->ws;
     if (settings_->bearer_on_upgrade && !id_.token.empty())
       opts.headers.emplace_back("Authorization", "Bearer " + id_.token);
@@ -244,7 +313,7 @@ private:
   void do_stop() {
     stopping_ = true;
     if (!client_)
-      return;
+      return; // not connected yet (or logging in again): the login callback ends the session
     if (stomp_.state() == stomp::client_state::connected) {
       std::string out;
       stomp_.disconnect(out, "disconnect");

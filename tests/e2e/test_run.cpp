@@ -317,3 +317,45 @@ TEST_CASE("a target that refuses every connection fails fast with one line", "[e
   CHECK(c["stomp_connected"].get<std::uint64_t>() == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a user restarted after its token expired logs in again", "[e2e]") {
+  auto cfg = server_settings();
+  cfg.access_token_ttl = std::chrono::seconds(4);
+  server::server srv{cfg};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 5
+ramp = "200ms"
+duration = "8s"
+[behaviour]
+interval = "200ms"
+[reconnect]
+enabled = true
+initial = "200ms"
+max = "1s"
+)");
+  auto dir = temp_dir("relogin");
+  std::thread fault([&] {
+    for (int i = 0; i < 100 && srv.stats().sessions < 5; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Past the 4 s token lifetime: every restart needs a fresh token.
+    std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+    srv.faults().close_sessions(1.0, true);
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  fault.join();
+  auto stats = srv.stats();
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto c = read_json(dir + "/summary.json")["counters"];
+  REQUIRE(stats.fault_closed_sessions == 5);
+  // 5 logins before the run, 5 after the tokens expired; every restart connected again.
+  CHECK(stats.logins == 10);
+  CHECK(stats.auth_failures == 0);
+  CHECK(c["reconnect_successes"].get<std::uint64_t>() == 5);
+  CHECK(c["errors"]["stomp_error_frame"].get<std::uint64_t>() == 0);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() == 10);
+  fs::remove_all(dir);
+}
