@@ -150,18 +150,18 @@ void escape_to(std::string_view s, std::string& out) {
   }
 }
 
-bool unescape_to(std::string_view s, std::string& out) {
+std::size_t unescape_at(std::string_view s, std::string& out) {
   std::size_t i = 0;
   while (i < s.size()) {
     const void* bs = std::memchr(s.data() + i, '\\', s.size() - i);
     if (bs == nullptr) {
       out.append(s.data() + i, s.size() - i);
-      return true;
+      return unescape_ok;
     }
     auto at = static_cast<std::size_t>(static_cast<const char*>(bs) - s.data());
     out.append(s.data() + i, at - i);
     if (at + 1 >= s.size())
-      return false; // a lone backslash at the end
+      return at; // a lone backslash at the end
     switch (s[at + 1]) {
     case '\\':
       out.push_back('\\');
@@ -176,11 +176,15 @@ bool unescape_to(std::string_view s, std::string& out) {
       out.push_back(':');
       break;
     default:
-      return false;
+      return at;
     }
     i = at + 2;
   }
-  return true;
+  return unescape_ok;
+}
+
+bool unescape_to(std::string_view s, std::string& out) {
+  return unescape_at(s, out) == unescape_ok;
 }
 
 void encode(const frame& f, std::string& out, const encode_options& opts) {

@@ -110,6 +110,13 @@ void escape_to(std::string_view s, std::string& out);
 /// lone backslash).
 bool unescape_to(std::string_view s, std::string& out);
 
+/// `unescape_at`'s answer when every escape was defined.
+inline constexpr std::size_t unescape_ok = static_cast<std::size_t>(-1);
+
+/// Like `unescape_to`, but tells where: the index in `s` of the first undefined escape, or
+/// `unescape_ok`.
+std::size_t unescape_at(std::string_view s, std::string& out);
+
 /// The checks a server applies to a frame received from a client that the parser leaves out
 /// because a client must not apply them to what it receives: the command is a client command
 /// (else `unexpected_frame`), only SEND may carry a body (else `unexpected_body`, ST-13), and

@@ -28,39 +28,6 @@ std::size_t find(const char* b, std::size_t from, std::size_t to, char c) noexce
   return p == nullptr ? none : static_cast<std::size_t>(static_cast<const char*>(p) - b);
 }
 
-// Appends the unescaped `s` to `out`; returns the index of an undefined escape, or `none`.
-std::size_t unescape_at(std::string_view s, std::string& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t at = find(s.data(), i, s.size(), '\\');
-    if (at == none) {
-      out.append(s.data() + i, s.size() - i);
-      return none;
-    }
-    out.append(s.data() + i, at - i);
-    if (at + 1 >= s.size())
-      return at;
-    switch (s[at + 1]) {
-    case '\\':
-      out.push_back('\\');
-      break;
-    case 'r':
-      out.push_back('\r');
-      break;
-    case 'n':
-      out.push_back('\n');
-      break;
-    case 'c':
-      out.push_back(':');
-      break;
-    default:
-      return at;
-    }
-    i = at + 2;
-  }
-  return none;
-}
-
 // Strict content-length: 1*DIGIT, fits in 64 bits. No sign, no spaces, no hex.
 bool parse_length(std::string_view s, std::uint64_t& out) noexcept {
   if (s.empty())

@@ -100,6 +100,26 @@ std::string http_get(std::uint16_t port, const std::string& path) {
   return out;
 }
 
+/// A loopback port nobody listens on right now: bind port 0, note it, close it (a tiny race,
+/// acceptable on a test box).
+std::uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// Waits (bounded: 5 s) until the server has `n` STOMP sessions.
+void wait_for_sessions(server::server& srv, std::uint64_t n) {
+  for (int i = 0; i < 100 && srv.stats().sessions < n; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 } // namespace
 
 TEST_CASE("a run round-trips every message it sends and writes the seed's reports", "[e2e]") {
@@ -171,8 +191,7 @@ max = "1s"
   auto dir = temp_dir("restart");
   std::thread fault([&] {
     // Once everyone is connected, abort every session on the server side.
-    for (int i = 0; i < 100 && srv.stats().sessions < 20; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait_for_sessions(srv, 20);
     srv.faults().close_sessions(1.0, true);
   });
   auto code = run_load_test(sc, quiet_options(dir));
@@ -210,8 +229,7 @@ interval = "200ms"
 )");
   auto dir = temp_dir("sigint");
   std::thread stopper([&] {
-    for (int i = 0; i < 100 && srv.stats().sessions < 10; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait_for_sessions(srv, 10);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     request_stop(2);
   });
@@ -229,16 +247,7 @@ interval = "200ms"
 TEST_CASE("the Prometheus endpoint shows the seed's metric names during a run", "[e2e]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());
-  // A free port: bind 0, read it, release it (a tiny race, acceptable on a test box).
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  auto port = ntohs(a.sin_port);
-  ::close(fd);
+  auto port = unused_port();
   auto sc = make_scenario(srv, R"(
 [[stage]]
 name = "steady"
@@ -294,16 +303,7 @@ duration = "1s"
 }
 
 TEST_CASE("a target that refuses every connection fails fast with one line", "[e2e]") {
-  // A port nobody listens on: bind one, note it, close it.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  auto port = std::to_string(ntohs(a.sin_port));
-  ::close(fd);
+  auto port = std::to_string(unused_port());
   std::string text = "[target]\nurl = \"ws://127.0.0.1:" + port +
                      "/ws-stomp\"\n[auth]\nmode = \"none\"\n[output]\nprometheus = \"\"\n"
                      "[[stage]]\nusers = 20\nramp = \"200ms\"\nduration = \"60s\"\n"
@@ -338,8 +338,7 @@ max = "1s"
 )");
   auto dir = temp_dir("relogin");
   std::thread fault([&] {
-    for (int i = 0; i < 100 && srv.stats().sessions < 5; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait_for_sessions(srv, 5);
     // Past the 4 s token lifetime: every restart needs a fresh token.
     std::this_thread::sleep_for(std::chrono::milliseconds(4500));
     srv.faults().close_sessions(1.0, true);
