@@ -1,4 +1,5 @@
 #include "protocol/http_client.hpp"
+#include "protocol/tls_setup.hpp"
 
 #include "protocol/transport_error.hpp"
 
@@ -136,16 +137,8 @@ private:
       return fail(ec, step::connect);
     tcp().expires_never();
     if constexpr (Tls) {
-      const std::string& name =
-          req_.tls.server_name.empty() ? req_.target.host : req_.tls.server_name;
-      beast::error_code aec;
-      asio::ip::make_address(name, aec);
-      if (aec && !SSL_set_tlsext_host_name(stream_.native_handle(), name.c_str()))
-        return fail(
-            beast::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
-            step::tls_handshake);
-      if (req_.tls.verify)
-        stream_.set_verify_callback(ssl::host_name_verification(name));
+      if (auto tec = prepare_client_tls(stream_, req_.tls, req_.target.host))
+        return fail(tec, step::tls_handshake);
       stream_.async_handshake(
           ssl::stream_base::client,
           [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });

@@ -1,4 +1,5 @@
 #include "protocol/ws_client.hpp"
+#include "protocol/tls_setup.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -307,18 +308,9 @@ private:
     beast::error_code ignored;
     tcp().socket().set_option(tcp::no_delay(true), ignored);
     if constexpr (Tls) {
-      const std::string& name =
-          opts_.tls.server_name.empty() ? opts_.target.host : opts_.tls.server_name;
       auto& tls = ws_.next_layer();
-      beast::error_code aec;
-      asio::ip::make_address(name, aec);
-      // SNI carries a host name only: never an address literal, never a port.
-      if (aec && !SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
-        return fail(
-            beast::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
-            step::tls_handshake);
-      if (opts_.tls.verify)
-        tls.set_verify_callback(ssl::host_name_verification(name));
+      if (auto tec = prepare_client_tls(tls, opts_.tls, opts_.target.host))
+        return fail(tec, step::tls_handshake);
       set_tcp_deadline(opts_.handshake_timeout.count() > 0
                            ? clock_type::now() + opts_.handshake_timeout
                            : clock_type::time_point::max());
