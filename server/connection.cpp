@@ -162,6 +162,19 @@ void connection::write_http(unsigned status, std::string content_type, std::stri
                     });
 }
 
+bool origin_allowed(std::string_view origin, std::string_view host,
+                    const std::vector<std::string>& allowed) {
+  for (const auto& a : allowed)
+    if (a == "*" || a == origin)
+      return true;
+  // Same origin: the Origin's authority is the Host the request was sent to.
+  for (std::string_view scheme : {"http://", "https://"})
+    if (!host.empty() && origin.size() == scheme.size() + host.size() &&
+        origin.substr(0, scheme.size()) == scheme && origin.substr(scheme.size()) == host)
+      return true;
+  return false;
+}
+
 void connection::upgrade() {
   auto& req = req_->get();
   const std::string_view target = req.target();
@@ -169,6 +182,16 @@ void connection::upgrade() {
     write_http(404, "application/json", error_json("NOT_FOUND", "WebSocket endpoint is /ws-stomp"),
                false);
     return;
+  }
+  if (auto it = req.find(http::field::origin); it != req.end()) {
+    auto host = req.find(http::field::host);
+    if (!origin_allowed(it->value(), host == req.end() ? std::string_view{} : host->value(),
+                        core_.config().allowed_origins)) {
+      core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+      write_http(403, "application/json",
+                 error_json("FORBIDDEN_ORIGIN", "this origin may not open the WebSocket"), false);
+      return;
+    }
   }
   if (core_.stats.sessions.load(std::memory_order_relaxed) >= core_.config().max_sessions) {
     core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);

@@ -21,9 +21,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace stompede::server::detail {
+
+/// True when a WebSocket upgrade carrying `origin` may proceed: same origin as `host`, or listed
+/// in `allowed` ("*" = any).
+bool origin_allowed(std::string_view origin, std::string_view host,
+                    const std::vector<std::string>& allowed);
 
 class connection : public std::enable_shared_from_this<connection> {
 public:

@@ -13,6 +13,7 @@
 #include <string>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 namespace stompede::server {
 
@@ -44,6 +45,10 @@ struct server_config {
   bool room_summaries = true;
   /// Largest STOMP frame accepted (command + headers + body).
   std::size_t max_frame_bytes = 512 * 1024;
+  /// Origins (scheme://host[:port]) a browser may open /ws-stomp from, besides the server's own
+  /// (same-origin is always allowed); "*" allows any. An upgrade without an Origin header
+  /// (a non-browser client) is always allowed. Guards against cross-site WebSocket hijacking.
+  std::vector<std::string> allowed_origins;
   /// When several frames wait for one session, write them as one WebSocket message (STOMP
   /// allows several frames per message; stompede, stompjs and RabbitMQ's clients read them).
   /// Under load this turns a syscall per frame into one per batch; off = one frame per message,

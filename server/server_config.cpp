@@ -108,6 +108,19 @@ struct loader {
     return true;
   }
 
+  bool strings(const toml::node& n, const std::string& key, std::vector<std::string>& out) {
+    const auto* arr = n.as_array();
+    if (arr == nullptr)
+      return fail(n, key, "an array of strings");
+    out.clear();
+    for (const auto& e : *arr) {
+      if (!e.is_string())
+        return fail(e, key, "an array of strings");
+      out.push_back(*e.value<std::string>());
+    }
+    return true;
+  }
+
   bool heartbeat(const toml::node& n, const std::string& key, server_config& c) {
     const std::string what = "\"send_ms,recv_ms\" such as \"10000,10000\"";
     if (!n.is_string())
@@ -166,6 +179,8 @@ struct loader {
         ok = boolean(node, key, c.room_summaries);
       } else if (key == "max_frame_bytes") {
         ok = bytes(node, key, c.max_frame_bytes);
+      } else if (key == "allowed_origins") {
+        ok = strings(node, key, c.allowed_origins);
       } else if (key == "coalesce_frames") {
         ok = boolean(node, key, c.coalesce_frames);
       } else if (key == "max_queue_bytes") {
