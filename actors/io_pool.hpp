@@ -48,9 +48,10 @@ public:
   void stop();
 
 private:
-  struct impl;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
+  /// The contexts' work guards (type-erased to keep Asio out of this header); dropping them
+  /// lets run() return.
   std::shared_ptr<void> guards_;
   std::atomic<std::size_t> next_{0};
   bool stopped_ = false;

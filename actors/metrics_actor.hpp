@@ -38,8 +38,6 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
-  /// Round-trip timeout: its mention in the progress line helps reading "lost".
-  std::string timeseries_path;
 };
 
 struct metrics_state {
