@@ -79,12 +79,16 @@ json data_json(const html_report_input& in) {
     if (!r.events.empty())
       events.push_back(json{{"t", r.elapsed_s}, {"text", r.events}});
   json windows = json::array();
-  for (auto& s : in.stages)
+  for (std::size_t i = 0; i < in.stages.size(); ++i) {
+    const auto& s = in.stages[i];
+    // A stage lasts until the next one starts (its figures end at its last full second).
+    double end = i + 1 < in.stages.size() ? in.stages[i + 1].start_s : s.end_s;
     windows.push_back(
         json{{"kind", "stage"},
              {"label", s.name.empty() ? "stage " + std::to_string(s.index + 1) : s.name},
              {"start", s.start_s},
-             {"end", s.end_s}});
+             {"end", end}});
+  }
   for (auto& w : in.windows)
     windows.push_back(
         json{{"kind", w.kind}, {"label", w.label}, {"start", w.start_s}, {"end", w.end_s}});
