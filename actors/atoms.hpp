@@ -45,4 +45,10 @@ using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 /// director -> metrics: `phase_atom, uint32_t stage, std::string name, run_phase phase`.
 using phase_atom = caf::atom_constant<caf::atom("phase")>;
 
+/// control -> director: end the current stage now (the next one starts, or the run drains).
+using skip_atom = caf::atom_constant<caf::atom("skip")>;
+
+/// control -> metrics: `control_atom, std::string what`, logged in the time series.
+using control_atom = caf::atom_constant<caf::atom("control")>;
+
 } // namespace stompede

@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include "actors/atoms.hpp"
+#include "actors/control.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/io_pool.hpp"
 #include "actors/login.hpp"
@@ -26,6 +27,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -172,6 +174,37 @@ private:
   std::thread thread_;
 };
 
+/// Where live-control commands go; the handles are set while the actors run.
+struct control_link {
+  std::mutex m;
+  caf::actor director;
+  caf::actor metrics;
+};
+
+/// The spans of the run during which sending was paused, from the time series' events.
+std::vector<metrics::report_window> pause_windows(const std::vector<metrics::timeseries_row>& rows,
+                                                  double end_s) {
+  std::vector<metrics::report_window> out;
+  double prev = 0.0;
+  bool open = false;
+  for (auto& r : rows) {
+    for (std::size_t at = 0; at < r.events.size();) {
+      auto semi = r.events.find("; ", at);
+      auto ev = r.events.substr(at, semi == std::string::npos ? std::string::npos : semi - at);
+      if (ev == "pause" && !open) {
+        out.push_back({"pause", "sending paused", prev, end_s});
+        open = true;
+      } else if (ev == "resume" && open) {
+        out.back().end_s = r.elapsed_s;
+        open = false;
+      }
+      at = semi == std::string::npos ? r.events.size() : semi + 2;
+    }
+    prev = r.elapsed_s;
+  }
+  return out;
+}
+
 /// When every connection attempt so far failed (and there were enough of them to be sure),
 /// the reason in one line: the count and the most frequent error type.
 std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak,
@@ -254,7 +287,55 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   }
   io_pool pool(sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
-  auto settings = std::make_shared<const session_settings>(make_session_settings(sc));
+  auto session_cfg = make_session_settings(sc);
+  auto sending_paused = std::make_shared<std::atomic<bool>>(false);
+  session_cfg.sending_paused = sending_paused;
+  auto settings = std::make_shared<const session_settings>(std::move(session_cfg));
+  // Live control: an HTTP endpoint on loopback and console keys, both through one handler.
+  auto link = std::make_shared<control_link>();
+  std::atomic<std::uint32_t> current_target{0};
+  control_handler on_command = [link, sending_paused,
+                                quiet = opts.quiet](const control_command& c) -> std::string {
+    std::lock_guard<std::mutex> guard(link->m);
+    if (!link->director)
+      return "the run is not going on";
+    switch (c.kind) {
+    case control_command::set_target:
+      caf::anon_send(link->director, target_atom::value, c.users);
+      break;
+    case control_command::pause:
+      if (sending_paused->exchange(true))
+        return "already paused";
+      break;
+    case control_command::resume:
+      if (!sending_paused->exchange(false))
+        return "not paused";
+      break;
+    case control_command::end_stage:
+      caf::anon_send(link->director, skip_atom::value);
+      break;
+    }
+    auto what = describe(c);
+    caf::anon_send(link->metrics, control_atom::value, what);
+    if (!quiet)
+      std::fprintf(stderr, "\nstompede: control: %s\n", what.c_str());
+    return "ok: " + what;
+  };
+  std::unique_ptr<control_server> control_http;
+  if (!sc.control.listen.empty()) {
+    std::error_code cec;
+    control_http = control_server::start(sc.control.listen, on_command, cec);
+    if (!control_http) {
+      std::fprintf(stderr, "stompede: cannot listen for control on %s: %s\n",
+                   sc.control.listen.c_str(), cec.message().c_str());
+      return exit_failed;
+    }
+    if (!opts.quiet)
+      std::printf("stompede: control on http://%s:%u/ (POST /target?users=N, /pause, /resume, "
+                  "/end-stage)\n",
+                  sc.control.listen.substr(0, sc.control.listen.rfind(':')).c_str(),
+                  control_http->port());
+  }
   // Identities, logins, rooms.
   std::string why;
   std::int64_t created_room = 0;
@@ -356,6 +437,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     caf::scoped_actor self{sys};
     auto director =
         sys.spawn(stage_director, dcfg, supervisors, metrics, caf::actor_cast<caf::actor>(self));
+    {
+      std::lock_guard<std::mutex> guard(link->m);
+      link->director = caf::actor_cast<caf::actor>(director);
+      link->metrics = metrics;
+    }
+    std::optional<console_keys> keys;
+    if (sc.control.keys)
+      keys.emplace(
+          on_command, [&current_target] { return current_target.load(); },
+          [sending_paused] { return sending_paused->load(); });
     // Wait for the end, polling for a stop request (signals land on their own thread) and for
     // a target that nothing can connect to (fail fast instead of retrying for the whole plan).
     bool done = false;
@@ -378,6 +469,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->request(metrics, std::chrono::seconds(5), get_atom::value)
           .receive(
               [&](metrics_result& r) {
+                current_target = static_cast<std::uint32_t>(
+                    std::max<std::int64_t>(0, r.total.gauges.target_users));
                 if (sc.thresholds.abort_on_fail &&
                     r.total.elapsed_s * 1000.0 >=
                         static_cast<double>(sc.thresholds.abort_grace.count())) {
@@ -410,7 +503,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     self->send_exit(director, caf::exit_reason::user_shutdown);
+    keys.reset();
+    std::lock_guard<std::mutex> guard(link->m);
+    link->director = nullptr;
+    link->metrics = nullptr;
   }
+  control_http.reset();
   pool.stop();
   run.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -427,6 +525,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     report.thresholds = verdicts;
     report.rows = timeseries->rows();
     report.scenario_toml = config::to_toml(sc);
+    report.windows = pause_windows(report.rows, run.duration_s);
     if (!abort_note.empty())
       report.note = abort_note;
     else if (failed_fast)

@@ -129,8 +129,12 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   if (st.exporter)
     st.exporter->update(st.total, d);
-  if (st.timeseries && st.timeseries->is_open())
-    st.timeseries->write(metrics::make_timeseries_row(d));
+  if (st.timeseries) {
+    auto row = metrics::make_timeseries_row(d);
+    row.events = std::move(st.events);
+    st.events.clear();
+    st.timeseries->write(row);
+  }
   print_progress(st, d);
   d.reset_events();
 }
@@ -216,6 +220,10 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         return rp;
       },
       [=](get_atom) -> metrics_result { return make_result(self->state); },
+      [=](control_atom, std::string& what) {
+        auto& ev = self->state.events;
+        ev += (ev.empty() ? "" : "; ") + what;
+      },
   };
 }
 

@@ -68,6 +68,8 @@ struct metrics_state {
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).
   std::string tls_failure;
+  /// Live-control changes since the last row, for its `events` column.
+  std::string events;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;
@@ -82,7 +84,8 @@ struct metrics_result {
 };
 
 /// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
-/// uint32 stage, std::string name, run_phase) from the director;
+/// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
+/// a live-control change, logged in the next time-series row;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
 /// metrics_result.
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,

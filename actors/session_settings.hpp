@@ -10,8 +10,10 @@
 #include "protocol/url.hpp"
 #include "protocol/ws_client.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -55,6 +57,8 @@ struct session_settings {
   /// again before it connects.
   std::optional<login_settings> relogin;
   std::chrono::seconds relogin_margin{2};
+  /// Live control: while set, due sends are skipped (not sent, not measured); null = never.
+  std::shared_ptr<std::atomic<bool>> sending_paused;
   /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
   std::chrono::milliseconds disconnect_timeout{2000};
 };

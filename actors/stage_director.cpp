@@ -152,6 +152,10 @@ void step(self_ptr self) {
       t = ramp_end;
     }
   }
+  if (st.overridden && p.stage != st.override_stage)
+    st.overridden = false; // a new stage: the plan takes over again
+  if (st.overridden)
+    p.target = st.override_target;
   send_targets(self, p.target);
   if (st.waiting) {
     // Still ramping as far as the figures are concerned: the population is not all up.
@@ -205,6 +209,33 @@ stage_director(stage_director_actor::stateful_pointer<stage_director_state> self
           step(self);
       },
       [self](stop_atom) { begin_drain(self); },
+      [self](target_atom, uint32_t users) {
+        auto& st = self->state;
+        if (st.draining)
+          return;
+        auto p = st.plan.at(plan_time(self));
+        st.overridden = true;
+        st.override_target = std::min(users, st.plan.peak());
+        st.override_stage = p.stage;
+        // A population set by hand is not waited for.
+        if (st.waiting) {
+          st.waiting = false;
+          st.confirmed = p.stage + 1;
+        }
+        step(self);
+      },
+      [self](skip_atom) {
+        auto& st = self->state;
+        if (st.draining)
+          return;
+        auto p = st.plan.at(plan_time(self));
+        st.waiting = false;
+        st.confirmed = p.stage + 1;
+        auto next = st.plan.stage_start(p.stage + 1);
+        // Move the plan clock forward to the next stage's start.
+        st.paused = self->clock().now() - st.start - next;
+        step(self);
+      },
   };
 }
 

@@ -16,6 +16,12 @@
 //   director -> supervisor  (shutdown_atom)          at the end; replies (done_atom, stats)
 //   director -> metrics     (phase_atom, uint32_t stage, std::string name, run_phase phase)
 //   director -> listener    (done_atom)              the run is over
+//
+// Live control (from the console or the HTTP endpoint, through the engine):
+//   (target_atom, uint32_t n)  hold n users until the current stage ends (capped at the plan's
+//                              peak, for which the supervisors and identities were sized)
+//   (skip_atom)                end the current stage now: the plan clock jumps to the next
+//                              stage's start (after the last stage: drain and end)
 
 #include "actors/atoms.hpp"
 #include "actors/population_plan.hpp"
@@ -44,7 +50,11 @@ using stage_director_actor = caf::typed_actor<
     // self: the step timer; `uint64_t` is the timer's sequence number.
     caf::reacts_to<tick_atom, uint64_t>,
     // app (SIGINT) or anyone: drain now and end the run.
-    caf::reacts_to<stop_atom>>;
+    caf::reacts_to<stop_atom>,
+    // live control: hold this many users until the current stage ends.
+    caf::reacts_to<target_atom, uint32_t>,
+    // live control: end the current stage now.
+    caf::reacts_to<skip_atom>>;
 
 /// Settings of the stage director.
 struct stage_director_config {
@@ -104,6 +114,10 @@ struct stage_director_state {
   size_t pending_done = 0;
   /// Sum of the supervisors' final stats.
   supervisor_stats totals;
+  /// Live control: a population held instead of the plan's until stage `override_stage` ends.
+  bool overridden = false;
+  uint32_t override_target = 0;
+  size_t override_stage = 0;
 };
 
 /// The stage director behaviour. Starts the plan clock at once. `metrics` and `listener` may be

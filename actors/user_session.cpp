@@ -450,6 +450,11 @@ private:
       auto self = w.lock();
       if (e || !self || !self->client_ || self->stopping_)
         return;
+      if (auto& p = self->settings_->sending_paused; p && p->load(std::memory_order_relaxed)) {
+        self->next_send_ += self->id_.interval; // paused: this message is not due at all
+        self->schedule_send();
+        return;
+      }
       self->send_one();
       self->schedule_send();
     });

@@ -230,7 +230,7 @@ public:
     reserved(root);
     check_keys(root, "",
                {"target", "auth", "rooms", "destinations", "stage", "behaviour", "reconnect", "tls",
-                "output", "run", "thresholds"},
+                "output", "run", "thresholds", "control", "server_metrics"},
                {"fault", "experiment"});
     if (auto* t = table(root, "", "target"))
       read_target(*t);
@@ -254,6 +254,10 @@ public:
       read_run(*t);
     if (auto* t = table(root, "", "thresholds"))
       read_thresholds(*t);
+    if (auto* t = table(root, "", "control"))
+      read_control(*t);
+    if (auto* t = table(root, "", "server_metrics"))
+      read_server_metrics(*t);
   }
 
 private:
@@ -857,6 +861,22 @@ private:
       }
       c.checks.push_back(std::move(text));
     }
+  }
+
+  void read_control(const toml::table& t) {
+    const std::string p = "control";
+    check_keys(t, p, {"listen", "keys"});
+    str(t, p, "listen", s_.control.listen);
+    boolean(t, p, "keys", s_.control.keys);
+  }
+
+  void read_server_metrics(const toml::table& t) {
+    const std::string p = "server_metrics";
+    check_keys(t, p, {"pid", "prometheus_url", "names"});
+    auto& c = s_.server_metrics;
+    integer(t, p, "pid", c.pid);
+    str(t, p, "prometheus_url", c.prometheus_url);
+    string_list(t, p, "names", c.names);
   }
 
   void read_run(const toml::table& t) {

@@ -206,6 +206,19 @@ std::string to_toml(const scenario& s) {
     << "abort_on_fail = " << boolean(th.abort_on_fail) << "\n"
     << "abort_grace = " << dur(th.abort_grace) << "\n";
 
+  o << "\n[control]\n"
+    << "listen = " << str(s.control.listen) << "\n"
+    << "keys = " << boolean(s.control.keys) << "\n";
+
+  const auto& sm = s.server_metrics;
+  o << "\n[server_metrics]\n"
+    << "pid = " << sm.pid << "\n"
+    << "prometheus_url = " << str(sm.prometheus_url) << "\n"
+    << "names = [";
+  for (std::size_t i = 0; i < sm.names.size(); ++i)
+    o << (i == 0 ? "" : ", ") << str(sm.names[i]);
+  o << "]\n";
+
   return o.str();
 }
 

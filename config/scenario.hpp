@@ -196,6 +196,25 @@ struct thresholds_config {
   std::chrono::milliseconds abort_grace{10000};
 };
 
+/// `[control]`: changing a run while it goes on.
+struct control_config {
+  /// Loopback "HOST:PORT" of the HTTP control endpoint (port 0 picks one); "" = none.
+  std::string listen;
+  /// Console keys when stdin is a terminal.
+  bool keys = true;
+};
+
+/// `[server_metrics]`: the server under test, sampled beside the load once a second.
+struct server_metrics_config {
+  /// A local process to sample (CPU, RSS from /proc); 0 = none.
+  std::int64_t pid = 0;
+  /// The server's Prometheus endpoint (http://...); "" = none.
+  std::string prometheus_url;
+  /// Series to keep from the scrape (metric names, exact); empty = every gauge and counter
+  /// sample without labels (at most 12).
+  std::vector<std::string> names;
+};
+
 /// `[run]`.
 struct run_config {
   /// 0 = one per core.
@@ -220,6 +239,8 @@ struct scenario {
   output_config output;
   run_config run;
   thresholds_config thresholds;
+  control_config control;
+  server_metrics_config server_metrics;
   /// Where each key was set: "target.url", "stage[0].users", ... (0-based stage index).
   std::map<std::string, source_position> positions;
 };

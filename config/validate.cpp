@@ -404,6 +404,38 @@ void check_run(const scenario& s, checker& c) {
     c.fail("run.io_threads", "expected 0 (one per core) to 1024");
 }
 
+void check_control(const scenario& s, checker& c) {
+  const auto& l = s.control.listen;
+  if (l.empty())
+    return;
+  url_parts u;
+  std::string why;
+  // Port 0 picks a free port (printed at the start of the run).
+  std::string probe = l;
+  if (probe.size() > 2 && probe.compare(probe.size() - 2, 2, ":0") == 0)
+    probe.back() = '1';
+  if (!split_url("http://" + probe, u, why) || u.port == 0)
+    c.fail("control.listen",
+           "expected \"HOST:PORT\" such as \"127.0.0.1:2113\", got \"" + l + "\"");
+  else if (!is_loopback_ip(u.host))
+    c.fail("control.listen",
+           "the control endpoint listens on loopback only, got \"" + u.host + "\"");
+}
+
+void check_server_metrics(const scenario& s, checker& c) {
+  const auto& m = s.server_metrics;
+  if (m.pid < 0 || m.pid > 4194304)
+    c.fail("server_metrics.pid", "expected a process id, got " + std::to_string(m.pid));
+  if (!m.prometheus_url.empty()) {
+    url_parts u;
+    std::string why;
+    if (!split_url(m.prometheus_url, u, why) || u.scheme != "http")
+      c.fail("server_metrics.prometheus_url",
+             "expected an http:// URL such as \"http://127.0.0.1:8080/metrics\", got \"" +
+                 m.prometheus_url + "\"");
+  }
+}
+
 } // namespace
 
 std::vector<diagnostic> validate(const scenario& s) {
@@ -418,6 +450,8 @@ std::vector<diagnostic> validate(const scenario& s) {
   check_tls(s, c);
   check_output(s, c);
   check_run(s, c);
+  check_control(s, c);
+  check_server_metrics(s, c);
   return std::move(c.out);
 }
 

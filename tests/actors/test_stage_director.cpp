@@ -238,3 +238,44 @@ TEST_CASE("director config validation", "[director]") {
   config.users_per_shard = 0;
   CHECK(validate(config).size() == 2);
 }
+
+TEST_CASE_METHOD(director_fixture, "a target set while running holds until the stage ends",
+                 "[director][control]") {
+  start(1);
+  advance_to(1500ms); // holding 10 in "warm"
+  self->send(director, target_atom::value, uint32_t{4});
+  run();
+  CHECK(logs[0]->last_target == 4);
+  CHECK(logs[0]->targets.back().first == 1500ms);
+  advance_to(1900ms);
+  CHECK(logs[0]->last_target == 4); // still held
+  advance_to(2500ms);               // "peak" ramps from the plan's 10 towards 30
+  CHECK(logs[0]->last_target > 10);
+  // Above the plan's peak it is capped: the run was sized for 30.
+  self->send(director, target_atom::value, uint32_t{500});
+  run();
+  CHECK(logs[0]->last_target == 30);
+}
+
+TEST_CASE_METHOD(director_fixture, "ending the current stage starts the next one now",
+                 "[director][control]") {
+  start(1);
+  advance_to(1200ms); // "warm" would hold until 2000 ms
+  self->send(director, skip_atom::value);
+  run();
+  REQUIRE(obs->phases.size() >= 3);
+  CHECK(obs->phases.back() ==
+        std::make_tuple(milliseconds{1200}, uint32_t{1}, std::string{"peak"}, run_phase::ramp));
+  // The rest of the plan keeps its lengths: peak ramps 1 s, holds 2 s, then cool ramps 1 s.
+  advance_to(30s);
+  REQUIRE(obs->done.size() == 1);
+  CHECK(obs->done[0] == milliseconds{5200});
+  // Ending the last stage drains the run.
+  director_fixture second;
+  second.start(1);
+  second.advance_to(5500ms);
+  second.self->send(second.director, skip_atom::value);
+  second.run();
+  REQUIRE(second.obs->done.size() == 1);
+  CHECK(second.obs->done[0] == milliseconds{5500});
+}

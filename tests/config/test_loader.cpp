@@ -246,3 +246,21 @@ TEST_CASE("thresholds: each expression is checked before the run, at its column"
   REQUIRE(typo.problems.size() == 1);
   CHECK(typo.problems[0].message.find("did you mean \"checks\"") != std::string::npos);
 }
+
+TEST_CASE("control and server_metrics keys are read and checked", "[config][loader]") {
+  auto ok = load(minimal + "[control]\nlisten = \"127.0.0.1:0\"\nkeys = false\n"
+                           "[server_metrics]\npid = 1\nprometheus_url = "
+                           "\"http://127.0.0.1:9/metrics\"\nnames = [\"a\"]\n");
+  INFO(all(ok));
+  REQUIRE(ok.ok());
+  CHECK(ok.value->control.listen == "127.0.0.1:0");
+  CHECK_FALSE(ok.value->control.keys);
+  CHECK(ok.value->server_metrics.pid == 1);
+  CHECK(ok.value->server_metrics.names == std::vector<std::string>{"a"});
+  auto open = load(minimal + "[control]\nlisten = \"0.0.0.0:7000\"\n");
+  REQUIRE(open.problems.size() == 1);
+  CHECK(open.problems[0].key == "control.listen");
+  auto bad = load(minimal + "[server_metrics]\nprometheus_url = \"ftp://x/metrics\"\n");
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].key == "server_metrics.prometheus_url");
+}

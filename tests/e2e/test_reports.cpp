@@ -8,9 +8,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <netinet/in.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -126,5 +131,111 @@ abort_grace = "0s"
   CHECK(doc["thresholds_passed"] == false);
   CHECK(doc["counters"]["messages_sent"].get<std::uint64_t>() > 0);
   CHECK(slurp(dir + "/report.html").find("aborted: threshold") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+namespace {
+
+/// A loopback port nobody listens on right now (bind 0, note it, close it).
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// POST `path` on loopback; the whole response, "" when nothing listens.
+std::string http_post(std::uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+/// Waits (bounded: 10 s) until the server has exactly `n` STOMP sessions.
+bool wait_sessions(server::server& srv, std::uint64_t n) {
+  for (int i = 0; i < 200; ++i) {
+    if (srv.stats().sessions == n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("live control over HTTP changes the population, pauses, ends stages, and is logged",
+          "[e2e][control]") {
+  server::server srv{small_server()};
+  REQUIRE(!srv.start());
+  auto port = free_port();
+  // Ten minutes per stage: only the control requests can end this run within the timeout.
+  auto sc = scenario_for(srv, R"(
+[[stage]]
+name = "first"
+users = 10
+ramp = "500ms"
+duration = "10m"
+[[stage]]
+name = "second"
+users = 4
+ramp = "500ms"
+duration = "10m"
+[behaviour]
+interval = "200ms"
+[control]
+listen = "127.0.0.1:)" + std::to_string(port) +
+                                  "\"\n");
+  auto dir = out_dir("control");
+  std::vector<std::string> answers;
+  bool six = false, four = false;
+  std::thread operator_thread([&] {
+    wait_sessions(srv, 10);
+    answers.push_back(http_post(port, "/target?users=6"));
+    six = wait_sessions(srv, 6);
+    answers.push_back(http_post(port, "/pause"));
+    answers.push_back(http_post(port, "/resume"));
+    answers.push_back(http_post(port, "/end-stage"));
+    four = wait_sessions(srv, 4);
+    answers.push_back(http_post(port, "/end-stage")); // the last stage: the run drains
+  });
+  auto code = run_load_test(sc, options(dir));
+  operator_thread.join();
+  srv.stop();
+  CHECK(code == exit_completed);
+  REQUIRE(answers.size() == 5);
+  for (auto& a : answers)
+    CHECK(a.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(answers[0].find("ok: target=6") != std::string::npos);
+  CHECK(six);
+  CHECK(four);
+  auto ts = slurp(dir + "/timeseries.csv");
+  for (auto ev : {"target=6", "pause", "resume", "end-stage"})
+    CHECK(ts.find(ev) != std::string::npos);
+  std::ifstream in(dir + "/summary.json");
+  auto doc = json::parse(in);
+  REQUIRE(doc["stages"].size() == 2);
+  CHECK(doc["stages"][1]["name"] == "second");
   fs::remove_all(dir);
 }
