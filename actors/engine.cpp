@@ -15,6 +15,7 @@
 #include "metrics/csv_report.hpp"
 #include "metrics/html_report.hpp"
 #include "metrics/prometheus_exporter.hpp"
+#include "metrics/server_sampler.hpp"
 #include "metrics/summary_json.hpp"
 #include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
@@ -385,6 +386,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   int code = exit_completed;
   bool failed_fast = false;
   auto started = std::chrono::steady_clock::now();
+  // The server under test, beside the load ([server_metrics]).
+  metrics::server_sampler_config sampler_cfg;
+  sampler_cfg.pid = sc.server_metrics.pid;
+  sampler_cfg.prometheus_url = sc.server_metrics.prometheus_url;
+  sampler_cfg.names = sc.server_metrics.names;
+  sampler_cfg.csv_path = dir + "/server_metrics.csv";
+  auto sampler = metrics::server_sampler::start(std::move(sampler_cfg));
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", 2);
@@ -509,6 +517,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     link->metrics = nullptr;
   }
   control_http.reset();
+  if (sampler)
+    sampler->stop();
   pool.stop();
   run.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -526,6 +536,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     report.rows = timeseries->rows();
     report.scenario_toml = config::to_toml(sc);
     report.windows = pause_windows(report.rows, run.duration_s);
+    if (sampler)
+      report.server = sampler->series();
     if (!abort_note.empty())
       report.note = abort_note;
     else if (failed_fast)

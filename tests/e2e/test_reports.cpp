@@ -83,7 +83,11 @@ duration = "2s"
 interval = "200ms"
 [thresholds]
 checks = ["sent > 0", "count(rtt) > 0", "sent == 0"]
-)");
+[server_metrics]
+pid = )" + std::to_string(getpid()) +
+                                  "\nprometheus_url = \"" + srv.http_url() +
+                                  "/metrics\"\nnames = [\"stompede_server_sessions\", "
+                                  "\"stompede_server_messages_total\"]\n");
   auto dir = out_dir("thresholds");
   CHECK(run_load_test(sc, options(dir)) == exit_thresholds_failed);
   srv.stop();
@@ -101,6 +105,14 @@ checks = ["sent > 0", "count(rtt) > 0", "sent == 0"]
   CHECK(page.find("<code>sent == 0</code>") != std::string::npos);
   CHECK(page.find("FAILED") != std::string::npos);
   CHECK(page.find("password123!") == std::string::npos);
+  // The server under test beside the load: this process's CPU and RSS, two scraped series.
+  for (auto series :
+       {"server CPU", "server RSS", "stompede_server_sessions", "stompede_server_messages_total"})
+    CHECK(page.find(series) != std::string::npos);
+  auto server_csv = slurp(dir + "/server_metrics.csv");
+  CHECK(server_csv.rfind("elapsed_s,series,value\n", 0) == 0);
+  CHECK(server_csv.find(",stompede_server_sessions,") != std::string::npos);
+  CHECK(server_csv.find(",server RSS,") != std::string::npos);
   // The time series carries the new columns and a row per second of the run.
   auto ts = slurp(dir + "/timeseries.csv");
   CHECK(ts.find("fanout_p99_ms,reconnecting,errors_by_type,events") != std::string::npos);

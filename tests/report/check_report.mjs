@@ -42,6 +42,8 @@ try {
       error: getComputedStyle(document.getElementById('report-error')).display,
       thresholds: document.querySelectorAll('#thresholds-table tr.fail').length,
       scenario: document.getElementById('scenario').textContent.length,
+      server: [...document.querySelectorAll('#charts-server figure.chart')]
+                .map((f) => f.querySelector('figcaption').textContent),
     };
   });
   const want = ['Users', 'Messages', 'Round trip (corrected)', 'Fan-out', 'Errors by type',
@@ -60,6 +62,8 @@ try {
   if (facts.error !== 'none') problems.push('the error banner is shown');
   if (facts.thresholds !== 1) problems.push('failed thresholds shown: ' + facts.thresholds);
   if (facts.scenario < 100) problems.push('scenario missing');
+  for (const title of ['server CPU', 'server RSS'])
+    if (!facts.server.some((t) => t.startsWith(title))) problems.push('missing chart: ' + title);
   await page.screenshot({ path: shot, fullPage: true });
   const size = statSync(shot).size;
   if (size < 30000) problems.push('screenshot looks blank (' + size + ' bytes)');

@@ -15,7 +15,9 @@ command -v node >/dev/null 2>&1 || { echo "report SKIP: node not found"; exit 77
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 shot="${2:-$out/report.png}"
-"$stompede" run "$here/report.toml" --out "$out/run" --quiet >"$out/run.log" 2>&1
+# This shell stands in for the server under test: its CPU and RSS are sampled beside the load.
+"$stompede" run "$here/report.toml" --out "$out/run" --quiet --set "server_metrics.pid=$$" \
+  >"$out/run.log" 2>&1
 code=$?
 # The scenario has a failing threshold on purpose: 99 is the expected exit code.
 if [ "$code" -ne 99 ]; then
