@@ -46,6 +46,12 @@ struct io_shard {
   std::thread thread;
   /// Touched only on this shard's thread.
   std::unordered_set<connection*> connections;
+  /// Connections with frames queued since the last flush pass, and whether that pass is
+  /// posted. Writes wait for the pass so that every frame queued while the reactor's ready
+  /// handlers run leaves in one write per connection (this shard's thread only).
+  std::vector<std::shared_ptr<connection>> dirty;
+  std::vector<std::shared_ptr<connection>> flushing;
+  bool flush_posted = false;
   std::minstd_rand rng{std::random_device{}()};
 };
 
