@@ -231,6 +231,7 @@ int main(int argc, char** argv) {
               o.users, rooms, o.room_size, static_cast<int>(server));
   std::printf("%10s %14s %14s %12s %18s %12s\n", "sends/s", "frames/s", "expected/s", "server cpu",
               "frames/server-cpu-s", "client cpu");
+  std::fflush(stdout);
   std::string body(200, 'x');
   for (const int rate : o.rates) {
     // Publishers: member 0 of each room; 100 ticks per second, drift-free.

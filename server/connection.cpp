@@ -277,6 +277,7 @@ void connection::on_read_ws(beast::error_code ec, std::size_t n) {
     return;
   }
   last_read_ = clock::now();
+  ++shard_.reads;
   core_.stats.bytes_in.fetch_add(n, std::memory_order_relaxed);
   const auto data = buf_.cdata();
   parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -696,11 +697,21 @@ void connection::enqueue(outbound o) {
     // Posted handlers run after the completions the reactor already queued, so a flush pass
     // sees every frame those reads produced: batching grows with the load, by itself.
     shard_.flush_posted = true;
+    shard_.flush_mark = shard_.reads;
+    shard_.flush_deferrals = 0;
     net::post(shard_.ioc, [&shard = shard_] { flush_dirty(shard); });
   }
 }
 
 void flush_dirty(io_shard& shard) {
+  constexpr unsigned max_deferrals = 32;
+  if (shard.reads != shard.flush_mark && shard.flush_deferrals < max_deferrals) {
+    // More input arrived while this pass waited: let it add to the batches first.
+    shard.flush_mark = shard.reads;
+    ++shard.flush_deferrals;
+    net::post(shard.ioc, [&shard] { flush_dirty(shard); });
+    return;
+  }
   shard.flush_posted = false;
   shard.flushing.swap(shard.dirty);
   for (auto& c : shard.flushing) {

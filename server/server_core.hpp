@@ -52,6 +52,12 @@ struct io_shard {
   std::vector<std::shared_ptr<connection>> dirty;
   std::vector<std::shared_ptr<connection>> flushing;
   bool flush_posted = false;
+  /// Reads completed on this shard; a flush pass that finds more reads completed since it was
+  /// posted goes to the back of the queue again (a few times at most), because Beast delivers
+  /// a message already buffered through a post, which would otherwise land after the flush.
+  std::uint64_t reads = 0;
+  std::uint64_t flush_mark = 0;
+  unsigned flush_deferrals = 0;
   std::minstd_rand rng{std::random_device{}()};
 };
 
