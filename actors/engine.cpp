@@ -12,8 +12,10 @@
 #include "actors/user_plan.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
+#include "metrics/html_report.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/summary_json.hpp"
+#include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
 
 #include <caf/all.hpp>
@@ -29,6 +31,7 @@
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
+#include <variant>
 
 namespace stompede {
 
@@ -88,14 +91,38 @@ std::vector<stage> plan_stages(const config::scenario& sc) {
   return out;
 }
 
+/// The scenario's thresholds, parsed (the loader has checked them already).
+std::vector<metrics::threshold> parse_thresholds(const config::scenario& sc) {
+  std::vector<metrics::threshold> out;
+  for (auto& text : sc.thresholds.checks) {
+    auto parsed = metrics::parse_threshold(text);
+    if (auto* t = std::get_if<metrics::threshold>(&parsed))
+      out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+/// The first threshold that has a value and fails on the totals so far, if any (one without
+/// data yet is no reason to stop).
+std::optional<metrics::threshold_result>
+failing_threshold(const std::vector<metrics::threshold>& checks, const metrics_result& r) {
+  for (auto& t : checks) {
+    auto res = metrics::evaluate(t, r.total, r.total.elapsed_s);
+    if (res.has_value && !res.pass)
+      return res;
+  }
+  return std::nullopt;
+}
+
 void write_reports(const std::string& dir, const metrics_result& r, const metrics::run_info& run,
-                   bool csv) {
+                   bool csv, const std::vector<metrics::threshold_result>& thresholds) {
   if (csv) {
     if (auto ec = metrics::write_csv_report(dir + "/load_test_result.csv", r.total, run))
       std::fprintf(stderr, "stompede: cannot write %s/load_test_result.csv: %s\n", dir.c_str(),
                    ec.message().c_str());
   }
-  if (auto ec = metrics::write_summary_json(dir + "/summary.json", r.total, run, r.stages))
+  if (auto ec =
+          metrics::write_summary_json(dir + "/summary.json", r.total, run, r.stages, thresholds))
     std::fprintf(stderr, "stompede: cannot write %s/summary.json: %s\n", dir.c_str(),
                  ec.message().c_str());
 }
@@ -147,7 +174,8 @@ private:
 
 /// When every connection attempt so far failed (and there were enough of them to be sure),
 /// the reason in one line: the count and the most frequent error type.
-std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak) {
+std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak,
+                                            const std::string& tls_failure) {
   auto enough = std::min<std::uint64_t>(std::max<std::uint32_t>(peak, 1), 10);
   if (c.stomp_connected > 0 || c.errors_total() < enough)
     return std::nullopt;
@@ -155,8 +183,13 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
   for (std::size_t i = 1; i < c.errors.size(); ++i)
     if (c.errors[i] > c.errors[worst])
       worst = i;
-  return std::to_string(c.errors_total()) + " failed attempts, none connected (mostly " +
-         std::string{metrics::to_label(static_cast<metrics::error_type>(worst))} + ")";
+  const auto type = static_cast<metrics::error_type>(worst);
+  std::string why = std::to_string(c.errors_total()) + " failed attempts, none connected (mostly " +
+                    std::string{metrics::to_label(type)};
+  // A TLS failure says why: expired, unknown CA, wrong host name, refused client certificate.
+  if (type == metrics::error_type::tls_error && !tls_failure.empty())
+    why += ": " + tls_failure;
+  return why + ")";
 }
 
 } // namespace
@@ -182,6 +215,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     }
   }
   auto peak = peak_users(sc);
+  auto checks = parse_thresholds(sc);
+  bool aborted = false;
+  std::string abort_note;
   // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
   auto fd_limit = raise_nofile_limit();
   std::uint64_t reserve = 64;
@@ -254,16 +290,17 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::printf(", metrics on http://%s/metrics",
                   metrics::normalize_listen_address(sc.output.prometheus).c_str());
     std::printf("\n");
-    if (!sc.tls.verify)
-      std::printf("stompede: WARNING: TLS certificate verification is OFF ([tls] verify = "
-                  "false); results do not prove a secure setup\n");
     std::fflush(stdout);
   }
+  // Loud even when quiet: on stderr before the run, and in every report after it.
+  if (!sc.tls.verify)
+    std::fprintf(stderr, "stompede: WARNING: %s\n", metrics::tls_verify_off_warning);
 
   metrics_result result;
   metrics::run_info run;
   run.total_users = peak;
   run.scenario = sc.source.empty() ? "environment" : sc.source;
+  run.tls_verify = sc.tls.verify;
   int code = exit_completed;
   bool failed_fast = false;
   auto started = std::chrono::steady_clock::now();
@@ -341,7 +378,20 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->request(metrics, std::chrono::seconds(5), get_atom::value)
           .receive(
               [&](metrics_result& r) {
-                if (auto why = nothing_connects(r.total.counters, peak)) {
+                if (sc.thresholds.abort_on_fail &&
+                    r.total.elapsed_s * 1000.0 >=
+                        static_cast<double>(sc.thresholds.abort_grace.count())) {
+                  if (auto bad = failing_threshold(checks, r)) {
+                    abort_note = "aborted: threshold \"" + bad->check.text + "\" failed (" +
+                                 metrics::format_threshold_value(*bad) + ")";
+                    std::fprintf(stderr, "\nstompede: %s, stopping\n", abort_note.c_str());
+                    aborted = true;
+                    stop_sent = true;
+                    self->send(director, stop_atom::value);
+                    return;
+                  }
+                }
+                if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure)) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
                   failed_fast = true;
@@ -365,15 +415,38 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   timeseries->close();
-  write_reports(dir, result, run, sc.output.csv);
+  run.tls_failure = result.tls_failure;
+  auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
+  write_reports(dir, result, run, sc.output.csv, verdicts);
+  int sig = stop_signal.load();
+  if (sc.output.html) {
+    metrics::html_report_input report;
+    report.total = result.total;
+    report.run = run;
+    report.stages = result.stages;
+    report.thresholds = verdicts;
+    report.rows = timeseries->rows();
+    report.scenario_toml = config::to_toml(sc);
+    if (!abort_note.empty())
+      report.note = abort_note;
+    else if (failed_fast)
+      report.note = "stopped early: nothing could connect";
+    else if (sig != 0)
+      report.note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+    if (auto ec = metrics::write_html_report(dir + "/report.html", report))
+      std::fprintf(stderr, "stompede: cannot write %s/report.html: %s\n", dir.c_str(),
+                   ec.message().c_str());
+  }
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
-  std::printf("reports: %s/ (load_test_result.csv, summary.json, timeseries.csv, "
-              "scenario.toml)\n",
-              dir.c_str());
+  std::printf("%s", metrics::format_threshold_table(verdicts).c_str());
+  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s)\n", dir.c_str(),
+              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "");
   if (failed_fast)
     code = exit_failed;
-  else if (int sig = stop_signal.load(); sig != 0)
+  else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
+  else if (aborted || !metrics::all_passed(verdicts))
+    code = exit_thresholds_failed;
   return code;
 }
 

@@ -7,6 +7,7 @@
 #include "metrics/snapshot.hpp"
 
 #include <cstdint>
+#include <string>
 #include <utility>
 
 namespace stompede {
@@ -20,6 +21,9 @@ struct io_aggregate {
   std::int64_t subscribed_sessions = 0;
   /// Own messages awaiting their round trip.
   std::int64_t in_flight = 0;
+  /// The reason of the latest TLS failure on this thread since the last delta ("certificate
+  /// has expired", ...); empty when there was none.
+  std::string tls_failure;
 };
 
 /// What leaves an IO thread once a second.
@@ -29,6 +33,7 @@ struct io_delta {
   std::int64_t open_sessions = 0;
   std::int64_t subscribed_sessions = 0;
   std::int64_t in_flight = 0;
+  std::string tls_failure;
 };
 
 /// Moves the histograms out (they restart empty), takes the counters, copies the gauges.
@@ -41,6 +46,8 @@ inline io_delta take_delta(io_aggregate& a) {
   d.open_sessions = a.open_sessions;
   d.subscribed_sessions = a.subscribed_sessions;
   d.in_flight = a.in_flight;
+  d.tls_failure = std::move(a.tls_failure);
+  a.tls_failure.clear();
   return d;
 }
 

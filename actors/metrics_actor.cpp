@@ -136,7 +136,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
 }
 
 metrics_result make_result(const metrics_state& st) {
-  return metrics_result{st.total, st.stages};
+  return metrics_result{st.total, st.stages, st.tls_failure};
 }
 
 } // namespace
@@ -171,6 +171,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         auto& iv = st.interval;
         iv.counters += d.counters;
         iv.histograms.merge(d.histograms);
+        if (!d.tls_failure.empty())
+          st.tls_failure = std::move(d.tls_failure);
         if (tick != st.tick || st.pending == 0)
           return; // a straggler of an earlier collection: its events count, its levels not
         if (st.pending == st.pool->size()) {

@@ -37,6 +37,10 @@ struct target_config {
   std::string http_url{defaults::target_http_url};
   /// Run against the built-in reference server; the engine fills in both URLs.
   bool embedded = defaults::target_embedded;
+  /// With `embedded`: PEM certificate chain and key the built-in server serves wss:// and
+  /// https:// with (both or neither; empty = plain ws:// and http://).
+  std::string embedded_cert_file;
+  std::string embedded_key_file;
   /// Extra STOMP CONNECT headers.
   std::vector<header> connect_headers;
   /// Extra HTTP headers on the WebSocket upgrade request.
@@ -178,6 +182,18 @@ struct output_config {
   bool allow_public_metrics = defaults::output_allow_public_metrics;
   bool csv = defaults::output_csv;
   std::chrono::milliseconds round_trip_timeout = defaults::round_trip_timeout;
+  /// Write the single-file offline report.html.
+  bool html = true;
+};
+
+/// `[thresholds]`: pass/fail criteria such as "p95(rtt) < 200ms" (metrics/thresholds.hpp).
+struct thresholds_config {
+  /// The expressions, each already parsed once by the loader.
+  std::vector<std::string> checks;
+  /// Stop the run as soon as a threshold fails on the totals so far.
+  bool abort_on_fail = false;
+  /// No early abort before this much of the run has passed.
+  std::chrono::milliseconds abort_grace{10000};
 };
 
 /// `[run]`.
@@ -203,6 +219,7 @@ struct scenario {
   tls_config tls;
   output_config output;
   run_config run;
+  thresholds_config thresholds;
   /// Where each key was set: "target.url", "stage[0].users", ... (0-based stage index).
   std::map<std::string, source_position> positions;
 };

@@ -119,14 +119,18 @@ std::string fixed(double v, int decimals) {
 } // namespace
 
 std::string summary_json_text(const load_snapshot& total, const run_info& run,
-                              const std::vector<stage_report>& stages) {
+                              const std::vector<stage_report>& stages,
+                              const std::vector<threshold_result>& thresholds) {
   json doc;
   doc["run"] = json{
-      {"scenario", run.scenario},
-      {"total_users", run.total_users},
-      {"duration_s", run.duration_s},
-      {"latency_mode", run.latency_mode},
+      {"scenario", run.scenario},     {"total_users", run.total_users},
+      {"duration_s", run.duration_s}, {"latency_mode", run.latency_mode},
+      {"tls_verify", run.tls_verify}, {"tls_failure", run.tls_failure},
   };
+  json warnings = json::array();
+  if (!run.tls_verify)
+    warnings.push_back(tls_verify_off_warning);
+  doc["warnings"] = std::move(warnings);
   doc["figures"] = figures_json(compute_figures(total, run));
   doc["counters"] = counters_json(total.counters);
   doc["histograms"] = histograms_json(total.histograms);
@@ -146,15 +150,27 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
     });
   }
   doc["stages"] = std::move(stage_list);
+  json checks = json::array();
+  for (const auto& r : thresholds)
+    checks.push_back(json{
+        {"expression", r.check.text},
+        {"value", r.has_value ? json(r.value) : json(nullptr)},
+        {"limit", r.check.limit},
+        {"display", format_threshold_value(r)},
+        {"pass", r.pass},
+    });
+  doc["thresholds"] = std::move(checks);
+  doc["thresholds_passed"] = all_passed(thresholds);
   // Invalid UTF-8 in a scenario or stage name is replaced rather than thrown.
   return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::error_code write_summary_json(const std::string& path, const load_snapshot& total,
-                                   const run_info& run, const std::vector<stage_report>& stages) {
+                                   const run_info& run, const std::vector<stage_report>& stages,
+                                   const std::vector<threshold_result>& thresholds) {
   std::string text;
   try {
-    text = summary_json_text(total, run, stages);
+    text = summary_json_text(total, run, stages, thresholds);
   } catch (const std::exception&) {
     return metrics_errc::write_failed;
   }
@@ -182,6 +198,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   if (!run.scenario.empty())
     out += " (" + run.scenario + ")";
   out += "\n";
+  if (!run.tls_verify)
+    out += std::string("  WARNING: ") + tls_verify_off_warning + "\n";
   line("users (peak target)", std::to_string(f.total_users));
   line("duration", fixed(f.duration_s, 1) + " s");
   line("latency mode", run.latency_mode);
@@ -212,6 +230,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
     if (auto n = total.counters.error_count(e); n > 0)
       line("  " + std::string{to_label(e)}, std::to_string(n));
   }
+  if (!run.tls_failure.empty())
+    line("last TLS failure", run.tls_failure);
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];
