@@ -1,6 +1,7 @@
 // stompede's command line: the verbs, and wiring between the libraries. No logic worth a test
 // lives here; each verb hands over to a library function.
 
+#include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
 #include "config/environment.hpp"
 #include "config/loader.hpp"
@@ -33,6 +34,8 @@ std::optional<config::scenario> load(const std::string& path,
   if (result.ok()) {
     auto more = config::validate(*result.value);
     problems.insert(problems.end(), more.begin(), more.end());
+    auto behaviours = check_behaviours(*result.value);
+    problems.insert(problems.end(), behaviours.begin(), behaviours.end());
   }
   for (auto& p : problems)
     std::fprintf(stderr, "%s\n", p.to_string().c_str());
