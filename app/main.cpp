@@ -1,6 +1,8 @@
 // stompede's command line: the verbs, and wiring between the libraries. No logic worth a test
 // lives here; each verb hands over to a library function.
 
+#include "app/cli.hpp"
+
 #include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
 #include "config/environment.hpp"
@@ -121,7 +123,9 @@ int cmd_serve(const std::string& listen, const std::string& config_path, const s
 
 } // namespace
 
-int main(int argc, char** argv) {
+// The whole command line as a library function (app/cli.hpp), so that a program that registers
+// its own behaviours first is stompede with those behaviours (examples/mention_bot).
+int stompede::cli_main(int argc, char** argv) {
   CLI::App app{"stompede: a load and fault-injection tester for STOMP-over-WebSocket chat "
                "servers"};
   app.set_version_flag("--version", std::string{"stompede "} + STOMPEDE_VERSION);

@@ -183,8 +183,9 @@ std::vector<config::diagnostic> check_behaviours(const config::scenario& sc) {
     const auto* info = find_behaviour(e.name);
     if (info == nullptr) {
       auto names = behaviour_names();
-      std::string msg =
-          "unknown behaviour \"" + e.name + "\"" + did_you_mean(e.name, names) + " known:";
+      auto hint = did_you_mean(e.name, names);
+      std::string msg = "unknown behaviour \"" + e.name + "\"" +
+                        (hint.empty() ? std::string{";"} : hint) + " known:";
       for (auto& n : names)
         msg += " " + n;
       out.push_back(at(name_pos, p + ".name", msg));

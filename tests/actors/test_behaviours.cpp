@@ -199,8 +199,8 @@ std::unique_ptr<behaviour> make(const config::scenario& sc, std::size_t i, recor
 
 TEST_CASE("registry: the built-ins are there", "[behaviours]") {
   auto names = behaviour_names();
-  for (auto n : {"seed_mix", "listener", "burst", "room_hopper", "private_pairs", "replier",
-                 "steps"})
+  for (auto n :
+       {"seed_mix", "listener", "burst", "room_hopper", "private_pairs", "replier", "steps"})
     CHECK(std::find(names.begin(), names.end(), n) != names.end());
 }
 
@@ -424,7 +424,8 @@ steps = [
 }
 
 TEST_CASE("steps: a loop without a pause yields instead of spinning", "[behaviours][steps]") {
-  auto sc = load("[[behaviour]]\nsteps = [ { repeat = \"forever\", steps = [ { chat = true } ] } ]\n");
+  auto sc =
+      load("[[behaviour]]\nsteps = [ { repeat = \"forever\", steps = [ { chat = true } ] } ]\n");
   recording_context ctx;
   auto b = make(sc, 0, ctx);
   b->on_connected(ctx);
@@ -436,8 +437,7 @@ TEST_CASE("steps: a loop without a pause yields instead of spinning", "[behaviou
   CHECK(ctx.chats.size() > first);
 }
 
-TEST_CASE("pattern_match: globs match whole texts, plain patterns are substrings",
-          "[behaviours]") {
+TEST_CASE("pattern_match: globs match whole texts, plain patterns are substrings", "[behaviours]") {
   CHECK(pattern_match("", "anything"));
   CHECK(pattern_match("lo w", "hello world"));
   CHECK_FALSE(pattern_match("xyz", "hello world"));

@@ -173,11 +173,12 @@ TEST_CASE("steps: a CSV data file feeds {data.COLUMN}", "[config][behaviour][ste
   CHECK(e.data_columns == std::vector<std::string>{"name", "greeting"});
   REQUIRE(e.data_rows.size() == 2);
   CHECK(e.data_rows[0][1] == "hello, world");
-  auto bad = load("[[behaviour]]\ndata = \"" + path +
-                  "\"\nsteps = [ { send = \"{data.surname}\" } ]\n");
+  auto bad =
+      load("[[behaviour]]\ndata = \"" + path + "\"\nsteps = [ { send = \"{data.surname}\" } ]\n");
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(all(bad), Catch::Contains("has no column \"surname\"; columns: name greeting"));
-  auto missing = load("[[behaviour]]\ndata = \"/nonexistent/x.csv\"\nsteps = [ { chat = true } ]\n");
+  auto missing =
+      load("[[behaviour]]\ndata = \"/nonexistent/x.csv\"\nsteps = [ { chat = true } ]\n");
   REQUIRE_FALSE(missing.ok());
   CHECK_THAT(all(missing), Catch::Contains("b.toml:9:8: behaviour[0].data: cannot read"));
   std::remove(path.c_str());

@@ -161,7 +161,8 @@ steps = [
     for (int i = 0; i < 60; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       metrics = http_get(port, "/metrics");
-      if (metrics.find("stomp_load_test_behaviour_events_total{behaviour=\"burst\",name=\"bursts\"}") !=
+      if (metrics.find(
+              "stomp_load_test_behaviour_events_total{behaviour=\"burst\",name=\"bursts\"}") !=
           std::string::npos)
         break;
     }
