@@ -149,7 +149,8 @@ private:
 
 /// When every connection attempt so far failed (and there were enough of them to be sure),
 /// the reason in one line: the count and the most frequent error type.
-std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak) {
+std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak,
+                                            const std::string& tls_failure) {
   auto enough = std::min<std::uint64_t>(std::max<std::uint32_t>(peak, 1), 10);
   if (c.stomp_connected > 0 || c.errors_total() < enough)
     return std::nullopt;
@@ -157,8 +158,13 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
   for (std::size_t i = 1; i < c.errors.size(); ++i)
     if (c.errors[i] > c.errors[worst])
       worst = i;
-  return std::to_string(c.errors_total()) + " failed attempts, none connected (mostly " +
-         std::string{metrics::to_label(static_cast<metrics::error_type>(worst))} + ")";
+  const auto type = static_cast<metrics::error_type>(worst);
+  std::string why = std::to_string(c.errors_total()) + " failed attempts, none connected (mostly " +
+                    std::string{metrics::to_label(type)};
+  // A TLS failure says why: expired, unknown CA, wrong host name, refused client certificate.
+  if (type == metrics::error_type::tls_error && !tls_failure.empty())
+    why += ": " + tls_failure;
+  return why + ")";
 }
 
 } // namespace
@@ -262,16 +268,17 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::printf(", metrics on http://%s/metrics",
                   metrics::normalize_listen_address(sc.output.prometheus).c_str());
     std::printf("\n");
-    if (!sc.tls.verify)
-      std::printf("stompede: WARNING: TLS certificate verification is OFF ([tls] verify = "
-                  "false); results do not prove a secure setup\n");
     std::fflush(stdout);
   }
+  // Loud even when quiet: on stderr before the run, and in every report after it.
+  if (!sc.tls.verify)
+    std::fprintf(stderr, "stompede: WARNING: %s\n", metrics::tls_verify_off_warning);
 
   metrics_result result;
   metrics::run_info run;
   run.total_users = peak;
   run.scenario = sc.source.empty() ? "environment" : sc.source;
+  run.tls_verify = sc.tls.verify;
   int code = exit_completed;
   bool failed_fast = false;
   auto started = std::chrono::steady_clock::now();
@@ -349,7 +356,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->request(metrics, std::chrono::seconds(5), get_atom::value)
           .receive(
               [&](metrics_result& r) {
-                if (auto why = nothing_connects(r.total.counters, peak)) {
+                if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure)) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
                   failed_fast = true;
@@ -373,6 +380,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   timeseries->close();
+  run.tls_failure = result.tls_failure;
   write_reports(dir, result, run, sc.output.csv);
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
   std::printf("reports: %s/ (load_test_result.csv, summary.json, timeseries.csv, "

@@ -8,6 +8,7 @@
 #include "metrics/snapshot.hpp"
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct io_aggregate {
   std::int64_t in_flight = 0;
   /// Per behaviour (indexed like the run's behaviour entries; sized by the first session).
   std::vector<metrics::behaviour_figures> behaviours;
+  /// The reason of the latest TLS failure on this thread since the last delta ("certificate
+  /// has expired", ...); empty when there was none.
+  std::string tls_failure;
 };
 
 /// What leaves an IO thread once a second.
@@ -34,6 +38,7 @@ struct io_delta {
   std::int64_t subscribed_sessions = 0;
   std::int64_t in_flight = 0;
   std::vector<metrics::behaviour_figures> behaviours;
+  std::string tls_failure;
 };
 
 /// Moves the histograms out (they restart empty), takes the counters, copies the gauges.
@@ -49,6 +54,8 @@ inline io_delta take_delta(io_aggregate& a) {
   d.behaviours.reserve(a.behaviours.size());
   for (auto& b : a.behaviours)
     d.behaviours.push_back(b.take());
+  d.tls_failure = std::move(a.tls_failure);
+  a.tls_failure.clear();
   return d;
 }
 

@@ -37,7 +37,7 @@ net::tls_options tls_of(const config::scenario& sc) {
 /// "HTTP 401: <error.message>" or the transport error, never the request body (a password).
 std::string describe(const std::error_code& ec, const net::http_response& r) {
   if (ec)
-    return ec.message();
+    return r.error_detail.empty() ? ec.message() : ec.message() + ": " + r.error_detail;
   std::string s = "HTTP " + std::to_string(r.status);
   auto j = json::parse(r.body, nullptr, false);
   if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_object() &&

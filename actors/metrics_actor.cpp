@@ -137,7 +137,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
 }
 
 metrics_result make_result(const metrics_state& st) {
-  return metrics_result{st.total, st.stages};
+  return metrics_result{st.total, st.stages, st.tls_failure};
 }
 
 } // namespace
@@ -179,6 +179,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           b.connected = 0;
         }
         metrics::merge(iv.behaviours, d.behaviours);
+        if (!d.tls_failure.empty())
+          st.tls_failure = std::move(d.tls_failure);
         if (tick != st.tick || st.pending == 0)
           return; // a straggler of an earlier collection: its events count, its levels not
         if (st.pending == st.pool->size()) {

@@ -66,6 +66,8 @@ struct metrics_state {
   std::vector<supervisor_levels> sup_levels;
   std::int64_t sup_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
+  /// The reason of the latest TLS failure of the run (empty: none).
+  std::string tls_failure;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;
@@ -75,6 +77,8 @@ struct metrics_state {
 struct metrics_result {
   metrics::load_snapshot total;
   std::vector<metrics::stage_report> stages;
+  /// The reason of the latest TLS failure ("certificate has expired", ...); empty: none.
+  std::string tls_failure;
 };
 
 /// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,

@@ -248,6 +248,11 @@ public:
     arm_deadline(settings_->stomp_connect_timeout, net::transport_errc::handshake_timeout);
   }
 
+  void on_tls_failure(std::string_view reason) override {
+    // Kept for the one-line diagnosis and the reports; the error itself is counted on close.
+    agg_.tls_failure.assign(reason);
+  }
+
   void on_message(std::string_view data) override {
     agg_.counters.bytes_in += data.size();
     parser_.feed(data);
@@ -292,7 +297,11 @@ public:
     pending_.clear();
     // A failure we diagnosed ourselves (ERROR frame, heart-beat) wins over the transport's view.
     auto reason = failure_ ? failure_ : ec;
-    if (stopping_ && (!reason || reason == net::transport_errc::closed_by_peer))
+    // After our DISCONNECT the server may end the connection at once, before or after its
+    // RECEIPT and without a WebSocket close (STOMP 1.2 "connection lingering"; RabbitMQ does):
+    // that is the end we asked for, not a failure.
+    if (stopping_ && (!reason || reason == net::transport_errc::closed_by_peer ||
+                      (disconnect_sent_ && reason == net::transport_errc::connection_reset)))
       reason = {};
     if (reason)
       agg_.counters.add_error(classify(reason));
@@ -613,6 +622,8 @@ private:
                                 return;
                               std::string token, why;
                               auto member = self->id_.member_id;
+                              if (!r.error_detail.empty())
+                                self->agg_.tls_failure = r.error_detail;
                               if (self->stopping_ ||
                                   !parse_login_response(ec, r, token, member, why)) {
                                 if (!self->failure_ && !self->stopping_)
@@ -655,6 +666,7 @@ private:
       std::string out;
       stomp_.disconnect(out, "disconnect");
       write(std::move(out));
+      disconnect_sent_ = true;
       agg_.counters.disconnects_graceful++;
       arm_deadline(settings_->disconnect_timeout, {});
     } else {
@@ -869,6 +881,8 @@ private:
   std::uint64_t receipt_seq_ = 0;
   std::size_t own_subscriptions_ = 0;
   bool room_delivery_ = false;
+  /// DISCONNECT was written: the server may now close the connection without a close frame.
+  bool disconnect_sent_ = false;
 };
 
 } // namespace

@@ -80,6 +80,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
     scfg.room_size = sc->rooms.members_per_room;
     scfg.max_sessions = peak + 100;
+    scfg.tls_cert_file = sc->target.embedded_cert_file;
+    scfg.tls_key_file = sc->target.embedded_key_file;
     if (!sc->auth.password.reveal().empty())
       scfg.password = sc->auth.password.reveal();
     else
@@ -87,7 +89,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     embedded = std::make_unique<server::server>(scfg);
     if (auto ec = embedded->start()) {
       std::fprintf(stderr, "stompede: cannot start the embedded server: %s\n",
-                   ec.message().c_str());
+                   embedded->start_problem().c_str());
       return exit_failed;
     }
     sc->target.url = embedded->ws_url();
@@ -102,7 +104,20 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   return code;
 }
 
-int cmd_serve(const std::string& listen, const std::string& config_path, const std::string& mode) {
+/// `stompede serve` flags that override server.toml.
+struct serve_flags {
+  std::string listen;
+  std::string config_path;
+  std::string mode;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+};
+
+int cmd_serve(const serve_flags& f) {
+  const std::string& listen = f.listen;
+  const std::string& config_path = f.config_path;
+  const std::string& mode = f.mode;
   server::server_config cfg;
   if (!config_path.empty()) {
     auto loaded = server::load_server_config(config_path);
@@ -118,6 +133,12 @@ int cmd_serve(const std::string& listen, const std::string& config_path, const s
     std::fprintf(stderr, "--mode: expected chat or broker, got '%s'\n", mode.c_str());
     return exit_bad_input;
   }
+  if (!f.tls_cert.empty())
+    cfg.tls_cert_file = f.tls_cert;
+  if (!f.tls_key.empty())
+    cfg.tls_key_file = f.tls_key;
+  if (!f.tls_client_ca.empty())
+    cfg.tls_client_ca_file = f.tls_client_ca;
   return server::run_serve(cfg);
 }
 
@@ -149,11 +170,16 @@ int stompede::cli_main(int argc, char** argv) {
   check->add_option("scenario", check_path, "Scenario TOML file")->required();
   check->add_option("--set", check_overrides, "Override a key: --set dotted.key=value");
 
-  std::string listen, server_config_path, mode;
+  serve_flags sf;
   auto* serve = app.add_subcommand("serve", "Run the embedded reference chat server");
-  serve->add_option("--listen", listen, "host:port to listen on (default 127.0.0.1:8080)");
-  serve->add_option("--config", server_config_path, "Server settings TOML (docs/server.md)");
-  serve->add_option("--mode", mode, "chat (default) or broker");
+  serve->add_option("--listen", sf.listen, "host:port to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--config", sf.config_path, "Server settings TOML (docs/server.md)");
+  serve->add_option("--mode", sf.mode, "chat (default) or broker");
+  serve->add_option("--tls-cert", sf.tls_cert,
+                    "PEM certificate chain: serve wss:// and https:// (with --tls-key)");
+  serve->add_option("--tls-key", sf.tls_key, "PEM private key of --tls-cert");
+  serve->add_option("--tls-client-ca", sf.tls_client_ca,
+                    "PEM CAs: require a client certificate signed by one of them");
 
   try {
     app.parse(argc, argv);
@@ -166,6 +192,6 @@ int stompede::cli_main(int argc, char** argv) {
   if (*check)
     return cmd_check(check_path, check_overrides);
   if (*serve)
-    return cmd_serve(listen, server_config_path, mode);
+    return cmd_serve(sf);
   return exit_bad_input;
 }

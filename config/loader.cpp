@@ -652,13 +652,16 @@ private:
   void read_target(const toml::table& t) {
     const std::string p = "target";
     check_keys(t, p,
-               {"url", "http_url", "embedded", "connect_headers", "upgrade_headers", "host",
-                "heartbeat", "heartbeat_grace", "connect_timeout", "handshake_timeout", "max_frame",
-                "source_addresses", "i_own_this_target"});
+               {"url", "http_url", "embedded", "embedded_cert_file", "embedded_key_file",
+                "connect_headers", "upgrade_headers", "host", "heartbeat", "heartbeat_grace",
+                "connect_timeout", "handshake_timeout", "max_frame", "source_addresses",
+                "i_own_this_target"});
     auto& c = s_.target;
     str(t, p, "url", c.url);
     str(t, p, "http_url", c.http_url);
     boolean(t, p, "embedded", c.embedded);
+    str(t, p, "embedded_cert_file", c.embedded_cert_file);
+    str(t, p, "embedded_key_file", c.embedded_key_file);
     headers(t, p, "connect_headers", c.connect_headers);
     headers(t, p, "upgrade_headers", c.upgrade_headers);
     str(t, p, "host", c.host);

@@ -164,6 +164,8 @@ std::string to_toml(const scenario& s) {
     << "url = " << str(t.url) << "\n"
     << "http_url = " << str(t.http_url) << "\n"
     << "embedded = " << boolean(t.embedded) << "\n"
+    << "embedded_cert_file = " << str(t.embedded_cert_file) << "\n"
+    << "embedded_key_file = " << str(t.embedded_key_file) << "\n"
     << "host = " << str(t.host) << "\n"
     << "heartbeat = "
     << str(format_duration(t.heartbeat_send) + "," + format_duration(t.heartbeat_recv)) << "\n"

@@ -37,6 +37,10 @@ struct target_config {
   std::string http_url{defaults::target_http_url};
   /// Run against the built-in reference server; the engine fills in both URLs.
   bool embedded = defaults::target_embedded;
+  /// With `embedded`: PEM certificate chain and key the built-in server serves wss:// and
+  /// https:// with (both or neither; empty = plain ws:// and http://).
+  std::string embedded_cert_file;
+  std::string embedded_key_file;
   /// Extra STOMP CONNECT headers.
   std::vector<header> connect_headers;
   /// Extra HTTP headers on the WebSocket upgrade request.

@@ -402,6 +402,21 @@ void check_reconnect(const scenario& s, checker& c) {
 }
 
 void check_tls(const scenario& s, checker& c) {
+  const auto& e = s.target;
+  if (!e.embedded_cert_file.empty() || !e.embedded_key_file.empty()) {
+    if (!e.embedded)
+      c.fail(e.embedded_cert_file.empty() ? "target.embedded_key_file"
+                                          : "target.embedded_cert_file",
+             "only used with target.embedded = true");
+    else if (e.embedded_cert_file.empty() != e.embedded_key_file.empty())
+      c.fail(e.embedded_cert_file.empty() ? "target.embedded_cert_file"
+                                          : "target.embedded_key_file",
+             "target.embedded_cert_file and target.embedded_key_file go together");
+  }
+  for (auto [key, path] : {std::pair{"target.embedded_cert_file", &e.embedded_cert_file},
+                           std::pair{"target.embedded_key_file", &e.embedded_key_file}})
+    if (!path->empty() && !file_readable(*path))
+      c.fail(key, "cannot read \"" + *path + "\"");
   const auto& t = s.tls;
   if (t.cert_file.empty() != t.key_file.empty())
     c.fail(t.cert_file.empty() ? "tls.cert_file" : "tls.key_file",

@@ -17,7 +17,17 @@ struct run_info {
   std::string scenario;
   /// "open" (latency from intended send times) or "closed" (think-time loop, labelled as such).
   std::string latency_mode = "open";
+  /// TLS certificate verification was on ([tls] verify). Off is stamped into every report.
+  bool tls_verify = true;
+  /// The reason of the latest TLS failure of the run ("certificate has expired", ...); empty
+  /// when there was none.
+  std::string tls_failure;
 };
+
+/// The warning every report and the run output carry when certificate verification is off.
+inline constexpr const char* tls_verify_off_warning =
+    "TLS certificate verification was OFF ([tls] verify = false): the server's identity was not "
+    "checked, these results do not show a secure setup";
 
 /// The derived figures every report shows, computed once so CSV, JSON and the table agree.
 /// Latencies in milliseconds.

@@ -122,11 +122,14 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
                               const std::vector<stage_report>& stages) {
   json doc;
   doc["run"] = json{
-      {"scenario", run.scenario},
-      {"total_users", run.total_users},
-      {"duration_s", run.duration_s},
-      {"latency_mode", run.latency_mode},
+      {"scenario", run.scenario},     {"total_users", run.total_users},
+      {"duration_s", run.duration_s}, {"latency_mode", run.latency_mode},
+      {"tls_verify", run.tls_verify}, {"tls_failure", run.tls_failure},
   };
+  json warnings = json::array();
+  if (!run.tls_verify)
+    warnings.push_back(tls_verify_off_warning);
+  doc["warnings"] = std::move(warnings);
   doc["figures"] = figures_json(compute_figures(total, run));
   doc["counters"] = counters_json(total.counters);
   doc["histograms"] = histograms_json(total.histograms);
@@ -201,6 +204,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   if (!run.scenario.empty())
     out += " (" + run.scenario + ")";
   out += "\n";
+  if (!run.tls_verify)
+    out += std::string("  WARNING: ") + tls_verify_off_warning + "\n";
   line("users (peak target)", std::to_string(f.total_users));
   line("duration", fixed(f.duration_s, 1) + " s");
   line("latency mode", run.latency_mode);
@@ -231,6 +236,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
     if (auto n = total.counters.error_count(e); n > 0)
       line("  " + std::string{to_label(e)}, std::to_string(n));
   }
+  if (!run.tls_failure.empty())
+    line("last TLS failure", run.tls_failure);
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];

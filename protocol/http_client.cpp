@@ -208,7 +208,13 @@ private:
   }
 
   void fail(beast::error_code ec, step s) {
-    complete(timed_out_ ? transport_errc::request_timeout : classify(ec, s), {});
+    const auto e = timed_out_ ? transport_errc::request_timeout : classify(ec, s);
+    http_response res;
+    if constexpr (Tls) {
+      if (e == transport_errc::tls_error)
+        res.error_detail = tls_failure_reason(stream_, ec);
+    }
+    complete(e, std::move(res));
   }
 
   void complete(std::error_code ec, http_response res) {

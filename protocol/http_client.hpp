@@ -47,6 +47,9 @@ struct http_response {
   unsigned status = 0;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// On a failed request, more than the error code says when there is more: the TLS reason
+  /// ("certificate has expired", "hostname mismatch", ...). Empty otherwise.
+  std::string error_detail;
 
   /// The first header called `name` (case-insensitive), or nullptr.
   const std::string* header(std::string_view name) const noexcept;

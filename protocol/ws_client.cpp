@@ -585,7 +585,16 @@ private:
   // ---- the end ---------------------------------------------------------------------------
 
   void fail(beast::error_code ec, step s) {
-    fail_with(classify(ec, s));
+    const auto e = classify(ec, s);
+    if constexpr (Tls) {
+      if (e == transport_errc::tls_error && handler_ && state_ != state::closed) {
+        const std::string reason = tls_failure_reason(ws_.next_layer(), ec);
+        handler_->on_tls_failure(reason);
+        if (state_ == state::closed)
+          return;
+      }
+    }
+    fail_with(e);
   }
 
   void fail_with(transport_errc e) {

@@ -72,6 +72,12 @@ public:
     (void)code;
     (void)reason;
   }
+  /// TLS failed (the connection then ends with tls_error): OpenSSL's reason, such as the
+  /// certificate verification error ("certificate has expired", "hostname mismatch") or the
+  /// peer's alert. Called just before on_closed; `reason` is valid during the call only.
+  virtual void on_tls_failure(std::string_view reason) {
+    (void)reason;
+  }
   /// The connection is over: `ec` is empty for a clean close we asked for, otherwise the
   /// categorised reason (transport_errc or a STOMP error passed to close()). Called once.
   virtual void on_closed(std::error_code ec) = 0;

@@ -90,14 +90,29 @@ std::string pick_subprotocol(std::string_view offered) {
 } // namespace
 
 connection::connection(server_core& core, io_shard& shard, net::ip::tcp::socket socket)
-    : core_(core), shard_(shard), ws_(std::move(socket)), created_(clock::now()) {
+    : core_(core), shard_(shard), ws_(std::move(socket), core.tls_context()),
+      created_(clock::now()) {
   core_.stats.connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 connection::~connection() = default;
 
 void connection::start() {
-  do_read_http();
+  if (!ws_.next_layer().is_tls()) {
+    do_read_http();
+    return;
+  }
+  // Bounded like the rest of the connection phase: tick() aborts after connect_timeout.
+  ws_.next_layer().async_handshake([self = shared_from_this()](beast::error_code ec) {
+    if (self->finalized_)
+      return;
+    if (ec) {
+      self->core_.stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      self->finalize();
+      return;
+    }
+    self->do_read_http();
+  });
 }
 
 // --- HTTP -----------------------------------------------------------------------------------

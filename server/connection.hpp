@@ -8,6 +8,7 @@
 #include "protocol/stomp_heartbeat.hpp"
 #include "protocol/stomp_parser.hpp"
 #include "server/server_core.hpp"
+#include "server/server_stream.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -38,7 +39,7 @@ public:
   connection(server_core& core, io_shard& shard, boost::asio::ip::tcp::socket socket);
   ~connection();
 
-  /// Starts reading the first HTTP request.
+  /// Starts the TLS handshake (TLS listeners) and then reads the first HTTP request.
   void start();
 
   /// Queues a shared MESSAGE frame for the subscription `sub_id` (escaped).
@@ -110,7 +111,7 @@ private:
 
   server_core& core_;
   io_shard& shard_;
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  boost::beast::websocket::stream<server_stream> ws_;
   boost::beast::flat_buffer buf_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> req_;
   std::unique_ptr<boost::beast::http::response<boost::beast::http::string_body>> res_;

@@ -23,12 +23,12 @@ int run_serve(const server_config& config) {
 
   server srv(config);
   if (auto ec = srv.start()) {
-    std::cerr << "stompede serve: cannot listen on " << config.listen << ": " << ec.message()
-              << "\n";
+    std::cerr << "stompede serve: " << srv.start_problem() << "\n";
     return 2;
   }
   std::cout << "stompede serve: " << (config.mode == server_mode::chat ? "chat" : "broker")
-            << " mode\n"
+            << " mode" << (srv.tls() ? ", TLS" : "")
+            << (config.tls_client_ca_file.empty() ? "" : " (client certificates required)") << "\n"
             << "  WebSocket (STOMP 1.2): " << srv.ws_url() << "\n"
             << "  HTTP:                  " << srv.http_url() << "\n";
   if (config.metrics)

@@ -39,11 +39,19 @@ std::string authority(const detail::server_core& c) {
 } // namespace
 
 std::string server::ws_url() const {
-  return "ws://" + authority(*core_) + "/ws-stomp";
+  return (tls() ? "wss://" : "ws://") + authority(*core_) + "/ws-stomp";
 }
 
 std::string server::http_url() const {
-  return "http://" + authority(*core_);
+  return (tls() ? "https://" : "http://") + authority(*core_);
+}
+
+std::string server::start_problem() const {
+  return core_->start_problem();
+}
+
+bool server::tls() const {
+  return core_->tls_context() != nullptr;
 }
 
 void server::stop() {

@@ -74,9 +74,13 @@ struct server_config {
   std::string admin_token;
   /// Serve Prometheus text at GET /metrics on the same listener.
   bool metrics = true;
-  /// Optional TLS (not implemented yet: start() fails with operation_not_supported when set).
+  /// TLS: with a certificate chain and its key (PEM, both or neither) the listener serves wss://
+  /// and https:// only.
   std::string tls_cert_file;
   std::string tls_key_file;
+  /// PEM CAs for client certificates; when set, every TLS client must present a certificate
+  /// signed by one of them (mutual TLS). Needs tls_cert_file.
+  std::string tls_client_ca_file;
 };
 
 /// Parses "chat" / "broker".
@@ -106,6 +110,7 @@ struct server_stats {
   std::uint64_t fault_closed_sessions = 0;
   std::uint64_t fault_error_sessions = 0;
   std::uint64_t logins = 0;
+  std::uint64_t tls_handshake_failures = 0; ///< TLS handshakes that failed (not counted: timeouts)
 };
 
 namespace detail {
@@ -120,13 +125,18 @@ public:
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Binds (port 0 = ephemeral) and starts the IO threads.
+  /// Loads the TLS files, binds (port 0 = ephemeral) and starts the IO threads. On failure
+  /// start_problem() says what failed in one line.
   std::error_code start();
+  /// Why start() failed, naming the file or address (empty when it did not fail).
+  std::string start_problem() const;
+  /// True when the listener speaks TLS (wss://, https://).
+  bool tls() const;
   /// The bound port (0 before start).
   std::uint16_t port() const;
-  /// ws://host:port/ws-stomp
+  /// ws://host:port/ws-stomp (wss:// with TLS)
   std::string ws_url() const;
-  /// http://host:port
+  /// http://host:port (https:// with TLS)
   std::string http_url() const;
   /// Graceful: stops accepting, closes every session, joins the threads. Idempotent.
   void stop();

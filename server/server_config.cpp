@@ -209,6 +209,8 @@ struct loader {
         ok = str(node, key, c.tls_cert_file);
       } else if (key == "tls_key_file") {
         ok = str(node, key, c.tls_key_file);
+      } else if (key == "tls_client_ca_file") {
+        ok = str(node, key, c.tls_client_ca_file);
       } else {
         ok = fail(node, key, "a known server setting (see docs/server.md)");
         error = where(node) + "unknown key `" + key + "` (see docs/server.md)";

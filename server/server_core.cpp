@@ -1,6 +1,8 @@
 #include "server/server_core.hpp"
 
+#include "protocol/transport_error.hpp"
 #include "server/connection.hpp"
+#include "server/server_stream.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -88,11 +90,17 @@ std::error_code server_core::open_acceptor() {
 std::error_code server_core::start() {
   if (started_)
     return std::make_error_code(std::errc::operation_in_progress);
-  if (!cfg_.tls_cert_file.empty() || !cfg_.tls_key_file.empty()) {
-    return std::make_error_code(std::errc::operation_not_supported);
+  start_problem_.clear();
+  if (!cfg_.tls_cert_file.empty() || !cfg_.tls_key_file.empty() ||
+      !cfg_.tls_client_ca_file.empty()) {
+    tls_ = make_server_tls_context(cfg_.tls_cert_file, cfg_.tls_key_file, cfg_.tls_client_ca_file,
+                                   start_problem_);
+    if (!tls_)
+      return stompede::net::make_error_code(stompede::net::transport_errc::tls_error);
   }
   std::uint16_t port = 0;
   if (!split_listen(cfg_.listen, host_, port)) {
+    start_problem_ = "listen: expected host:port, got '" + cfg_.listen + "'";
     return std::make_error_code(std::errc::invalid_argument);
   }
   port_ = port;
@@ -101,6 +109,7 @@ std::error_code server_core::start() {
     shards_.push_back(std::make_unique<io_shard>(static_cast<std::uint32_t>(i)));
   }
   if (auto ec = open_acceptor()) {
+    start_problem_ = "cannot listen on " + cfg_.listen + ": " + ec.message();
     shards_.clear();
     return ec;
   }

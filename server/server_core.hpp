@@ -26,6 +26,10 @@
 #include <unordered_set>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+} // namespace boost::asio::ssl
+
 namespace stompede::server::detail {
 
 class connection;
@@ -59,6 +63,15 @@ public:
 
   std::error_code start();
   void stop();
+
+  /// Why start() failed, in words (empty otherwise).
+  const std::string& start_problem() const noexcept {
+    return start_problem_;
+  }
+  /// The listener's TLS context; null = plain TCP.
+  boost::asio::ssl::context* tls_context() const noexcept {
+    return tls_.get();
+  }
 
   const server_config& config() const noexcept {
     return cfg_;
@@ -112,6 +125,8 @@ private:
   io_shard& next_shard();
 
   server_config cfg_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::string start_problem_;
   std::string host_;
   std::atomic<std::uint16_t> port_{0};
   std::vector<std::unique_ptr<io_shard>> shards_;

@@ -35,6 +35,7 @@ server_stats counters::snapshot() const {
   s.fault_closed_sessions = get(fault_closed_sessions);
   s.fault_error_sessions = get(fault_error_sessions);
   s.logins = get(logins);
+  s.tls_handshake_failures = get(tls_handshake_failures);
   return s;
 }
 
@@ -71,6 +72,9 @@ std::string counters::render_prometheus() const {
           s.refused_connections);
   counter("stompede_server_logins_total", "Successful logins", s.logins);
   counter("stompede_server_http_requests_total", "HTTP requests served", get(http_requests));
+  counter("stompede_server_tls_handshake_failures_total",
+          "TLS handshakes the client failed (bad certificate, wrong protocol)",
+          s.tls_handshake_failures);
   auto& errors = prometheus::BuildCounter()
                      .Name("stompede_server_protocol_errors_total")
                      .Help("ERROR frames sent, by category")

@@ -34,6 +34,7 @@ struct counters {
   std::atomic<std::uint64_t> fault_error_sessions{0};
   std::atomic<std::uint64_t> logins{0};
   std::atomic<std::uint64_t> http_requests{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
 
   /// Errors by category label (rare events: a mutex is fine).
   void count_error(const std::string& category) {

@@ -113,3 +113,18 @@ TEST_CASE("templates accept only known placeholders", "[config][validate]") {
   CHECK(ds[0].key == "destinations.send");
   CHECK_THAT(ds[0].message, Catch::Contains("{rooom}"));
 }
+
+TEST_CASE("the embedded server's certificate and key go together, with embedded only",
+          "[config][validate]") {
+  auto s = runnable();
+  s.target.embedded_cert_file = "/etc/hostname"; // any readable file
+  s.target.embedded_key_file = "/etc/hostname";
+  CHECK(has(validate(s), "target.embedded_cert_file"));
+  s.target.embedded = true;
+  s.target.url.clear();
+  CHECK(validate(s).empty());
+  s.target.embedded_key_file.clear();
+  CHECK(has(validate(s), "target.embedded_key_file"));
+  s.target.embedded_key_file = "/nonexistent/server.key";
+  CHECK(has(validate(s), "target.embedded_key_file"));
+}

@@ -54,3 +54,25 @@ TEST_CASE("summary table: names the headline figures") {
   // Error types that did not happen are not listed.
   CHECK(table.find("tls_error") == std::string::npos);
 }
+
+TEST_CASE("reports stamp verify = false as a warning and keep the TLS failure reason") {
+  auto run = test::sample_run();
+  auto doc = nlohmann::json::parse(summary_json_text(test::sample_total(), run));
+  CHECK(doc["run"]["tls_verify"] == true);
+  CHECK(doc["run"]["tls_failure"] == "");
+  CHECK(doc["warnings"].empty());
+  auto table = format_summary_table(test::sample_total(), run);
+  CHECK(table.find("WARNING") == std::string::npos);
+  CHECK(table.find("last TLS failure") == std::string::npos);
+
+  run.tls_verify = false;
+  run.tls_failure = "certificate has expired";
+  doc = nlohmann::json::parse(summary_json_text(test::sample_total(), run));
+  CHECK(doc["run"]["tls_verify"] == false);
+  CHECK(doc["run"]["tls_failure"] == "certificate has expired");
+  REQUIRE(doc["warnings"].size() == 1);
+  CHECK(doc["warnings"][0] == tls_verify_off_warning);
+  table = format_summary_table(test::sample_total(), run);
+  CHECK(table.find(std::string("WARNING: ") + tls_verify_off_warning) != std::string::npos);
+  CHECK(table.find("certificate has expired") != std::string::npos);
+}

@@ -204,6 +204,7 @@ TEST_CASE("https verifies with the CA and fails without it", "[http_client][tls]
     CHECK_FALSE(*out.ec);
     CHECK(out.response.status == 200);
     CHECK(out.response.body == "GET /secure  ");
+    CHECK(out.response.error_detail.empty());
   }
   {
     asio::io_context ioc;
@@ -213,5 +214,6 @@ TEST_CASE("https verifies with the CA and fails without it", "[http_client][tls]
     auto out = run(ioc, req);
     REQUIRE(out.ec);
     CHECK(*out.ec == transport_errc::tls_error);
+    CHECK(out.response.error_detail == "unable to get local issuer certificate");
   }
 }

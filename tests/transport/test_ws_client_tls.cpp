@@ -26,6 +26,9 @@ struct tls_recorder : net::ws_handler {
     if (client)
       client->close(true);
   }
+  void on_tls_failure(std::string_view reason) override {
+    tls_reason = reason;
+  }
   void on_closed(std::error_code ec) override {
     ++closed_count;
     closed_ec = ec;
@@ -38,6 +41,7 @@ struct tls_recorder : net::ws_handler {
   std::vector<std::string> messages;
   int closed_count = 0;
   std::error_code closed_ec;
+  std::string tls_reason;
 };
 
 std::unique_ptr<ssl::context> server_context() {
@@ -96,6 +100,7 @@ TEST_CASE("wss without the CA fails with tls_error", "[ws_client][tls]") {
   CHECK_FALSE(rec->opened);
   CHECK(rec->closed_count == 1);
   CHECK(rec->closed_ec == transport_errc::tls_error);
+  CHECK(rec->tls_reason == "unable to get local issuer certificate");
 }
 
 TEST_CASE("wss with a wrong host name fails with tls_error", "[ws_client][tls]") {
@@ -106,6 +111,17 @@ TEST_CASE("wss with a wrong host name fails with tls_error", "[ws_client][tls]")
   CHECK_FALSE(rec->opened);
   CHECK(rec->closed_count == 1);
   CHECK(rec->closed_ec == transport_errc::tls_error);
+  CHECK(rec->tls_reason == "hostname mismatch");
+}
+
+TEST_CASE("wss checks an address URL against the certificate's IP addresses", "[ws_client][tls]") {
+  net::tls_options tls;
+  tls.ca_file = test_support::certs().ca_pem;
+  tls.server_name = "127.0.0.2"; // the certificate names 127.0.0.1 and localhost
+  auto rec = run_tls(tls);
+  CHECK_FALSE(rec->opened);
+  CHECK(rec->closed_ec == transport_errc::tls_error);
+  CHECK(rec->tls_reason == "IP address mismatch");
 }
 
 TEST_CASE("wss with verification off connects without the CA", "[ws_client][tls]") {
@@ -114,6 +130,7 @@ TEST_CASE("wss with verification off connects without the CA", "[ws_client][tls]
   auto rec = run_tls(tls);
   CHECK(rec->opened);
   CHECK_FALSE(rec->closed_ec);
+  CHECK(rec->tls_reason.empty());
 }
 
 TEST_CASE("an unreadable CA file fails with tls_error from start", "[ws_client][tls]") {
