@@ -5,16 +5,31 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <unistd.h>
+
 namespace stompede::server::detail {
 
 namespace ssl = boost::asio::ssl;
 
 namespace {
 
-/// OpenSSL's reason for the last failure ("no such file", "key values mismatch", ...).
+/// OpenSSL's reason for a failure to use a file ("key values mismatch", "no start line", ...).
 std::string openssl_reason(const boost::system::error_code& ec) {
   std::string m = ec.message();
-  return m.empty() ? "unknown error" : m;
+  if (auto paren = m.rfind(" ("); paren != std::string::npos && !m.empty() && m.back() == ')')
+    m.erase(paren);
+  return m.empty() || m == "asio.ssl error" ? "not a usable PEM file" : m;
+}
+
+/// Empty when `path` can be read, else the system's reason ("No such file or directory").
+std::string unreadable(const std::string& path) {
+  if (::access(path.c_str(), R_OK) == 0)
+    return {};
+  return std::strerror(errno);
 }
 
 } // namespace
@@ -33,6 +48,16 @@ std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_fi
   } catch (const std::exception& e) {
     why = std::string("cannot create a TLS context: ") + e.what();
     return nullptr;
+  }
+  for (const auto& [what, path] :
+       {std::pair{"TLS certificate", &cert_file}, std::pair{"TLS key", &key_file},
+        std::pair{"client CA certificates", &client_ca_file}}) {
+    if (path->empty())
+      continue;
+    if (auto e = unreadable(*path); !e.empty()) {
+      why = std::string("cannot read ") + what + " '" + *path + "': " + e;
+      return nullptr;
+    }
   }
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |

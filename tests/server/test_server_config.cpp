@@ -79,3 +79,17 @@ TEST_CASE("server.toml errors name file, line and column", "[server][config]") {
     CHECK_THAT(std::get<std::string>(r), Catch::Contains("duration"));
   }
 }
+
+TEST_CASE("server.toml takes the TLS files", "[server][config][tls]") {
+  const auto path = write_temp(R"(tls_cert_file = "s.pem"
+tls_key_file = "s.key"
+tls_client_ca_file = "ca.pem"
+)");
+  auto r = load_server_config(path);
+  std::remove(path.c_str());
+  REQUIRE(std::holds_alternative<server_config>(r));
+  const auto& c = std::get<server_config>(r);
+  CHECK(c.tls_cert_file == "s.pem");
+  CHECK(c.tls_key_file == "s.key");
+  CHECK(c.tls_client_ca_file == "ca.pem");
+}
