@@ -3,6 +3,7 @@
 // What every user session of a run shares (one immutable instance per run), and what makes
 // one user different from another (its identity and send plan).
 
+#include "actors/behaviours/registry.hpp"
 #include "actors/message_template.hpp"
 #include "protocol/stomp_client.hpp"
 #include "protocol/stomp_parser.hpp"
@@ -57,6 +58,10 @@ struct session_settings {
   std::chrono::seconds relogin_margin{2};
   /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
   std::chrono::milliseconds disconnect_timeout{2000};
+  /// The run's behaviours; a user's identity says which one it runs.
+  std::vector<behaviour_slot> behaviours;
+  /// Seeds each behaviour's random numbers (with the user index).
+  std::uint64_t random_seed = 0;
 };
 
 /// Who a simulated user is. Kept across restarts by its supervisor.
@@ -66,8 +71,10 @@ struct user_identity {
   std::int64_t room = 0;
   /// Bearer token (a secret: never printed).
   std::string token;
-  /// Send interval; zero = listen only.
-  std::chrono::milliseconds interval{0};
+  /// Which of the run's behaviours the user runs (index into session_settings::behaviours).
+  std::uint16_t behaviour = 0;
+  /// The user's ordinal among the users of that behaviour (0, 1, 2, ...).
+  std::uint32_t behaviour_index = 0;
   /// Local address to bind (spreads ephemeral ports); empty = any.
   std::string source_address;
 };
