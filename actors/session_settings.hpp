@@ -55,7 +55,8 @@ struct session_settings {
   /// again before it connects.
   std::optional<login_settings> relogin;
   std::chrono::seconds relogin_margin{2};
-  /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
+  /// On a graceful stop: the wait for own messages still in flight before DISCONNECT, and then
+  /// the DISCONNECT -> RECEIPT wait before closing anyway (each at most this long).
   std::chrono::milliseconds disconnect_timeout{2000};
 };
 
