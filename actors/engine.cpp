@@ -12,8 +12,10 @@
 #include "actors/user_plan.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
+#include "metrics/html_report.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/summary_json.hpp"
+#include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
 
 #include <caf/all.hpp>
@@ -29,6 +31,7 @@
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
+#include <variant>
 
 namespace stompede {
 
@@ -88,14 +91,38 @@ std::vector<stage> plan_stages(const config::scenario& sc) {
   return out;
 }
 
+/// The scenario's thresholds, parsed (the loader has checked them already).
+std::vector<metrics::threshold> parse_thresholds(const config::scenario& sc) {
+  std::vector<metrics::threshold> out;
+  for (auto& text : sc.thresholds.checks) {
+    auto parsed = metrics::parse_threshold(text);
+    if (auto* t = std::get_if<metrics::threshold>(&parsed))
+      out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+/// The first threshold that has a value and fails on the totals so far, if any (one without
+/// data yet is no reason to stop).
+std::optional<metrics::threshold_result>
+failing_threshold(const std::vector<metrics::threshold>& checks, const metrics_result& r) {
+  for (auto& t : checks) {
+    auto res = metrics::evaluate(t, r.total, r.total.elapsed_s);
+    if (res.has_value && !res.pass)
+      return res;
+  }
+  return std::nullopt;
+}
+
 void write_reports(const std::string& dir, const metrics_result& r, const metrics::run_info& run,
-                   bool csv) {
+                   bool csv, const std::vector<metrics::threshold_result>& thresholds) {
   if (csv) {
     if (auto ec = metrics::write_csv_report(dir + "/load_test_result.csv", r.total, run))
       std::fprintf(stderr, "stompede: cannot write %s/load_test_result.csv: %s\n", dir.c_str(),
                    ec.message().c_str());
   }
-  if (auto ec = metrics::write_summary_json(dir + "/summary.json", r.total, run, r.stages))
+  if (auto ec =
+          metrics::write_summary_json(dir + "/summary.json", r.total, run, r.stages, thresholds))
     std::fprintf(stderr, "stompede: cannot write %s/summary.json: %s\n", dir.c_str(),
                  ec.message().c_str());
 }
@@ -188,6 +215,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     }
   }
   auto peak = peak_users(sc);
+  auto checks = parse_thresholds(sc);
+  bool aborted = false;
+  std::string abort_note;
   // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
   auto fd_limit = raise_nofile_limit();
   std::uint64_t reserve = 64;
@@ -348,6 +378,19 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->request(metrics, std::chrono::seconds(5), get_atom::value)
           .receive(
               [&](metrics_result& r) {
+                if (sc.thresholds.abort_on_fail &&
+                    r.total.elapsed_s * 1000.0 >=
+                        static_cast<double>(sc.thresholds.abort_grace.count())) {
+                  if (auto bad = failing_threshold(checks, r)) {
+                    abort_note = "aborted: threshold \"" + bad->check.text + "\" failed (" +
+                                 metrics::format_threshold_value(*bad) + ")";
+                    std::fprintf(stderr, "\nstompede: %s, stopping\n", abort_note.c_str());
+                    aborted = true;
+                    stop_sent = true;
+                    self->send(director, stop_atom::value);
+                    return;
+                  }
+                }
                 if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure)) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
@@ -373,15 +416,37 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   timeseries->close();
   run.tls_failure = result.tls_failure;
-  write_reports(dir, result, run, sc.output.csv);
+  auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
+  write_reports(dir, result, run, sc.output.csv, verdicts);
+  int sig = stop_signal.load();
+  if (sc.output.html) {
+    metrics::html_report_input report;
+    report.total = result.total;
+    report.run = run;
+    report.stages = result.stages;
+    report.thresholds = verdicts;
+    report.rows = timeseries->rows();
+    report.scenario_toml = config::to_toml(sc);
+    if (!abort_note.empty())
+      report.note = abort_note;
+    else if (failed_fast)
+      report.note = "stopped early: nothing could connect";
+    else if (sig != 0)
+      report.note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+    if (auto ec = metrics::write_html_report(dir + "/report.html", report))
+      std::fprintf(stderr, "stompede: cannot write %s/report.html: %s\n", dir.c_str(),
+                   ec.message().c_str());
+  }
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
-  std::printf("reports: %s/ (load_test_result.csv, summary.json, timeseries.csv, "
-              "scenario.toml)\n",
-              dir.c_str());
+  std::printf("%s", metrics::format_threshold_table(verdicts).c_str());
+  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s)\n", dir.c_str(),
+              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "");
   if (failed_fast)
     code = exit_failed;
-  else if (int sig = stop_signal.load(); sig != 0)
+  else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
+  else if (aborted || !metrics::all_passed(verdicts))
+    code = exit_thresholds_failed;
   return code;
 }
 

@@ -26,6 +26,8 @@ enum run_exit : int {
   /// The run could not start or nothing could connect (one line on stderr says why).
   exit_failed = 1,
   exit_bad_input = 2,
+  /// The run completed (or was aborted by [thresholds] abort_on_fail) and a threshold failed.
+  exit_thresholds_failed = 99,
   exit_interrupted_sigint = 130,
   exit_interrupted_sigterm = 143,
 };

@@ -2,6 +2,7 @@
 
 #include "config/duration.hpp"
 #include "config/validate.hpp"
+#include "metrics/thresholds.hpp"
 
 #include <toml++/toml.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <variant>
 
 namespace stompede::config {
 
@@ -228,7 +230,7 @@ public:
     reserved(root);
     check_keys(root, "",
                {"target", "auth", "rooms", "destinations", "stage", "behaviour", "reconnect", "tls",
-                "output", "run"},
+                "output", "run", "thresholds"},
                {"fault", "experiment"});
     if (auto* t = table(root, "", "target"))
       read_target(*t);
@@ -250,6 +252,8 @@ public:
       read_output(*t);
     if (auto* t = table(root, "", "run"))
       read_run(*t);
+    if (auto* t = table(root, "", "thresholds"))
+      read_thresholds(*t);
   }
 
 private:
@@ -802,13 +806,57 @@ private:
 
   void read_output(const toml::table& t) {
     const std::string p = "output";
-    check_keys(t, p, {"dir", "prometheus", "allow_public_metrics", "csv", "round_trip_timeout"});
+    check_keys(t, p,
+               {"dir", "prometheus", "allow_public_metrics", "csv", "round_trip_timeout", "html"});
     auto& c = s_.output;
     str(t, p, "dir", c.dir);
     str(t, p, "prometheus", c.prometheus);
     boolean(t, p, "allow_public_metrics", c.allow_public_metrics);
     boolean(t, p, "csv", c.csv);
     duration(t, p, "round_trip_timeout", c.round_trip_timeout);
+    boolean(t, p, "html", c.html);
+  }
+
+  void read_thresholds(const toml::table& t) {
+    const std::string p = "thresholds";
+    check_keys(t, p, {"checks", "abort_on_fail", "abort_grace"});
+    auto& c = s_.thresholds;
+    boolean(t, p, "abort_on_fail", c.abort_on_fail);
+    duration(t, p, "abort_grace", c.abort_grace);
+    std::string path;
+    auto* n = field(t, p, "checks", path);
+    if (n == nullptr)
+      return;
+    auto* arr = n->as_array();
+    if (arr == nullptr) {
+      type_error(path, *n, "an array of expressions such as [\"p95(rtt) < 200ms\"]");
+      return;
+    }
+    c.checks.clear();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string ep = path + "[" + std::to_string(i) + "]";
+      std::string text;
+      if (!e.is_string()) {
+        type_error(ep, e, "a string such as \"p95(rtt) < 200ms\"");
+        continue;
+      }
+      if (!text_of(e, ep, text))
+        continue;
+      s_.positions[ep] = pos(ep, e.source());
+      auto parsed = metrics::parse_threshold(text);
+      if (auto* bad = std::get_if<metrics::threshold_parse_error>(&parsed)) {
+        // Point at the offending token: the string's opening quote plus the offset (exact for
+        // strings without escapes or ${...}).
+        auto where = pos(ep, e.source());
+        if (where.line != 0 && override_pos.count(ep) == 0 && override_pos.count(path) == 0)
+          where.column += static_cast<std::uint32_t>(1 + bad->offset);
+        problems_.push_back(
+            {where.file, where.line, where.column, ep, bad->message + " in \"" + text + "\""});
+        continue;
+      }
+      c.checks.push_back(std::move(text));
+    }
   }
 
   void read_run(const toml::table& t) {

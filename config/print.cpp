@@ -189,12 +189,23 @@ std::string to_toml(const scenario& s) {
     << "prometheus = " << str(ou.prometheus) << "\n"
     << "allow_public_metrics = " << boolean(ou.allow_public_metrics) << "\n"
     << "csv = " << boolean(ou.csv) << "\n"
-    << "round_trip_timeout = " << dur(ou.round_trip_timeout) << "\n";
+    << "round_trip_timeout = " << dur(ou.round_trip_timeout) << "\n"
+    << "html = " << boolean(ou.html) << "\n";
 
   o << "\n[run]\n"
     << "io_threads = " << s.run.io_threads << "\n"
     << "users_per_shard = " << s.run.users_per_shard << "\n"
     << "random_seed = " << s.run.random_seed << "\n";
+
+  const auto& th = s.thresholds;
+  o << "\n[thresholds]\n"
+    << "checks = [";
+  for (std::size_t i = 0; i < th.checks.size(); ++i)
+    o << (i == 0 ? "" : ", ") << str(th.checks[i]);
+  o << "]\n"
+    << "abort_on_fail = " << boolean(th.abort_on_fail) << "\n"
+    << "abort_grace = " << dur(th.abort_grace) << "\n";
+
   return o.str();
 }
 

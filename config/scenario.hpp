@@ -182,6 +182,18 @@ struct output_config {
   bool allow_public_metrics = defaults::output_allow_public_metrics;
   bool csv = defaults::output_csv;
   std::chrono::milliseconds round_trip_timeout = defaults::round_trip_timeout;
+  /// Write the single-file offline report.html.
+  bool html = true;
+};
+
+/// `[thresholds]`: pass/fail criteria such as "p95(rtt) < 200ms" (metrics/thresholds.hpp).
+struct thresholds_config {
+  /// The expressions, each already parsed once by the loader.
+  std::vector<std::string> checks;
+  /// Stop the run as soon as a threshold fails on the totals so far.
+  bool abort_on_fail = false;
+  /// No early abort before this much of the run has passed.
+  std::chrono::milliseconds abort_grace{10000};
 };
 
 /// `[run]`.
@@ -207,6 +219,7 @@ struct scenario {
   tls_config tls;
   output_config output;
   run_config run;
+  thresholds_config thresholds;
   /// Where each key was set: "target.url", "stage[0].users", ... (0-based stage index).
   std::map<std::string, source_position> positions;
 };

@@ -119,7 +119,8 @@ std::string fixed(double v, int decimals) {
 } // namespace
 
 std::string summary_json_text(const load_snapshot& total, const run_info& run,
-                              const std::vector<stage_report>& stages) {
+                              const std::vector<stage_report>& stages,
+                              const std::vector<threshold_result>& thresholds) {
   json doc;
   doc["run"] = json{
       {"scenario", run.scenario},     {"total_users", run.total_users},
@@ -149,15 +150,27 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
     });
   }
   doc["stages"] = std::move(stage_list);
+  json checks = json::array();
+  for (const auto& r : thresholds)
+    checks.push_back(json{
+        {"expression", r.check.text},
+        {"value", r.has_value ? json(r.value) : json(nullptr)},
+        {"limit", r.check.limit},
+        {"display", format_threshold_value(r)},
+        {"pass", r.pass},
+    });
+  doc["thresholds"] = std::move(checks);
+  doc["thresholds_passed"] = all_passed(thresholds);
   // Invalid UTF-8 in a scenario or stage name is replaced rather than thrown.
   return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::error_code write_summary_json(const std::string& path, const load_snapshot& total,
-                                   const run_info& run, const std::vector<stage_report>& stages) {
+                                   const run_info& run, const std::vector<stage_report>& stages,
+                                   const std::vector<threshold_result>& thresholds) {
   std::string text;
   try {
-    text = summary_json_text(total, run, stages);
+    text = summary_json_text(total, run, stages, thresholds);
   } catch (const std::exception&) {
     return metrics_errc::write_failed;
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "metrics/report_figures.hpp"
+#include "metrics/thresholds.hpp"
 
 namespace stompede::metrics {
 
@@ -23,15 +24,19 @@ struct stage_report {
   load_snapshot snapshot;
 };
 
-/// The text of summary.json: run info, the same figures as the CSV, errors by type, and one
-/// entry per stage when `stages` is not empty. Pretty-printed, ends with a newline.
+/// The text of summary.json: run info, the same figures as the CSV, errors by type, one entry
+/// per stage when `stages` is not empty, and the thresholds' outcome (`thresholds`: one entry
+/// per expression, `thresholds_passed`: true when all passed or there were none).
+/// Pretty-printed, ends with a newline.
 std::string summary_json_text(const load_snapshot& total, const run_info& run,
-                              const std::vector<stage_report>& stages = {});
+                              const std::vector<stage_report>& stages = {},
+                              const std::vector<threshold_result>& thresholds = {});
 
 /// Writes summary_json_text() to `path`.
 std::error_code write_summary_json(const std::string& path, const load_snapshot& total,
                                    const run_info& run,
-                                   const std::vector<stage_report>& stages = {});
+                                   const std::vector<stage_report>& stages = {},
+                                   const std::vector<threshold_result>& thresholds = {});
 
 /// A human-readable end-of-run table (fixed-width, for stdout).
 std::string format_summary_table(const load_snapshot& total, const run_info& run,

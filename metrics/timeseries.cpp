@@ -28,6 +28,12 @@ timeseries_row make_timeseries_row(const load_snapshot& interval) {
   r.errors_per_s = per_s(c.errors_total());
   r.reconnects_per_s = per_s(c.reconnect_attempts);
   r.lost = c.lost;
+  const auto& fan = interval.histograms.fanout_us;
+  r.fanout_p50_ms = us_to_ms(static_cast<double>(fan.quantile(0.50)));
+  r.fanout_p95_ms = us_to_ms(static_cast<double>(fan.quantile(0.95)));
+  r.fanout_p99_ms = us_to_ms(static_cast<double>(fan.quantile(0.99)));
+  r.reconnecting = interval.gauges.active_reconnections;
+  r.errors = c.errors;
   return r;
 }
 
@@ -36,21 +42,21 @@ timeseries_writer::~timeseries_writer() {
 }
 
 timeseries_writer::timeseries_writer(timeseries_writer&& other) noexcept
-    : file_(std::exchange(other.file_, nullptr)) {
-  // nothing else to move
-}
+    : file_(std::exchange(other.file_, nullptr)), rows_(std::move(other.rows_)) {}
 
 timeseries_writer& timeseries_writer::operator=(timeseries_writer&& other) noexcept {
   if (this != &other) {
     close();
     file_ = std::exchange(other.file_, nullptr);
+    rows_ = std::move(other.rows_);
   }
   return *this;
 }
 
 const char* timeseries_writer::header() noexcept {
   return "elapsed_s,stage,phase,target_users,connected,sent_per_s,received_per_s,"
-         "rtt_p50_ms,rtt_p95_ms,rtt_p99_ms,errors_per_s,reconnects_per_s,lost";
+         "rtt_p50_ms,rtt_p95_ms,rtt_p99_ms,errors_per_s,reconnects_per_s,lost,"
+         "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events";
 }
 
 std::error_code timeseries_writer::open(const std::string& path) {
@@ -63,16 +69,36 @@ std::error_code timeseries_writer::open(const std::string& path) {
   return {};
 }
 
+std::string errors_by_type_text(const timeseries_row& r) {
+  std::string out;
+  for (std::size_t i = 0; i < r.errors.size(); ++i) {
+    if (r.errors[i] == 0)
+      continue;
+    if (!out.empty())
+      out += ' ';
+    out += to_label(static_cast<error_type>(i));
+    out += '=';
+    out += std::to_string(r.errors[i]);
+  }
+  return out;
+}
+
 std::error_code timeseries_writer::write(const timeseries_row& r) {
+  rows_.push_back(r);
   if (file_ == nullptr)
     return metrics_errc::open_failed;
   auto stage = csv_field(r.stage);
   auto phase = csv_field(r.phase);
-  int n = std::fprintf(file_, "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu\n",
-                       r.elapsed_s, stage.c_str(), phase.c_str(),
-                       static_cast<long long>(r.target_users), static_cast<long long>(r.connected),
-                       r.sent_per_s, r.received_per_s, r.rtt_p50_ms, r.rtt_p95_ms, r.rtt_p99_ms,
-                       r.errors_per_s, r.reconnects_per_s, static_cast<unsigned long long>(r.lost));
+  auto errors = csv_field(errors_by_type_text(r));
+  auto events = csv_field(r.events);
+  int n = std::fprintf(
+      file_,
+      "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s\n",
+      r.elapsed_s, stage.c_str(), phase.c_str(), static_cast<long long>(r.target_users),
+      static_cast<long long>(r.connected), r.sent_per_s, r.received_per_s, r.rtt_p50_ms,
+      r.rtt_p95_ms, r.rtt_p99_ms, r.errors_per_s, r.reconnects_per_s,
+      static_cast<unsigned long long>(r.lost), r.fanout_p50_ms, r.fanout_p95_ms, r.fanout_p99_ms,
+      static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str());
   // Flushed per row: a run killed half-way keeps every second it reported.
   if (n < 0 || std::fflush(file_) != 0)
     return metrics_errc::write_failed;

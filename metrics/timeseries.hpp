@@ -1,9 +1,11 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "metrics/snapshot.hpp"
 
@@ -26,7 +28,21 @@ struct timeseries_row {
   double reconnects_per_s = 0.0;
   /// Round trips declared lost in this interval.
   std::uint64_t lost = 0;
+  /// Fan-out quantiles of this interval, milliseconds (0 when no sample).
+  double fanout_p50_ms = 0.0;
+  double fanout_p95_ms = 0.0;
+  double fanout_p99_ms = 0.0;
+  /// Users recovering from a failure at the end of the interval.
+  std::int64_t reconnecting = 0;
+  /// Errors of this interval by type (indexed by error_type).
+  std::array<std::uint64_t, error_type_count> errors{};
+  /// What changed the run in this interval (live control: "target=500", "pause", ...), joined
+  /// with "; "; empty for most rows.
+  std::string events;
 };
+
+/// "connect_refused=3 closed_by_peer=1": a row's errors by type, types without errors left out.
+std::string errors_by_type_text(const timeseries_row& r);
 
 /// Builds a row from an interval snapshot (rates divide by its interval_s; 1 s if unset).
 timeseries_row make_timeseries_row(const load_snapshot& interval);
@@ -51,8 +67,13 @@ public:
     return file_ != nullptr;
   }
 
-  /// Appends one row and flushes it.
+  /// Appends one row and flushes it; keeps a copy for the end-of-run report.
   std::error_code write(const timeseries_row& row);
+
+  /// Every row written so far (also when the file could not be opened).
+  const std::vector<timeseries_row>& rows() const noexcept {
+    return rows_;
+  }
 
   /// Closes the file (also done by the destructor).
   std::error_code close();
@@ -62,6 +83,7 @@ public:
 
 private:
   std::FILE* file_ = nullptr;
+  std::vector<timeseries_row> rows_;
 };
 
 } // namespace stompede::metrics

@@ -222,3 +222,27 @@ TEST_CASE("sizes take units or bytes", "[config][loader]") {
   REQUIRE(bytes.ok());
   CHECK(bytes.value->target.max_frame == 4096u);
 }
+
+TEST_CASE("thresholds: each expression is checked before the run, at its column",
+          "[config][loader][thresholds]") {
+  auto r = load(minimal + "[thresholds]\nchecks = [\"lost == 0\", \"p95(latency) < 2s\"]\n"
+                          "abort_on_fail = true\n");
+  REQUIRE(r.problems.size() == 1);
+  const auto& d = r.problems[0];
+  CHECK(d.file == "t.toml");
+  CHECK(d.line == 11);
+  CHECK(d.column == 29); // the 'l' of "latency": the string opens at column 24
+  CHECK(d.key == "thresholds.checks[1]");
+  CHECK(d.message.find("unknown metric \"latency\"") != std::string::npos);
+  auto ok =
+      load(minimal + "[thresholds]\nchecks = [\"p95(rtt) < 200ms\", \"rate(errors) < 0.1%\"]\n"
+                     "abort_on_fail = true\nabort_grace = \"5s\"\n");
+  INFO(all(ok));
+  REQUIRE(ok.ok());
+  CHECK(ok.value->thresholds.checks.size() == 2);
+  CHECK(ok.value->thresholds.abort_on_fail);
+  CHECK(ok.value->thresholds.abort_grace == 5s);
+  auto typo = load(minimal + "[thresholds]\ncheck = [\"lost == 0\"]\n");
+  REQUIRE(typo.problems.size() == 1);
+  CHECK(typo.problems[0].message.find("did you mean \"checks\"") != std::string::npos);
+}
