@@ -1,6 +1,9 @@
 // stompede's command line: the verbs, and wiring between the libraries. No logic worth a test
 // lives here; each verb hands over to a library function.
 
+#include "app/cli.hpp"
+
+#include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
 #include "config/environment.hpp"
 #include "config/loader.hpp"
@@ -33,6 +36,8 @@ std::optional<config::scenario> load(const std::string& path,
   if (result.ok()) {
     auto more = config::validate(*result.value);
     problems.insert(problems.end(), more.begin(), more.end());
+    auto behaviours = check_behaviours(*result.value);
+    problems.insert(problems.end(), behaviours.begin(), behaviours.end());
   }
   for (auto& p : problems)
     std::fprintf(stderr, "%s\n", p.to_string().c_str());
@@ -139,7 +144,9 @@ int cmd_serve(const serve_flags& f) {
 
 } // namespace
 
-int main(int argc, char** argv) {
+// The whole command line as a library function (app/cli.hpp), so that a program that registers
+// its own behaviours first is stompede with those behaviours (examples/mention_bot).
+int stompede::cli_main(int argc, char** argv) {
   CLI::App app{"stompede: a load and fault-injection tester for STOMP-over-WebSocket chat "
                "servers"};
   app.set_version_flag("--version", std::string{"stompede "} + STOMPEDE_VERSION);
