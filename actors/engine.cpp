@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include "actors/atoms.hpp"
+#include "actors/behaviours/registry.hpp"
 #include "actors/control.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/io_pool.hpp"
@@ -11,6 +12,7 @@
 #include "actors/supervisor.hpp"
 #include "actors/user_actor.hpp"
 #include "actors/user_plan.hpp"
+#include "config/diagnostic.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
 #include "metrics/html_report.hpp"
@@ -247,6 +249,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                    i);
       return exit_failed;
     }
+  }
+  // Behaviours are checked against the registry (the CLI does so before; tests may not).
+  if (auto problems = check_behaviours(sc); !problems.empty()) {
+    for (auto& p : problems)
+      std::fprintf(stderr, "%s\n", p.to_string().c_str());
+    return exit_bad_input;
   }
   auto peak = peak_users(sc);
   auto checks = parse_thresholds(sc);

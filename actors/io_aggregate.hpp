@@ -3,12 +3,14 @@
 // Measurements of one IO thread: counters and mergeable histograms recorded by the sessions of
 // that thread only, taken out as a delta once a second by a task posted to the same thread.
 
+#include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/snapshot.hpp"
 
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace stompede {
 
@@ -21,6 +23,8 @@ struct io_aggregate {
   std::int64_t subscribed_sessions = 0;
   /// Own messages awaiting their round trip.
   std::int64_t in_flight = 0;
+  /// Per behaviour (indexed like the run's behaviour entries; sized by the first session).
+  std::vector<metrics::behaviour_figures> behaviours;
   /// The reason of the latest TLS failure on this thread since the last delta ("certificate
   /// has expired", ...); empty when there was none.
   std::string tls_failure;
@@ -33,6 +37,7 @@ struct io_delta {
   std::int64_t open_sessions = 0;
   std::int64_t subscribed_sessions = 0;
   std::int64_t in_flight = 0;
+  std::vector<metrics::behaviour_figures> behaviours;
   std::string tls_failure;
 };
 
@@ -46,6 +51,9 @@ inline io_delta take_delta(io_aggregate& a) {
   d.open_sessions = a.open_sessions;
   d.subscribed_sessions = a.subscribed_sessions;
   d.in_flight = a.in_flight;
+  d.behaviours.reserve(a.behaviours.size());
+  for (auto& b : a.behaviours)
+    d.behaviours.push_back(b.take());
   d.tls_failure = std::move(a.tls_failure);
   a.tls_failure.clear();
   return d;

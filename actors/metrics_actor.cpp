@@ -116,6 +116,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
   st.total.gauges = d.gauges;
+  metrics::merge_interval(st.total.behaviours, d.behaviours);
   st.total.elapsed_s = d.elapsed_s;
   st.total.interval_s = d.elapsed_s;
   if (d.gauges.stage_index >= 0 && !st.stages.empty()) {
@@ -175,6 +176,13 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         auto& iv = st.interval;
         iv.counters += d.counters;
         iv.histograms.merge(d.histograms);
+        // Per behaviour: counts always, levels (connected users) like the gauges below.
+        std::vector<std::int64_t> levels;
+        for (auto& b : d.behaviours) {
+          levels.push_back(b.connected);
+          b.connected = 0;
+        }
+        metrics::merge(iv.behaviours, d.behaviours);
         if (!d.tls_failure.empty())
           st.tls_failure = std::move(d.tls_failure);
         if (tick != st.tick || st.pending == 0)
@@ -182,9 +190,13 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         if (st.pending == st.pool->size()) {
           iv.gauges.active_connections = 0;
           iv.gauges.connected_users = 0;
+          for (auto& b : iv.behaviours)
+            b.connected = 0;
         }
         iv.gauges.active_connections += d.open_sessions;
         iv.gauges.connected_users += d.subscribed_sessions;
+        for (std::size_t i = 0; i < levels.size(); ++i)
+          iv.behaviours[i].connected += levels[i];
         if (--st.pending == 0) {
           emit(self);
           if (!st.finishing.empty()) {

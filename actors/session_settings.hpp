@@ -3,6 +3,7 @@
 // What every user session of a run shares (one immutable instance per run), and what makes
 // one user different from another (its identity and send plan).
 
+#include "actors/behaviours/registry.hpp"
 #include "actors/message_template.hpp"
 #include "protocol/stomp_client.hpp"
 #include "protocol/stomp_parser.hpp"
@@ -59,8 +60,13 @@ struct session_settings {
   std::chrono::seconds relogin_margin{2};
   /// Live control: while set, due sends are skipped (not sent, not measured); null = never.
   std::shared_ptr<std::atomic<bool>> sending_paused;
-  /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
+  /// On a graceful stop: the wait for own messages still in flight before DISCONNECT, and then
+  /// the DISCONNECT -> RECEIPT wait before closing anyway (each at most this long).
   std::chrono::milliseconds disconnect_timeout{2000};
+  /// The run's behaviours; a user's identity says which one it runs.
+  std::vector<behaviour_slot> behaviours;
+  /// Seeds each behaviour's random numbers (with the user index).
+  std::uint64_t random_seed = 0;
 };
 
 /// Who a simulated user is. Kept across restarts by its supervisor.
@@ -70,8 +76,10 @@ struct user_identity {
   std::int64_t room = 0;
   /// Bearer token (a secret: never printed).
   std::string token;
-  /// Send interval; zero = listen only.
-  std::chrono::milliseconds interval{0};
+  /// Which of the run's behaviours the user runs (index into session_settings::behaviours).
+  std::uint16_t behaviour = 0;
+  /// The user's ordinal among the users of that behaviour (0, 1, 2, ...).
+  std::uint32_t behaviour_index = 0;
   /// Local address to bind (spreads ephemeral ports); empty = any.
   std::string source_address;
 };

@@ -23,30 +23,53 @@ caf::error make_session_error(const std::error_code& ec) {
                     caf::atom("session")};
 }
 
-caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, user_identity id,
-                         caf::actor supervisor) {
+namespace {
+
+/// Creates and starts a session for `id` whose events become messages to `me`.
+std::shared_ptr<user_session> start_session(const user_deps& deps, const user_identity& id,
+                                            caf::actor me) {
   auto io = deps.pool->next_index();
-  caf::actor me = caf::actor_cast<caf::actor>(self);
   // The listener runs on the IO thread: it only turns lifecycle events into messages.
   auto listener = [me](const session_event& ev) {
     if (ev.kind == session_event::subscribed)
       caf::anon_send(me, subscribed_atom::value);
+    else if (ev.restart)
+      caf::anon_send(me, closed_atom::value, -1);
     else
       caf::anon_send(me, closed_atom::value,
                      ev.error ? static_cast<int>(classify(ev.error)) + 1 : 0);
   };
-  self->state.session = make_user_session(deps.pool->context(io), deps.aggregates[io],
-                                          deps.settings, std::move(id), std::move(listener));
-  self->state.session->start();
-  self->attach_functor([s = self->state.session](const caf::error&) {
-    // However the actor ends, its session ends too (a no-op when it already closed).
-    s->abort({});
+  auto s = make_user_session(deps.pool->context(io), deps.aggregates[io], deps.settings, id,
+                             std::move(listener));
+  s->start();
+  return s;
+}
+
+} // namespace
+
+caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, user_identity id,
+                         caf::actor supervisor) {
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  self->state.session = start_session(deps, id, me);
+  // However the actor ends, its session ends too (a no-op when it already closed). A session
+  // restarted by its behaviour replaces the current one; the state may be gone by then, so the
+  // functor keeps its own handle.
+  auto current = std::make_shared<std::shared_ptr<user_session>>(self->state.session);
+  self->attach_functor([current](const caf::error&) {
+    if (*current)
+      (*current)->abort({});
   });
   return {
       [=](subscribed_atom) { self->send(supervisor, connected_atom::value); },
       [=](closed_atom, int code) {
         self->state.session.reset();
-        if (code == 0 || self->state.stopping)
+        if (code == -1 && !self->state.stopping) {
+          // The behaviour asked for a fresh session: same identity, at once, no error.
+          self->state.session = start_session(deps, id, me);
+          *current = self->state.session;
+          return;
+        }
+        if (code <= 0 || self->state.stopping)
           self->quit();
         else
           self->quit(caf::error{static_cast<std::uint8_t>(code), caf::atom("session")});

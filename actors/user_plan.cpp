@@ -52,16 +52,45 @@ std::int64_t room_of(std::uint32_t index, const config::rooms_config& r,
   }
 }
 
+std::vector<std::uint16_t> assign_behaviours(const std::vector<double>& weights, std::uint32_t n) {
+  std::vector<std::uint16_t> out(n, 0);
+  if (weights.size() <= 1)
+    return out;
+  double total = 0;
+  for (auto w : weights)
+    total += w;
+  // Smooth weighted round robin: every prefix of users holds each entry's share to within one
+  // user, and the assignment depends on nothing but the weights.
+  std::vector<double> current(weights.size(), 0.0);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::size_t best = 0;
+    for (std::size_t b = 0; b < weights.size(); ++b) {
+      current[b] += weights[b];
+      if (current[b] > current[best])
+        best = b;
+    }
+    current[best] -= total;
+    out[i] = static_cast<std::uint16_t>(best);
+  }
+  return out;
+}
+
 std::vector<user_identity> make_identities(const config::scenario& sc, std::uint32_t n,
                                            std::int64_t created_room) {
   std::vector<user_identity> ids;
   ids.reserve(n);
+  std::vector<double> weights;
+  for (auto& b : sc.behaviours)
+    weights.push_back(b.weight);
+  auto which = assign_behaviours(weights, n);
+  std::vector<std::uint32_t> ordinal(std::max<std::size_t>(1, weights.size()), 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     user_identity id;
     id.index = i;
     id.member_id = sc.auth.start_id + i;
     id.room = room_of(i, sc.rooms, created_room);
-    id.interval = send_interval(i, sc.behaviour);
+    id.behaviour = which[i];
+    id.behaviour_index = ordinal[which[i]]++;
     if (sc.auth.mode == config::auth_mode::token)
       id.token = sc.auth.token.reveal();
     auto& src = sc.target.source_addresses;
@@ -103,6 +132,8 @@ session_settings make_session_settings(const config::scenario& sc) {
   s.stomp_connect_timeout = sc.target.handshake_timeout;
   s.round_trip_timeout = sc.output.round_trip_timeout;
   s.relogin = make_login_settings(sc);
+  s.behaviours = make_behaviour_slots(sc);
+  s.random_seed = sc.run.random_seed;
   return s;
 }
 

@@ -25,6 +25,9 @@ std::chrono::milliseconds send_interval(std::uint32_t index, const config::behav
 std::int64_t room_of(std::uint32_t index, const config::rooms_config& r,
                      std::int64_t created_room = 0);
 
+/// Which `[[behaviour]]` entry each of users 0..n-1 runs, by weight (all 0 for one entry).
+std::vector<std::uint16_t> assign_behaviours(const std::vector<double>& weights, std::uint32_t n);
+
 /// The identities of users 0..n-1 (tokens empty: logins fill them in).
 std::vector<user_identity> make_identities(const config::scenario& sc, std::uint32_t n,
                                            std::int64_t created_room = 0);

@@ -1,5 +1,6 @@
 #include "actors/user_session.hpp"
 
+#include "actors/behaviours/behaviour.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/login.hpp"
 #include "protocol/stomp_error.hpp"
@@ -155,15 +156,65 @@ std::int64_t to_us(D d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
+/// splitmix64: a small, fast generator for behaviours' random numbers.
+std::uint64_t splitmix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// A received MESSAGE as behaviours see it.
+class frame_message final : public message_view {
+public:
+  frame_message(const stomp::frame_view& f, std::string_view sub, bool room)
+      : f_(f), sub_(sub), room_(room) {}
+  std::string_view destination() const override {
+    return f_.get("destination").value_or(std::string_view{});
+  }
+  std::string_view subscription() const override {
+    return sub_;
+  }
+  std::string_view body() const override {
+    return f_.body;
+  }
+  std::optional<std::string_view> header(std::string_view name) const override {
+    return f_.get(name);
+  }
+  bool from_room() const override {
+    return room_;
+  }
+
+private:
+  const stomp::frame_view& f_;
+  std::string_view sub_;
+  bool room_;
+};
+
+/// The room subscription's id; behaviours' own subscriptions are sub-1, sub-2, ...
+constexpr std::string_view room_subscription = "sub-0";
+
 class session_impl final : public user_session,
                            public net::ws_handler,
+                           public behaviour_context,
                            public std::enable_shared_from_this<session_impl> {
 public:
   session_impl(asio::io_context& ioc, io_aggregate& agg,
                std::shared_ptr<const session_settings> settings, user_identity id, listener l)
       : ioc_(ioc), agg_(agg), settings_(std::move(settings)), id_(std::move(id)),
         listener_(std::move(l)), stomp_(make_client_options()), parser_(settings_->limits),
-        send_timer_(ioc), heartbeat_timer_(ioc), deadline_timer_(ioc) {}
+        heartbeat_timer_(ioc), deadline_timer_(ioc) {
+    // Every session of a run has the same behaviours, so this sizes the vector once per
+    // thread, before anything refers to an entry.
+    if (agg_.behaviours.size() < settings_->behaviours.size()) {
+      agg_.behaviours.resize(settings_->behaviours.size());
+      for (std::size_t i = 0; i < settings_->behaviours.size(); ++i)
+        agg_.behaviours[i].label = settings_->behaviours[i].label;
+    }
+    if (id_.behaviour < settings_->behaviours.size())
+      slot_ = &settings_->behaviours[id_.behaviour];
+    rng_ = settings_->random_seed * 0x100000001B3ull + id_.index + 1;
+  }
 
   // -- user_session ---------------------------------------------------------------------------
 
@@ -223,17 +274,21 @@ public:
   }
 
   void on_closed(std::error_code ec) override {
-    send_timer_.cancel();
     heartbeat_timer_.cancel();
     deadline_timer_.cancel();
+    for (auto& t : timers_)
+      t->timer.cancel();
     auto now = clock_type::now();
     if (open_) {
       agg_.open_sessions--;
       agg_.histograms.connection_duration_ms.record(
           std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_).count());
     }
-    if (subscribed_)
+    if (subscribed_) {
       agg_.subscribed_sessions--;
+      if (slot_)
+        figures().connected--;
+    }
     // Own messages still in flight are resolved here: too old ones are lost, younger ones
     // can no longer be confirmed by this session and leave the in-flight gauge.
     expire_pending(now);
@@ -250,14 +305,292 @@ public:
       reason = {};
     if (reason)
       agg_.counters.add_error(classify(reason));
+    if (behaviour_ && reason) {
+      closing_ = true;
+      behaviour_->on_error(*this, reason);
+    }
+    closing_ = true;
     client_.reset();
     if (listener_) {
       auto l = std::move(listener_);
-      l(session_event{session_event::closed, reason});
+      l(session_event{session_event::closed, reason, restart_ && !reason});
     }
   }
 
+  // -- behaviour_context (on the IO thread, from the behaviour's hooks) ------------------------
+
+  std::uint32_t user_index() const override {
+    return id_.index;
+  }
+  std::int64_t member_id() const override {
+    return id_.member_id;
+  }
+  std::int64_t room() const override {
+    return id_.room;
+  }
+  std::uint32_t behaviour_index() const override {
+    return id_.behaviour_index;
+  }
+  const std::string& label() const override {
+    return slot_->label;
+  }
+  const behaviour_params& params() const override {
+    return slot_->params;
+  }
+  const std::string& room_destination() const override {
+    return send_destination_;
+  }
+  const std::string& room_topic() const override {
+    return room_topic_;
+  }
+  std::uint64_t random() override {
+    return splitmix(rng_);
+  }
+  clock::time_point now() const override {
+    return clock_type::now();
+  }
+
+  /// Sends the message that was due at `due` (drift-free schedules pass the slot's time, not
+  /// the time the timer ran).
+  void send_chat(clock::time_point due) override {
+    if (!can_send() || sending_paused())
+      return;
+    auto intended = due;
+    auto now = clock_type::now();
+    auto lateness = now - intended;
+    agg_.histograms.send_lateness_us.record(to_us(lateness));
+    if (lateness > settings_->late_tolerance)
+      agg_.counters.late_sends++;
+    expire_pending(now);
+    auto seq = ++seq_;
+    // The key carries the intended send time as wall-clock µs, for receivers in other processes.
+    auto intended_wall = wall_now_us() - to_us(lateness);
+    content_.clear();
+    content_ += "[W";
+    content_ += std::to_string(id_.index);
+    content_ += "-N";
+    content_ += std::to_string(seq);
+    content_ += "-T";
+    content_ += std::to_string(intended_wall);
+    content_ += "] load test message";
+    template_vars v;
+    v.user = id_.index;
+    v.member = id_.member_id;
+    v.room = id_.room;
+    v.seq = seq;
+    v.content = content_;
+    created_at_ = iso8601_now();
+    v.created_at = created_at_;
+    body_.clear();
+    settings_->body.render(v, body_);
+    std::string out;
+    out.reserve(body_.size() + send_destination_.size() + 64);
+    stomp_.send(out, send_destination_, body_, settings_->content_type);
+    pending_.push_back({seq, intended, now});
+    agg_.in_flight++;
+    agg_.counters.messages_sent++;
+    figures().messages_sent++;
+    write(std::move(out));
+  }
+
+  void say(std::string_view text) override {
+    if (!can_send() || sending_paused())
+      return;
+    std::string escaped;
+    json_escape_to(text, escaped);
+    template_vars v;
+    v.user = id_.index;
+    v.member = id_.member_id;
+    v.room = id_.room;
+    v.seq = ++seq_;
+    v.content = escaped;
+    created_at_ = iso8601_now();
+    v.created_at = created_at_;
+    body_.clear();
+    settings_->body.render(v, body_);
+    std::string out;
+    out.reserve(body_.size() + send_destination_.size() + 64);
+    stomp_.send(out, send_destination_, body_, settings_->content_type);
+    figures().messages_sent++;
+    write(std::move(out));
+  }
+
+  void send(std::string_view destination, std::string_view body, std::string_view content_type,
+            bool receipt) override {
+    if (!can_send() || sending_paused())
+      return;
+    std::string out;
+    out.reserve(body.size() + destination.size() + 64);
+    if (receipt) {
+      auto rid = "r-" + std::to_string(++receipt_seq_);
+      receipts_.push_back({rid, clock_type::now()});
+      stomp_.send(out, destination, body, content_type, std::string_view{rid});
+    } else {
+      stomp_.send(out, destination, body, content_type);
+    }
+    figures().messages_sent++;
+    write(std::move(out));
+  }
+
+  std::string subscribe(std::string_view destination, std::string_view ack) override {
+    auto id = "sub-" + std::to_string(++sub_seq_);
+    if (!can_send())
+      return id;
+    std::string out;
+    stomp_.subscribe(out, id, destination, ack);
+    own_subscriptions_++;
+    write(std::move(out));
+    return id;
+  }
+
+  void unsubscribe(std::string_view subscription_id) override {
+    if (!can_send() || subscription_id == room_subscription)
+      return;
+    std::string out;
+    stomp_.unsubscribe(out, subscription_id);
+    if (own_subscriptions_ > 0)
+      own_subscriptions_--;
+    write(std::move(out));
+  }
+
+  void ack(const message_view& m) override {
+    acknowledge(m, false);
+  }
+  void nack(const message_view& m) override {
+    acknowledge(m, true);
+  }
+
+  void deliver_room_messages(bool on) override {
+    room_delivery_ = on;
+  }
+
+  timer_id after(std::chrono::milliseconds delay) override {
+    return add_timer(clock_type::now() + delay, std::chrono::milliseconds{0});
+  }
+
+  timer_id every(std::chrono::milliseconds period, std::chrono::milliseconds first) override {
+    if (period.count() <= 0)
+      period = std::chrono::milliseconds{1};
+    return add_timer(clock_type::now() + first, period);
+  }
+
+  void cancel(timer_id id) override {
+    for (auto it = timers_.begin(); it != timers_.end(); ++it)
+      if ((*it)->id == id) {
+        (*it)->timer.cancel();
+        timers_.erase(it);
+        return;
+      }
+  }
+
+  void count(std::string_view name, std::uint64_t n) override {
+    figures().count(name, n);
+  }
+
+  void record_latency(std::string_view name, std::chrono::microseconds value) override {
+    figures().record(name, value.count());
+  }
+
+  void end_session() override {
+    if (closing_)
+      return;
+    asio::post(ioc_, [self = shared_from_this()] { self->do_stop(); });
+  }
+
+  void restart_session() override {
+    if (closing_)
+      return;
+    restart_ = true;
+    asio::post(ioc_, [self = shared_from_this()] { self->do_stop(); });
+  }
+
 private:
+  /// A timer of the behaviour.
+  struct behaviour_timer {
+    behaviour_timer(asio::io_context& ioc, timer_id i) : id(i), timer(ioc) {}
+    timer_id id;
+    asio::steady_timer timer;
+    clock_type::time_point due;
+    std::chrono::milliseconds period{0};
+  };
+
+  struct pending_receipt {
+    std::string id;
+    clock_type::time_point sent;
+  };
+
+  metrics::behaviour_figures& figures() {
+    return agg_.behaviours[id_.behaviour];
+  }
+
+  bool can_send() const {
+    return client_ && !stopping_ && !closing_ && subscribed_;
+  }
+
+  /// Live control paused sending: messages due now are skipped (not sent, not measured).
+  bool sending_paused() const {
+    auto& p = settings_->sending_paused;
+    return p && p->load(std::memory_order_relaxed);
+  }
+
+  void acknowledge(const message_view& m, bool negative) {
+    if (!can_send())
+      return;
+    auto id = m.header("ack");
+    if (!id)
+      id = m.header("message-id");
+    if (!id)
+      return;
+    std::string out;
+    if (negative)
+      stomp_.nack(out, *id);
+    else
+      stomp_.ack(out, *id);
+    write(std::move(out));
+  }
+
+  timer_id add_timer(clock_type::time_point due, std::chrono::milliseconds period) {
+    auto t = std::make_unique<behaviour_timer>(ioc_, ++timer_seq_);
+    t->due = due;
+    t->period = period;
+    auto* raw = t.get();
+    timers_.push_back(std::move(t));
+    arm(*raw);
+    return raw->id;
+  }
+
+  void arm(behaviour_timer& t) {
+    t.timer.expires_at(t.due);
+    t.timer.async_wait([w = weak_from_this(), id = t.id](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || !self->client_ || self->stopping_ || !self->behaviour_)
+        return;
+      self->fire(id);
+    });
+  }
+
+  void fire(timer_id id) {
+    behaviour_timer* t = nullptr;
+    for (auto& p : timers_)
+      if (p->id == id)
+        t = p.get();
+    if (t == nullptr)
+      return;
+    timer_event ev{id, t->due};
+    if (t->period.count() > 0) {
+      // Drift-free: the next firing is one period after this one was due, however late it ran.
+      t->due += t->period;
+      behaviour_->on_timer(*this, ev);
+      // The hook may have cancelled the timer (or ended the session).
+      for (auto& p : timers_)
+        if (p->id == id && client_ && !stopping_)
+          arm(*p);
+    } else {
+      cancel(id);
+      behaviour_->on_timer(*this, ev);
+    }
+  }
+
   stomp::client_options make_client_options() const {
     auto opts = settings_->stomp;
     if (settings_->bearer_on_connect && !id_.token.empty())
@@ -322,19 +655,50 @@ private:
   }
 
   void do_stop() {
-    stopping_ = true;
+    if (stopping_)
+      return;
+    stopping_ = true; // no more sends
     if (!client_)
       return; // not connected yet (or logging in again): the login callback ends the session
-    if (stomp_.state() == stomp::client_state::connected) {
-      std::string out;
-      stomp_.disconnect(out, "disconnect");
-      write(std::move(out));
-      disconnect_sent_ = true;
-      agg_.counters.disconnects_graceful++;
-      arm_deadline(settings_->disconnect_timeout, {});
-    } else {
+    if (stomp_.state() != stomp::client_state::connected) {
       client_->close(false, {});
+      return;
     }
+    if (behaviour_) {
+      // The behaviour's last word: it may still send (can_send() ignores stopping_ here).
+      stopping_ = false;
+      behaviour_->on_before_disconnect(*this);
+      stopping_ = true;
+      if (!client_)
+        return;
+    }
+    if (pending_.empty()) {
+      send_disconnect();
+      return;
+    }
+    // Own messages still on their way: let them come back first (bounded), so that a stop does
+    // not turn them into unresolved ones.
+    draining_ = true;
+    deadline_timer_.expires_after(settings_->disconnect_timeout);
+    deadline_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (!e && self && self->client_ && self->draining_)
+        self->send_disconnect();
+    });
+  }
+
+  /// DISCONNECT with a receipt; the RECEIPT (or the deadline) closes the WebSocket.
+  void send_disconnect() {
+    draining_ = false;
+    deadline_timer_.cancel();
+    if (!client_ || stomp_.state() != stomp::client_state::connected)
+      return;
+    std::string out;
+    stomp_.disconnect(out, "disconnect");
+    write(std::move(out));
+    disconnect_sent_ = true;
+    agg_.counters.disconnects_graceful++;
+    arm_deadline(settings_->disconnect_timeout, {});
   }
 
   void write(std::string bytes) {
@@ -372,13 +736,19 @@ private:
       // The hot path: count and measure without asking the client state machine.
       agg_.counters.messages_received++;
       measure(f.body);
-      return true;
+      if (slot_ == nullptr)
+        return true;
+      figures().messages_received++;
+      // Behaviours that look at no message cost nothing more per message.
+      if (behaviour_ && (own_subscriptions_ > 0 || room_delivery_))
+        deliver(f);
+      return client_ != nullptr;
     }
     auto ev = stomp_.on_frame(f);
     switch (ev.kind) {
     case stomp::client_event::connected:
       on_connected(ev.heartbeat);
-      return true;
+      return client_ != nullptr;
     case stomp::client_event::message:
       return true;
     case stomp::client_event::receipt:
@@ -387,7 +757,8 @@ private:
         client_->close(true, {});
         return false;
       }
-      return true;
+      on_receipt(ev.text);
+      return client_ != nullptr;
     case stomp::client_event::error:
       fail(stomp::errc::error_frame);
       return false;
@@ -396,6 +767,28 @@ private:
       return false;
     }
     return true;
+  }
+
+  void deliver(const stomp::frame_view& f) {
+    auto sub = f.get("subscription").value_or(std::string_view{});
+    bool room = sub == room_subscription;
+    if (room && !room_delivery_)
+      return;
+    frame_message m{f, sub, room};
+    behaviour_->on_message(*this, m);
+  }
+
+  void on_receipt(std::string_view id) {
+    for (auto it = receipts_.begin(); it != receipts_.end(); ++it) {
+      if (it->id == id) {
+        auto sent = it->sent;
+        receipts_.erase(it);
+        figures().record("receipt", to_us(clock_type::now() - sent));
+        if (behaviour_)
+          behaviour_->on_receipt(*this, id);
+        return;
+      }
+    }
   }
 
   void on_connected(const stomp::heartbeat_plan& hb) {
@@ -411,21 +804,23 @@ private:
     v.user = id_.index;
     v.member = id_.member_id;
     v.room = id_.room;
-    std::string dest;
-    settings_->subscribe_destination.render(v, dest);
-    stomp_.subscribe(out, "sub-0", dest);
+    room_topic_.clear();
+    settings_->subscribe_destination.render(v, room_topic_);
+    stomp_.subscribe(out, room_subscription, room_topic_);
     write(std::move(out));
     subscribed_ = true;
     agg_.subscribed_sessions++;
     agg_.counters.subscribed++;
-    if (id_.interval.count() > 0) {
-      send_destination_.clear();
-      settings_->send_destination.render(v, send_destination_);
-      // Start at a random phase of the interval so that users do not send in lockstep.
-      std::uniform_int_distribution<std::int64_t> phase(0, id_.interval.count());
-      std::minstd_rand rng(static_cast<std::uint32_t>(id_.index * 2654435761u + 1));
-      next_send_ = clock_type::now() + std::chrono::milliseconds(phase(rng));
-      schedule_send();
+    send_destination_.clear();
+    settings_->send_destination.render(v, send_destination_);
+    if (slot_) {
+      auto& fig = figures();
+      fig.sessions++;
+      fig.connected++;
+      if (slot_->make)
+        behaviour_ = slot_->make(*this);
+      if (behaviour_)
+        behaviour_->on_connected(*this);
     }
     if (listener_)
       listener_(session_event{session_event::subscribed, {}});
@@ -442,63 +837,6 @@ private:
         self->write("\n");
       self->schedule_heartbeat(every);
     });
-  }
-
-  void schedule_send() {
-    send_timer_.expires_at(next_send_);
-    send_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& e) {
-      auto self = w.lock();
-      if (e || !self || !self->client_ || self->stopping_)
-        return;
-      if (auto& p = self->settings_->sending_paused; p && p->load(std::memory_order_relaxed)) {
-        self->next_send_ += self->id_.interval; // paused: this message is not due at all
-        self->schedule_send();
-        return;
-      }
-      self->send_one();
-      self->schedule_send();
-    });
-  }
-
-  /// Sends the message that was due at next_send_, then moves the schedule on by exactly one
-  /// interval (drift-free: the schedule never slips because a send was late).
-  void send_one() {
-    auto intended = next_send_;
-    next_send_ += id_.interval;
-    auto now = clock_type::now();
-    auto lateness = now - intended;
-    agg_.histograms.send_lateness_us.record(to_us(lateness));
-    if (lateness > settings_->late_tolerance)
-      agg_.counters.late_sends++;
-    expire_pending(now);
-    auto seq = ++seq_;
-    // The key carries the intended send time as wall-clock µs, for receivers in other processes.
-    auto intended_wall = wall_now_us() - to_us(lateness);
-    content_.clear();
-    content_ += "[W";
-    content_ += std::to_string(id_.index);
-    content_ += "-N";
-    content_ += std::to_string(seq);
-    content_ += "-T";
-    content_ += std::to_string(intended_wall);
-    content_ += "] load test message";
-    template_vars v;
-    v.user = id_.index;
-    v.member = id_.member_id;
-    v.room = id_.room;
-    v.seq = seq;
-    v.content = content_;
-    created_at_ = iso8601_now();
-    v.created_at = created_at_;
-    body_.clear();
-    settings_->body.render(v, body_);
-    std::string out;
-    out.reserve(body_.size() + send_destination_.size() + 64);
-    stomp_.send(out, send_destination_, body_, settings_->content_type);
-    pending_.push_back({seq, intended, now});
-    agg_.in_flight++;
-    agg_.counters.messages_sent++;
-    write(std::move(out));
   }
 
   void expire_pending(clock_type::time_point now) {
@@ -526,6 +864,8 @@ private:
         agg_.counters.own_received++;
         agg_.in_flight--;
         pending_.erase(it);
+        if (draining_ && pending_.empty())
+          send_disconnect();
         return;
       }
     }
@@ -539,15 +879,14 @@ private:
   stomp::client_session stomp_;
   stomp::parser parser_;
   std::shared_ptr<net::ws_client> client_;
-  asio::steady_timer send_timer_;
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer deadline_timer_;
   clock_type::time_point opened_at_{};
   clock_type::time_point stomp_sent_at_{};
   clock_type::time_point last_write_{};
-  clock_type::time_point next_send_{};
   std::deque<pending_send> pending_;
   std::string send_destination_;
+  std::string room_topic_;
   std::string content_;
   std::string body_;
   std::string created_at_;
@@ -556,6 +895,23 @@ private:
   bool open_ = false;
   bool subscribed_ = false;
   bool stopping_ = false;
+  /// The session is closing: the behaviour may no longer act.
+  bool closing_ = false;
+  /// Close and connect again (the behaviour asked for it).
+  bool restart_ = false;
+  // The behaviour and what it set up.
+  const behaviour_slot* slot_ = nullptr;
+  std::unique_ptr<behaviour> behaviour_;
+  std::vector<std::unique_ptr<behaviour_timer>> timers_;
+  std::vector<pending_receipt> receipts_;
+  std::uint64_t rng_ = 0;
+  timer_id timer_seq_ = 0;
+  std::uint64_t sub_seq_ = 0;
+  std::uint64_t receipt_seq_ = 0;
+  std::size_t own_subscriptions_ = 0;
+  bool room_delivery_ = false;
+  /// Stopping, waiting for our own messages in flight before DISCONNECT.
+  bool draining_ = false;
   /// DISCONNECT was written: the server may now close the connection without a close frame.
   bool disconnect_sent_ = false;
 };

@@ -29,6 +29,8 @@ struct session_event {
     closed,
   } kind;
   std::error_code error;
+  /// With `closed` and no error: the behaviour asked for a fresh session (same identity).
+  bool restart = false;
 };
 
 /// Maps a transport or STOMP error onto the counted error type.
@@ -40,9 +42,10 @@ public:
 
   virtual ~user_session() = default;
 
-  /// Connects, CONNECTs, SUBSCRIBEs, then sends on the identity's schedule.
+  /// Connects, CONNECTs, SUBSCRIBEs to the room, then hands over to the identity's behaviour.
   virtual void start() = 0;
-  /// Graceful: DISCONNECT with receipt (bounded wait), then close. Reported as closed with an
+  /// Graceful: stops sending, waits (bounded) for its own messages in flight to come back,
+  /// sends DISCONNECT with receipt (bounded wait), then closes. Reported as closed with an
   /// empty error.
   virtual void stop() = 0;
   /// Abortive close (the owner is going away); reported as closed with `reason`.

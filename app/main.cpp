@@ -1,6 +1,9 @@
 // stompede's command line: the verbs, and wiring between the libraries. No logic worth a test
 // lives here; each verb hands over to a library function.
 
+#include "app/cli.hpp"
+
+#include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
 #include "config/environment.hpp"
 #include "config/loader.hpp"
@@ -33,6 +36,8 @@ std::optional<config::scenario> load(const std::string& path,
   if (result.ok()) {
     auto more = config::validate(*result.value);
     problems.insert(problems.end(), more.begin(), more.end());
+    auto behaviours = check_behaviours(*result.value);
+    problems.insert(problems.end(), behaviours.begin(), behaviours.end());
   }
   for (auto& p : problems)
     std::fprintf(stderr, "%s\n", p.to_string().c_str());
@@ -74,6 +79,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
       peak = std::max(peak, st.users);
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
     scfg.room_size = sc->rooms.members_per_room;
+    // The seed's placement counts from the scenario's first member id.
+    scfg.first_room_member = static_cast<std::size_t>(sc->auth.start_id);
     scfg.max_sessions = peak + 100;
     scfg.tls_cert_file = sc->target.embedded_cert_file;
     scfg.tls_key_file = sc->target.embedded_key_file;
@@ -139,7 +146,9 @@ int cmd_serve(const serve_flags& f) {
 
 } // namespace
 
-int main(int argc, char** argv) {
+// The whole command line as a library function (app/cli.hpp), so that a program that registers
+// its own behaviours first is stompede with those behaviours (examples/mention_bot).
+int stompede::cli_main(int argc, char** argv) {
   CLI::App app{"stompede: a load and fault-injection tester for STOMP-over-WebSocket chat "
                "servers"};
   app.set_version_flag("--version", std::string{"stompede "} + STOMPEDE_VERSION);

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -241,9 +242,10 @@ public:
     if (auto* t = table(root, "", "destinations"))
       read_destinations(*t);
     read_stages(root);
-    if (root.get("behaviour") == nullptr || !root.get("behaviour")->is_array())
-      if (auto* t = table(root, "", "behaviour"))
-        read_behaviour(*t);
+    if (auto* b = root.get("behaviour"); b != nullptr && b->is_array())
+      read_behaviours(*b->as_array());
+    else if (auto* t = table(root, "", "behaviour"))
+      read_behaviour(*t);
     if (auto* t = table(root, "", "reconnect"))
       read_reconnect(*t);
     if (auto* t = table(root, "", "tls"))
@@ -291,10 +293,6 @@ private:
     if (auto* n = root.get("experiment"))
       error("experiment", n->source(),
             "[experiment] is reserved for experiments and not supported yet; remove it");
-    if (auto* n = root.get("behaviour"); n != nullptr && n->is_array())
-      error("behaviour", n->source(),
-            "[[behaviour]] (several or custom behaviours) is reserved and not supported yet; "
-            "use one [behaviour] table");
   }
 
   void check_keys(const toml::table& t, const std::string& prefix,
@@ -780,6 +778,355 @@ private:
     real(t, p, "active_multiplier", c.active_multiplier);
     real(t, p, "moderate_multiplier", c.moderate_multiplier);
     real(t, p, "passive_multiplier", c.passive_multiplier);
+  }
+
+  // ------------------------------------------------------------ [[behaviour]] and steps
+
+  void read_behaviours(const toml::array& arr) {
+    s_.positions["behaviour"] = pos("behaviour", arr.source());
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      const auto& e = *arr.get(i);
+      const std::string p = "behaviour[" + std::to_string(i) + "]";
+      s_.positions[p] = pos(p, e.source());
+      auto* t = e.as_table();
+      if (t == nullptr) {
+        type_error(p, e, "a table");
+        continue;
+      }
+      behaviour_entry b;
+      b.where = s_.positions[p];
+      str(*t, p, "name", b.name);
+      str(*t, p, "label", b.label);
+      real(*t, p, "weight", b.weight);
+      str(*t, p, "data", b.data_file);
+      if (auto* st = t->get("steps")) {
+        if (b.name.empty())
+          b.name = "steps";
+        if (b.name != "steps")
+          error(p + ".steps", st->source(),
+                "steps belong to an entry with name = \"steps\" (or no name), not \"" + b.name +
+                    "\"");
+        else
+          read_steps(*st, p + ".steps", b.steps, 0);
+      } else if (b.name == "steps") {
+        error(p, e.source(), "name = \"steps\" needs a steps list");
+      }
+      if (!b.data_file.empty())
+        read_data(b, p + ".data", t->get("data")->source());
+      for (auto&& [k, v] : *t) {
+        const std::string key{k.str()};
+        if (key == "name" || key == "label" || key == "weight" || key == "steps" || key == "data")
+          continue;
+        const std::string path = p + "." + key;
+        s_.positions[path] = pos(path, v.source());
+        behaviour_param bp;
+        bp.key = key;
+        bp.where = s_.positions[path];
+        toml::table holder;
+        auto* n = resolved(v, path, holder);
+        if (n == nullptr)
+          continue;
+        if (auto* sv = n->as_string()) {
+          bp.type = behaviour_param::kind::string;
+          if (n == &v) {
+            if (!text_of(v, path, bp.text))
+              continue;
+          } else {
+            bp.text = sv->get();
+          }
+        } else if (auto* iv = n->as_integer()) {
+          bp.type = behaviour_param::kind::integer;
+          bp.number = static_cast<double>(iv->get());
+          bp.text = std::to_string(iv->get());
+        } else if (auto* fv = n->as_floating_point()) {
+          bp.type = behaviour_param::kind::floating;
+          bp.number = fv->get();
+          std::ostringstream os;
+          os << fv->get();
+          bp.text = os.str();
+        } else if (auto* bv = n->as_boolean()) {
+          bp.type = behaviour_param::kind::boolean;
+          bp.boolean = bv->get();
+          bp.text = bv->get() ? "true" : "false";
+        } else {
+          type_error(path, v, "a string, number or boolean");
+          continue;
+        }
+        b.params.push_back(std::move(bp));
+      }
+      s_.behaviours.push_back(std::move(b));
+    }
+  }
+
+  /// Reads `data = "file.csv"`: a header row of column names, then one row per record.
+  void read_data(behaviour_entry& b, const std::string& path, const toml::source_region& src) {
+    std::string text;
+    if (!read_file(b.data_file, text)) {
+      error(path, src, "cannot read \"" + b.data_file + "\"");
+      return;
+    }
+    auto split = [](const std::string& line) {
+      std::vector<std::string> out;
+      std::string cur;
+      bool quoted_field = false;
+      for (std::size_t i = 0; i < line.size(); ++i) {
+        char c = line[i];
+        if (quoted_field) {
+          if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+            cur += '"';
+            ++i;
+          } else if (c == '"') {
+            quoted_field = false;
+          } else {
+            cur += c;
+          }
+        } else if (c == '"') {
+          quoted_field = true;
+        } else if (c == ',') {
+          out.push_back(std::move(cur));
+          cur.clear();
+        } else if (c != '\r') {
+          cur += c;
+        }
+      }
+      out.push_back(std::move(cur));
+      return out;
+    };
+    std::istringstream in{text};
+    std::string line;
+    std::size_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.empty() || line == "\r")
+        continue;
+      auto fields = split(line);
+      if (b.data_columns.empty()) {
+        b.data_columns = std::move(fields);
+        continue;
+      }
+      if (fields.size() != b.data_columns.size()) {
+        error(path, src,
+              b.data_file + ":" + std::to_string(number) + ": expected " +
+                  std::to_string(b.data_columns.size()) + " fields, got " +
+                  std::to_string(fields.size()));
+        return;
+      }
+      b.data_rows.push_back(std::move(fields));
+    }
+    if (b.data_rows.empty())
+      error(path, src, "\"" + b.data_file + "\" has no data rows (the first row names columns)");
+  }
+
+  /// The step kinds by their action key.
+  static const std::vector<std::string>& step_actions() {
+    static const std::vector<std::string> a{"send",      "chat",        "wait",     "sleep",
+                                            "subscribe", "unsubscribe", "ack",      "nack",
+                                            "repeat",    "chance",      "reconnect"};
+    return a;
+  }
+
+  void read_steps(const toml::node& n, const std::string& path, std::vector<step>& out, int depth) {
+    auto* arr = n.as_array();
+    if (arr == nullptr) {
+      type_error(path, n, "an array of steps ({ send = ... }, { sleep = ... }, ...)");
+      return;
+    }
+    if (depth > 8) {
+      error(path, n.source(), "steps nested more than 8 deep");
+      return;
+    }
+    if (arr->empty())
+      error(path, n.source(), "expected at least one step");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string p = path + "[" + std::to_string(i) + "]";
+      s_.positions[p] = pos(p, e.source());
+      auto* t = e.as_table();
+      if (t == nullptr) {
+        type_error(p, e, "a step table such as { sleep = \"1s\" }");
+        continue;
+      }
+      step st;
+      st.where = s_.positions[p];
+      if (read_step(*t, p, st, depth))
+        out.push_back(std::move(st));
+    }
+  }
+
+  bool read_step(const toml::table& t, const std::string& p, step& st, int depth) {
+    std::string action;
+    for (auto&& [k, v] : t) {
+      const std::string key{k.str()};
+      if (std::find(step_actions().begin(), step_actions().end(), key) == step_actions().end())
+        continue;
+      if (!action.empty()) {
+        error(p, v.source(), "one action per step: \"" + action + "\" and \"" + key + "\" given");
+        return false;
+      }
+      action = key;
+    }
+    if (action.empty()) {
+      std::string msg = "a step needs one action:";
+      for (auto& a : step_actions())
+        msg += " " + a;
+      error(p, t.source(), msg);
+      return false;
+    }
+    auto allowed = [&](std::vector<std::string> keys) {
+      keys.push_back(action);
+      check_keys(t, p, keys);
+    };
+    const std::size_t before = problems_.size();
+    if (action == "send") {
+      st.type = step::kind::send;
+      allowed({"to", "content_type", "receipt"});
+      str(t, p, "send", st.text);
+      str(t, p, "to", st.destination);
+      str(t, p, "content_type", st.content_type);
+      boolean(t, p, "receipt", st.receipt);
+      check_template(st.text, p + ".send", t.get("send")->source());
+      if (t.get("to") != nullptr)
+        check_template(st.destination, p + ".to", t.get("to")->source());
+    } else if (action == "chat") {
+      st.type = step::kind::chat;
+      allowed({});
+      bool on = true;
+      boolean(t, p, "chat", on);
+      if (!on)
+        error(p + ".chat", t.get("chat")->source(), "expected chat = true");
+    } else if (action == "wait") {
+      st.type = step::kind::wait;
+      allowed({"destination", "header", "body", "timeout"});
+      str(t, p, "wait", st.name);
+      str(t, p, "destination", st.destination);
+      str(t, p, "body", st.text);
+      std::string h;
+      str(t, p, "header", h);
+      if (!h.empty()) {
+        auto colon = h.find(':');
+        if (colon == std::string::npos || colon == 0)
+          error(p + ".header", t.get("header")->source(),
+                "expected \"name:pattern\", got " + quoted(h));
+        else {
+          st.header = h.substr(0, colon);
+          st.header_pattern = h.substr(colon + 1);
+        }
+      }
+      st.duration = std::chrono::milliseconds{10000};
+      duration(t, p, "timeout", st.duration);
+      if (st.name.empty() && problems_.size() == before)
+        error(p + ".wait", t.get("wait")->source(),
+              "expected a name for the wait (its counters and latency are recorded under it)");
+      if (st.duration.count() <= 0 && problems_.size() == before)
+        error(p + ".timeout", t.get("timeout")->source(), "expected a timeout above zero");
+    } else if (action == "sleep") {
+      st.type = step::kind::sleep;
+      allowed({"jitter"});
+      duration(t, p, "sleep", st.duration);
+      duration(t, p, "jitter", st.jitter);
+    } else if (action == "subscribe") {
+      st.type = step::kind::subscribe;
+      allowed({"ack_mode"});
+      str(t, p, "subscribe", st.destination);
+      st.ack_mode = "auto";
+      choice_text(t, p, "ack_mode", st.ack_mode, {"auto", "client", "client-individual"});
+      check_template(st.destination, p + ".subscribe", t.get("subscribe")->source());
+    } else if (action == "unsubscribe") {
+      st.type = step::kind::unsubscribe;
+      allowed({});
+      str(t, p, "unsubscribe", st.destination);
+      check_template(st.destination, p + ".unsubscribe", t.get("unsubscribe")->source());
+    } else if (action == "ack" || action == "nack") {
+      st.type = step::kind::ack;
+      st.negative = action == "nack";
+      allowed({});
+      bool on = true;
+      boolean(t, p, action.c_str(), on);
+      if (!on)
+        error(p + "." + action, t.get(action)->source(), "expected " + action + " = true");
+    } else if (action == "repeat") {
+      st.type = step::kind::repeat;
+      allowed({"steps"});
+      auto* n = t.get("repeat");
+      if (n->is_string() && n->as_string()->get() == "forever")
+        st.times = 0;
+      else if (n->is_integer() && n->as_integer()->get() >= 1)
+        st.times = static_cast<std::uint64_t>(n->as_integer()->get());
+      else
+        error(p + ".repeat", n->source(),
+              "expected a count of at least 1 or \"forever\" (until the session ends)");
+      if (auto* sn = t.get("steps"))
+        read_steps(*sn, p + ".steps", st.steps, depth + 1);
+      else
+        error(p, t.source(), "repeat needs steps = [...]");
+    } else if (action == "chance") {
+      st.type = step::kind::chance;
+      allowed({"steps", "otherwise"});
+      real(t, p, "chance", st.probability);
+      if (st.probability > 1.0)
+        error(p + ".chance", t.get("chance")->source(), "expected a probability from 0 to 1");
+      if (auto* sn = t.get("steps"))
+        read_steps(*sn, p + ".steps", st.steps, depth + 1);
+      else
+        error(p, t.source(), "chance needs steps = [...]");
+      if (auto* on = t.get("otherwise"))
+        read_steps(*on, p + ".otherwise", st.otherwise, depth + 1);
+    } else if (action == "reconnect") {
+      st.type = step::kind::reconnect;
+      allowed({});
+      bool on = true;
+      boolean(t, p, "reconnect", on);
+      if (!on)
+        error(p + ".reconnect", t.get("reconnect")->source(), "expected reconnect = true");
+    }
+    return problems_.size() == before;
+  }
+
+  void choice_text(const toml::table& t, const std::string& prefix, const char* key,
+                   std::string& out, const std::vector<std::string>& choices) {
+    if (t.get(key) == nullptr)
+      return;
+    std::string text;
+    std::size_t before = problems_.size();
+    str(t, prefix, key, text);
+    if (problems_.size() != before)
+      return;
+    if (std::find(choices.begin(), choices.end(), text) != choices.end()) {
+      out = text;
+      return;
+    }
+    std::string msg = "expected one of";
+    for (std::size_t i = 0; i < choices.size(); ++i)
+      msg += (i == 0 ? " " : ", ") + quoted(choices[i]);
+    error(join_path(prefix, key), t.get(key)->source(), msg + ", got " + quoted(text));
+  }
+
+  /// Step templates: {user} {member} {room} {seq} {timestamp} {random} {data.COLUMN}; any
+  /// other {word} is an error (braces around anything else, JSON, are text).
+  void check_template(const std::string& text, const std::string& path,
+                      const toml::source_region& src) {
+    static const std::vector<std::string> known{"user",      "member", "room",      "seq",
+                                                "timestamp", "random", "created_at"};
+    for (std::size_t at = text.find('{'); at != std::string::npos; at = text.find('{', at + 1)) {
+      auto close = text.find('}', at);
+      if (close == std::string::npos)
+        break;
+      std::string word = text.substr(at + 1, close - at - 1);
+      bool is_word = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+      });
+      if (!is_word)
+        continue;
+      if (std::find(known.begin(), known.end(), word) != known.end())
+        continue;
+      if (word.rfind("data.", 0) == 0)
+        continue; // checked against the CSV columns once the entry is read
+      std::string msg = "unknown placeholder {" + word + "}; known:";
+      for (auto& k : known)
+        msg += " {" + k + "}";
+      msg += " {data.COLUMN}";
+      error(path, src, msg);
+    }
   }
 
   void read_reconnect(const toml::table& t) {

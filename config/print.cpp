@@ -80,6 +80,76 @@ void headers(std::ostringstream& o, const char* table, const std::vector<header>
       << (is_sensitive_header(h.name) ? sec(h.value) : str(h.value.reveal())) << "\n";
 }
 
+std::string print_steps(const std::vector<step>& steps);
+
+std::string print_step(const step& st) {
+  std::ostringstream o;
+  o << "{ ";
+  switch (st.type) {
+  case step::kind::send:
+    o << "send = " << str(st.text);
+    if (!st.destination.empty())
+      o << ", to = " << str(st.destination);
+    if (!st.content_type.empty())
+      o << ", content_type = " << str(st.content_type);
+    if (st.receipt)
+      o << ", receipt = true";
+    break;
+  case step::kind::chat:
+    o << "chat = true";
+    break;
+  case step::kind::wait:
+    o << "wait = " << str(st.name);
+    if (!st.destination.empty())
+      o << ", destination = " << str(st.destination);
+    if (!st.header.empty())
+      o << ", header = " << str(st.header + ":" + st.header_pattern);
+    if (!st.text.empty())
+      o << ", body = " << str(st.text);
+    o << ", timeout = " << dur(st.duration);
+    break;
+  case step::kind::sleep:
+    o << "sleep = " << dur(st.duration);
+    if (st.jitter.count() > 0)
+      o << ", jitter = " << dur(st.jitter);
+    break;
+  case step::kind::subscribe:
+    o << "subscribe = " << str(st.destination) << ", ack_mode = " << str(st.ack_mode);
+    break;
+  case step::kind::unsubscribe:
+    o << "unsubscribe = " << str(st.destination);
+    break;
+  case step::kind::ack:
+    o << (st.negative ? "nack = true" : "ack = true");
+    break;
+  case step::kind::repeat:
+    o << "repeat = ";
+    if (st.times == 0)
+      o << "\"forever\"";
+    else
+      o << st.times;
+    o << ", steps = " << print_steps(st.steps);
+    break;
+  case step::kind::chance:
+    o << "chance = " << num(st.probability) << ", steps = " << print_steps(st.steps);
+    if (!st.otherwise.empty())
+      o << ", otherwise = " << print_steps(st.otherwise);
+    break;
+  case step::kind::reconnect:
+    o << "reconnect = true";
+    break;
+  }
+  o << " }";
+  return o.str();
+}
+
+std::string print_steps(const std::vector<step>& steps) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    out += (i == 0 ? " " : ", ") + print_step(steps[i]);
+  return out + " ]";
+}
+
 } // namespace
 
 std::string to_toml(const scenario& s) {
@@ -154,16 +224,43 @@ std::string to_toml(const scenario& s) {
     o << "wait_for = " << str(to_string(st.wait_for)) << "\n";
   }
 
+  for (const auto& e : s.behaviours) {
+    o << "\n[[behaviour]]\n"
+      << "name = " << str(e.name) << "\n";
+    if (!e.label.empty())
+      o << "label = " << str(e.label) << "\n";
+    o << "weight = " << num(e.weight) << "\n";
+    if (!e.data_file.empty())
+      o << "data = " << str(e.data_file) << "\n";
+    for (const auto& p : e.params) {
+      o << p.key << " = ";
+      switch (p.type) {
+      case behaviour_param::kind::string:
+        o << str(p.text);
+        break;
+      case behaviour_param::kind::floating:
+        o << num(p.number);
+        break;
+      default:
+        o << p.text;
+      }
+      o << "\n";
+    }
+    if (!e.steps.empty())
+      o << "steps = " << print_steps(e.steps) << "\n";
+  }
+
   const auto& b = s.behaviour;
-  o << "\n[behaviour]\n"
-    << "kind = " << str(to_string(b.kind)) << "\n"
-    << "interval = " << dur(b.interval) << "\n"
-    << "active_weight = " << num(b.active_weight) << "\n"
-    << "moderate_weight = " << num(b.moderate_weight) << "\n"
-    << "passive_weight = " << num(b.passive_weight) << "\n"
-    << "active_multiplier = " << num(b.active_multiplier) << "\n"
-    << "moderate_multiplier = " << num(b.moderate_multiplier) << "\n"
-    << "passive_multiplier = " << num(b.passive_multiplier) << "\n";
+  if (s.behaviours.empty())
+    o << "\n[behaviour]\n"
+      << "kind = " << str(to_string(b.kind)) << "\n"
+      << "interval = " << dur(b.interval) << "\n"
+      << "active_weight = " << num(b.active_weight) << "\n"
+      << "moderate_weight = " << num(b.moderate_weight) << "\n"
+      << "passive_weight = " << num(b.passive_weight) << "\n"
+      << "active_multiplier = " << num(b.active_multiplier) << "\n"
+      << "moderate_multiplier = " << num(b.moderate_multiplier) << "\n"
+      << "passive_multiplier = " << num(b.passive_multiplier) << "\n";
 
   const auto& rc = s.reconnect;
   o << "\n[reconnect]\n"

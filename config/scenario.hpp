@@ -152,6 +152,84 @@ struct behaviour_config {
   double passive_multiplier = defaults::passive_multiplier;
 };
 
+/// One step of a declarative `[[behaviour]]` (`steps = [...]`); see docs/behaviours.md.
+struct step {
+  enum class kind {
+    /// A plain SEND of the `text` template to `destination` (default: the room's).
+    send,
+    /// The seed's measured chat message to the room (round trip timed).
+    chat,
+    /// Wait for a message matching `destination`, `header`/`header_pattern`, `body` (glob
+    /// patterns with `*` and `?`) for at most `duration`; timed and counted under `name`.
+    wait,
+    /// Sleep `duration` ± `jitter`.
+    sleep,
+    subscribe,
+    unsubscribe,
+    /// ACK (or NACK with `negative`) the last message a `wait` matched.
+    ack,
+    /// Run `steps` `times` times (0 = until the session ends).
+    repeat,
+    /// Run `steps` with `probability`, else `otherwise`.
+    chance,
+    /// Close the session and connect again.
+    reconnect,
+  } type = kind::sleep;
+  std::string destination;
+  std::string text;
+  std::string content_type;
+  std::string header;
+  std::string header_pattern;
+  std::string name;
+  std::string ack_mode;
+  std::chrono::milliseconds duration{0};
+  std::chrono::milliseconds jitter{0};
+  std::uint64_t times = 0;
+  double probability = 1.0;
+  bool receipt = false;
+  bool negative = false;
+  std::vector<step> steps;
+  std::vector<step> otherwise;
+  /// Where the step is written.
+  source_position where;
+};
+
+/// One parameter of a `[[behaviour]]` entry, as written.
+struct behaviour_param {
+  enum class kind { string, integer, floating, boolean };
+  std::string key;
+  kind type = kind::string;
+  /// Strings (expanded), and numbers and booleans as written.
+  std::string text;
+  double number = 0;
+  bool boolean = false;
+  source_position where;
+};
+
+/// One `[[behaviour]]` entry: a registered behaviour (or `steps`), its share of the users and
+/// its parameters.
+struct behaviour_entry {
+  /// Registry name ("seed_mix", "burst", ..., "steps").
+  std::string name;
+  /// Metrics label; empty = `name`. Unique among the entries.
+  std::string label;
+  /// Relative share of the users.
+  double weight = 1.0;
+  /// Every other key of the entry.
+  std::vector<behaviour_param> params;
+  /// Declarative steps (name "steps").
+  std::vector<step> steps;
+  /// CSV data for step templates (`data = "file.csv"`): header row, then rows.
+  std::string data_file;
+  std::vector<std::string> data_columns;
+  std::vector<std::vector<std::string>> data_rows;
+  source_position where;
+
+  const std::string& metric_label() const {
+    return label.empty() ? name : label;
+  }
+};
+
 /// `[reconnect]`: supervisor restarts after min(max, initial * multiplier^n) +- jitter.
 struct reconnect_config {
   bool enabled = defaults::reconnect_enabled;
@@ -234,6 +312,9 @@ struct scenario {
   destinations_config destinations;
   std::vector<stage> stages;
   behaviour_config behaviour;
+  /// `[[behaviour]]` entries; empty = one behaviour from `[behaviour]` (the seed's mix or
+  /// listen only).
+  std::vector<behaviour_entry> behaviours;
   reconnect_config reconnect;
   tls_config tls;
   output_config output;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -335,6 +336,55 @@ void check_behaviour(const scenario& s, checker& c) {
       c.fail(key, "expected a multiplier greater than zero");
 }
 
+/// Every {data.COLUMN} of the steps' templates names a column of the entry's CSV.
+void check_step_data(const behaviour_entry& b, const std::vector<step>& steps, checker& c,
+                     const std::string& path) {
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto& st = steps[i];
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    for (const std::string* text : {&st.text, &st.destination}) {
+      for (auto at = text->find("{data."); at != std::string::npos;
+           at = text->find("{data.", at + 1)) {
+        auto close = text->find('}', at);
+        if (close == std::string::npos)
+          break;
+        auto column = text->substr(at + 6, close - at - 6);
+        if (std::find(b.data_columns.begin(), b.data_columns.end(), column) != b.data_columns.end())
+          continue;
+        if (b.data_file.empty())
+          c.fail(p, "{data." + column + "} needs data = \"FILE.csv\" in the entry");
+        else {
+          std::string msg = "\"" + b.data_file + "\" has no column \"" + column + "\"; columns:";
+          for (auto& col : b.data_columns)
+            msg += " " + col;
+          c.fail(p, msg);
+        }
+      }
+    }
+    check_step_data(b, st.steps, c, p + ".steps");
+    check_step_data(b, st.otherwise, c, p + ".otherwise");
+  }
+}
+
+void check_behaviours(const scenario& s, checker& c) {
+  double total = 0;
+  for (std::size_t i = 0; i < s.behaviours.size(); ++i) {
+    const auto& b = s.behaviours[i];
+    const std::string p = "behaviour[" + std::to_string(i) + "]";
+    if (b.name.empty())
+      c.fail(p + ".name", "required (a registered behaviour, or steps = [...])");
+    total += b.weight;
+    for (std::size_t j = 0; j < i; ++j)
+      if (s.behaviours[j].metric_label() == b.metric_label())
+        c.fail(b.label.empty() ? p + ".name" : p + ".label",
+               "the label \"" + b.metric_label() + "\" is already used by behaviour[" +
+                   std::to_string(j) + "]; set label = \"...\" to tell them apart");
+    check_step_data(b, b.steps, c, p + ".steps");
+  }
+  if (!s.behaviours.empty() && total <= 0)
+    c.fail("behaviour[0].weight", "the weights must add up to more than zero");
+}
+
 void check_reconnect(const scenario& s, checker& c) {
   const auto& r = s.reconnect;
   if (!r.enabled)
@@ -446,6 +496,7 @@ std::vector<diagnostic> validate(const scenario& s) {
   check_destinations(s, c);
   check_stages(s, c);
   check_behaviour(s, c);
+  check_behaviours(s, c);
   check_reconnect(s, c);
   check_tls(s, c);
   check_output(s, c);

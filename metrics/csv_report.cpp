@@ -95,6 +95,24 @@ std::string csv_report_text(const load_snapshot& total, const run_info& run) {
     auto e = static_cast<error_type>(i);
     b.row("errors_" + std::string{to_label(e)}, number(total.counters.error_count(e)), "");
   }
+  // One block per behaviour: behaviour.<label>.<what>.
+  for (const auto& bf : total.behaviours) {
+    const std::string p = "behaviour." + bf.label + ".";
+    b.row(p + "sessions", number(bf.sessions), "");
+    b.row(p + "messages_sent", number(bf.messages_sent), "");
+    b.row(p + "messages_received", number(bf.messages_received), "");
+    for (const auto& [name, n] : bf.counters)
+      b.row(p + name, number(n), "");
+    for (const auto& [name, h] : bf.latencies) {
+      b.row(p + name + "_count", number(h.count()), "");
+      if (h.empty())
+        continue;
+      b.row(p + name + "_avg", number(h.mean() / 1000.0), "ms");
+      b.row(p + name + "_p50", number(static_cast<double>(h.quantile(0.50)) / 1000.0), "ms");
+      b.row(p + name + "_p95", number(static_cast<double>(h.quantile(0.95)) / 1000.0), "ms");
+      b.row(p + name + "_p99", number(static_cast<double>(h.quantile(0.99)) / 1000.0), "ms");
+    }
+  }
   return b.take();
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -133,6 +134,24 @@ struct prometheus_exporter::impl {
   Gauge* phase = nullptr;
   std::string phase_name;
 
+  // Per behaviour (label `behaviour`): series are added as labels and names first appear.
+  struct behaviour_series {
+    std::string label;
+    Gauge* users = nullptr;
+    Counter* sessions = nullptr;
+    Counter* sent = nullptr;
+    Counter* received = nullptr;
+    std::vector<std::pair<std::string, Counter*>> events;
+    std::vector<std::pair<std::string, Histogram*>> latencies;
+  };
+  prometheus::Family<Gauge>* behaviour_users = nullptr;
+  prometheus::Family<Counter>* behaviour_sessions = nullptr;
+  prometheus::Family<Counter>* behaviour_sent = nullptr;
+  prometheus::Family<Counter>* behaviour_received = nullptr;
+  prometheus::Family<Counter>* behaviour_events = nullptr;
+  prometheus::Family<Histogram>* behaviour_latency = nullptr;
+  std::vector<behaviour_series> behaviours;
+
   impl() {
     auto& r = *registry;
     for (auto& c : counters)
@@ -168,6 +187,97 @@ struct prometheus_exporter::impl {
                         .Name("stomp_load_test_phase")
                         .Help("Current phase of the run (value 1, label its name)")
                         .Register(r);
+    behaviour_users = &BuildGauge()
+                           .Name("stomp_load_test_behaviour_users")
+                           .Help("Users subscribed now, by behaviour")
+                           .Register(r);
+    behaviour_sessions = &BuildCounter()
+                              .Name("stomp_load_test_behaviour_sessions_total")
+                              .Help("Sessions that connected and subscribed, by behaviour")
+                              .Register(r);
+    behaviour_sent = &BuildCounter()
+                          .Name("stomp_load_test_behaviour_messages_sent_total")
+                          .Help("Frames sent by the behaviour (chat messages and SENDs)")
+                          .Register(r);
+    behaviour_received = &BuildCounter()
+                              .Name("stomp_load_test_behaviour_messages_received_total")
+                              .Help("MESSAGE frames received by the behaviour's sessions")
+                              .Register(r);
+    behaviour_events = &BuildCounter()
+                            .Name("stomp_load_test_behaviour_events_total")
+                            .Help("The behaviour's own counters, by behaviour and name")
+                            .Register(r);
+    behaviour_latency = &BuildHistogram()
+                             .Name("stomp_load_test_behaviour_latency_ms")
+                             .Help("The behaviour's own latency samples, by behaviour and name, ms")
+                             .Register(r);
+  }
+
+  behaviour_series& series_of(const behaviour_figures& f, std::size_t i) {
+    while (behaviours.size() <= i) {
+      behaviour_series b;
+      b.label = f.label;
+      std::map<std::string, std::string> l{{"behaviour", f.label}};
+      b.users = &behaviour_users->Add(l);
+      b.sessions = &behaviour_sessions->Add(l);
+      b.sent = &behaviour_sent->Add(l);
+      b.received = &behaviour_received->Add(l);
+      behaviours.push_back(std::move(b));
+    }
+    return behaviours[i];
+  }
+
+  void update_behaviours(const load_snapshot& total, const load_snapshot& delta) {
+    for (std::size_t i = 0; i < delta.behaviours.size(); ++i) {
+      const auto& f = delta.behaviours[i];
+      auto& b = series_of(f, i);
+      if (f.sessions > 0)
+        b.sessions->Increment(static_cast<double>(f.sessions));
+      if (f.messages_sent > 0)
+        b.sent->Increment(static_cast<double>(f.messages_sent));
+      if (f.messages_received > 0)
+        b.received->Increment(static_cast<double>(f.messages_received));
+      for (auto& [name, n] : f.counters) {
+        auto it = std::find_if(b.events.begin(), b.events.end(),
+                               [&](auto& e) { return e.first == name; });
+        if (it == b.events.end()) {
+          b.events.emplace_back(name,
+                                &behaviour_events->Add({{"behaviour", f.label}, {"name", name}}));
+          it = b.events.end() - 1;
+        }
+        if (n > 0)
+          it->second->Increment(static_cast<double>(n));
+      }
+      for (auto& [name, h] : f.latencies) {
+        auto it = std::find_if(b.latencies.begin(), b.latencies.end(),
+                               [&](auto& e) { return e.first == name; });
+        if (it == b.latencies.end()) {
+          b.latencies.emplace_back(name,
+                                   &behaviour_latency->Add({{"behaviour", f.label}, {"name", name}},
+                                                           latency_ms_buckets));
+          it = b.latencies.end() - 1;
+        }
+        observe_into(*it->second, latency_ms_buckets, 1e-3, h);
+      }
+    }
+    for (std::size_t i = 0; i < total.behaviours.size(); ++i)
+      series_of(total.behaviours[i], i)
+          .users->Set(static_cast<double>(total.behaviours[i].connected));
+  }
+
+  static void observe_into(Histogram& metric, const Histogram::BucketBoundaries& bounds,
+                           double scale, const histogram& h) {
+    if (h.empty())
+      return;
+    std::vector<double> increments(bounds.size() + 1, 0.0);
+    h.for_each_bucket([&](std::int64_t lowest, std::int64_t, std::uint64_t n) {
+      auto v = static_cast<double>(lowest) * scale;
+      auto i = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                        bounds.begin());
+      increments[i] += static_cast<double>(n);
+    });
+    increments.back() += static_cast<double>(h.overflow());
+    metric.ObserveMultiple(increments, static_cast<double>(h.sum()) * scale);
   }
 
   // Replaces the one series of an info-style gauge family when its label changes, so the family
@@ -226,6 +336,7 @@ struct prometheus_exporter::impl {
       relabel(*phase_family, phase, phase_name, g.phase_name);
       phase->Set(1.0);
     }
+    update_behaviours(total, delta);
   }
 };
 

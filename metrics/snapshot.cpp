@@ -29,6 +29,8 @@ bool operator==(const load_histograms& a, const load_histograms& b) noexcept {
 void load_snapshot::reset_events() noexcept {
   counters = load_counters{};
   histograms.reset();
+  for (auto& b : behaviours)
+    (void)b.take();
 }
 
 void accumulate(load_snapshot& interval, const shard_delta& delta) noexcept {
@@ -43,6 +45,7 @@ void merge(load_snapshot& total, const load_snapshot& interval) {
   total.counters += interval.counters;
   total.histograms.merge(interval.histograms);
   total.gauges = interval.gauges;
+  merge_interval(total.behaviours, interval.behaviours);
   total.elapsed_s = interval.elapsed_s;
   total.interval_s += interval.interval_s;
 }

@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
 
@@ -110,6 +112,9 @@ struct load_snapshot {
   load_histograms histograms;
   /// Levels at the end of the interval.
   load_gauges gauges;
+  /// Per behaviour (`[[behaviour]]` label): counts and samples like `counters` and
+  /// `histograms`, and the level of connected users like `gauges`.
+  std::vector<behaviour_figures> behaviours;
 
   /// Resets counters and histograms; keeps gauges and times.
   void reset_events() noexcept;

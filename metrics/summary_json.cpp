@@ -150,6 +150,25 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
     });
   }
   doc["stages"] = std::move(stage_list);
+  json behaviour_list = json::array();
+  for (const auto& b : total.behaviours) {
+    json counters = json::object();
+    for (const auto& [name, n] : b.counters)
+      counters[name] = n;
+    json latencies = json::object();
+    for (const auto& [name, h] : b.latencies)
+      latencies[name + "_ms"] = histogram_json(h, 1e-3);
+    behaviour_list.push_back(json{
+        {"label", b.label},
+        {"sessions", b.sessions},
+        {"messages_sent", b.messages_sent},
+        {"messages_received", b.messages_received},
+        {"connected_at_end", b.connected},
+        {"counters", counters},
+        {"latencies", latencies},
+    });
+  }
+  doc["behaviours"] = std::move(behaviour_list);
   json checks = json::array();
   for (const auto& r : thresholds)
     checks.push_back(json{

@@ -1,0 +1,293 @@
+// Behaviours end to end: the built-ins and the steps engine against the embedded server (chat
+// protocol and broker mode), their figures in summary.json, the CSV and /metrics. Assertions
+// are about counts, never about time.
+#include "actors/engine.hpp"
+
+#include "config/loader.hpp"
+#include "server/server.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace stompede;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("stompede-e2e-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(d);
+  return d.string();
+}
+
+config::scenario load(const std::string& text) {
+  auto r = config::load_scenario_text(text, "behaviours.toml", {}, {});
+  for (auto& p : r.problems)
+    FAIL(p.to_string());
+  REQUIRE(r.ok());
+  return *r.value;
+}
+
+engine_options quiet_options(const std::string& dir) {
+  engine_options o;
+  o.out_dir = dir;
+  o.quiet = true;
+  o.handle_signals = false;
+  o.embedded_server_in_process = true;
+  return o;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  return json::parse(in);
+}
+
+/// The summary.json entry of behaviour `label`.
+json behaviour_of(const json& summary, const std::string& label) {
+  for (auto& b : summary["behaviours"])
+    if (b["label"] == label)
+      return b;
+  FAIL("no behaviour " << label << " in summary.json");
+  return {};
+}
+
+std::uint64_t counter(const json& b, const std::string& name) {
+  return b["counters"].contains(name) ? b["counters"][name].get<std::uint64_t>() : 0;
+}
+
+std::uint64_t samples(const json& b, const std::string& name) {
+  auto key = name + "_ms";
+  return b["latencies"].contains(key) ? b["latencies"][key]["count"].get<std::uint64_t>() : 0;
+}
+
+std::uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string http_get(std::uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("built-ins on the chat protocol: seed_mix, listener, burst, replier and steps",
+          "[e2e][behaviours]") {
+  server::server_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.users = 100;
+  cfg.room_size = 20;
+  server::server srv{cfg};
+  REQUIRE(!srv.start());
+  auto port = unused_port();
+  auto sc = load("[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
+                 "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
+                 "[rooms]\nmembers_per_room = 20\n"
+                 "[output]\nprometheus = \"127.0.0.1:" +
+                 std::to_string(port) + R"("
+[[stage]]
+users = 36
+ramp = "500ms"
+duration = "3s"
+
+[[behaviour]]
+name = "seed_mix"
+weight = 2
+interval = "300ms"
+
+[[behaviour]]
+name = "listener"
+
+[[behaviour]]
+name = "burst"
+every = "1s"
+size = 3
+
+[[behaviour]]
+name = "replier"
+reply = "noted"
+
+[[behaviour]]
+label = "asker"
+steps = [
+  { repeat = "forever", steps = [
+      { chat = true },
+      { wait = "answer", body = "*re{R*", timeout = "2s" },
+      { sleep = "300ms", jitter = "100ms" },
+  ] },
+]
+)");
+  auto dir = temp_dir("behaviours-chat");
+  std::string metrics;
+  std::thread scrape([&] {
+    // Bounded: at most 6 s of polling for the burst behaviour's series with a count.
+    for (int i = 0; i < 60; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      metrics = http_get(port, "/metrics");
+      if (metrics.find(
+              "stomp_load_test_behaviour_events_total{behaviour=\"burst\",name=\"bursts\"}") !=
+          std::string::npos)
+        break;
+    }
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  scrape.join();
+  auto stats = srv.stats();
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto summary = read_json(dir + "/summary.json");
+  auto& c = summary["counters"];
+  CHECK(c["errors_total"].get<std::uint64_t>() == 0);
+  // The measured chat messages keep the seed's accounting, whoever sent them.
+  CHECK(c["round_trips"].get<std::uint64_t>() + c["unresolved"].get<std::uint64_t>() +
+            c["lost"].get<std::uint64_t>() ==
+        c["messages_sent"].get<std::uint64_t>());
+  REQUIRE(summary["behaviours"].size() == 5);
+  std::uint64_t sessions = 0, sent = 0;
+  for (auto& b : summary["behaviours"]) {
+    CHECK(b["sessions"].get<std::uint64_t>() > 0);
+    sessions += b["sessions"].get<std::uint64_t>();
+    sent += b["messages_sent"].get<std::uint64_t>();
+  }
+  CHECK(sessions == 36);
+  // Everything any behaviour sent reached the server (replies are chat messages too).
+  CHECK(stats.messages == sent);
+  auto seed = behaviour_of(summary, "seed_mix");
+  CHECK(seed["sessions"] == 12);
+  CHECK(seed["messages_sent"].get<std::uint64_t>() > 0);
+  auto listener = behaviour_of(summary, "listener");
+  CHECK(listener["messages_sent"] == 0);
+  CHECK(listener["messages_received"].get<std::uint64_t>() > 0);
+  auto burst = behaviour_of(summary, "burst");
+  CHECK(burst["messages_sent"].get<std::uint64_t>() == 3 * counter(burst, "bursts"));
+  CHECK(counter(burst, "bursts") > 0);
+  auto replier = behaviour_of(summary, "replier");
+  CHECK(counter(replier, "replies") > 0);
+  CHECK(samples(replier, "reply") > 0);
+  CHECK(samples(replier, "reply") <= counter(replier, "replies"));
+  auto asker = behaviour_of(summary, "asker");
+  CHECK(counter(asker, "answer_matched") > 0);
+  CHECK(samples(asker, "answer") == counter(asker, "answer_matched"));
+  // Per-behaviour rows in the CSV, labels on /metrics.
+  std::ifstream in(dir + "/load_test_result.csv");
+  std::stringstream csv;
+  csv << in.rdbuf();
+  CHECK(csv.str().find("behaviour.replier.reply_p95,") != std::string::npos);
+  CHECK(csv.str().find("behaviour.listener.messages_sent,0,") != std::string::npos);
+  CHECK(metrics.find("stomp_load_test_behaviour_messages_sent_total{behaviour=\"seed_mix\"}") !=
+        std::string::npos);
+  CHECK(metrics.find("stomp_load_test_behaviour_users{behaviour=\"listener\"}") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("built-ins on plain topics: room_hopper, private_pairs, and steps that subscribe, "
+          "ACK and reconnect",
+          "[e2e][behaviours]") {
+  server::server_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.mode = server::server_mode::broker;
+  server::server srv{cfg};
+  REQUIRE(!srv.start());
+  auto sc = load("[target]\nurl = \"" + srv.ws_url() + R"("
+[auth]
+mode = "none"
+[rooms]
+members_per_room = 10
+[destinations]
+subscribe = "/topic/room.{room}"
+send = "/topic/room.{room}"
+[output]
+prometheus = ""
+[[stage]]
+users = 16
+ramp = "300ms"
+duration = "3s"
+
+[[behaviour]]
+name = "room_hopper"
+every = "400ms"
+rooms = 3
+messages = 2
+
+[[behaviour]]
+name = "private_pairs"
+every = "300ms"
+
+[[behaviour]]
+label = "flow"
+steps = [
+  { subscribe = "/topic/flow.{user}", ack_mode = "client" },
+  { repeat = 3, steps = [
+      { send = "hello {user} #{seq}", to = "/topic/flow.{user}", receipt = true },
+      { wait = "hello", destination = "/topic/flow.*", body = "hello*", timeout = "2s" },
+      { ack = true },
+  ] },
+  { unsubscribe = "/topic/flow.{user}" },
+  { sleep = "300ms" },
+  { chance = 0.0, steps = [ { chat = true } ], otherwise = [ { reconnect = true } ] },
+]
+)");
+  auto dir = temp_dir("behaviours-broker");
+  auto code = run_load_test(sc, quiet_options(dir));
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["counters"]["errors_total"].get<std::uint64_t>() == 0);
+  auto hopper = behaviour_of(summary, "room_hopper");
+  CHECK(counter(hopper, "joins") > 0);
+  CHECK(counter(hopper, "leaves") > 0);
+  CHECK(samples(hopper, "echo") > 0);
+  CHECK(samples(hopper, "echo") <= hopper["messages_sent"].get<std::uint64_t>());
+  auto pairs = behaviour_of(summary, "private_pairs");
+  CHECK(counter(pairs, "pings") > 0);
+  CHECK(counter(pairs, "pongs") > 0);
+  CHECK(samples(pairs, "pair_round_trip") > 0);
+  CHECK(samples(pairs, "pair_round_trip") <= counter(pairs, "pings"));
+  auto flow = behaviour_of(summary, "flow");
+  // Each of the 5 flow users ran its three exchanges at least once, then reconnected (a new
+  // session that starts the steps again), without a single error.
+  CHECK(counter(flow, "hello_matched") >= 15);
+  CHECK(counter(flow, "hello_timeout") == 0);
+  CHECK(samples(flow, "receipt") > 0);
+  CHECK(counter(flow, "reconnects") >= 5);
+  CHECK(flow["sessions"].get<std::uint64_t>() > 5);
+  fs::remove_all(dir);
+}
