@@ -4,9 +4,10 @@ JOBS     ?= 2
 SCENARIO ?= scenarios/quickstart.toml
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
+PREFIX   ?= /usr/local
 STOMPEDE := $(BUILD)/app/stompede
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test bench clean format install package
 
 all: build
 
@@ -32,6 +33,15 @@ bench: build
 	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/seed_workload.sh (HOLD=$${HOLD:-30} s; more users: bench/seed_workload.sh 1000 5000 10000)"
 	STOMPEDE=$(STOMPEDE) HOLD=$${HOLD:-30} bench/seed_workload.sh 1000
+
+# Installs into $(PREFIX) (DESTDIR is honoured): bin/stompede, share/doc/stompede,
+# share/stompede/{scenarios,monitoring}.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package (build/stompede_<version>_<arch>.deb) through CPack; installs to /usr.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
