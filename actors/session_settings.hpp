@@ -56,7 +56,8 @@ struct session_settings {
   /// again before it connects.
   std::optional<login_settings> relogin;
   std::chrono::seconds relogin_margin{2};
-  /// DISCONNECT -> RECEIPT wait on a graceful stop before closing anyway.
+  /// On a graceful stop: the wait for own messages still in flight before DISCONNECT, and then
+  /// the DISCONNECT -> RECEIPT wait before closing anyway (each at most this long).
   std::chrono::milliseconds disconnect_timeout{2000};
   /// The run's behaviours; a user's identity says which one it runs.
   std::vector<behaviour_slot> behaviours;

@@ -651,27 +651,48 @@ private:
   void do_stop() {
     if (stopping_)
       return;
-    stopping_ = true;
+    stopping_ = true; // no more sends
     if (!client_)
       return; // not connected yet (or logging in again): the login callback ends the session
-    if (stomp_.state() == stomp::client_state::connected) {
-      if (behaviour_) {
-        // The behaviour's last word: it may still send (can_send() ignores stopping_ here).
-        stopping_ = false;
-        behaviour_->on_before_disconnect(*this);
-        stopping_ = true;
-        if (!client_)
-          return;
-      }
-      std::string out;
-      stomp_.disconnect(out, "disconnect");
-      write(std::move(out));
-      disconnect_sent_ = true;
-      agg_.counters.disconnects_graceful++;
-      arm_deadline(settings_->disconnect_timeout, {});
-    } else {
+    if (stomp_.state() != stomp::client_state::connected) {
       client_->close(false, {});
+      return;
     }
+    if (behaviour_) {
+      // The behaviour's last word: it may still send (can_send() ignores stopping_ here).
+      stopping_ = false;
+      behaviour_->on_before_disconnect(*this);
+      stopping_ = true;
+      if (!client_)
+        return;
+    }
+    if (pending_.empty()) {
+      send_disconnect();
+      return;
+    }
+    // Own messages still on their way: let them come back first (bounded), so that a stop does
+    // not turn them into unresolved ones.
+    draining_ = true;
+    deadline_timer_.expires_after(settings_->disconnect_timeout);
+    deadline_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (!e && self && self->client_ && self->draining_)
+        self->send_disconnect();
+    });
+  }
+
+  /// DISCONNECT with a receipt; the RECEIPT (or the deadline) closes the WebSocket.
+  void send_disconnect() {
+    draining_ = false;
+    deadline_timer_.cancel();
+    if (!client_ || stomp_.state() != stomp::client_state::connected)
+      return;
+    std::string out;
+    stomp_.disconnect(out, "disconnect");
+    write(std::move(out));
+    disconnect_sent_ = true;
+    agg_.counters.disconnects_graceful++;
+    arm_deadline(settings_->disconnect_timeout, {});
   }
 
   void write(std::string bytes) {
@@ -837,6 +858,8 @@ private:
         agg_.counters.own_received++;
         agg_.in_flight--;
         pending_.erase(it);
+        if (draining_ && pending_.empty())
+          send_disconnect();
         return;
       }
     }
@@ -881,6 +904,8 @@ private:
   std::uint64_t receipt_seq_ = 0;
   std::size_t own_subscriptions_ = 0;
   bool room_delivery_ = false;
+  /// Stopping, waiting for our own messages in flight before DISCONNECT.
+  bool draining_ = false;
   /// DISCONNECT was written: the server may now close the connection without a close frame.
   bool disconnect_sent_ = false;
 };

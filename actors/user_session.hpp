@@ -44,7 +44,8 @@ public:
 
   /// Connects, CONNECTs, SUBSCRIBEs to the room, then hands over to the identity's behaviour.
   virtual void start() = 0;
-  /// Graceful: DISCONNECT with receipt (bounded wait), then close. Reported as closed with an
+  /// Graceful: stops sending, waits (bounded) for its own messages in flight to come back,
+  /// sends DISCONNECT with receipt (bounded wait), then closes. Reported as closed with an
   /// empty error.
   virtual void stop() = 0;
   /// Abortive close (the owner is going away); reported as closed with `reason`.

@@ -7,6 +7,7 @@
 #
 #   bench/seed_workload.sh [USERS...]        (default: 1000)
 #   HOLD=60 bench/seed_workload.sh 1000 5000
+#   SERVER_THREADS=2 bench/seed_workload.sh 5000     (IO threads of the server, default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOMPEDE:-build/app/stompede}
@@ -21,7 +22,8 @@ hz=$(getconf CLK_TCK)
 
 for users in "${users_list[@]}"; do
   out=$(mktemp -d)
-  "$bin" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+  printf 'io_threads = %s\n' "${SERVER_THREADS:-1}" >"$out/server.toml"
+  "$bin" serve --listen "127.0.0.1:$port" --config "$out/server.toml" >"$out/server.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break; sleep 0.1; done

@@ -239,8 +239,10 @@ void connection::upgrade() {
     if (!proto.empty())
       res.set(http::field::sec_websocket_protocol, proto);
   }));
-  // Several frames may share one WS message: allow some slack over one frame.
-  ws_.read_message_max(cfg.max_frame_bytes * 2 + 4096);
+  // No WebSocket message limit: messages are read in chunks and the STOMP parser bounds each
+  // frame to max_frame_bytes, so an oversized frame gets an ERROR naming the limit instead of
+  // a bare 1009 close, and memory stays bounded however long the message is.
+  ws_.read_message_max(0);
   ws_.write_buffer_bytes(512);
   ws_.auto_fragment(false);
   ws_.text(true);
@@ -286,13 +288,11 @@ void connection::on_read_ws(beast::error_code ec, std::size_t n) {
   if (finalized_)
     return;
   if (ec) {
-    if (ec == websocket::error::message_too_big) {
-      core_.stats.count_error("frame_too_large");
-    }
     finalize();
     return;
   }
   last_read_ = clock::now();
+  ++shard_.reads;
   core_.stats.bytes_in.fetch_add(n, std::memory_order_relaxed);
   const auto data = buf_.cdata();
   parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -481,6 +481,7 @@ void connection::on_subscribe(const stomp::frame_view& f) {
     return;
   }
   bool personal = false;
+  std::uint64_t room = 0;
   if (core_.config().mode == server_mode::chat) {
     const auto d = parse_destination(*dest);
     switch (d.kind) {
@@ -490,6 +491,7 @@ void connection::on_subscribe(const stomp::frame_view& f) {
         fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
         return;
       }
+      room = d.id;
       break;
     case destination_kind::user_summary:
       if (d.id != member_) {
@@ -509,11 +511,13 @@ void connection::on_subscribe(const stomp::frame_view& f) {
     fail("UNKNOWN_DESTINATION", "unknown_destination", {}, receipt);
     return;
   }
-  subscription s{std::string(*id), std::string(*dest), personal};
+  subscription s{std::string(*id), std::string(*dest), personal, room};
   core_.topics.add(s.destination, subscriber{shared_from_this(), escaped(s.id), shard_.index});
   core_.stats.subscriptions.fetch_add(1, std::memory_order_relaxed);
   if (personal)
     core_.personal_subscriptions.fetch_add(1, std::memory_order_relaxed);
+  if (room != 0)
+    core_.rooms.view(room, member_, +1);
   subs_.push_back(std::move(s));
 }
 
@@ -525,10 +529,7 @@ void connection::on_unsubscribe(const stomp::frame_view& f) {
   }
   for (auto it = subs_.begin(); it != subs_.end(); ++it) {
     if (it->id == *id) {
-      core_.topics.remove(it->destination, this, escaped(it->id));
-      core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-      if (it->personal)
-        core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      drop_subscription(*it);
       subs_.erase(it);
       return;
     }
@@ -583,6 +584,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     return;
   }
   const std::uint64_t seq = core_.rooms.next_seq(room);
+  core_.rooms.mark_read(room, member_, seq); // one's own message is read
   core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
   nlohmann::ordered_json out;
   out["roomId"] = room;
@@ -622,15 +624,17 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     core.publish(room_topic_slash(room), message_id, "application/json", wire, room);
     if (!summaries || core.personal_subscriptions.load(std::memory_order_relaxed) == 0)
       return;
+    // Same shape as the room lists; only unreadCount differs between members.
+    const std::string head = "{\"roomId\":" + std::to_string(room) + ",\"unreadCount\":";
     nlohmann::ordered_json s;
-    s["roomId"] = room;
-    s["unreadCount"] = 0;
     s["chatRoomType"] = "GROUP";
     s["lastMessagePreview"] = preview;
     s["lastMessageAt"] = created;
-    const std::string summary = s.dump();
-    core.rooms.for_each_member(room, [&](std::uint64_t m) {
-      core.publish(user_summary_topic(m), message_id + "-s", "application/json", summary, room);
+    std::string tail = s.dump();
+    tail[0] = ',';
+    core.rooms.for_each_member_unread(room, [&](std::uint64_t m, std::uint64_t unread) {
+      core.publish(user_summary_topic(m), message_id + "-s", "application/json",
+                   head + std::to_string(unread) + tail, room);
     });
   };
   const auto delay = core_.broadcast_delay_ms.load(std::memory_order_relaxed);
@@ -700,8 +704,37 @@ void connection::enqueue(outbound o) {
   }
   queued_bytes_ += n;
   queue_.push_back(std::move(o));
-  if (!writing_)
-    do_write();
+  if (writing_ || flush_pending_)
+    return; // the write in flight, or the shard's flush pass, takes it
+  flush_pending_ = true;
+  shard_.dirty.push_back(shared_from_this());
+  if (!shard_.flush_posted) {
+    // Posted handlers run after the completions the reactor already queued, so a flush pass
+    // sees every frame those reads produced: batching grows with the load, by itself.
+    shard_.flush_posted = true;
+    shard_.flush_mark = shard_.reads;
+    shard_.flush_deferrals = 0;
+    net::post(shard_.ioc, [&shard = shard_] { flush_dirty(shard); });
+  }
+}
+
+void flush_dirty(io_shard& shard) {
+  constexpr unsigned max_deferrals = 32;
+  if (shard.reads != shard.flush_mark && shard.flush_deferrals < max_deferrals) {
+    // More input arrived while this pass waited: let it add to the batches first.
+    shard.flush_mark = shard.reads;
+    ++shard.flush_deferrals;
+    net::post(shard.ioc, [&shard] { flush_dirty(shard); });
+    return;
+  }
+  shard.flush_posted = false;
+  shard.flushing.swap(shard.dirty);
+  for (auto& c : shard.flushing) {
+    c->flush_pending_ = false;
+    if (!c->writing_ && !c->queue_.empty())
+      c->do_write();
+  }
+  shard.flushing.clear();
 }
 
 void connection::do_write() {
@@ -783,6 +816,13 @@ void connection::fail(const std::string& message, const std::string& category, s
   if (phase_ == phase::closing || phase_ == phase::closed || finalized_)
     return;
   core_.stats.count_error(category);
+  send_error_and_close(message, std::move(detail), receipt);
+}
+
+void connection::send_error_and_close(const std::string& message, std::string detail,
+                                      std::optional<std::string_view> receipt) {
+  if (phase_ == phase::closing || phase_ == phase::closed || finalized_)
+    return;
   stomp::frame e(stomp::command::error);
   e.add("message", message);
   if (receipt)
@@ -826,13 +866,18 @@ void connection::abort(bool reset) {
   finalize();
 }
 
+void connection::drop_subscription(const subscription& s) {
+  core_.topics.remove(s.destination, this, escaped(s.id));
+  core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+  if (s.personal)
+    core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
+  if (s.room != 0)
+    core_.rooms.view(s.room, member_, -1);
+}
+
 void connection::unsubscribe_all() {
-  for (const auto& s : subs_) {
-    core_.topics.remove(s.destination, this, escaped(s.id));
-    core_.stats.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-    if (s.personal)
-      core_.personal_subscriptions.fetch_sub(1, std::memory_order_relaxed);
-  }
+  for (const auto& s : subs_)
+    drop_subscription(s);
   subs_.clear();
 }
 
@@ -884,8 +929,11 @@ void connection::tick(clock::time_point now) {
     return;
   }
   if (plan_.dead_after.count() > 0 && !read_paused_ && now - last_read_ > plan_.dead_after) {
+    // The peer is probably gone, but a live one that merely went quiet learns why.
     core_.stats.heartbeat_timeouts.fetch_add(1, std::memory_order_relaxed);
-    abort(false);
+    send_error_and_close("heart-beat timeout",
+                         "nothing received for " + std::to_string(plan_.dead_after.count()) + " ms",
+                         std::nullopt);
     return;
   }
   if (plan_.send_every.count() > 0 && !writing_ && queue_.empty() &&

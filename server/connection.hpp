@@ -32,6 +32,9 @@ namespace stompede::server::detail {
 bool origin_allowed(std::string_view origin, std::string_view host,
                     const std::vector<std::string>& allowed);
 
+/// Writes out every connection of the shard that queued frames since the last pass.
+void flush_dirty(io_shard& shard);
+
 class connection : public std::enable_shared_from_this<connection> {
 public:
   using clock = std::chrono::steady_clock;
@@ -82,6 +85,7 @@ private:
     std::string id; // as the client sent it (unescaped)
     std::string destination;
     bool personal = false;
+    std::uint64_t room = 0; // the room whose topic this is (chat mode), else 0
   };
 
   // HTTP phase
@@ -106,6 +110,10 @@ private:
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t n);
   void unsubscribe_all();
+  void drop_subscription(const subscription& s);
+  /// Queues ERROR `message` and closes after it; counts nothing.
+  void send_error_and_close(const std::string& message, std::string detail,
+                            std::optional<std::string_view> receipt);
   /// Terminal: closes the socket, unregisters, releases subscriptions. Idempotent.
   void finalize();
 
@@ -123,6 +131,8 @@ private:
   phase phase_ = phase::http;
   std::uint16_t close_code_ = 1000;
   bool writing_ = false;
+  bool flush_pending_ = false; // listed in shard_.dirty
+  friend void flush_dirty(io_shard& shard);
   /// Queue entries the write in flight carries (one, or a coalesced batch).
   std::size_t in_flight_count_ = 0;
   std::vector<boost::asio::const_buffer> write_bufs_;

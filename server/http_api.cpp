@@ -82,7 +82,7 @@ json room_list(const std::vector<room_summary>& rooms) {
   for (const auto& r : rooms) {
     json o;
     o["roomId"] = r.room_id;
-    o["unreadCount"] = 0;
+    o["unreadCount"] = r.unread_count;
     o["chatRoomType"] = type_name(r.type);
     o["lastMessagePreview"] =
         r.last_message_preview.empty() ? json(nullptr) : json(r.last_message_preview);
@@ -393,7 +393,7 @@ api_response handle_api(server_core& core, const api_request& req) {
   if (path == "/v1/chat/rooms" && get) {
     if (!bearer_member(core, req, member, err))
       return err;
-    return ok(room_list(core.rooms.group_rooms()));
+    return ok(room_list(core.rooms.group_rooms(member)));
   }
   std::uint64_t room = 0;
   if (post && path.size() > rooms_prefix.size() + 1 && path[rooms_prefix.size()] == '/' &&

@@ -144,20 +144,51 @@ void room_registry::set_last(std::uint64_t room, const std::string& preview,
   r->last_at = at;
 }
 
-room_summary room_registry::summary(const room_state& r) const {
+void room_registry::view(std::uint64_t room, std::uint64_t member, int delta) {
+  room_state* r = find(room);
+  if (r == nullptr)
+    return;
+  std::lock_guard<std::mutex> lock(r->mutex);
+  auto& rd = r->readers[member];
+  if (delta > 0) {
+    ++rd.viewing;
+  } else if (rd.viewing > 0 && --rd.viewing == 0) {
+    rd.last_read = r->seq.load(std::memory_order_relaxed);
+  }
+}
+
+void room_registry::mark_read(std::uint64_t room, std::uint64_t member, std::uint64_t seq) {
+  room_state* r = find(room);
+  if (r == nullptr)
+    return;
+  std::lock_guard<std::mutex> lock(r->mutex);
+  auto& rd = r->readers[member];
+  rd.last_read = std::max(rd.last_read, seq);
+}
+
+std::uint64_t room_registry::unread(std::uint64_t room, std::uint64_t member) const {
+  const room_state* r = find(room);
+  if (r == nullptr)
+    return 0;
+  std::lock_guard<std::mutex> lock(r->mutex);
+  return unread_locked(*r, member, r->seq.load(std::memory_order_relaxed));
+}
+
+room_summary room_registry::summary(const room_state& r, std::uint64_t member) const {
   room_summary s;
   s.room_id = r.id;
   s.type = r.type;
   std::lock_guard<std::mutex> lock(r.mutex);
   s.last_message_preview = r.last_preview;
   s.last_message_at = r.last_at;
+  s.unread_count = unread_locked(r, member, r.seq.load(std::memory_order_relaxed));
   return s;
 }
 
 std::vector<room_summary> room_registry::rooms_of(std::uint64_t member) const {
   std::vector<room_summary> out;
   if (auto a = auto_room_of(member))
-    out.push_back(summary(*auto_rooms_[a - 1]));
+    out.push_back(summary(*auto_rooms_[a - 1], member));
   std::vector<std::uint64_t> ids;
   {
     std::shared_lock<std::shared_mutex> lock(created_mutex_);
@@ -167,15 +198,15 @@ std::vector<room_summary> room_registry::rooms_of(std::uint64_t member) const {
   }
   for (auto id : ids) {
     if (const room_state* r = find(id))
-      out.push_back(summary(*r));
+      out.push_back(summary(*r, member));
   }
   return out;
 }
 
-std::vector<room_summary> room_registry::group_rooms() const {
+std::vector<room_summary> room_registry::group_rooms(std::uint64_t member) const {
   std::vector<room_summary> out;
   for (const auto& r : auto_rooms_)
-    out.push_back(summary(*r));
+    out.push_back(summary(*r, member));
   std::vector<const room_state*> created;
   {
     std::shared_lock<std::shared_mutex> lock(created_mutex_);
@@ -187,7 +218,7 @@ std::vector<room_summary> room_registry::group_rooms() const {
   std::sort(created.begin(), created.end(),
             [](const room_state* a, const room_state* b) { return a->id < b->id; });
   for (auto* r : created)
-    out.push_back(summary(*r));
+    out.push_back(summary(*r, member));
   return out;
 }
 

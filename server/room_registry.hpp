@@ -23,6 +23,7 @@ struct room_summary {
   room_type type = room_type::group;
   std::string last_message_preview;
   std::string last_message_at;
+  std::uint64_t unread_count = 0; ///< for the member the list was made for
 };
 
 /// Result of a room operation that can fail for a REST caller.
@@ -55,6 +56,16 @@ public:
   /// Records the last message of a room for the room lists.
   void set_last(std::uint64_t room, const std::string& preview, const std::string& at);
 
+  /// Read tracking for `unreadCount`. A member subscribed to the room's topic is viewing the
+  /// room and reads everything as it arrives; otherwise the room's messages since the member
+  /// last viewed it (or last sent to it) are unread. `delta` is +1 on SUBSCRIBE, -1 when that
+  /// subscription ends.
+  void view(std::uint64_t room, std::uint64_t member, int delta);
+  /// The member has read the room up to `seq` (its own message).
+  void mark_read(std::uint64_t room, std::uint64_t member, std::uint64_t seq);
+  /// Messages of the room the member has not read.
+  std::uint64_t unread(std::uint64_t room, std::uint64_t member) const;
+
   /// Calls f(member) for every member of the room.
   template<class F>
   void for_each_member(std::uint64_t room, F&& f) const {
@@ -76,10 +87,29 @@ public:
     }
   }
 
+  /// Calls f(member, unread) for every member of the room, under one lock.
+  template<class F>
+  void for_each_member_unread(std::uint64_t room, F&& f) const {
+    const room_state* r = find(room);
+    if (r == nullptr)
+      return;
+    std::lock_guard<std::mutex> lock(r->mutex);
+    const std::uint64_t seq = r->seq.load(std::memory_order_relaxed);
+    auto visit = [&](std::uint64_t m) { f(m, unread_locked(*r, m, seq)); };
+    if (r->auto_first != 0) {
+      for (std::uint64_t m = r->auto_first; m <= r->auto_last; ++m)
+        visit(m);
+    }
+    for (auto m : r->extra) {
+      if (r->auto_first == 0 || m < r->auto_first || m > r->auto_last)
+        visit(m);
+    }
+  }
+
   /// Rooms of a member (auto room first).
   std::vector<room_summary> rooms_of(std::uint64_t member) const;
-  /// Every group room.
-  std::vector<room_summary> group_rooms() const;
+  /// Every group room, with unread counts for `member`.
+  std::vector<room_summary> group_rooms(std::uint64_t member) const;
 
   std::uint64_t auto_room_count() const noexcept {
     return auto_count_;
@@ -92,15 +122,28 @@ private:
     std::uint64_t auto_first = 0; // 0 = no automatic members
     std::uint64_t auto_last = 0;
     std::atomic<std::uint64_t> seq{0};
-    mutable std::mutex mutex; // guards extra and last_*
+    mutable std::mutex mutex; // guards extra, readers and last_*
     std::unordered_set<std::uint64_t> extra;
+    struct reader {
+      std::uint32_t viewing = 0;   // open subscriptions to the room's topic
+      std::uint64_t last_read = 0; // seq read up to, while not viewing
+    };
+    std::unordered_map<std::uint64_t, reader> readers; // members who ever viewed or sent
     std::string last_preview;
     std::string last_at;
   };
 
   const room_state* find(std::uint64_t room) const;
   room_state* find(std::uint64_t room);
-  room_summary summary(const room_state& r) const;
+  room_summary summary(const room_state& r, std::uint64_t member) const;
+  static std::uint64_t unread_locked(const room_state& r, std::uint64_t member, std::uint64_t seq) {
+    auto it = r.readers.find(member);
+    if (it == r.readers.end())
+      return seq;
+    if (it->second.viewing > 0 || it->second.last_read >= seq)
+      return 0;
+    return seq - it->second.last_read;
+  }
   room_state& add_room(room_type type); // caller holds created_mutex_ exclusively
 
   std::uint64_t users_;

@@ -356,6 +356,7 @@ void server_core::stop() {
   for (auto& s : shards_) {
     s->ioc.restart();
     s->ioc.poll();
+    s->dirty.clear();
   }
   acceptor_.reset();
 }

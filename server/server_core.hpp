@@ -50,6 +50,18 @@ struct io_shard {
   std::thread thread;
   /// Touched only on this shard's thread.
   std::unordered_set<connection*> connections;
+  /// Connections with frames queued since the last flush pass, and whether that pass is
+  /// posted. Writes wait for the pass so that every frame queued while the reactor's ready
+  /// handlers run leaves in one write per connection (this shard's thread only).
+  std::vector<std::shared_ptr<connection>> dirty;
+  std::vector<std::shared_ptr<connection>> flushing;
+  bool flush_posted = false;
+  /// Reads completed on this shard; a flush pass that finds more reads completed since it was
+  /// posted goes to the back of the queue again (a few times at most), because Beast delivers
+  /// a message already buffered through a post, which would otherwise land after the flush.
+  std::uint64_t reads = 0;
+  std::uint64_t flush_mark = 0;
+  unsigned flush_deferrals = 0;
   std::minstd_rand rng{std::random_device{}()};
 };
 

@@ -188,6 +188,8 @@ TEST_CASE("a wss + https run against the embedded server round-trips every messa
   CHECK(c["lost"].get<std::uint64_t>() == 0);
   CHECK(c["errors_total"].get<std::uint64_t>() == 0);
   CHECK(rtt + unresolved == sent);
+  // A stop waits for messages in flight: every one came back.
+  CHECK(rtt == sent);
   CHECK(stats.messages == sent);
   CHECK(stats.logins == 20);
   CHECK(stats.tls_handshake_failures == 0);

@@ -232,14 +232,18 @@ TEST_CASE("STOMP errors close only the offending session", "[server][integration
     stomp_test_client c(port);
     REQUIRE(c.connect(t1));
     c.send_to("/publish/1", std::string(600 * 1024, 'x'));
-    const auto r = c.next(f);
-    // ERROR then close, or a close straight away (WebSocket message limit): never a MESSAGE.
-    if (r == wait_result::frame) {
-      CHECK(f.cmd == command::error);
-      CHECK(c.next(f) == wait_result::closed);
-    } else {
-      CHECK(r == wait_result::closed);
-    }
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "frame exceeds the maximum size");
+    CHECK(c.next(f) == wait_result::closed);
+    CHECK(srv.stats().protocol_errors == 1);
+  }
+  SECTION("one WebSocket message far over the frame limit still gets an ERROR") {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(t1));
+    c.send_to("/publish/1", std::string(3 * 1024 * 1024, 'x'));
+    REQUIRE(c.expect(command::error, f));
+    CHECK(f.get("message") == "frame exceeds the maximum size");
+    CHECK(c.next(f) == wait_result::closed);
   }
   SECTION("sender mismatch") {
     stomp_test_client c(port);
@@ -397,5 +401,79 @@ TEST_CASE("sessions on several IO threads all receive a broadcast", "[server][in
     REQUIRE(c->expect(command::message, f));
     CHECK(nlohmann::json::parse(f.body)["seq"] == 1);
   }
+  srv.stop();
+}
+
+TEST_CASE("a client that stops sending heart-beats gets an ERROR, then the close",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.heartbeat_recv_ms = 100; // the server wants to hear from clients every 100 ms
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  stomp_test_client c(port);
+  REQUIRE(c.connect(t1, "100,0")); // promises a heart-beat every 100 ms, then sends none
+  frame f;
+  REQUIRE(c.expect(command::error, f));
+  CHECK(f.get("message") == "heart-beat timeout");
+  CHECK(c.next(f) == wait_result::closed);
+  CHECK(srv.stats().heartbeat_timeouts == 1);
+  srv.stop();
+}
+
+TEST_CASE("unreadCount counts what a member missed while not viewing the room",
+          "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  const auto t2 = login(port, 2);
+  const auto unread_of = [&](const std::string& token) {
+    const auto r = http_call(port, http::verb::get, "/v1/chat/rooms/me", {}, "Bearer " + token);
+    REQUIRE(r.status == 200);
+    const auto j = nlohmann::json::parse(r.body)["data"][0];
+    REQUIRE(j["roomId"] == 1);
+    return j["unreadCount"].get<int>();
+  };
+  const auto summary_unread = [](stomp_test_client& c) {
+    frame m;
+    REQUIRE(c.expect(command::message, m));
+    const auto j = nlohmann::json::parse(m.body);
+    CHECK(j["roomId"] == 1);
+    CHECK(j["chatRoomType"] == "GROUP");
+    CHECK(j["lastMessagePreview"] == "hello");
+    return j["unreadCount"].get<int>();
+  };
+
+  stomp_test_client a(port), b(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t2));
+  REQUIRE(a.subscribe_sync("room", "/topic/chat.room.1"));
+  REQUIRE(b.subscribe_sync("me", "/topic/user.2.room-summary")); // not viewing room 1
+
+  frame m;
+  a.send_to("/publish/1", chat_body(1, 1, "hello"));
+  REQUIRE(a.expect(command::message, m)); // a's own broadcast
+  CHECK(summary_unread(b) == 1);
+  a.send_to("/publish/1", chat_body(1, 1, "hello"));
+  REQUIRE(a.expect(command::message, m));
+  CHECK(summary_unread(b) == 2);
+  CHECK(unread_of(t2) == 2);
+  CHECK(unread_of(t1) == 0); // viewing the room, and the sender
+
+  // Viewing the room reads it; leaving it starts counting again.
+  REQUIRE(b.subscribe_sync("room", "/topic/chat/room/1"));
+  CHECK(unread_of(t2) == 0);
+  frame un(command::unsubscribe);
+  un.add("id", "room").add("receipt", "u");
+  b.send(un);
+  REQUIRE(b.expect(command::receipt, m));
+  a.send_to("/publish/1", chat_body(1, 1, "hello"));
+  REQUIRE(a.expect(command::message, m));
+  CHECK(summary_unread(b) == 1);
+  CHECK(unread_of(t2) == 1);
+  // Member 3 never connected: everything in the room is unread.
+  CHECK(unread_of(login(port, 3)) == 3);
   srv.stop();
 }
