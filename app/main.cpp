@@ -79,6 +79,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
       peak = std::max(peak, st.users);
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
     scfg.room_size = sc->rooms.members_per_room;
+    // The seed's placement counts from the scenario's first member id.
+    scfg.first_room_member = static_cast<std::size_t>(sc->auth.start_id);
     scfg.max_sessions = peak + 100;
     scfg.tls_cert_file = sc->target.embedded_cert_file;
     scfg.tls_key_file = sc->target.embedded_key_file;

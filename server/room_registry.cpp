@@ -4,16 +4,20 @@
 
 namespace stompede::server {
 
-room_registry::room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t room_size)
+room_registry::room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t room_size,
+                             std::uint64_t first_member)
     : users_(users), room_size_(room_size == 0 ? 1 : room_size),
-      auto_count_(auto_rooms ? (users + room_size_ - 1) / room_size_ : 0),
+      first_member_(first_member == 0 ? 1 : first_member),
+      auto_count_(auto_rooms && users >= first_member_
+                      ? (users - first_member_ + 1 + room_size_ - 1) / room_size_
+                      : 0),
       next_id_(auto_count_ + 1) {
   auto_rooms_.reserve(auto_count_);
   for (std::uint64_t i = 0; i < auto_count_; ++i) {
     auto r = std::make_unique<room_state>();
     r->id = i + 1;
-    r->auto_first = i * room_size_ + 1;
-    r->auto_last = std::min(users_, (i + 1) * room_size_);
+    r->auto_first = first_member_ + i * room_size_;
+    r->auto_last = std::min(users_, first_member_ + (i + 1) * room_size_ - 1);
     auto_rooms_.push_back(std::move(r));
   }
 }
@@ -35,9 +39,9 @@ bool room_registry::room_exists(std::uint64_t room) const {
 }
 
 std::uint64_t room_registry::auto_room_of(std::uint64_t member) const noexcept {
-  if (auto_count_ == 0 || !member_exists(member))
+  if (auto_count_ == 0 || !member_exists(member) || member < first_member_)
     return 0;
-  return (member - 1) / room_size_ + 1;
+  return (member - first_member_) / room_size_ + 1;
 }
 
 bool room_registry::is_member(std::uint64_t room, std::uint64_t member) const {

@@ -31,8 +31,10 @@ enum class room_result { ok, no_such_room, no_such_member, too_many_members, not
 
 class room_registry {
 public:
-  /// Members are 1..users. With auto_rooms, rooms 1..ceil(users/room_size) pre-exist.
-  room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t room_size);
+  /// Members are 1..users. With auto_rooms, members first_member..users fill rooms
+  /// 1..ceil((users - first_member + 1)/room_size), room_size each, in order.
+  room_registry(std::uint64_t users, bool auto_rooms, std::uint64_t room_size,
+                std::uint64_t first_member = 1);
 
   bool member_exists(std::uint64_t member) const noexcept {
     return member >= 1 && member <= users_;
@@ -148,6 +150,7 @@ private:
 
   std::uint64_t users_;
   std::uint64_t room_size_;
+  std::uint64_t first_member_;
   std::uint64_t auto_count_;
   std::vector<std::unique_ptr<room_state>> auto_rooms_;
   mutable std::shared_mutex created_mutex_;

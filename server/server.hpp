@@ -38,9 +38,12 @@ struct server_config {
   std::string jwt_secret;
   std::chrono::seconds access_token_ttl{3600};
   std::chrono::seconds refresh_token_ttl{14 * 24 * 3600};
-  /// Member m belongs to room (m-1)/room_size + 1 without any REST call (the seed's placement).
+  /// Member m belongs to room (m-first)/room_size + 1 without any REST call (the seed's
+  /// placement), with first = `first_room_member`; members below it have no automatic room.
   bool auto_rooms = true;
   std::size_t room_size = 100;
+  /// The member whose index is 0 in the seed's placement (the scenario's `auth.start_id`).
+  std::size_t first_room_member = 1;
   /// Send a room summary to /topic/user.{id}.room-summary of every member on each message.
   bool room_summaries = true;
   /// Largest STOMP frame accepted (command + headers + body).

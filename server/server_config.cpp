@@ -175,6 +175,8 @@ struct loader {
         ok = boolean(node, key, c.auto_rooms);
       } else if (key == "room_size") {
         ok = count(node, key, c.room_size, 1);
+      } else if (key == "first_room_member") {
+        ok = count(node, key, c.first_room_member, 1);
       } else if (key == "room_summaries") {
         ok = boolean(node, key, c.room_summaries);
       } else if (key == "max_frame_bytes") {

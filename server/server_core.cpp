@@ -50,8 +50,8 @@ io_shard* current_shard() noexcept {
 }
 
 server_core::server_core(server_config cfg)
-    : jwt(cfg.jwt_secret), rooms(cfg.users, cfg.auto_rooms, cfg.room_size), faults(*this),
-      cfg_(std::move(cfg)) {
+    : jwt(cfg.jwt_secret), rooms(cfg.users, cfg.auto_rooms, cfg.room_size, cfg.first_room_member),
+      faults(*this), cfg_(std::move(cfg)) {
   // Housekeeping often enough for the shortest heart-beat we may agree to.
   std::uint32_t shortest = 1000;
   for (auto v : {cfg_.heartbeat_send_ms, cfg_.heartbeat_recv_ms}) {

@@ -55,3 +55,20 @@ TEST_CASE("without automatic rooms nobody is in a room", "[server][rooms]") {
   CHECK_FALSE(r.room_exists(1));
   CHECK_FALSE(r.is_member(1, 1));
 }
+
+TEST_CASE("automatic rooms can start at another first member", "[server][rooms]") {
+  // A scenario with auth.start_id = 1001: user index i is member 1001 + i, in room i/100 + 1.
+  room_registry r(1250, true, 100, 1001);
+  CHECK(r.auto_room_count() == 3);
+  CHECK(r.auto_room_of(1000) == 0);
+  CHECK(r.auto_room_of(1001) == 1);
+  CHECK(r.auto_room_of(1100) == 1);
+  CHECK(r.auto_room_of(1101) == 2);
+  CHECK(r.auto_room_of(1250) == 3);
+  CHECK(r.is_member(1, 1001));
+  CHECK_FALSE(r.is_member(1, 1));
+  std::vector<std::uint64_t> members;
+  r.for_each_member(3, [&](std::uint64_t m) { members.push_back(m); });
+  CHECK(members.size() == 50);
+  CHECK(members.front() == 1201);
+}

@@ -22,6 +22,7 @@ TEST_CASE("server.toml loads every kind of setting", "[server][config]") {
 mode = "broker"
 users = 500
 room_size = 50
+first_room_member = 1001
 max_frame_bytes = "64KiB"
 max_queue_bytes = 2048
 slow_consumer_timeout = "5s"
@@ -38,6 +39,7 @@ admin_token = "adm"
   CHECK(c.mode == server_mode::broker);
   CHECK(c.users == 500);
   CHECK(c.room_size == 50);
+  CHECK(c.first_room_member == 1001);
   CHECK(c.max_frame_bytes == 64 * 1024);
   CHECK(c.max_queue_bytes == 2048);
   CHECK(c.slow_consumer_timeout == std::chrono::seconds(5));
