@@ -204,13 +204,6 @@ public:
       : ioc_(ioc), agg_(agg), settings_(std::move(settings)), id_(std::move(id)),
         listener_(std::move(l)), stomp_(make_client_options()), parser_(settings_->limits),
         heartbeat_timer_(ioc), deadline_timer_(ioc) {
-    // Every session of a run has the same behaviours, so this sizes the vector once per
-    // thread, before anything refers to an entry.
-    if (agg_.behaviours.size() < settings_->behaviours.size()) {
-      agg_.behaviours.resize(settings_->behaviours.size());
-      for (std::size_t i = 0; i < settings_->behaviours.size(); ++i)
-        agg_.behaviours[i].label = settings_->behaviours[i].label;
-    }
     if (id_.behaviour < settings_->behaviours.size())
       slot_ = &settings_->behaviours[id_.behaviour];
     rng_ = settings_->random_seed * 0x100000001B3ull + id_.index + 1;
@@ -599,6 +592,13 @@ private:
   }
 
   void do_start() {
+    // On the IO thread, which alone touches its aggregate. Every session of a run has the same
+    // behaviours, so this sizes the vector once per thread, before anything refers to an entry.
+    if (agg_.behaviours.size() < settings_->behaviours.size()) {
+      agg_.behaviours.resize(settings_->behaviours.size());
+      for (std::size_t i = 0; i < settings_->behaviours.size(); ++i)
+        agg_.behaviours[i].label = settings_->behaviours[i].label;
+    }
     if (needs_relogin()) {
       relogin();
       return;

@@ -1,6 +1,7 @@
 // Behaviours end to end: the built-ins and the steps engine against the embedded server (chat
 // protocol and broker mode), their figures in summary.json, the CSV and /metrics. Assertions
 // are about counts, never about time.
+#include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
 
 #include "config/loader.hpp"
@@ -106,7 +107,108 @@ std::string http_get(std::uint16_t port, const std::string& path) {
   return out;
 }
 
+/// Counts every hook; odd users end their own session after a while, everyone says goodbye.
+class probe final : public behaviour {
+public:
+  void on_connected(behaviour_context& ctx) override {
+    ctx.count("connected");
+    ctx.every(std::chrono::milliseconds{100}, std::chrono::milliseconds{0});
+    if (ctx.behaviour_index() % 2 == 1 && ctx.params().get_bool("leave"))
+      leave_ = ctx.after(std::chrono::milliseconds{300});
+  }
+  void on_timer(behaviour_context& ctx, const timer_event& e) override {
+    if (e.id == leave_) {
+      ctx.count("leaving");
+      ctx.end_session();
+      return;
+    }
+    ctx.count("timer");
+    ctx.send_chat(e.due);
+  }
+  void on_before_disconnect(behaviour_context& ctx) override {
+    ctx.count("before_disconnect");
+    ctx.say("bye");
+  }
+  void on_error(behaviour_context& ctx, std::error_code) override {
+    ctx.count("error");
+  }
+
+private:
+  timer_id leave_ = 0;
+};
+
+void register_probe() {
+  register_behaviour({"probe",
+                      "counts its hooks",
+                      {{"leave", param_type::boolean, "false", "odd users end their session"}},
+                      [](behaviour_context&) { return std::make_unique<probe>(); }});
+}
+
+std::string chat_scenario(server::server& srv, const std::string& rest) {
+  return "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
+         "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
+         "[rooms]\nmembers_per_room = 10\n[output]\nprometheus = \"\"\n" +
+         rest;
+}
+
 } // namespace
+
+TEST_CASE("hooks: before_disconnect on every graceful end, end_session is final, on_error on "
+          "a failure",
+          "[e2e][behaviours]") {
+  register_probe();
+  server::server_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.users = 100;
+  cfg.room_size = 10;
+  {
+    server::server srv{cfg};
+    REQUIRE(!srv.start());
+    auto sc = load(chat_scenario(srv, "[[stage]]\nusers = 10\nramp = \"200ms\"\nduration = "
+                                      "\"1500ms\"\n[[behaviour]]\nname = \"probe\"\n"
+                                      "leave = true\n"));
+    auto dir = temp_dir("behaviours-hooks");
+    REQUIRE(run_load_test(sc, quiet_options(dir)) == exit_completed);
+    auto stats = srv.stats();
+    srv.stop();
+    auto summary = read_json(dir + "/summary.json");
+    auto p = behaviour_of(summary, "probe");
+    CHECK(counter(p, "connected") == 10);
+    CHECK(p["sessions"] == 10); // users who ended their session were not restarted
+    CHECK(counter(p, "leaving") == 5);
+    CHECK(counter(p, "before_disconnect") == 10);
+    CHECK(counter(p, "error") == 0);
+    CHECK(summary["counters"]["errors_total"] == 0);
+    CHECK(summary["counters"]["disconnects_graceful"] == 10);
+    // Every goodbye went out before its DISCONNECT and reached the server.
+    CHECK(stats.messages == p["messages_sent"].get<std::uint64_t>());
+    CHECK(stats.messages == summary["counters"]["messages_sent"].get<std::uint64_t>() + 10);
+    fs::remove_all(dir);
+  }
+  {
+    server::server srv{cfg};
+    REQUIRE(!srv.start());
+    auto sc = load(chat_scenario(srv, "[[stage]]\nusers = 4\nramp = \"200ms\"\nduration = "
+                                      "\"2s\"\n[[behaviour]]\nname = \"probe\"\n"));
+    auto dir = temp_dir("behaviours-error");
+    std::thread fault([&] {
+      for (int i = 0; i < 100 && srv.stats().sessions < 4; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      srv.faults().close_sessions(1.0, true);
+    });
+    auto code = run_load_test(sc, quiet_options(dir));
+    fault.join();
+    srv.stop();
+    CHECK(code == exit_completed);
+    auto summary = read_json(dir + "/summary.json");
+    auto p = behaviour_of(summary, "probe");
+    // Reconnect is off: each user failed once, was told so, and was given up.
+    CHECK(counter(p, "error") == 4);
+    CHECK(counter(p, "before_disconnect") == 0);
+    CHECK(summary["counters"]["errors_total"] == 4);
+    fs::remove_all(dir);
+  }
+}
 
 TEST_CASE("built-ins on the chat protocol: seed_mix, listener, burst, replier and steps",
           "[e2e][behaviours]") {
