@@ -6,6 +6,7 @@
 
 #include "config/loader.hpp"
 #include "server/server.hpp"
+#include "tests/e2e/e2e_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -21,15 +22,11 @@
 
 namespace {
 
+using namespace stompede::e2e;
+
 using namespace stompede;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("stompede-e2e-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(d);
-  return d.string();
-}
 
 config::scenario load(const std::string& text) {
   auto r = config::load_scenario_text(text, "behaviours.toml", {}, {});
@@ -37,21 +34,6 @@ config::scenario load(const std::string& text) {
     FAIL(p.to_string());
   REQUIRE(r.ok());
   return *r.value;
-}
-
-engine_options quiet_options(const std::string& dir) {
-  engine_options o;
-  o.out_dir = dir;
-  o.quiet = true;
-  o.handle_signals = false;
-  o.embedded_server_in_process = true;
-  return o;
-}
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  return json::parse(in);
 }
 
 /// The summary.json entry of behaviour `label`.
@@ -70,41 +52,6 @@ std::uint64_t counter(const json& b, const std::string& name) {
 std::uint64_t samples(const json& b, const std::string& name) {
   auto key = name + "_ms";
   return b["latencies"].contains(key) ? b["latencies"][key]["count"].get<std::uint64_t>() : 0;
-}
-
-std::uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string http_get(std::uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return {};
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 /// Counts every hook; odd users end their own session after a while, everyone says goodbye.

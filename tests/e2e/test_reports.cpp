@@ -4,6 +4,7 @@
 
 #include "config/loader.hpp"
 #include "server/server.hpp"
+#include "tests/e2e/e2e_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -20,60 +21,19 @@
 
 namespace {
 
+using namespace stompede::e2e;
+
 using namespace stompede;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string out_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("stompede-e2e-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(d);
-  return d.string();
-}
-
-config::scenario scenario_for(server::server& srv, const std::string& extra) {
-  std::string text = "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
-                     "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
-                     "[rooms]\nmembers_per_room = 10\n"
-                     "[output]\nprometheus = \"\"\n" +
-                     extra;
-  auto r = config::load_scenario_text(text, "e2e.toml", {}, {});
-  for (auto& p : r.problems)
-    FAIL(p.to_string());
-  REQUIRE(r.ok());
-  return *r.value;
-}
-
-server::server_config small_server() {
-  server::server_config cfg;
-  cfg.listen = "127.0.0.1:0";
-  cfg.users = 1000;
-  cfg.room_size = 10;
-  return cfg;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-engine_options options(const std::string& dir) {
-  engine_options o;
-  o.out_dir = dir;
-  o.quiet = true;
-  o.handle_signals = false;
-  o.embedded_server_in_process = true;
-  return o;
-}
 
 } // namespace
 
 TEST_CASE("a failed threshold gives exit 99, its verdict in summary.json and report.html",
           "[e2e][thresholds]") {
-  server::server srv{small_server()};
+  server::server srv{server_settings()};
   REQUIRE(!srv.start());
-  auto sc = scenario_for(srv, R"(
+  auto sc = make_scenario(srv, R"(
 [[stage]]
 name = "only"
 users = 10
@@ -85,11 +45,11 @@ interval = "200ms"
 checks = ["sent > 0", "count(rtt) > 0", "sent == 0"]
 [server_metrics]
 pid = )" + std::to_string(getpid()) +
-                                  "\nprometheus_url = \"" + srv.http_url() +
-                                  "/metrics\"\nnames = [\"stompede_server_sessions\", "
-                                  "\"stompede_server_messages_total\"]\n");
-  auto dir = out_dir("thresholds");
-  CHECK(run_load_test(sc, options(dir)) == exit_thresholds_failed);
+                                   "\nprometheus_url = \"" + srv.http_url() +
+                                   "/metrics\"\nnames = [\"stompede_server_sessions\", "
+                                   "\"stompede_server_messages_total\"]\n");
+  auto dir = temp_dir("thresholds");
+  CHECK(run_load_test(sc, quiet_options(dir)) == exit_thresholds_failed);
   srv.stop();
   std::ifstream in(dir + "/summary.json");
   auto doc = json::parse(in);
@@ -101,7 +61,7 @@ pid = )" + std::to_string(getpid()) +
   CHECK(doc["thresholds"][2]["value"].get<double>() ==
         doc["counters"]["messages_sent"].get<double>());
   CHECK(doc["thresholds_passed"] == false);
-  auto page = slurp(dir + "/report.html");
+  auto page = read_file(dir + "/report.html");
   CHECK(page.find("<code>sent == 0</code>") != std::string::npos);
   CHECK(page.find("FAILED") != std::string::npos);
   CHECK(page.find("password123!") == std::string::npos);
@@ -109,21 +69,21 @@ pid = )" + std::to_string(getpid()) +
   for (auto series :
        {"server CPU", "server RSS", "stompede_server_sessions", "stompede_server_messages_total"})
     CHECK(page.find(series) != std::string::npos);
-  auto server_csv = slurp(dir + "/server_metrics.csv");
+  auto server_csv = read_file(dir + "/server_metrics.csv");
   CHECK(server_csv.rfind("elapsed_s,series,value\n", 0) == 0);
   CHECK(server_csv.find(",stompede_server_sessions,") != std::string::npos);
   CHECK(server_csv.find(",server RSS,") != std::string::npos);
   // The time series carries the new columns and a row per second of the run.
-  auto ts = slurp(dir + "/timeseries.csv");
+  auto ts = read_file(dir + "/timeseries.csv");
   CHECK(ts.find("fanout_p99_ms,reconnecting,errors_by_type,events") != std::string::npos);
   fs::remove_all(dir);
 }
 
 TEST_CASE("abort_on_fail stops the run at the first failed threshold", "[e2e][thresholds]") {
-  server::server srv{small_server()};
+  server::server srv{server_settings()};
   REQUIRE(!srv.start());
   // Planned for ten minutes: only the abort can end it within the test's timeout.
-  auto sc = scenario_for(srv, R"(
+  auto sc = make_scenario(srv, R"(
 [[stage]]
 users = 10
 ramp = "1s"
@@ -135,55 +95,18 @@ checks = ["sent < 1"]
 abort_on_fail = true
 abort_grace = "0s"
 )");
-  auto dir = out_dir("abort");
-  CHECK(run_load_test(sc, options(dir)) == exit_thresholds_failed);
+  auto dir = temp_dir("abort");
+  CHECK(run_load_test(sc, quiet_options(dir)) == exit_thresholds_failed);
   srv.stop();
   std::ifstream in(dir + "/summary.json");
   auto doc = json::parse(in);
   CHECK(doc["thresholds_passed"] == false);
   CHECK(doc["counters"]["messages_sent"].get<std::uint64_t>() > 0);
-  CHECK(slurp(dir + "/report.html").find("aborted: threshold") != std::string::npos);
+  CHECK(read_file(dir + "/report.html").find("aborted: threshold") != std::string::npos);
   fs::remove_all(dir);
 }
 
 namespace {
-
-/// A loopback port nobody listens on right now (bind 0, note it, close it).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-/// POST `path` on loopback; the whole response, "" when nothing listens.
-std::string http_post(std::uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return {};
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[1024];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
 
 /// Waits (bounded: 10 s) until the server has exactly `n` STOMP sessions.
 bool wait_sessions(server::server& srv, std::uint64_t n) {
@@ -199,11 +122,11 @@ bool wait_sessions(server::server& srv, std::uint64_t n) {
 
 TEST_CASE("live control over HTTP changes the population, pauses, ends stages, and is logged",
           "[e2e][control]") {
-  server::server srv{small_server()};
+  server::server srv{server_settings()};
   REQUIRE(!srv.start());
-  auto port = free_port();
+  auto port = unused_port();
   // Ten minutes per stage: only the control requests can end this run within the timeout.
-  auto sc = scenario_for(srv, R"(
+  auto sc = make_scenario(srv, R"(
 [[stage]]
 name = "first"
 users = 10
@@ -218,8 +141,8 @@ duration = "10m"
 interval = "200ms"
 [control]
 listen = "127.0.0.1:)" + std::to_string(port) +
-                                  "\"\n");
-  auto dir = out_dir("control");
+                                   "\"\n");
+  auto dir = temp_dir("control");
   std::vector<std::string> answers;
   bool six = false, four = false;
   std::thread operator_thread([&] {
@@ -232,7 +155,7 @@ listen = "127.0.0.1:)" + std::to_string(port) +
     four = wait_sessions(srv, 4);
     answers.push_back(http_post(port, "/end-stage")); // the last stage: the run drains
   });
-  auto code = run_load_test(sc, options(dir));
+  auto code = run_load_test(sc, quiet_options(dir));
   operator_thread.join();
   srv.stop();
   CHECK(code == exit_completed);
@@ -242,7 +165,7 @@ listen = "127.0.0.1:)" + std::to_string(port) +
   CHECK(answers[0].find("ok: target=6") != std::string::npos);
   CHECK(six);
   CHECK(four);
-  auto ts = slurp(dir + "/timeseries.csv");
+  auto ts = read_file(dir + "/timeseries.csv");
   for (auto ev : {"target=6", "pause", "resume", "end-stage"})
     CHECK(ts.find(ev) != std::string::npos);
   std::ifstream in(dir + "/summary.json");

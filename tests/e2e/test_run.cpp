@@ -4,6 +4,7 @@
 
 #include "config/loader.hpp"
 #include "server/server.hpp"
+#include "tests/e2e/e2e_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -22,97 +23,11 @@
 
 namespace {
 
+using namespace stompede::e2e;
+
 using namespace stompede;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("stompede-e2e-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(d);
-  return d.string();
-}
-
-/// A scenario against `srv`, with small numbers so that runs take a few seconds.
-config::scenario make_scenario(server::server& srv, const std::string& extra) {
-  std::string text = "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
-                     "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
-                     "[rooms]\nmembers_per_room = 10\n"
-                     "[output]\nprometheus = \"\"\n" +
-                     extra;
-  auto r = config::load_scenario_text(text, "e2e.toml", {}, {});
-  for (auto& p : r.problems)
-    FAIL(p.to_string());
-  REQUIRE(r.ok());
-  return *r.value;
-}
-
-server::server_config server_settings() {
-  server::server_config cfg;
-  cfg.listen = "127.0.0.1:0";
-  cfg.users = 1000;
-  cfg.room_size = 10;
-  return cfg;
-}
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  return json::parse(in);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-engine_options quiet_options(const std::string& dir) {
-  engine_options o;
-  o.out_dir = dir;
-  o.quiet = true;
-  o.handle_signals = false;
-  o.embedded_server_in_process = true;
-  return o;
-}
-
-/// A blocking HTTP GET on loopback; the body, or "" on failure.
-std::string http_get(std::uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return {};
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0)
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-/// A loopback port nobody listens on right now: bind port 0, note it, close it (a tiny race,
-/// acceptable on a test box).
-std::uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 /// Waits (bounded: 5 s) until the server has `n` STOMP sessions.
 void wait_for_sessions(server::server& srv, std::uint64_t n) {

@@ -8,6 +8,7 @@
 #include "config/loader.hpp"
 #include "server/server.hpp"
 #include "test_pki.hpp"
+#include "tests/e2e/e2e_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -22,29 +23,12 @@
 
 namespace {
 
+using namespace stompede::e2e;
+
 using namespace stompede;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using test_support::pki;
-
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("stompede-tls-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(d);
-  return d.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  return json::parse(in);
-}
 
 /// Sends this process's stderr to a file until finish() (the engine reports there).
 class stderr_capture {
@@ -104,15 +88,6 @@ config::scenario make_scenario(server::server& srv, const std::string& tls,
     FAIL(p.to_string());
   REQUIRE(r.ok());
   return *r.value;
-}
-
-engine_options quiet_options(const std::string& dir) {
-  engine_options o;
-  o.out_dir = dir;
-  o.quiet = true;
-  o.handle_signals = false;
-  o.embedded_server_in_process = true;
-  return o;
 }
 
 const char* short_run = R"(
