@@ -3,6 +3,8 @@
 #include "actors/atoms.hpp"
 #include "actors/behaviours/registry.hpp"
 #include "actors/control.hpp"
+#include "actors/fault_injector.hpp"
+#include "actors/fault_plan.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/io_pool.hpp"
 #include "actors/login.hpp"
@@ -15,6 +17,7 @@
 #include "config/diagnostic.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
+#include "metrics/experiment.hpp"
 #include "metrics/html_report.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/server_sampler.hpp"
@@ -401,6 +404,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   sampler_cfg.names = sc.server_metrics.names;
   sampler_cfg.csv_path = dir + "/server_metrics.csv";
   auto sampler = metrics::server_sampler::start(std::move(sampler_cfg));
+  // The experiment: its tracker (fed by the metrics actor) and the server's fault interface.
+  std::shared_ptr<metrics::experiment_tracker> experiment;
+  server_fault_port server_port = opts.server_faults;
+  if (sc.experiment.enabled) {
+    experiment = std::make_shared<metrics::experiment_tracker>(make_experiment_settings(sc));
+    if (!server_port && has_server_faults(sc))
+      server_port = make_admin_fault_port(sc.experiment.admin_url.empty() ? sc.target.http_url
+                                                                          : sc.experiment.admin_url,
+                                          sc.experiment.admin_token.reveal());
+  }
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", 2);
@@ -442,6 +455,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     metrics_config mcfg;
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
+    mcfg.experiment = experiment;
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
                              exporter, timeseries);
     stage_director_config dcfg;
@@ -450,6 +464,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
       return s.wait_for == config::wait_for::all_subscribed;
     });
+    fault_injector_actor injector;
+    if (sc.experiment.enabled) {
+      std::vector<std::string> labels;
+      for (auto& b : settings->behaviours)
+        labels.push_back(b.label);
+      fault_injector_config icfg;
+      icfg.faults = make_fault_specs(sc, labels);
+      injector = sys.spawn(fault_injector, icfg, supervisors, metrics, server_port);
+      dcfg.injector = injector;
+    }
     caf::scoped_actor self{sys};
     auto director =
         sys.spawn(stage_director, dcfg, supervisors, metrics, caf::actor_cast<caf::actor>(self));
@@ -519,6 +543,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     self->send_exit(director, caf::exit_reason::user_shutdown);
+    if (injector)
+      self->send_exit(injector, caf::exit_reason::user_shutdown);
     keys.reset();
     std::lock_guard<std::mutex> guard(link->m);
     link->director = nullptr;
@@ -535,6 +561,20 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
   write_reports(dir, result, run, sc.output.csv, verdicts);
   int sig = stop_signal.load();
+  std::optional<metrics::experiment_result> verdict;
+  if (experiment) {
+    verdict = experiment->finish(run.duration_s);
+    if (sig != 0)
+      verdict->status = "interrupted";
+    else if (failed_fast)
+      verdict->status = "failed";
+    else if (aborted)
+      verdict->status = "aborted";
+    if (auto ec = metrics::write_experiment_json(dir + "/experiment.json", *verdict,
+                                                 dir + "/summary.json"))
+      std::fprintf(stderr, "stompede: cannot write %s/experiment.json: %s\n", dir.c_str(),
+                   ec.message().c_str());
+  }
   if (sc.output.html) {
     metrics::html_report_input report;
     report.total = result.total;
@@ -544,6 +584,10 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     report.rows = timeseries->rows();
     report.scenario_toml = config::to_toml(sc);
     report.windows = pause_windows(report.rows, run.duration_s);
+    if (verdict)
+      for (auto& f : verdict->faults)
+        report.windows.push_back(
+            {"fault", f.name + ": " + f.target, f.start_s, std::max(f.end_s, f.start_s + 0.25)});
     if (sampler)
       report.server = sampler->series();
     if (!abort_note.empty())
@@ -558,12 +602,17 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   }
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
   std::printf("%s", metrics::format_threshold_table(verdicts).c_str());
-  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s)\n", dir.c_str(),
-              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "");
+  if (verdict)
+    std::printf("%s", metrics::format_experiment_summary(*verdict).c_str());
+  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s%s)\n", dir.c_str(),
+              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "",
+              verdict ? ", experiment.json" : "");
   if (failed_fast)
     code = exit_failed;
   else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
+  else if (verdict && !verdict->held)
+    code = exit_hypothesis_failed;
   else if (aborted || !metrics::all_passed(verdicts))
     code = exit_thresholds_failed;
   return code;

@@ -26,6 +26,7 @@ namespace stompede {
 class io_pool;
 
 namespace metrics {
+class experiment_tracker;
 class prometheus_exporter;
 class timeseries_writer;
 } // namespace metrics
@@ -38,6 +39,9 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// An experiment's tracker (null: no experiment). The actor feeds it every interval and the
+  /// faults' start and end, stamped on its clock; the engine reads it after the actor is gone.
+  std::shared_ptr<metrics::experiment_tracker> experiment;
 };
 
 struct metrics_state {
@@ -86,6 +90,8 @@ struct metrics_result {
 /// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
+/// (fault_atom, metrics::fault_record, bool ended) a fault started or ended (the experiment's
+/// journal and the time series' events and faults columns);
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
 /// metrics_result.
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,

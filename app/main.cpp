@@ -2,6 +2,7 @@
 // lives here; each verb hands over to a library function.
 
 #include "app/cli.hpp"
+#include "app/embedded_faults.hpp"
 
 #include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
@@ -97,6 +98,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     sc->target.url = embedded->ws_url();
     sc->target.http_url = embedded->http_url();
     opts.embedded_server_in_process = true;
+    opts.server_faults = embedded_fault_port(*embedded);
     if (!quiet)
       std::printf("stompede: embedded server on %s\n", sc->target.http_url.c_str());
   }

@@ -63,4 +63,57 @@ const char* to_string(behaviour_kind k) noexcept {
   return "?";
 }
 
+const char* to_string(fault_kind k) noexcept {
+  switch (k) {
+  case fault_kind::user_drop:
+    return "user.drop";
+  case fault_kind::user_close:
+    return "user.close";
+  case fault_kind::user_crash:
+    return "user.crash";
+  case fault_kind::user_stop_reading:
+    return "user.stop_reading";
+  case fault_kind::user_stop_heartbeats:
+    return "user.stop_heartbeats";
+  case fault_kind::user_malformed_frame:
+    return "user.malformed_frame";
+  case fault_kind::user_token_expiry:
+    return "user.token_expiry";
+  case fault_kind::server_pause:
+    return "server.pause";
+  case fault_kind::server_delay_broadcasts:
+    return "server.delay_broadcasts";
+  case fault_kind::server_drop_broadcasts:
+    return "server.drop_broadcasts";
+  case fault_kind::server_close_sessions:
+    return "server.close_sessions";
+  case fault_kind::server_refuse_connections:
+    return "server.refuse_connections";
+  case fault_kind::server_error:
+    return "server.error";
+  case fault_kind::server_restart:
+    return "server.restart";
+  }
+  return "?";
+}
+
+bool is_user_fault(fault_kind k) noexcept {
+  return k <= fault_kind::user_token_expiry;
+}
+
+bool is_lasting_fault(fault_kind k) noexcept {
+  switch (k) {
+  case fault_kind::user_stop_reading:
+  case fault_kind::user_stop_heartbeats:
+  case fault_kind::server_pause:
+  case fault_kind::server_delay_broadcasts:
+  case fault_kind::server_drop_broadcasts:
+  case fault_kind::server_refuse_connections:
+  case fault_kind::server_restart:
+    return true;
+  default:
+    return false;
+  }
+}
+
 } // namespace stompede::config

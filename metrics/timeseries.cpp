@@ -56,7 +56,7 @@ timeseries_writer& timeseries_writer::operator=(timeseries_writer&& other) noexc
 const char* timeseries_writer::header() noexcept {
   return "elapsed_s,stage,phase,target_users,connected,sent_per_s,received_per_s,"
          "rtt_p50_ms,rtt_p95_ms,rtt_p99_ms,errors_per_s,reconnects_per_s,lost,"
-         "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events";
+         "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events,faults";
 }
 
 std::error_code timeseries_writer::open(const std::string& path) {
@@ -91,14 +91,15 @@ std::error_code timeseries_writer::write(const timeseries_row& r) {
   auto phase = csv_field(r.phase);
   auto errors = csv_field(errors_by_type_text(r));
   auto events = csv_field(r.events);
+  auto faults = csv_field(r.faults);
   int n = std::fprintf(
       file_,
-      "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s\n",
+      "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s,%s\n",
       r.elapsed_s, stage.c_str(), phase.c_str(), static_cast<long long>(r.target_users),
       static_cast<long long>(r.connected), r.sent_per_s, r.received_per_s, r.rtt_p50_ms,
       r.rtt_p95_ms, r.rtt_p99_ms, r.errors_per_s, r.reconnects_per_s,
       static_cast<unsigned long long>(r.lost), r.fanout_p50_ms, r.fanout_p95_ms, r.fanout_p99_ms,
-      static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str());
+      static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str(), faults.c_str());
   // Flushed per row: a run killed half-way keeps every second it reported.
   if (n < 0 || std::fflush(file_) != 0)
     return metrics_errc::write_failed;

@@ -39,6 +39,9 @@ struct timeseries_row {
   /// What changed the run in this interval (live control: "target=500", "pause", ...), joined
   /// with "; "; empty for most rows.
   std::string events;
+  /// Faults active at any time during the interval (experiment `[[fault]]` names joined with
+  /// '+'); empty for most rows.
+  std::string faults;
 };
 
 /// "connect_refused=3 closed_by_peer=1": a row's errors by type, types without errors left out.
