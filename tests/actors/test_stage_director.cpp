@@ -280,3 +280,43 @@ TEST_CASE_METHOD(director_fixture, "ending the current stage starts the next one
   REQUIRE(second.obs->done.size() == 1);
   CHECK(second.obs->done[0] == milliseconds{5500});
 }
+
+namespace {
+
+/// A fault injector that records when it was asked to stop, and how many supervisor shutdowns
+/// had happened by then.
+fault_injector_actor::behavior_type fake_injector(fault_injector_actor::pointer self,
+                                                  std::shared_ptr<std::vector<int>> shutdowns_seen,
+                                                  std::shared_ptr<sup_log> sup) {
+  return {
+      [](start_atom, uint32_t, uint32_t) {},
+      [](end_atom, uint32_t) {},
+      [=](stop_atom) -> done_atom {
+        shutdowns_seen->push_back(sup->shutdowns);
+        self->quit();
+        return done_atom::value;
+      },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(director_fixture,
+                 "at the end the director has the faults rolled back before it shuts users down",
+                 "[director][faults]") {
+  auto seen = std::make_shared<std::vector<int>>();
+  logs.push_back(std::make_shared<sup_log>());
+  config.injector = sys.spawn(fake_injector, seen, logs.back());
+  std::vector<supervisor_actor> sups{sys.spawn(fake_supervisor, logs.back(), t0)};
+  director = sys.spawn(stage_director, config, sups, sys.spawn(fake_metrics, obs, t0),
+                       sys.spawn(fake_listener, obs, t0));
+  run();
+  advance(2500ms);
+  self->send(director, stop_atom::value);
+  run();
+  // Asked once, before any supervisor shutdown; then the supervisors were shut down.
+  REQUIRE(seen->size() == 1);
+  CHECK((*seen)[0] == 0);
+  CHECK(logs.back()->shutdowns == 1);
+  REQUIRE(obs->done.size() == 1);
+}

@@ -15,6 +15,7 @@ embedded = true
 
 [auth]
 mode = "login"
+password = "pw"
 
 [[stage]]
 name = "steady"
@@ -97,9 +98,9 @@ at = "10s"
 )");
   REQUIRE_FALSE(r.ok());
   auto text = all(r);
-  // line 14 of the whole text: the hypothesis; column of the unknown metric inside the string.
-  CHECK_THAT(text, Catch::Contains("x.toml:14:20: experiment.hypothesis[0]: unknown metric"));
-  CHECK_THAT(text, Catch::Contains("x.toml:17:8: fault[0].kind:"));
+  // line 15 of the whole text: the hypothesis; column of the unknown metric inside the string.
+  CHECK_THAT(text, Catch::Contains("x.toml:15:20: experiment.hypothesis[0]: unknown metric"));
+  CHECK_THAT(text, Catch::Contains("x.toml:18:8: fault[0].kind:"));
   CHECK_THAT(text, Catch::Contains("did you mean \"user.drop\"?"));
 }
 
@@ -116,7 +117,7 @@ duration = "5s"
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.problems.size() == 1);
   CHECK(r.problems[0].key == "fault[0].kind");
-  CHECK(r.problems[0].line == 17);
+  CHECK(r.problems[0].line == 18);
   CHECK_THAT(r.problems[0].message, Catch::Contains("fault proxy"));
 }
 
@@ -167,6 +168,7 @@ url = "ws://127.0.0.1:8080/ws-stomp"
 http_url = "http://127.0.0.1:8080"
 [auth]
 mode = "login"
+password = "pw"
 [[stage]]
 users = 5
 duration = "60s"
