@@ -62,6 +62,8 @@ struct metrics_state {
   /// Latest cumulative restart counts per supervisor, and what was already counted.
   std::vector<metrics::load_counters> sup_now;
   metrics::load_counters sup_counted;
+  /// The director has sent the supervisors' final counts: late answers are ignored.
+  bool sup_final = false;
   /// Latest levels per supervisor.
   struct supervisor_levels {
     std::int64_t target = 0;
@@ -87,7 +89,8 @@ struct metrics_result {
   std::string tls_failure;
 };
 
-/// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
+/// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the
+/// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
 /// (fault_atom, metrics::fault_record, bool ended) a fault started or ended (the experiment's

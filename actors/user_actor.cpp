@@ -92,6 +92,10 @@ caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, 
         if (self->state.session)
           self->state.session->inject(f, on);
       },
+      [=](stage_atom, std::uint32_t stage) {
+        if (self->state.session && !self->state.stopping)
+          self->state.session->stage_changed(stage);
+      },
       [=](stop_atom) {
         if (self->state.stopping)
           return;

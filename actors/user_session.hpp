@@ -9,6 +9,7 @@
 #include "actors/user_fault.hpp"
 #include "metrics/counters.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <system_error>
@@ -55,6 +56,8 @@ public:
   /// not connected or is stopping ignores it. `crash` is the actor's business, not the
   /// session's.
   virtual void inject(user_fault f, bool on) = 0;
+  /// The run's stage `stage` began; the behaviour hears of it (`on_stage_changed`).
+  virtual void stage_changed(std::uint32_t stage) = 0;
 };
 
 /// Creates a session on `ioc`, which must be the context of IO thread `agg` belongs to. The

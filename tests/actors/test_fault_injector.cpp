@@ -50,6 +50,9 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
       [](respawn_atom, uint32_t, uint64_t) {},
       [](healthy_atom, uint32_t, uint64_t) {},
       [](deadline_atom, uint32_t, uint64_t) {},
+      [](arrive_atom, uint32_t, uint32_t, uint32_t, uint32_t) {},
+      [](expire_atom, uint32_t, uint64_t) {},
+      [](stage_atom, uint32_t) {},
   };
 }
 
