@@ -23,13 +23,15 @@
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#  include <sanitizer/allocator_interface.h>
 #  define STOMPEDE_ASAN 1
 #elif defined(__has_feature)
 #  if __has_feature(address_sanitizer)
-#    include <sanitizer/allocator_interface.h>
 #    define STOMPEDE_ASAN 1
 #  endif
+#endif
+#ifdef STOMPEDE_ASAN
+// From the sanitizer runtime (sanitizer/allocator_interface.h, which GCC does not ship).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace {

@@ -19,9 +19,10 @@ using namespace stompede::server::test;
 
 TEST_CASE("every listener defaults to loopback", "[security]") {
   CHECK(server::server_config{}.listen.rfind("127.0.0.1:", 0) == 0);
-  auto r = config::load_scenario_text("[target]\nembedded = true\n[[stage]]\nusers = 1\n"
-                                      "duration = \"1s\"\n",
-                                      "defaults.toml", {}, {});
+  auto r = config::load_scenario_text(
+      "[target]\nembedded = true\n[auth]\nmode = \"none\"\n[[stage]]\nusers = 1\n"
+      "duration = \"1s\"\n",
+      "defaults.toml", {}, {});
   REQUIRE(r.ok());
   CHECK(r.value->output.prometheus.rfind("127.0.0.1:", 0) == 0);
   CHECK(r.value->control.listen.empty());
