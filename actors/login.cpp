@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -109,6 +110,55 @@ net::http_request login_request(const login_settings& ls, std::int64_t member_id
   req.tls = ls.tls;
   req.connect_timeout = ls.connect_timeout;
   return req;
+}
+
+std::optional<room_rest_settings> make_room_rest_settings(const config::scenario& sc) {
+  if (sc.auth.mode == config::auth_mode::none)
+    return std::nullopt;
+  auto base = net::parse_url(sc.target.http_url);
+  if (!base)
+    return std::nullopt;
+  room_rest_settings rs;
+  rs.base = *base;
+  rs.tls = tls_of(sc);
+  rs.connect_timeout = sc.target.connect_timeout;
+  return rs;
+}
+
+net::http_request room_request(const room_rest_settings& rs, const std::string& token,
+                               std::int64_t room, std::int64_t other_member) {
+  net::http_request req;
+  req.method = "POST";
+  req.target = rs.base;
+  req.target.target = room != 0
+                          ? "/v1/chat/rooms/" + std::to_string(room)
+                          : "/v1/chat/rooms/private?otherMemberId=" + std::to_string(other_member);
+  if (!token.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + token);
+  req.tls = rs.tls;
+  req.connect_timeout = rs.connect_timeout;
+  req.timeout = std::max(rs.connect_timeout, std::chrono::milliseconds{10000});
+  return req;
+}
+
+bool parse_room_response(const std::error_code& ec, const net::http_response& r, std::int64_t& room,
+                         std::string& why) {
+  if (ec || r.status != 200) {
+    why = describe(ec, r);
+    return false;
+  }
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data")) {
+    why = "HTTP 200 without data";
+    return false;
+  }
+  if (j["data"].is_number_integer())
+    room = j["data"].get<std::int64_t>();
+  else if (!j["data"].is_null()) {
+    why = "HTTP 200 with a data that is not a room id";
+    return false;
+  }
+  return true;
 }
 
 bool parse_login_response(const std::error_code& ec, const net::http_response& r,
