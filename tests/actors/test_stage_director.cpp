@@ -360,6 +360,7 @@ TEST_CASE("an open stage has no closed population", "[plan][open]") {
   CHECK(validate(std::vector<stage>{open}).empty());
   open.session_length = milliseconds{0};
   CHECK(!validate(std::vector<stage>{open}).empty());
+}
 
 namespace {
 
