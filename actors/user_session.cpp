@@ -881,7 +881,8 @@ private:
     }
     if (k != nullptr && k->user <= std::numeric_limits<std::uint32_t>::max()) {
       auto sender = static_cast<std::uint32_t>(k->user);
-      l.deliveries.push_back({k->seq, sender, id_.index, window_.behind(sender, k->seq)});
+      l.deliveries.push_back(
+          {static_cast<std::uint32_t>(k->seq), sender, id_.index, window_.behind(sender, k->seq)});
     }
   }
 

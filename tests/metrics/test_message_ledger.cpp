@@ -26,7 +26,7 @@ struct feed {
     shard.sent.push_back({user, seq, room, t});
   }
   void got(std::uint32_t receiver, std::uint32_t sender, std::uint64_t seq, bool behind = false) {
-    shard.deliveries.push_back({seq, sender, receiver, behind});
+    shard.deliveries.push_back({static_cast<std::uint32_t>(seq), sender, receiver, behind});
   }
   /// Everyone of `members` gets (sender, seq).
   void all_get(std::initializer_list<std::uint32_t> members, std::uint32_t sender,
