@@ -302,6 +302,7 @@ public:
       agg_.counters.add_error(classify(reason));
     if (!ended_) {
       ended_ = true;
+      server_seq_.end(agg_.ledger);
       agg_.ledger.sessions.push_back(
           {id_.index,
            reason ? metrics::session_record::ended_failed : metrics::session_record::ended_graceful,
@@ -869,16 +870,8 @@ private:
           {id_.index, metrics::session_record::confirmed, id_.room, wall_now_us()});
     }
     std::uint64_t server_seq = 0;
-    if (metrics::find_server_seq(body.data(), body.size(), server_seq)) {
-      l.server_seq_checked++;
-      if (last_server_seq_ != 0) {
-        if (server_seq > last_server_seq_ + 1)
-          l.server_seq_gaps += server_seq - last_server_seq_ - 1;
-        else if (server_seq <= last_server_seq_)
-          l.server_seq_regressions++;
-      }
-      last_server_seq_ = std::max(last_server_seq_, server_seq);
-    }
+    if (metrics::find_server_seq(body.data(), body.size(), server_seq))
+      server_seq_.see(server_seq, l);
     if (k != nullptr && k->user <= std::numeric_limits<std::uint32_t>::max()) {
       auto sender = static_cast<std::uint32_t>(k->user);
       l.deliveries.push_back(
@@ -961,8 +954,8 @@ private:
   bool confirmed_ = false;
   /// The session's end is recorded.
   bool ended_ = false;
-  /// The highest server seq seen on the room subscription (0: none yet).
-  std::uint64_t last_server_seq_ = 0;
+  /// The server's per-room seq numbers seen on the room subscription.
+  metrics::server_seq_check server_seq_;
   /// Per sender, the highest key sequence number seen.
   metrics::sender_window window_;
 };

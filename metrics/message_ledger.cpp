@@ -84,6 +84,49 @@ void sender_window::clear() noexcept {
   used_ = 0;
 }
 
+void server_seq_check::see(std::uint64_t seq, ledger_shard& shard) noexcept {
+  shard.server_seq_checked++;
+  if (highest_ == 0) {
+    highest_ = first_ = seq;
+    seen_ = 1;
+    return;
+  }
+  if (seq > highest_) {
+    auto shift = seq - highest_;
+    if (shift >= 64) {
+      shard.server_seq_gaps += holes_leaving(64) + (shift - 64);
+      seen_ = 1;
+    } else {
+      shard.server_seq_gaps += holes_leaving(static_cast<unsigned>(shift));
+      seen_ = (seen_ << shift) | 1;
+    }
+    highest_ = seq;
+    return;
+  }
+  shard.server_seq_regressions++;
+  auto back = highest_ - seq;
+  if (back < 64 && seq >= first_)
+    seen_ |= std::uint64_t{1} << back; // late, not lost
+}
+
+void server_seq_check::end(ledger_shard& shard) noexcept {
+  if (highest_ != 0)
+    shard.server_seq_gaps += holes_leaving(64);
+  highest_ = first_ = seen_ = 0;
+}
+
+std::uint64_t server_seq_check::holes_leaving(unsigned n) const noexcept {
+  // Positions 63 - n + 1 .. 63 leave the window; only those at or above first_ count.
+  std::uint64_t holes = 0;
+  for (unsigned i = 64 - n; i < 64; ++i) {
+    if (highest_ - first_ < i)
+      continue; // before the session's first number
+    if (((seen_ >> i) & 1u) == 0)
+      holes++;
+  }
+  return holes;
+}
+
 bool find_server_seq(const char* body, std::size_t size, std::uint64_t& seq) noexcept {
   static constexpr char needle[] = "\"seq\":";
   constexpr std::size_t n = sizeof(needle) - 1;

@@ -65,9 +65,11 @@ struct ledger_shard {
   std::vector<session_record> sessions;
   /// Room MESSAGEs that carried the server's per-room `seq`.
   std::uint64_t server_seq_checked = 0;
-  /// Server seqs skipped between two consecutive room MESSAGEs of one session.
+  /// Server seqs a session never got although it got lower and (by 64) higher ones, or lower
+  /// ones and the session ended (see server_seq_check).
   std::uint64_t server_seq_gaps = 0;
-  /// Room MESSAGEs whose server seq was not above the previous one of the same session.
+  /// Room MESSAGEs whose server seq was not above the highest one of the same session
+  /// (reordered, repeated).
   std::uint64_t server_seq_regressions = 0;
 
   /// Moves the records out; this shard keeps vectors of the same capacity.
@@ -91,6 +93,27 @@ private:
   std::vector<std::uint32_t> keys_; // sender + 1; 0 = free
   std::vector<std::uint32_t> highest_;
   std::size_t used_ = 0;
+};
+
+/// Per session: the server's per-room sequence numbers seen on the room subscription. A number
+/// counts as a gap once it is 64 numbers behind the highest seen (or the session ends) and never
+/// came: numbers of different senders may arrive out of order from a multi-threaded server, so a
+/// jump alone proves nothing.
+class server_seq_check {
+public:
+  /// Records `seq`, counting into `shard`'s server_seq_* fields.
+  void see(std::uint64_t seq, ledger_shard& shard) noexcept;
+  /// The session ended: holes still in the window are gaps.
+  void end(ledger_shard& shard) noexcept;
+
+private:
+  /// Holes among the `n` oldest positions of the window that hold numbers seen or missed in
+  /// this session.
+  std::uint64_t holes_leaving(unsigned n) const noexcept;
+  std::uint64_t highest_ = 0;
+  std::uint64_t first_ = 0;
+  /// Bit i: number highest_ - i arrived.
+  std::uint64_t seen_ = 0;
 };
 
 /// Finds the first `"seq":<number>` in a MESSAGE body (the chat server's per-room sequence

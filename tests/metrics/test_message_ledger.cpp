@@ -344,3 +344,30 @@ TEST_CASE("ledger: the server's seq is found in a broadcast body") {
   std::string cut = R"({"seq":)";
   CHECK(!find_server_seq(cut.data(), cut.size(), seq));
 }
+
+TEST_CASE("ledger: server seq gaps are numbers that never came, not jumps") {
+  ledger_shard s;
+  server_seq_check c;
+  for (std::uint64_t n : {10, 11, 13, 12, 14}) // 12 late: reordered, not missing
+    c.see(n, s);
+  CHECK(s.server_seq_checked == 5);
+  CHECK(s.server_seq_regressions == 1);
+  CHECK(s.server_seq_gaps == 0);
+  c.see(17, s); // 15 and 16 missing: not known before they leave the window or the session ends
+  CHECK(s.server_seq_gaps == 0);
+  c.see(17, s); // repeated
+  CHECK(s.server_seq_regressions == 2);
+  c.see(17 + 64, s); // the window moves past 15 and 16
+  CHECK(s.server_seq_gaps == 2);
+  // 18..80 leave the window; of 82..280, 136 never enter it and 63 are in it.
+  c.see(17 + 64 + 200, s);
+  CHECK(s.server_seq_gaps == 2 + 63 + 136);
+  c.end(s);
+  CHECK(s.server_seq_gaps == 2 + 63 + 199);
+  // A new session starts afresh: nothing before its first number is a gap.
+  ledger_shard t;
+  c.see(500, t);
+  c.see(502, t);
+  c.end(t);
+  CHECK(t.server_seq_gaps == 1);
+}
