@@ -137,6 +137,8 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
+  st.total.accounting += d.accounting;
+  st.total.accounting_pending = d.accounting_pending;
   st.total.gauges = d.gauges;
   metrics::merge_interval(st.total.behaviours, d.behaviours);
   st.total.elapsed_s = d.elapsed_s;

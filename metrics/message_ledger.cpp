@@ -280,8 +280,8 @@ struct message {
 };
 
 struct sender_state {
-  /// Sequence number of messages.front().
-  std::uint64_t base = 0;
+  /// Sequence number of messages.front(); a user's numbers start at 1 and have no gaps.
+  std::uint64_t base = 1;
   std::deque<message> messages;
 };
 
@@ -341,14 +341,10 @@ struct message_ledger::impl {
     if (r.sender >= senders.size())
       senders.resize(static_cast<std::size_t>(r.sender) + 1);
     auto& s = senders[r.sender];
-    if (s.messages.empty())
-      s.base = r.seq;
-    if (r.seq < s.base) {
-      // Sent records of one user can arrive out of order (its sessions ran on different IO
-      // threads): make room in front.
-      s.messages.insert(s.messages.begin(), s.base - r.seq, message{});
-      s.base = r.seq;
-    }
+    if (r.seq < s.base)
+      return; // a number already classified: a repeated record
+    // Sent records of one user can arrive out of order (its sessions ran on different IO
+    // threads): the numbers in between are holes until their records come.
     auto i = r.seq - s.base;
     if (i >= s.messages.size())
       s.messages.resize(i + 1);
@@ -367,12 +363,12 @@ struct message_ledger::impl {
     if (d.sender >= senders.size())
       return false;
     auto& s = senders[d.sender];
-    if (s.messages.empty() || d.seq >= s.base + s.messages.size())
-      return false;
     if (d.seq < s.base) {
       counts.late_deliveries++; // classified and forgotten
       return true;
     }
+    if (d.seq >= s.base + s.messages.size())
+      return false;
     auto& m = s.messages[d.seq - s.base];
     if (!m.present)
       return false;
