@@ -75,7 +75,7 @@ TEST_CASE("ledger: every member gets every message once: delivered to all") {
   CHECK(l.take() == accounting_counts{});
 }
 
-TEST_CASE("ledger: a gap before a later message is lost; partly is delivered to some") {
+TEST_CASE("ledger: a gap before a later message is lost, partly delivered to some") {
   message_ledger l;
   auto f = three_members();
   f.send(1, 1, 2 * s_us);
@@ -235,7 +235,7 @@ TEST_CASE("ledger: a send cut off by its sender's failure is a client gap") {
   check_invariants(c);
 }
 
-TEST_CASE("ledger: records arrive in any order across shards; late and unknown receipts") {
+TEST_CASE("ledger: records arrive in any order across shards, late and unknown receipts") {
   message_ledger l;
   auto a = three_members();
   a.all_get({0, 1, 2}, 0, 1); // receipts before the send is known
