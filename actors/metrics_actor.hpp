@@ -7,6 +7,7 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
@@ -42,6 +43,8 @@ struct metrics_config {
   /// An experiment's tracker (null: no experiment). The actor feeds it every interval and the
   /// faults' start and end, stamped on its clock; the engine reads it after the actor is gone.
   std::shared_ptr<metrics::experiment_tracker> experiment;
+  /// Message accounting's grace and settle times.
+  metrics::ledger_config ledger;
 };
 
 struct metrics_state {
@@ -76,6 +79,13 @@ struct metrics_state {
   std::string tls_failure;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
+  /// Message accounting, fed by every delta.
+  std::unique_ptr<metrics::message_ledger> ledger;
+  /// Per IO thread, the wall clock (µs) of its latest delta; the ledger may classify up to the
+  /// smallest.
+  std::vector<std::int64_t> ledger_marks;
+  /// The first collection begun after `done_atom`: the final one.
+  std::uint64_t final_tick = 0;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;
