@@ -306,8 +306,8 @@ struct prometheus_exporter::impl {
       for (auto& [name, n] : f.counters) {
         // A named copy: lambdas may not capture structured bindings before C++20 (clang).
         const auto& key = name;
-        auto it = std::find_if(b.events.begin(), b.events.end(),
-                               [&](auto& e) { return e.first == key; });
+        auto it =
+            std::find_if(b.events.begin(), b.events.end(), [&](auto& e) { return e.first == key; });
         if (it == b.events.end()) {
           b.events.emplace_back(name,
                                 &behaviour_events->Add({{"behaviour", f.label}, {"name", name}}));
