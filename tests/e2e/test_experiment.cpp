@@ -53,8 +53,6 @@ enabled = true
 max_attempts = 10
 initial = "200ms"
 max = "1s"
-[output]
-round_trip_timeout = "3s"
 [experiment]
 hypothesis = ["connected >= 90%", "rate(round_trips) >= 90%"]
 baseline = "2s"
@@ -67,6 +65,7 @@ fraction = 0.3
 abortive = true
 duration = "1s"
 )");
+  sc.output.round_trip_timeout = std::chrono::seconds(3);
   auto dir = temp_dir("experiment-held");
   auto opts = quiet_options(dir);
   opts.server_faults = embedded_fault_port(srv);
@@ -211,7 +210,8 @@ duration = "50s"
   CHECK(pause["rolled_back"] == true);
   CHECK_FALSE(pause.contains("error"));
   CHECK(pause["end_s"].is_number());
-  CHECK(journal["phases"].size() >= 2);
+  REQUIRE(journal["phases"].size() >= 1);
+  CHECK(journal["phases"][0]["kind"] == "baseline");
   // The users drained normally once the server read again.
   auto summary = read_json(dir + "/summary.json");
   CHECK(summary["counters"]["disconnects_graceful"].get<std::uint64_t>() == 10);
