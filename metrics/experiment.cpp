@@ -140,14 +140,12 @@ void experiment_tracker::on_interval(const load_snapshot& iv) {
     return;
   const double t1 = iv.elapsed_s;
   const double t0 = t1 - iv.interval_s;
-  // The most recent fault active during the interval. Faults and intervals both tend to fall
-  // on whole seconds of the run: a fault that starts in the last moments of an interval (the
-  // interval's figures were collected just after it) belongs to the next one.
-  const double edge = std::min(0.2, iv.interval_s / 4.0);
+  // The most recent fault active at any time during the interval (a fault that started just
+  // before the interval's figures were collected already shows in them).
   std::int64_t active = -1;
   double latest = -1.0;
   for (auto& f : faults_)
-    if (f.start_s < t1 - edge && (f.end_s < 0.0 || f.end_s >= t0) && f.start_s >= latest) {
+    if (f.start_s < t1 && (f.end_s < 0.0 || f.end_s >= t0) && f.start_s >= latest) {
       active = f.id;
       latest = f.start_s;
     }

@@ -57,10 +57,12 @@ max = "1s"
 hypothesis = ["connected >= 90%", "rate(round_trips) >= 90%"]
 baseline = "2s"
 recovery_deadline = "4s"
+# The server is in this process (engine_options::server_faults); the token is not used.
+admin_token = "in-process"
 [[fault]]
 name = "cut"
 kind = "server.close_sessions"
-at = "4s"
+at = "4500ms"
 fraction = 0.3
 abortive = true
 duration = "1s"
@@ -244,7 +246,7 @@ recovery_deadline = "3s"
 [[fault]]
 name = "drop"
 kind = "user.drop"
-at = "2s"
+at = "2500ms"
 fraction = 0.5
 [[fault]]
 name = "malformed"
