@@ -97,8 +97,8 @@ struct toxic {
   toxic_kind kind = toxic_kind::latency;
   direction dir = direction::downstream;
   /// Fraction of connections the toxic applies to, in [0, 1]. Chosen per connection from the
-  /// proxy's seed, `seed` and the connection's ordinal (1 = first accepted), so a run with the
-  /// same seeds and connection order picks the same connections.
+  /// proxy's seed, `seed`, the toxic's id and the connection's ordinal (1 = first accepted),
+  /// so a run with the same seeds, toxics and connection order picks the same connections.
   double toxicity = 1.0;
   /// Mixed into the choice of connections (and of frames, for `fraction`).
   std::uint64_t seed = 0;
@@ -180,9 +180,11 @@ struct toxic_counters {
 /// Proxy-wide figures.
 struct proxy_counters {
   std::uint64_t connections_accepted = 0;
-  /// Refused while refuse_new_connections(true) was in force, or the upstream was unreachable.
+  /// Accepted and closed at once because refuse_new_connections(true) was in force (only the
+  /// few racing the switch: the others get ECONNREFUSED from the kernel, uncounted here).
   std::uint64_t connections_refused = 0;
   std::uint64_t connections_open = 0;
+  /// Client connections closed because the upstream could not be reached in time.
   std::uint64_t upstream_connect_failures = 0;
   std::uint64_t bytes_upstream = 0;   // delivered to the server
   std::uint64_t bytes_downstream = 0; // delivered to the clients
@@ -250,8 +252,9 @@ public:
   /// Removes every toxic (and stops refusing new connections).
   void remove_all_toxics();
 
-  /// While on, new connections are accepted and closed at once (the client sees a connect
-  /// followed by EOF), counted in connections_refused; open connections are left alone.
+  /// While on, the listening socket stops listening (keeping its port), so a new connection
+  /// gets ECONNREFUSED (one waiting in the backlog at the switch is reset); open connections
+  /// are left alone. Off listens again on the same port.
   void refuse_new_connections(bool on);
 
   /// Counters of one toxic (also a removed one); nullopt for an id never given.
