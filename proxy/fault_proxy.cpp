@@ -38,7 +38,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t read_chunk = 4096; // per pipe: a connection costs two of these
 // A pipe stops reading while this much waits to be written (TCP backs up behind it) and
 // reads again below the second figure.
 constexpr std::size_t pause_reading_at = 4u << 20;
@@ -632,8 +632,8 @@ private:
     std::string head = p.head.substr(0, end + 4);
     std::string rest = p.head.substr(end + 4);
     p.head.clear();
+    emit(p, head); // first: what on_head sets off (an injected frame) goes after it
     on_head(p, head);
-    emit(p, std::move(head));
     if (!rest.empty())
       on_bytes(p, rest);
   }

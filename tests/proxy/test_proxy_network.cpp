@@ -133,9 +133,9 @@ TEST_CASE("slicer splits writes into chunks with a delay between them", "[proxy]
   fd_guard c{connect_to(p->port())};
   auto r = read_for(c.fd, data.size(), 20s);
   CHECK(r.data == data);
-  CHECK(r.reads >= 2);        // one 1,000-byte write would arrive in one read
-  CHECK(ms_since(t0) >= 250); // nine 30 ms gaps
-  CHECK(p->counters(id)->frames_split == 10);
+  CHECK(r.reads >= 2);                        // one 1,000-byte write would arrive in one read
+  CHECK(ms_since(t0) >= 250);                 // nine 30 ms gaps
+  CHECK(p->counters(id)->frames_split >= 10); // 100-byte chunks (more if the data came in pieces)
 }
 
 TEST_CASE("limit_data delivers exactly N bytes and then closes", "[proxy]") {

@@ -109,7 +109,7 @@ TEST_CASE("WebSocket frames encode and parse back, masked and unmasked, at every
       REQUIRE(wire.size() == h.header_len + len);
       std::string got = wire.substr(h.header_len);
       if (masked) {
-        CHECK(got != payload || len == 0);
+        CHECK((got != payload || len == 0));
         ws::apply_mask(got.data(), got.size(), h.mask);
       }
       CHECK(got == payload);
