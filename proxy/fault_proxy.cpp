@@ -623,6 +623,20 @@ private:
       break;
     }
     p.head.append(data);
+    // A WebSocket upgrade starts with "GET " and its answer with "HTTP/"; any other stream is
+    // copied through as it comes, without waiting for a head that will never end.
+    const std::string_view expect = p.index == 0 ? "GET " : "HTTP/";
+    const std::size_t n = std::min(p.head.size(), expect.size());
+    if (std::string_view(p.head).substr(0, n) != expect.substr(0, n)) {
+      if (p.index == 1 && up_.ph == phase::ws)
+        to_opaque(up_);
+      to_opaque(p);
+      if (p.index == 1)
+        for (auto& a : toxics_)
+          if (a.activated && is_protocol_kind(a.e->spec.kind))
+            skip(a);
+      return;
+    }
     const std::size_t end = p.head.find("\r\n\r\n");
     if (end == std::string::npos) {
       if (p.head.size() > max_http_head)
