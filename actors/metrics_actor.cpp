@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 
 namespace stompede {
@@ -22,6 +23,11 @@ double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
 }
 
+std::int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 /// Asks every IO thread for its delta; each answers with (io_delta, tick).
 void collect(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
@@ -31,17 +37,29 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
     auto* agg = &st.aggregates[i];
     auto tick = st.tick;
-    st.pool->post(i, [me, agg, tick] { caf::anon_send(me, take_delta(*agg), tick); });
+    auto thread = static_cast<std::uint32_t>(i);
+    st.pool->post(i, [me, agg, tick, thread] {
+      auto d = take_delta(*agg);
+      d.thread = thread;
+      d.taken_at_us = wall_now_us();
+      caf::anon_send(me, std::move(d), tick);
+    });
   }
   // Supervisors own the restart counts; their answers land in the next interval at the latest.
   for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
     self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value, stats_atom::value)
         .then(
             [self, i](const supervisor_stats& s) {
+              if (self->state.sup_final)
+                return; // the director's final counts replace these
               auto& c = self->state.sup_now[i];
               c.reconnect_attempts = s.attempts;
               c.reconnect_successes = s.successes;
               c.give_ups = s.give_ups;
+              c.arrivals = s.arrivals;
+              c.arrivals_started = s.arrivals_started;
+              c.arrivals_dropped = s.arrivals_dropped;
+              c.sessions_completed = s.sessions_completed;
               auto& t = self->state.sup_levels[i];
               t.target = s.target;
               t.reconnecting = s.reconnecting;
@@ -103,6 +121,10 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.counters.reconnect_attempts += sup_delta.reconnect_attempts;
   d.counters.reconnect_successes += sup_delta.reconnect_successes;
   d.counters.give_ups += sup_delta.give_ups;
+  d.counters.arrivals += sup_delta.arrivals;
+  d.counters.arrivals_started += sup_delta.arrivals_started;
+  d.counters.arrivals_dropped += sup_delta.arrivals_dropped;
+  d.counters.sessions_completed += sup_delta.sessions_completed;
   // Levels the supervisors know: the plan's target and users recovering from a failure.
   std::int64_t target = 0, reconnecting = 0;
   for (auto& l : st.sup_levels) {
@@ -111,10 +133,23 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   d.gauges.target_users = target;
   d.gauges.active_reconnections = reconnecting;
+  d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
+  // Message accounting: classify what every IO thread has reported far enough.
+  if (!st.ledger_marks.empty()) {
+    auto mark = *std::min_element(st.ledger_marks.begin(), st.ledger_marks.end());
+    if (!st.finishing.empty() && st.tick >= st.final_tick)
+      st.ledger->finish(mark); // a collection begun after the end: every session has ended
+    else
+      st.ledger->advance(mark);
+  }
+  d.accounting += st.ledger->take();
+  d.accounting_pending = st.ledger->pending();
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
+  st.total.accounting += d.accounting;
+  st.total.accounting_pending = d.accounting_pending;
   st.total.gauges = d.gauges;
   metrics::merge_interval(st.total.behaviours, d.behaviours);
   st.total.elapsed_s = d.elapsed_s;
@@ -123,7 +158,9 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     auto& sr = st.stages.back();
     sr.end_s = d.elapsed_s;
     sr.snapshot.counters += d.counters;
+    sr.snapshot.accounting += d.accounting;
     sr.snapshot.histograms.merge(d.histograms);
+    metrics::merge_interval(sr.snapshot.behaviours, d.behaviours);
     sr.snapshot.gauges = d.gauges;
     sr.snapshot.elapsed_s = d.elapsed_s;
     sr.snapshot.interval_s = sr.end_s - sr.start_s;
@@ -160,6 +197,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.sup_levels.resize(st.supervisors.size());
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
+  st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
+  st.ledger_marks.assign(pool->size(), 0);
   st.started = st.last_emit = clock_type::now();
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
@@ -185,6 +224,9 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         metrics::merge(iv.behaviours, d.behaviours);
         if (!d.tls_failure.empty())
           st.tls_failure = std::move(d.tls_failure);
+        st.ledger->apply(std::move(d.ledger));
+        if (d.thread < st.ledger_marks.size())
+          st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
         if (tick != st.tick || st.pending == 0)
           return; // a straggler of an earlier collection: its events count, its levels not
         if (st.pending == st.pool->size()) {
@@ -199,7 +241,9 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           iv.behaviours[i].connected += levels[i];
         if (--st.pending == 0) {
           emit(self);
-          if (!st.finishing.empty()) {
+          if (!st.finishing.empty() && st.tick < st.final_tick) {
+            collect(self); // the final collection must begin after the end
+          } else if (!st.finishing.empty()) {
             st.done = true;
             for (auto& rp : st.finishing)
               rp.deliver(make_result(st));
@@ -227,11 +271,35 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           return make_result(st);
         auto rp = self->make_response_promise<metrics_result>();
         st.finishing.push_back(rp);
+        st.final_tick = st.tick + 1;
         if (st.pending == 0)
           collect(self);
         return rp;
       },
       [=](get_atom) -> metrics_result { return make_result(self->state); },
+      [=](stats_atom, const supervisor_stats& last) {
+        // The supervisors' final counts (they have quit and answer no more): the next emit
+        // counts what they did since the last ask. Never below what was seen already (a
+        // supervisor that did not answer its shutdown in time is missing from `last`).
+        auto& st = self->state;
+        metrics::load_counters seen;
+        for (auto& c : st.sup_now)
+          seen += c;
+        auto keep = [](std::uint64_t& field, std::uint64_t final_value) {
+          field = std::max(field, final_value);
+        };
+        keep(seen.reconnect_attempts, last.attempts);
+        keep(seen.reconnect_successes, last.successes);
+        keep(seen.give_ups, last.give_ups);
+        keep(seen.arrivals, last.arrivals);
+        keep(seen.arrivals_started, last.arrivals_started);
+        keep(seen.arrivals_dropped, last.arrivals_dropped);
+        keep(seen.sessions_completed, last.sessions_completed);
+        std::fill(st.sup_now.begin(), st.sup_now.end(), metrics::load_counters{});
+        if (!st.sup_now.empty())
+          st.sup_now[0] = seen;
+        st.sup_final = true;
+      },
       [=](control_atom, std::string& what) {
         auto& ev = self->state.events;
         ev += (ev.empty() ? "" : "; ") + what;

@@ -7,6 +7,7 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
@@ -38,6 +39,8 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// Message accounting's grace and settle times.
+  metrics::ledger_config ledger;
 };
 
 struct metrics_state {
@@ -58,6 +61,8 @@ struct metrics_state {
   /// Latest cumulative restart counts per supervisor, and what was already counted.
   std::vector<metrics::load_counters> sup_now;
   metrics::load_counters sup_counted;
+  /// The director has sent the supervisors' final counts: late answers are ignored.
+  bool sup_final = false;
   /// Latest levels per supervisor.
   struct supervisor_levels {
     std::int64_t target = 0;
@@ -70,6 +75,13 @@ struct metrics_state {
   std::string tls_failure;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
+  /// Message accounting, fed by every delta.
+  std::unique_ptr<metrics::message_ledger> ledger;
+  /// Per IO thread, the wall clock (µs) of its latest delta; the ledger may classify up to the
+  /// smallest.
+  std::vector<std::int64_t> ledger_marks;
+  /// The first collection begun after `done_atom`: the final one.
+  std::uint64_t final_tick = 0;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;
@@ -83,7 +95,8 @@ struct metrics_result {
   std::string tls_failure;
 };
 
-/// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
+/// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the
+/// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->

@@ -32,6 +32,30 @@ struct login_settings {
   std::chrono::milliseconds connect_timeout{10000};
 };
 
+/// Per-user sequence numbers of keyed chat messages, kept across a user's sessions so that
+/// every key `[W{user}-N{seq}-...]` of a run is unique and a user's numbers have no gaps
+/// (message accounting relies on both). Only the user's current session touches its number.
+class key_sequences {
+public:
+  explicit key_sequences(std::size_t users)
+      : next_(new std::atomic<std::uint64_t>[users]()), size_(users) {}
+  /// The next number of `user` (1, 2, ...); 0 for a user outside the table.
+  std::uint64_t next(std::uint32_t user) noexcept {
+    return user < size_ ? next_[user].fetch_add(1, std::memory_order_relaxed) + 1 : 0;
+  }
+
+private:
+  std::unique_ptr<std::atomic<std::uint64_t>[]> next_;
+  std::size_t size_;
+};
+
+/// Joining rooms over REST (the chat protocol): the server's HTTP base and its TLS settings.
+struct room_rest_settings {
+  net::url base;
+  net::tls_options tls;
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
 /// Settings shared by all sessions of a run.
 struct session_settings {
   /// URL, TLS, timeouts and limits of the WebSocket; per-user headers are added to a copy.
@@ -65,8 +89,15 @@ struct session_settings {
   std::chrono::milliseconds disconnect_timeout{2000};
   /// The run's behaviours; a user's identity says which one it runs.
   std::vector<behaviour_slot> behaviours;
+  /// Member ids of each behaviour's users by ordinal (`behaviour_context::member_of`).
+  std::vector<std::vector<std::int64_t>> behaviour_members;
+  /// Set when rooms are joined over REST (the chat protocol: a login or token, and an
+  /// http_url); unset: joining a room is subscribing to its topic.
+  std::optional<room_rest_settings> room_rest;
   /// Seeds each behaviour's random numbers (with the user index).
   std::uint64_t random_seed = 0;
+  /// Sequence numbers of keyed messages per user; null = per session (tests of one session).
+  std::shared_ptr<key_sequences> keys;
 };
 
 /// Who a simulated user is. Kept across restarts by its supervisor.

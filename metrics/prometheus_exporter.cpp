@@ -93,6 +93,16 @@ struct prometheus_exporter::impl {
       {"stomp_load_test_messages_unresolved_total",
        "Own messages whose session ended before their round trip completed or timed out",
        &load_counters::unresolved},
+      {"stomp_load_test_arrivals_total", "Open model: arrivals the plan made due",
+       &load_counters::arrivals},
+      {"stomp_load_test_arrivals_started_total", "Open model: arrivals that started a session",
+       &load_counters::arrivals_started},
+      {"stomp_load_test_arrivals_dropped_total",
+       "Open model: arrivals dropped because the stage's cap of concurrent sessions was reached",
+       &load_counters::arrivals_dropped},
+      {"stomp_load_test_sessions_completed_total",
+       "Open model: sessions that lived their length (or ended themselves)",
+       &load_counters::sessions_completed},
       {"stomp_load_test_received_bytes_total", "WebSocket payload bytes received",
        &load_counters::bytes_in},
       {"stomp_load_test_sent_bytes_total", "WebSocket payload bytes sent",
@@ -122,11 +132,15 @@ struct prometheus_exporter::impl {
   };
 
   std::array<Counter*, error_type_count> errors{};
+  // Message accounting: one series per outcome, all present from the start.
+  std::vector<std::pair<Counter*, std::uint64_t accounting_counts::*>> accounting;
+  Gauge* accounting_pending = nullptr;
   Gauge* active_connections = nullptr;
   Gauge* active_reconnections = nullptr;
   Gauge* avg_connection_duration = nullptr;
   Gauge* target_users = nullptr;
   Gauge* connected_users = nullptr;
+  Gauge* actors = nullptr;
   prometheus::Family<Gauge>* stage_family = nullptr;
   prometheus::Family<Gauge>* phase_family = nullptr;
   Gauge* stage = nullptr;
@@ -172,12 +186,64 @@ struct prometheus_exporter::impl {
     auto gauge = [&r](const char* name, const char* help) {
       return &BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
+    using ac = accounting_counts;
+    auto& messages = BuildCounter()
+                         .Name("stomp_load_test_accounted_messages_total")
+                         .Help("Keyed messages classified, by outcome (they add up to those sent)")
+                         .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"delivered_all", &ac::delivered_all},
+             {"delivered_some", &ac::delivered_some},
+             {"lost", &ac::lost},
+             {"duplicated", &ac::duplicated},
+             {"out_of_order", &ac::out_of_order},
+             {"missed_reconnecting", &ac::missed_reconnecting},
+             {"in_flight", &ac::in_flight}})
+      accounting.emplace_back(&messages.Add({{"outcome", label}}), field);
+    auto& pairs = BuildCounter()
+                      .Name("stomp_load_test_accounted_pairs_total")
+                      .Help("(message, room member) pairs of classified messages, by outcome")
+                      .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"expected", &ac::pairs_expected},
+             {"delivered", &ac::pairs_delivered},
+             {"lost", &ac::pairs_lost},
+             {"missed_reconnecting", &ac::pairs_missed_reconnecting},
+             {"left", &ac::pairs_left},
+             {"in_flight", &ac::pairs_in_flight},
+             {"unexpected", &ac::pairs_unexpected}})
+      accounting.emplace_back(&pairs.Add({{"outcome", label}}), field);
+    auto& deliveries = BuildCounter()
+                           .Name("stomp_load_test_accounted_deliveries_total")
+                           .Help("Receipts of keyed messages that were not a first delivery")
+                           .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"duplicate", &ac::duplicate_deliveries},
+             {"out_of_order", &ac::out_of_order_deliveries},
+             {"late", &ac::late_deliveries},
+             {"unknown", &ac::unknown_deliveries}})
+      accounting.emplace_back(&deliveries.Add({{"kind", label}}), field);
+    accounting.emplace_back(&BuildCounter()
+                                 .Name("stomp_load_test_server_seq_gaps_total")
+                                 .Help("Server per-room seq numbers skipped while subscribed")
+                                 .Register(r)
+                                 .Add({}),
+                            &ac::server_seq_gaps);
+    accounting.emplace_back(&BuildCounter()
+                                 .Name("stomp_load_test_server_seq_checked_total")
+                                 .Help("Room MESSAGEs that carried the server's per-room seq")
+                                 .Register(r)
+                                 .Add({}),
+                            &ac::server_seq_checked);
+    accounting_pending = gauge("stomp_load_test_accounting_pending_messages",
+                               "Keyed messages sent and not classified yet");
     active_connections = gauge("stomp_load_test_active_connections", "Open sessions");
     active_reconnections =
         gauge("stomp_load_test_active_reconnections", "Users waiting for or running a reconnect");
     avg_connection_duration = gauge("stomp_load_test_avg_connection_duration_seconds",
                                     "Mean duration of ended sessions, s");
     target_users = gauge("stomp_load_test_target_users", "Users the scenario wants running now");
+    actors = gauge("stompede_actors_running", "CAF actors running in the engine");
     connected_users = gauge("stomp_load_test_connected_users", "Users subscribed now");
     stage_family = &BuildGauge()
                         .Name("stomp_load_test_stage")
@@ -322,12 +388,17 @@ struct prometheus_exporter::impl {
         errors[i]->Increment(static_cast<double>(n));
     for (auto& b : histograms)
       observe(b, delta.histograms.*(b.source));
+    for (auto& [metric, field] : accounting)
+      if (auto n = delta.accounting.*field; n > 0)
+        metric->Increment(static_cast<double>(n));
+    accounting_pending->Set(static_cast<double>(total.accounting_pending));
     const auto& g = total.gauges;
     active_connections->Set(static_cast<double>(g.active_connections));
     active_reconnections->Set(static_cast<double>(g.active_reconnections));
     avg_connection_duration->Set(total.histograms.connection_duration_ms.mean() / 1000.0);
     target_users->Set(static_cast<double>(g.target_users));
     connected_users->Set(static_cast<double>(g.connected_users));
+    actors->Set(static_cast<double>(g.actors));
     if (g.stage_index >= 0 || !g.stage_name.empty()) {
       relabel(*stage_family, stage, stage_name, g.stage_name);
       stage->Set(static_cast<double>(g.stage_index));

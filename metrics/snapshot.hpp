@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/accounting.hpp"
 #include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
@@ -92,6 +93,9 @@ struct load_gauges {
   std::int64_t target_users = 0;
   /// Users currently subscribed.
   std::int64_t connected_users = 0;
+  /// CAF actors running in the engine's actor system (users, supervisors, director, metrics):
+  /// a leak shows as growth at a steady population (the soak watches it).
+  std::int64_t actors = 0;
   /// Index of the current stage (0-based), -1 before the first.
   std::int32_t stage_index = -1;
   /// Name of the current stage.
@@ -115,6 +119,11 @@ struct load_snapshot {
   /// Per behaviour (`[[behaviour]]` label): counts and samples like `counters` and
   /// `histograms`, and the level of connected users like `gauges`.
   std::vector<behaviour_figures> behaviours;
+  /// Message accounting: messages classified (and sent, and seqs checked) in the interval, or
+  /// in the whole run for a total.
+  accounting_counts accounting;
+  /// Keyed messages sent and not classified yet (a level).
+  std::uint64_t accounting_pending = 0;
 
   /// Resets counters and histograms; keeps gauges and times.
   void reset_events() noexcept;

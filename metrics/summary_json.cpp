@@ -52,6 +52,10 @@ json counters_json(const load_counters& c) {
       {"give_ups", c.give_ups},
       {"disconnects_graceful", c.disconnects_graceful},
       {"unresolved", c.unresolved},
+      {"arrivals", c.arrivals},
+      {"arrivals_started", c.arrivals_started},
+      {"arrivals_dropped", c.arrivals_dropped},
+      {"sessions_completed", c.sessions_completed},
       {"bytes_in", c.bytes_in},
       {"bytes_out", c.bytes_out},
       {"errors_total", c.errors_total()},
@@ -110,10 +114,69 @@ json figures_json(const report_figures& f) {
   };
 }
 
+// Per behaviour: standard counts, its own counters and latencies (ms).
+json behaviours_json(const std::vector<behaviour_figures>& list) {
+  json out = json::array();
+  for (const auto& b : list) {
+    json counters = json::object();
+    for (const auto& [name, n] : b.counters)
+      counters[name] = n;
+    json latencies = json::object();
+    for (const auto& [name, h] : b.latencies)
+      latencies[name + "_ms"] = histogram_json(h, 1e-3);
+    out.push_back(json{
+        {"label", b.label},
+        {"sessions", b.sessions},
+        {"messages_sent", b.messages_sent},
+        {"messages_received", b.messages_received},
+        {"connected_at_end", b.connected},
+        {"counters", counters},
+        {"latencies", latencies},
+    });
+  }
+  return out;
+}
+
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+/// Message accounting: a stable object (docs/accounting.md).
+json accounting_json(const accounting_counts& a, std::uint64_t pending) {
+  return json{
+      {"sent", a.sent},
+      {"delivered_all", a.delivered_all},
+      {"delivered_some", a.delivered_some},
+      {"lost", a.lost},
+      {"duplicated", a.duplicated},
+      {"out_of_order", a.out_of_order},
+      {"missed_reconnecting", a.missed_reconnecting},
+      {"in_flight", a.in_flight},
+      {"pending", pending},
+      {"balanced", a.classified() + pending == a.sent},
+      {"server_seq_gaps", a.server_seq_gaps},
+      {"server_seq_checked", a.server_seq_checked},
+      {"server_seq_regressions", a.server_seq_regressions},
+      {"pairs",
+       json{
+           {"expected", a.pairs_expected},
+           {"delivered", a.pairs_delivered},
+           {"lost", a.pairs_lost},
+           {"missed_reconnecting", a.pairs_missed_reconnecting},
+           {"left", a.pairs_left},
+           {"in_flight", a.pairs_in_flight},
+           {"unexpected", a.pairs_unexpected},
+       }},
+      {"deliveries",
+       json{
+           {"duplicate", a.duplicate_deliveries},
+           {"out_of_order", a.out_of_order_deliveries},
+           {"late", a.late_deliveries},
+           {"unknown", a.unknown_deliveries},
+       }},
+  };
 }
 
 } // namespace
@@ -134,6 +197,7 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
   doc["figures"] = figures_json(compute_figures(total, run));
   doc["counters"] = counters_json(total.counters);
   doc["histograms"] = histograms_json(total.histograms);
+  doc["accounting"] = accounting_json(total.accounting, total.accounting_pending);
   json stage_list = json::array();
   for (const auto& s : stages) {
     run_info stage_run = run;
@@ -147,28 +211,11 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
         {"figures", figures_json(compute_figures(s.snapshot, stage_run))},
         {"counters", counters_json(s.snapshot.counters)},
         {"histograms", histograms_json(s.snapshot.histograms)},
+        {"behaviours", behaviours_json(s.snapshot.behaviours)},
     });
   }
   doc["stages"] = std::move(stage_list);
-  json behaviour_list = json::array();
-  for (const auto& b : total.behaviours) {
-    json counters = json::object();
-    for (const auto& [name, n] : b.counters)
-      counters[name] = n;
-    json latencies = json::object();
-    for (const auto& [name, h] : b.latencies)
-      latencies[name + "_ms"] = histogram_json(h, 1e-3);
-    behaviour_list.push_back(json{
-        {"label", b.label},
-        {"sessions", b.sessions},
-        {"messages_sent", b.messages_sent},
-        {"messages_received", b.messages_received},
-        {"connected_at_end", b.connected},
-        {"counters", counters},
-        {"latencies", latencies},
-    });
-  }
-  doc["behaviours"] = std::move(behaviour_list);
+  doc["behaviours"] = behaviours_json(total.behaviours);
   json checks = json::array();
   for (const auto& r : thresholds)
     checks.push_back(json{
@@ -243,6 +290,12 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   line("reconnects tried / ok / given up", std::to_string(f.connection_retries) + " / " +
                                                std::to_string(f.reconnect_successes) + " / " +
                                                std::to_string(f.give_ups));
+  if (const auto& c = total.counters; c.arrivals > 0) {
+    line("arrivals scheduled / started / dropped", std::to_string(c.arrivals) + " / " +
+                                                       std::to_string(c.arrivals_started) + " / " +
+                                                       std::to_string(c.arrivals_dropped));
+    line("sessions completed", std::to_string(c.sessions_completed));
+  }
   line("errors", std::to_string(f.errors_total));
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);
@@ -251,6 +304,22 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   }
   if (!run.tls_failure.empty())
     line("last TLS failure", run.tls_failure);
+  for (const auto& b : total.behaviours)
+    line("behaviour " + b.label, std::to_string(b.connected) + " users at end, " +
+                                     std::to_string(b.sessions) + " sessions, sent " +
+                                     std::to_string(b.messages_sent) + ", received " +
+                                     std::to_string(b.messages_received));
+  const auto& a = total.accounting;
+  auto n = [](std::uint64_t v) { return std::to_string(v); };
+  line("messages accounted (sent)",
+       n(a.sent) + (total.accounting_pending > 0
+                        ? "  (" + n(total.accounting_pending) + " not classified yet)"
+                        : ""));
+  line("  delivered to all / to some", n(a.delivered_all) + " / " + n(a.delivered_some));
+  line("  lost / duplicated / out of order",
+       n(a.lost) + " / " + n(a.duplicated) + " / " + n(a.out_of_order));
+  line("  missed reconnecting / in flight", n(a.missed_reconnecting) + " / " + n(a.in_flight));
+  line("server seq gaps (checked)", n(a.server_seq_gaps) + "  (" + n(a.server_seq_checked) + ")");
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];
