@@ -165,7 +165,7 @@ TEST_CASE("reset_peer resets the client's connection after its delay", "[proxy]"
   CHECK(p->counters(id)->closes == 1);
 }
 
-TEST_CASE("timeout drops data and closes after its timeout; timeout 0 drops until removed",
+TEST_CASE("timeout drops data and closes after its timeout, and timeout 0 drops until removed",
           "[proxy]") {
   script_server srv(echo);
   auto p = start_proxy(srv.port());

@@ -207,9 +207,10 @@ TEST_CASE("frame_split sends one STOMP frame as several WebSocket messages, both
   CHECK_FALSE(r.rec->closed); // no protocol error at either end
 }
 
-TEST_CASE("frame_drop drops a room entirely or a fraction of it; the rest arrives intact and in "
-          "order",
-          "[proxy][protocol]") {
+TEST_CASE(
+    "frame_drop drops a room entirely or a fraction of it, and the rest arrives intact and in "
+    "order",
+    "[proxy][protocol]") {
   rig r;
   const auto room_a = r.add("frame_drop:downstream:destination=/topic/a");
   const auto room_b = r.add("frame_drop:downstream:destination=/topic/b,fraction=0.5");
@@ -314,7 +315,7 @@ TEST_CASE("inject_error puts a STOMP ERROR frame into the downstream", "[proxy][
   CHECK(r.p->counters(id)->frames_injected == 1);
 }
 
-TEST_CASE("fragmented messages are reassembled and re-masked; control frames pass",
+TEST_CASE("fragmented messages are reassembled and re-masked, and control frames pass",
           "[proxy][protocol]") {
   boost::asio::io_context ioc;
   test_support::loopback_server server{ioc, test_support::behaviour::echo};
