@@ -1042,6 +1042,11 @@ private:
       }
       n = static_cast<std::size_t>(std::min<std::uint64_t>(n, a.e->spec.bytes - used));
     }
+    // Counted before the write, so that a reader who got the bytes sees them counted.
+    if (rate > 0)
+      each(p, toxic_kind::bandwidth, [&](applied& a) { bump(a.e->bytes_delayed, n); });
+    if (slicer)
+      bump(slicer->e->frames_split);
     p.writing = true;
     asio::async_write(*p.dst, asio::buffer(s.bytes.data() + s.offset, n),
                       [self = shared_from_this(), &p, n, slicer_id = slicer ? slicer->e->id : 0,
@@ -1067,10 +1072,8 @@ private:
     if (rate > 0) {
       p.next_write_ok += std::chrono::duration_cast<clock_type::duration>(
           std::chrono::duration<double>(static_cast<double>(n) / static_cast<double>(rate)));
-      each(p, toxic_kind::bandwidth, [&](applied& a) { bump(a.e->bytes_delayed, n); });
     }
     if (applied* sl = slicer_id ? find(slicer_id) : nullptr) {
-      bump(sl->e->frames_split);
       p.next_write_ok =
           std::max(p.next_write_ok,
                    now + std::chrono::duration_cast<clock_type::duration>(sl->e->spec.delay));

@@ -264,6 +264,9 @@ TEST_CASE("refusing new connections gives ECONNREFUSED and keeps the port", "[pr
   script_server srv(echo);
   auto p = start_proxy(srv.port());
   fd_guard open_conn{connect_to(p->port())};
+  // Through the proxy for sure (not waiting in the backlog, which the switch would reset).
+  write_all(open_conn.fd, "open");
+  REQUIRE(read_for(open_conn.fd, 4, 10s).data == "open");
   p->refuse_new_connections(true);
   int err = 0;
   CHECK(eventually([&] {
