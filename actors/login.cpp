@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string_view>
@@ -221,7 +222,19 @@ std::optional<std::int64_t> jwt_expiry(std::string_view token) {
   auto j = json::parse(bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("exp") || !j["exp"].is_number())
     return std::nullopt;
-  return j["exp"].get<std::int64_t>();
+  const json& exp = j["exp"];
+  // A server's token is input like any other: an exp that no int64 holds (1e300, a huge
+  // unsigned, NaN) reads as no expiry rather than as a float-to-integer overflow.
+  if (exp.is_number_unsigned())
+    return exp.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
+               ? std::nullopt
+               : std::optional<std::int64_t>{static_cast<std::int64_t>(exp.get<std::uint64_t>())};
+  if (exp.is_number_integer())
+    return exp.get<std::int64_t>();
+  const double d = exp.get<double>();
+  if (!(d > -9.2e18 && d < 9.2e18))
+    return std::nullopt;
+  return static_cast<std::int64_t>(d);
 }
 
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,

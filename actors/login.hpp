@@ -23,7 +23,7 @@ bool parse_login_response(const std::error_code& ec, const net::http_response& r
                           std::string& token, std::int64_t& member_id, std::string& why);
 
 /// The `exp` claim (seconds since the epoch) of a JWT, without verifying it; nullopt when the
-/// token is not a JWT or has no `exp`.
+/// token is not a JWT, has no `exp`, or one that no int64 holds.
 std::optional<std::int64_t> jwt_expiry(std::string_view token);
 
 /// The login settings of a scenario (auth mode login), or nullopt.

@@ -122,6 +122,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   d.gauges.target_users = target;
   d.gauges.active_reconnections = reconnecting;
+  d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;

@@ -297,6 +297,10 @@ public:
     pending_.clear();
     // A failure we diagnosed ourselves (ERROR frame, heart-beat) wins over the transport's view.
     auto reason = failure_ ? failure_ : ec;
+    // Once heart-beats are agreed, the transport's idle timeout is the heart-beat deadline:
+    // silence past it is a lost heart-beat, counted as such.
+    if (heartbeat_watch_ && reason == net::transport_errc::idle_timeout)
+      reason = stomp::errc::heartbeat_timeout;
     // After our DISCONNECT the server may end the connection at once, before or after its
     // RECEIPT and without a WebSocket close (STOMP 1.2 "connection lingering"; RabbitMQ does):
     // that is the end we asked for, not a failure.
@@ -896,8 +900,10 @@ private:
     deadline_timer_.cancel();
     agg_.counters.stomp_connected++;
     agg_.histograms.stomp_connect_us.record(to_us(clock_type::now() - stomp_sent_at_));
-    if (hb.dead_after.count() > 0)
+    if (hb.dead_after.count() > 0) {
       client_->set_idle_timeout(hb.dead_after);
+      heartbeat_watch_ = true;
+    }
     if (hb.send_every.count() > 0)
       schedule_heartbeat(hb.send_every);
     std::string out;
@@ -1005,6 +1011,8 @@ private:
   std::unique_ptr<behaviour> behaviour_;
   std::vector<std::unique_ptr<behaviour_timer>> timers_;
   std::vector<pending_receipt> receipts_;
+  /// Heart-beats from the server were agreed: the idle timeout watches them.
+  bool heartbeat_watch_ = false;
   std::uint64_t rng_ = 0;
   timer_id timer_seq_ = 0;
   std::uint64_t sub_seq_ = 0;

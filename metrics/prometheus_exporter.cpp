@@ -137,6 +137,7 @@ struct prometheus_exporter::impl {
   Gauge* avg_connection_duration = nullptr;
   Gauge* target_users = nullptr;
   Gauge* connected_users = nullptr;
+  Gauge* actors = nullptr;
   prometheus::Family<Gauge>* stage_family = nullptr;
   prometheus::Family<Gauge>* phase_family = nullptr;
   Gauge* stage = nullptr;
@@ -188,6 +189,7 @@ struct prometheus_exporter::impl {
     avg_connection_duration = gauge("stomp_load_test_avg_connection_duration_seconds",
                                     "Mean duration of ended sessions, s");
     target_users = gauge("stomp_load_test_target_users", "Users the scenario wants running now");
+    actors = gauge("stompede_actors_running", "CAF actors running in the engine");
     connected_users = gauge("stomp_load_test_connected_users", "Users subscribed now");
     stage_family = &BuildGauge()
                         .Name("stomp_load_test_stage")
@@ -338,6 +340,7 @@ struct prometheus_exporter::impl {
     avg_connection_duration->Set(total.histograms.connection_duration_ms.mean() / 1000.0);
     target_users->Set(static_cast<double>(g.target_users));
     connected_users->Set(static_cast<double>(g.connected_users));
+    actors->Set(static_cast<double>(g.actors));
     if (g.stage_index >= 0 || !g.stage_name.empty()) {
       relabel(*stage_family, stage, stage_name, g.stage_name);
       stage->Set(static_cast<double>(g.stage_index));

@@ -80,6 +80,17 @@ struct supervisor_fixture : test::actor_fixture {
     config.seed = 1;
   }
 
+  ~supervisor_fixture() {
+    // Actors still running when a test ends keep each other alive (supervisor <-> users,
+    // world -> users): end them, so that the sanitizer build sees no leak.
+    for (auto& [index, user] : w->latest)
+      self->send_exit(user, caf::exit_reason::user_shutdown);
+    if (sup)
+      self->send_exit(sup, caf::exit_reason::user_shutdown);
+    run();
+    w->latest.clear();
+  }
+
   void start() {
     auto w_ = w;
     user_factory factory = [w_](caf::local_actor* self, const user_identity& id) -> caf::actor {
