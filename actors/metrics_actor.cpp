@@ -23,6 +23,11 @@ double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
 }
 
+std::int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 /// Asks every IO thread for its delta; each answers with (io_delta, tick).
 void collect(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
@@ -32,7 +37,13 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
     auto* agg = &st.aggregates[i];
     auto tick = st.tick;
-    st.pool->post(i, [me, agg, tick] { caf::anon_send(me, take_delta(*agg), tick); });
+    auto thread = static_cast<std::uint32_t>(i);
+    st.pool->post(i, [me, agg, tick, thread] {
+      auto d = take_delta(*agg);
+      d.thread = thread;
+      d.taken_at_us = wall_now_us();
+      caf::anon_send(me, std::move(d), tick);
+    });
   }
   // Supervisors own the restart counts; their answers land in the next interval at the latest.
   for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
@@ -123,10 +134,22 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.gauges.target_users = target;
   d.gauges.active_reconnections = reconnecting;
   d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
+  // Message accounting: classify what every IO thread has reported far enough.
+  if (!st.ledger_marks.empty()) {
+    auto mark = *std::min_element(st.ledger_marks.begin(), st.ledger_marks.end());
+    if (!st.finishing.empty() && st.tick >= st.final_tick)
+      st.ledger->finish(mark); // a collection begun after the end: every session has ended
+    else
+      st.ledger->advance(mark);
+  }
+  d.accounting += st.ledger->take();
+  d.accounting_pending = st.ledger->pending();
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, target);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
+  st.total.accounting += d.accounting;
+  st.total.accounting_pending = d.accounting_pending;
   st.total.gauges = d.gauges;
   metrics::merge_interval(st.total.behaviours, d.behaviours);
   st.total.elapsed_s = d.elapsed_s;
@@ -135,6 +158,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     auto& sr = st.stages.back();
     sr.end_s = d.elapsed_s;
     sr.snapshot.counters += d.counters;
+    sr.snapshot.accounting += d.accounting;
     sr.snapshot.histograms.merge(d.histograms);
     metrics::merge_interval(sr.snapshot.behaviours, d.behaviours);
     sr.snapshot.gauges = d.gauges;
@@ -173,6 +197,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.sup_levels.resize(st.supervisors.size());
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
+  st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
+  st.ledger_marks.assign(pool->size(), 0);
   st.started = st.last_emit = clock_type::now();
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
@@ -198,6 +224,9 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         metrics::merge(iv.behaviours, d.behaviours);
         if (!d.tls_failure.empty())
           st.tls_failure = std::move(d.tls_failure);
+        st.ledger->apply(std::move(d.ledger));
+        if (d.thread < st.ledger_marks.size())
+          st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
         if (tick != st.tick || st.pending == 0)
           return; // a straggler of an earlier collection: its events count, its levels not
         if (st.pending == st.pool->size()) {
@@ -212,7 +241,9 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           iv.behaviours[i].connected += levels[i];
         if (--st.pending == 0) {
           emit(self);
-          if (!st.finishing.empty()) {
+          if (!st.finishing.empty() && st.tick < st.final_tick) {
+            collect(self); // the final collection must begin after the end
+          } else if (!st.finishing.empty()) {
             st.done = true;
             for (auto& rp : st.finishing)
               rp.deliver(make_result(st));
@@ -240,6 +271,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           return make_result(st);
         auto rp = self->make_response_promise<metrics_result>();
         st.finishing.push_back(rp);
+        st.final_tick = st.tick + 1;
         if (st.pending == 0)
           collect(self);
         return rp;

@@ -7,6 +7,7 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
@@ -38,6 +39,8 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// Message accounting's grace and settle times.
+  metrics::ledger_config ledger;
 };
 
 struct metrics_state {
@@ -72,6 +75,13 @@ struct metrics_state {
   std::string tls_failure;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
+  /// Message accounting, fed by every delta.
+  std::unique_ptr<metrics::message_ledger> ledger;
+  /// Per IO thread, the wall clock (µs) of its latest delta; the ledger may classify up to the
+  /// smallest.
+  std::vector<std::int64_t> ledger_marks;
+  /// The first collection begun after `done_atom`: the final one.
+  std::uint64_t final_tick = 0;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;
