@@ -304,8 +304,10 @@ struct prometheus_exporter::impl {
       if (f.messages_received > 0)
         b.received->Increment(static_cast<double>(f.messages_received));
       for (auto& [name, n] : f.counters) {
-        auto it = std::find_if(b.events.begin(), b.events.end(),
-                               [&](auto& e) { return e.first == name; });
+        // A named copy: lambdas may not capture structured bindings before C++20 (clang).
+        const auto& key = name;
+        auto it =
+            std::find_if(b.events.begin(), b.events.end(), [&](auto& e) { return e.first == key; });
         if (it == b.events.end()) {
           b.events.emplace_back(name,
                                 &behaviour_events->Add({{"behaviour", f.label}, {"name", name}}));
@@ -315,8 +317,9 @@ struct prometheus_exporter::impl {
           it->second->Increment(static_cast<double>(n));
       }
       for (auto& [name, h] : f.latencies) {
+        const auto& key = name;
         auto it = std::find_if(b.latencies.begin(), b.latencies.end(),
-                               [&](auto& e) { return e.first == name; });
+                               [&](auto& e) { return e.first == key; });
         if (it == b.latencies.end()) {
           b.latencies.emplace_back(name,
                                    &behaviour_latency->Add({{"behaviour", f.label}, {"name", name}},
