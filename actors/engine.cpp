@@ -24,6 +24,8 @@
 #include "metrics/summary_json.hpp"
 #include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
+#include "protocol/url.hpp"
+#include "proxy/fault_proxy.hpp"
 
 #include <caf/all.hpp>
 
@@ -250,8 +252,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::fprintf(stderr, "stompede: %s\n", p.c_str());
     return exit_bad_input;
   }
-  // Behaviours are checked against the registry (the CLI does so before; tests may not).
-  if (auto problems = check_behaviours(sc); !problems.empty()) {
+  // Behaviours are checked against the registry, toxics against the proxy (the CLI does so
+  // before; tests may not).
+  auto problems = check_behaviours(sc);
+  for (auto& d : check_fault_toxics(sc))
+    problems.push_back(std::move(d));
+  if (!problems.empty()) {
     for (auto& p : problems)
       std::fprintf(stderr, "%s\n", p.to_string().c_str());
     return exit_bad_input;
@@ -297,6 +303,23 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   io_pool pool(sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
+  // Network and protocol faults: the fault proxy between the users and the target (logins and
+  // REST calls go to the target directly).
+  std::unique_ptr<proxy::fault_proxy> fault_proxy;
+  if (sc.experiment.enabled && has_proxy_faults(sc)) {
+    proxy::proxy_options po;
+    po.upstream_host = session_cfg.ws.target.host;
+    po.upstream_port = session_cfg.ws.target.port;
+    po.seed = sc.run.random_seed + 1;
+    std::string why;
+    fault_proxy = proxy::fault_proxy::start(po, why);
+    if (!fault_proxy) {
+      std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
+      return exit_failed;
+    }
+    session_cfg.ws.target.host = fault_proxy->host();
+    session_cfg.ws.target.port = fault_proxy->port();
+  }
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
   session_cfg.sending_paused = sending_paused;
   session_cfg.keys = std::make_shared<key_sequences>(peak);
@@ -480,7 +503,35 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         labels.push_back(b.label);
       fault_injector_config icfg;
       icfg.faults = make_fault_specs(sc, labels);
-      injector = sys.spawn(fault_injector, icfg, supervisors, metrics, server_port);
+      proxy_fault_port pport;
+      if (auto* fp = fault_proxy.get()) {
+        pport.add = [fp](const std::string& spec, double toxicity, std::uint64_t& id) {
+          std::string why;
+          auto t = proxy::parse_toxic(spec, why);
+          if (!t)
+            return "the fault proxy refuses \"" + spec + "\": " + why;
+          t->toxicity = toxicity;
+          t->name = spec;
+          try {
+            id = fp->add_toxic(*t);
+          } catch (const std::exception& e) {
+            return std::string{e.what()};
+          }
+          return std::string{};
+        };
+        pport.remove = [fp](std::uint64_t id, std::int64_t& affected) {
+          auto c = fp->remove_toxic(id);
+          if (!c)
+            return std::string{"the fault proxy has no toxic "} + std::to_string(id);
+          affected = static_cast<std::int64_t>(c->connections_affected);
+          return std::string{};
+        };
+        pport.refuse = [fp](bool on) {
+          fp->refuse_new_connections(on);
+          return std::string{};
+        };
+      }
+      injector = sys.spawn(fault_injector, icfg, supervisors, metrics, server_port, pport);
       dcfg.injector = injector;
     }
     caf::scoped_actor self{sys};
@@ -560,6 +611,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     link->metrics = nullptr;
   }
   control_http.reset();
+  if (fault_proxy)
+    fault_proxy->stop();
   if (sampler)
     sampler->stop();
   pool.stop();

@@ -66,11 +66,15 @@ void end_fault(self_ptr self, uint32_t id, const std::string& ended_by) {
     for (auto& sup : st.supervisors)
       caf::anon_send(sup, fault_atom::value, order);
   }
-  if (!spec.rollback.empty()) {
+  if (!spec.rollback.empty())
     error = call_server(st.server, spec.rollback);
-    if (!error.empty())
-      error = "rollback failed: " + error;
-  }
+  std::int64_t affected = -1;
+  if (auto e = proxy_rollback(st.proxy, spec, a, affected); error.empty())
+    error = e;
+  if (affected >= 0)
+    a.hit = affected;
+  if (!error.empty())
+    error = "rollback failed: " + error;
   auto r = record_of(self, a);
   r.ended_by = ended_by;
   r.error = error;
@@ -116,6 +120,23 @@ void start_fault(self_ptr self, uint32_t entry, uint32_t occurrence) {
     finish_start(a, error);
     return;
   }
+  if (!spec.toxic.empty() || spec.proxy_refuse) {
+    std::string error;
+    if (!st.proxy)
+      error = "no fault proxy in this run";
+    else if (spec.proxy_refuse)
+      error = st.proxy.refuse(true);
+    else
+      error = st.proxy.add(spec.toxic, spec.toxicity, a.toxic_id);
+    a.has_toxic = error.empty() && !spec.proxy_refuse;
+    for (auto& x : st.active)
+      if (x.id == a.id) {
+        x.toxic_id = a.toxic_id;
+        x.has_toxic = a.has_toxic;
+      }
+    finish_start(a, error);
+    return;
+  }
   if (!spec.user) {
     finish_start(a, "nothing to apply");
     return;
@@ -157,6 +178,18 @@ void stop_all(self_ptr self, const std::string& ended_by) {
     end_fault(self, id, ended_by);
 }
 
+/// Undoes the proxy side of an occurrence; "" or why not. `affected` gets the connections.
+std::string proxy_rollback(const proxy_fault_port& port, const fault_spec& spec,
+                           const active_fault& a, std::int64_t& affected) {
+  if (!port)
+    return {};
+  if (spec.proxy_refuse)
+    return port.refuse(false);
+  if (a.has_toxic)
+    return port.remove(a.toxic_id, affected);
+  return {};
+}
+
 } // namespace
 
 fault_injector_state::~fault_injector_state() {
@@ -172,6 +205,9 @@ fault_injector_state::~fault_injector_state() {
     std::string error;
     if (!spec.rollback.empty())
       error = call_server(server, spec.rollback);
+    std::int64_t affected = -1;
+    if (auto e = proxy_rollback(proxy, spec, a, affected); error.empty())
+      error = e;
     if (metrics) {
       metrics::fault_record r;
       r.id = a.id;
@@ -191,12 +227,13 @@ fault_injector_state::~fault_injector_state() {
 fault_injector_actor::behavior_type
 fault_injector(fault_injector_actor::stateful_pointer<fault_injector_state> self,
                fault_injector_config config, std::vector<supervisor_actor> supervisors,
-               caf::actor metrics, server_fault_port server) {
+               caf::actor metrics, server_fault_port server, proxy_fault_port proxy) {
   auto& st = self->state;
   st.config = std::move(config);
   st.supervisors = std::move(supervisors);
   st.metrics = std::move(metrics);
   st.server = std::move(server);
+  st.proxy = std::move(proxy);
   for (uint32_t i = 0; i < st.config.faults.size(); ++i) {
     auto at = st.config.faults[i].at;
     if (at.count() <= 0)

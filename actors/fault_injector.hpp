@@ -15,6 +15,7 @@
 // Server faults are calls on a `server_fault_port` (in-process or the admin endpoint).
 
 #include "actors/atoms.hpp"
+#include "actors/proxy_faults.hpp"
 #include "actors/server_faults.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/user_fault.hpp"
@@ -55,6 +56,11 @@ struct fault_spec {
   /// Server side: the calls that apply it and those that roll it back (none for instants).
   std::vector<server_fault_call> apply;
   std::vector<server_fault_call> rollback;
+  /// Proxy side: a toxic spec ("latency:downstream:latency=100ms") applied to `toxicity` of the
+  /// connections, or refusing new connections.
+  std::string toxic;
+  double toxicity = 1.0;
+  bool proxy_refuse = false;
 };
 
 /// Settings of the fault injector.
@@ -79,6 +85,9 @@ struct active_fault {
   std::uint32_t entry = 0;
   /// Users or sessions hit (-1 until known).
   std::int64_t hit = -1;
+  /// The proxy's toxic (when it added one).
+  std::uint64_t toxic_id = 0;
+  bool has_toxic = false;
 };
 
 struct fault_injector_state {
@@ -87,6 +96,7 @@ struct fault_injector_state {
   std::vector<supervisor_actor> supervisors;
   caf::actor metrics;
   server_fault_port server;
+  proxy_fault_port proxy;
   std::vector<active_fault> active;
   std::uint32_t next_id = 0;
   bool stopped = false;
@@ -105,6 +115,6 @@ struct fault_injector_state {
 fault_injector_actor::behavior_type
 fault_injector(fault_injector_actor::stateful_pointer<fault_injector_state> self,
                fault_injector_config config, std::vector<supervisor_actor> supervisors,
-               caf::actor metrics, server_fault_port server);
+               caf::actor metrics, server_fault_port server, proxy_fault_port proxy = {});
 
 } // namespace stompede

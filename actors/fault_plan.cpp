@@ -1,6 +1,7 @@
 #include "actors/fault_plan.hpp"
 
 #include "config/duration.hpp"
+#include "proxy/fault_proxy.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -116,11 +117,25 @@ std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
   for (const auto& f : sc.faults) {
     fault_spec s;
     s.name = f.name;
-    s.kind = config::to_string(f.kind);
+    s.kind = f.kind_name();
     s.at = f.at;
     s.every = f.every;
     s.times = f.times;
     s.duration = f.duration;
+    if (f.kind == fault_kind::proxy_refuse) {
+      s.proxy_refuse = true;
+      s.target = "new connections through the fault proxy (refused)";
+      out.push_back(std::move(s));
+      continue;
+    }
+    if (f.kind == fault_kind::proxy_toxic) {
+      s.toxic = toxic_spec(f);
+      s.toxicity = f.fraction;
+      s.target =
+          percent(f.fraction) + " of the connections through the fault proxy (" + s.toxic + ")";
+      out.push_back(std::move(s));
+      continue;
+    }
     if (!config::is_user_fault(f.kind)) {
       server_calls(f, s);
       out.push_back(std::move(s));
@@ -185,8 +200,42 @@ metrics::experiment_settings make_experiment_settings(const config::scenario& sc
 }
 
 bool has_server_faults(const config::scenario& sc) {
+  return std::any_of(sc.faults.begin(), sc.faults.end(), [](const config::fault_entry& f) {
+    return !config::is_user_fault(f.kind) && !config::is_proxy_fault(f.kind);
+  });
+}
+
+bool has_proxy_faults(const config::scenario& sc) {
   return std::any_of(sc.faults.begin(), sc.faults.end(),
-                     [](const config::fault_entry& f) { return !config::is_user_fault(f.kind); });
+                     [](const config::fault_entry& f) { return config::is_proxy_fault(f.kind); });
+}
+
+std::string toxic_spec(const config::fault_entry& f) {
+  return f.toxic.empty() ? f.proxy_toxic : f.proxy_toxic + ":" + f.toxic;
+}
+
+std::vector<config::diagnostic> check_fault_toxics(const config::scenario& sc) {
+  std::vector<config::diagnostic> out;
+  for (std::size_t i = 0; i < sc.faults.size(); ++i) {
+    const auto& f = sc.faults[i];
+    if (f.kind != fault_kind::proxy_toxic)
+      continue;
+    std::string why;
+    if (proxy::parse_toxic(toxic_spec(f), why))
+      continue;
+    const std::string p = "fault[" + std::to_string(i) + "]";
+    std::string key = f.toxic.empty() ? p + ".kind" : p + ".toxic";
+    config::source_position where;
+    if (auto it = sc.positions.find(key); it != sc.positions.end())
+      where = it->second;
+    else if (auto jt = sc.positions.find(p); jt != sc.positions.end())
+      where = jt->second;
+    if (where.file.empty())
+      where.file = sc.source;
+    out.push_back({where.file, where.line, where.column, key,
+                   "the fault proxy refuses \"" + toxic_spec(f) + "\": " + why});
+  }
+  return out;
 }
 
 } // namespace stompede

@@ -5,6 +5,7 @@
 // -> fault-interface calls, the cohort in words), and the hypothesis parsed.
 
 #include "actors/fault_injector.hpp"
+#include "config/diagnostic.hpp"
 #include "config/scenario.hpp"
 #include "metrics/experiment.hpp"
 
@@ -23,5 +24,15 @@ metrics::experiment_settings make_experiment_settings(const config::scenario& sc
 
 /// True when some `[[fault]]` acts on the server.
 bool has_server_faults(const config::scenario& sc);
+
+/// True when some `[[fault]]` needs the fault proxy between users and target.
+bool has_proxy_faults(const config::scenario& sc);
+
+/// The proxy spec of a net.* / stomp.* fault ("latency:downstream:latency=100ms").
+std::string toxic_spec(const config::fault_entry& f);
+
+/// Every net.* / stomp.* fault whose toxic the proxy would refuse, one diagnostic each
+/// (file:line:column of its `toxic` or `kind`).
+std::vector<config::diagnostic> check_fault_toxics(const config::scenario& sc);
 
 } // namespace stompede

@@ -6,6 +6,7 @@
 
 #include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
+#include "actors/fault_plan.hpp"
 #include "config/environment.hpp"
 #include "config/loader.hpp"
 #include "config/print.hpp"
@@ -40,6 +41,8 @@ std::optional<config::scenario> load(const std::string& path,
     problems.insert(problems.end(), more.begin(), more.end());
     auto behaviours = check_behaviours(*result.value);
     problems.insert(problems.end(), behaviours.begin(), behaviours.end());
+    auto toxics = check_fault_toxics(*result.value);
+    problems.insert(problems.end(), toxics.begin(), toxics.end());
   }
   for (auto& p : problems)
     std::fprintf(stderr, "%s\n", p.to_string().c_str());

@@ -1259,7 +1259,7 @@ private:
       }
       check_keys(*t, p,
                  {"name", "kind", "at", "every", "times", "duration", "fraction", "rooms",
-                  "behaviour", "stage", "delay", "message", "abortive"});
+                  "behaviour", "stage", "delay", "message", "abortive", "toxic"});
       fault_entry f;
       std::string kind_path;
       auto* kn = field(*t, p, "kind", kind_path);
@@ -1270,36 +1270,57 @@ private:
         continue;
       }
       std::string kind_text;
-      if (kn->is_string() && text_of(*kn, kind_path, kind_text) &&
-          (kind_text.rfind("net.", 0) == 0 || kind_text.rfind("stomp.", 0) == 0)) {
-        error(kind_path, kn->source(),
-              "\"" + kind_text +
-                  "\" is a network or protocol fault, done by the built-in fault proxy, which "
-                  "experiments cannot place between users and target yet; use a user.* or "
-                  "server.* kind");
-        continue;
+      bool proxy_kind = false;
+      if (kn->is_string() && text_of(*kn, kind_path, kind_text)) {
+        if (kind_text == "net.refuse") {
+          f.kind = fault_kind::proxy_refuse;
+          proxy_kind = true;
+        }
+        for (auto& [name, toxic_kind] : proxy_fault_kinds()) {
+          if (name == kind_text) {
+            f.kind = fault_kind::proxy_toxic;
+            f.proxy_toxic = toxic_kind;
+            proxy_kind = true;
+          }
+        }
       }
       std::size_t before = problems_.size();
-      choice(*t, p, "kind", f.kind,
-             {{"user.drop", fault_kind::user_drop},
-              {"user.close", fault_kind::user_close},
-              {"user.crash", fault_kind::user_crash},
-              {"user.stop_reading", fault_kind::user_stop_reading},
-              {"user.stop_heartbeats", fault_kind::user_stop_heartbeats},
-              {"user.malformed_frame", fault_kind::user_malformed_frame},
-              {"user.token_expiry", fault_kind::user_token_expiry},
-              {"server.pause", fault_kind::server_pause},
-              {"server.delay_broadcasts", fault_kind::server_delay_broadcasts},
-              {"server.drop_broadcasts", fault_kind::server_drop_broadcasts},
-              {"server.close_sessions", fault_kind::server_close_sessions},
-              {"server.refuse_connections", fault_kind::server_refuse_connections},
-              {"server.error", fault_kind::server_error},
-              {"server.restart", fault_kind::server_restart}});
+      if (!proxy_kind)
+        choice(*t, p, "kind", f.kind,
+               {{"user.drop", fault_kind::user_drop},
+                {"user.close", fault_kind::user_close},
+                {"user.crash", fault_kind::user_crash},
+                {"user.stop_reading", fault_kind::user_stop_reading},
+                {"user.stop_heartbeats", fault_kind::user_stop_heartbeats},
+                {"user.malformed_frame", fault_kind::user_malformed_frame},
+                {"user.token_expiry", fault_kind::user_token_expiry},
+                {"server.pause", fault_kind::server_pause},
+                {"server.delay_broadcasts", fault_kind::server_delay_broadcasts},
+                {"server.drop_broadcasts", fault_kind::server_drop_broadcasts},
+                {"server.close_sessions", fault_kind::server_close_sessions},
+                {"server.refuse_connections", fault_kind::server_refuse_connections},
+                {"server.error", fault_kind::server_error},
+                {"server.restart", fault_kind::server_restart},
+                {"net.latency", fault_kind::proxy_toxic},
+                {"net.bandwidth", fault_kind::proxy_toxic},
+                {"net.slow_close", fault_kind::proxy_toxic},
+                {"net.timeout", fault_kind::proxy_toxic},
+                {"net.reset_peer", fault_kind::proxy_toxic},
+                {"net.limit_data", fault_kind::proxy_toxic},
+                {"net.slicer", fault_kind::proxy_toxic},
+                {"net.partition", fault_kind::proxy_toxic},
+                {"net.refuse", fault_kind::proxy_refuse},
+                {"stomp.frame_delay", fault_kind::proxy_toxic},
+                {"stomp.frame_drop", fault_kind::proxy_toxic},
+                {"stomp.heartbeat_stall", fault_kind::proxy_toxic},
+                {"stomp.frame_split", fault_kind::proxy_toxic},
+                {"stomp.ws_close", fault_kind::proxy_toxic},
+                {"stomp.inject_error", fault_kind::proxy_toxic}});
       if (problems_.size() != before)
         continue;
       str(*t, p, "name", f.name);
       if (f.name.empty())
-        f.name = std::string{to_string(f.kind)} + "#" + std::to_string(i + 1);
+        f.name = f.kind_name() + "#" + std::to_string(i + 1);
       duration(*t, p, "at", f.at);
       duration(*t, p, "every", f.every);
       integer(*t, p, "times", f.times);
@@ -1311,6 +1332,7 @@ private:
       duration(*t, p, "delay", f.delay);
       str(*t, p, "message", f.message);
       boolean(*t, p, "abortive", f.abortive);
+      str(*t, p, "toxic", f.toxic);
       s_.faults.push_back(std::move(f));
     }
   }

@@ -336,7 +336,7 @@ std::string to_toml(const scenario& s) {
   for (const auto& f : s.faults) {
     o << "\n[[fault]]\n"
       << "name = " << str(f.name) << "\n"
-      << "kind = " << str(to_string(f.kind)) << "\n"
+      << "kind = " << str(f.kind_name()) << "\n"
       << "at = " << dur(f.at) << "\n";
     if (f.every.count() > 0)
       o << "every = " << dur(f.every) << "\n"
@@ -359,6 +359,8 @@ std::string to_toml(const scenario& s) {
       o << "message = " << str(f.message) << "\n";
     if (f.kind == fault_kind::server_close_sessions)
       o << "abortive = " << boolean(f.abortive) << "\n";
+    if (f.kind == fault_kind::proxy_toxic)
+      o << "toxic = " << str(f.toxic) << "\n";
   }
 
   return o.str();

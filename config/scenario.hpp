@@ -339,7 +339,18 @@ enum class fault_kind {
   server_refuse_connections,
   server_error,
   server_restart,
+  // network and protocol: a toxic of the built-in fault proxy (`proxy_toxic` names it)
+  proxy_toxic,
+  // the fault proxy refuses new connections
+  proxy_refuse,
 };
+
+/// True for kinds done by the built-in fault proxy (net.* and stomp.*).
+bool is_proxy_fault(fault_kind k) noexcept;
+
+/// The fault proxy's toxic kinds as `[[fault]] kind` spells them, with the toxic's name:
+/// {"net.latency", "latency"}, ..., {"stomp.frame_drop", "frame_drop"}, ...
+const std::vector<std::pair<std::string, std::string>>& proxy_fault_kinds();
 
 /// True for kinds that act on users (and take a user cohort).
 bool is_user_fault(fault_kind k) noexcept;
@@ -373,6 +384,12 @@ struct fault_entry {
   std::string message{"INJECTED_FAULT"};
   /// server.close_sessions: TCP reset instead of a WebSocket close.
   bool abortive = false;
+  /// Network and protocol kinds: the proxy's toxic kind ("latency", "frame_drop", ...) and the
+  /// rest of its spec ("downstream:latency=100ms,jitter=10ms"; docs/faults.md).
+  std::string proxy_toxic;
+  std::string toxic;
+  /// The kind as written ("user.drop", "net.latency", ...).
+  std::string kind_name() const;
 };
 
 /// The TOML spelling of a fault kind ("user.drop", "server.pause", ...).

@@ -529,10 +529,10 @@ void check_experiment(const scenario& s, checker& c) {
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const auto& f = s.faults[i];
     const std::string p = "fault[" + std::to_string(i) + "]";
-    const std::string kind = to_string(f.kind);
+    const std::string kind = f.kind_name();
     first = std::min(first, f.at);
     const bool user = is_user_fault(f.kind);
-    server_faults = server_faults || !user;
+    server_faults = server_faults || (!user && !is_proxy_fault(f.kind));
     if (!(f.fraction > 0.0 && f.fraction <= 1.0))
       c.fail(p + ".fraction", "expected a fraction in (0, 1], got " + std::to_string(f.fraction));
     if (is_lasting_fault(f.kind) && f.duration.count() <= 0)
@@ -547,6 +547,8 @@ void check_experiment(const scenario& s, checker& c) {
       c.fail(p + ".at", "the run ends at " + format_duration(run_length) +
                             " (stages' ramps and durations), before the fault starts at " +
                             format_duration(f.at));
+    if (!is_proxy_fault(f.kind) && !f.toxic.empty())
+      c.fail(p + ".toxic", "toxic is the proxy spec of net.* and stomp.* kinds only");
     if (!user) {
       if (!f.rooms.empty())
         c.fail(p + ".rooms", "\"" + kind +

@@ -104,7 +104,7 @@ at = "10s"
   CHECK_THAT(text, Catch::Contains("did you mean \"user.drop\"?"));
 }
 
-TEST_CASE("network and protocol kinds are refused with one clear line", "[config][experiment]") {
+TEST_CASE("network and protocol kinds load with their proxy spec", "[config][experiment]") {
   auto r = load(R"(
 [experiment]
 hypothesis = ["lost == 0"]
@@ -113,12 +113,39 @@ hypothesis = ["lost == 0"]
 kind = "net.latency"
 at = "10s"
 duration = "5s"
+toxic = "downstream:latency=100ms"
+fraction = 0.5
+
+[[fault]]
+kind = "net.refuse"
+at = "20s"
+duration = "2s"
+
+[[fault]]
+kind = "stomp.frame_drop"
+at = "30s"
+duration = "2s"
+rooms = [1]
 )");
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.problems.size() == 1);
-  CHECK(r.problems[0].key == "fault[0].kind");
-  CHECK(r.problems[0].line == 18);
-  CHECK_THAT(r.problems[0].message, Catch::Contains("fault proxy"));
+  CHECK(r.problems[0].key == "fault[2].rooms");
+  auto ok = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+[[fault]]
+kind = "net.latency"
+at = "10s"
+duration = "5s"
+toxic = "downstream:latency=100ms"
+)");
+  INFO(all(ok));
+  REQUIRE(ok.ok());
+  CHECK(ok.value->faults[0].kind == fault_kind::proxy_toxic);
+  CHECK(ok.value->faults[0].proxy_toxic == "latency");
+  CHECK(ok.value->faults[0].name == "net.latency#1");
+  CHECK_THAT(to_toml(*ok.value), Catch::Contains("kind = \"net.latency\""));
+  CHECK_THAT(to_toml(*ok.value), Catch::Contains("toxic = \"downstream:latency=100ms\""));
 }
 
 TEST_CASE("experiment rules are checked", "[config][experiment]") {
