@@ -107,8 +107,17 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
       std::printf("stompede: embedded server on %s\n", sc->target.http_url.c_str());
   }
   auto code = run_load_test(*sc, opts);
-  if (embedded)
+  if (embedded) {
+    // What the server's own fault counts say, to set beside the run's accounting.
+    auto st = embedded->stats();
+    if (st.dropped_broadcasts > 0 || st.fault_closed_sessions > 0 || st.fault_error_sessions > 0)
+      std::printf("embedded server: %llu broadcasts dropped, %llu sessions closed, %llu sessions "
+                  "sent ERROR by faults\n",
+                  static_cast<unsigned long long>(st.dropped_broadcasts),
+                  static_cast<unsigned long long>(st.fault_closed_sessions),
+                  static_cast<unsigned long long>(st.fault_error_sessions));
     embedded->stop();
+  }
   return code;
 }
 

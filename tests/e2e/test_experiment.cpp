@@ -1,5 +1,6 @@
 // Experiments end to end against the embedded server: a recovered server fault holds (exit 0), a
-// hypothesis that fails gives exit 98 and names the phase, a stop in the middle of a fault rolls
+// hypothesis that fails gives exit 98 and names the phase (in the same run, the broadcasts the
+// server dropped are exactly the messages accounted as lost), a stop in the middle of a fault rolls
 // it back and leaves a complete journal, user-side faults are counted as injected. Assertions
 // are about counts, files and verdicts, never about how long something took.
 #include "actors/engine.hpp"
@@ -44,25 +45,25 @@ TEST_CASE("an experiment whose server fault is recovered from holds: exit 0", "[
 [[stage]]
 name = "steady"
 users = 20
-ramp = "1s"
-duration = "9s"
+ramp = "500ms"
+duration = "6s"
 [behaviour]
 interval = "200ms"
 [reconnect]
 enabled = true
 max_attempts = 10
-initial = "200ms"
-max = "1s"
+initial = "100ms"
+max = "500ms"
 [experiment]
 hypothesis = ["connected >= 90%", "rate(round_trips) >= 90%"]
-baseline = "2s"
-recovery_deadline = "4s"
+baseline = "1s"
+recovery_deadline = "2s"
 # The server is in this process (engine_options::server_faults); the token is not used.
 admin_token = "in-process"
 [[fault]]
 name = "cut"
 kind = "server.close_sessions"
-at = "4500ms"
+at = "2500ms"
 fraction = 0.3
 abortive = true
 duration = "1s"
@@ -95,7 +96,7 @@ duration = "1s"
   CHECK(journal["recoveries"][0]["recovered"] == true);
   auto recovery = journal["recoveries"][0]["recovery_s"].get<double>();
   CHECK(recovery >= 0.0);
-  CHECK(recovery <= 4.0 + 1.0);
+  CHECK(recovery <= 2.0 + 1.0);
   std::set<std::string> kinds;
   for (auto& p : journal["phases"]) {
     kinds.insert(p["kind"].get<std::string>());
@@ -114,32 +115,47 @@ duration = "1s"
   fs::remove_all(dir);
 }
 
-TEST_CASE("a hypothesis that does not hold gives exit 98 and names the failing phase",
+TEST_CASE("a hypothesis that does not hold gives exit 98, dropped broadcasts are lost messages",
           "[e2e][experiment]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());
-  // Every user's actor crashes at 3 s and reconnecting is off: nobody comes back.
+  // The server drops 20% of its broadcasts from 2.2 s to 2.8 s (the hypothesis holds again
+  // after); every user's actor crashes at 4.2 s with reconnecting off: nobody comes back.
   auto sc = make_scenario(srv, R"(
 [[stage]]
 name = "steady"
 users = 10
 ramp = "500ms"
-duration = "6s"
+duration = "5s"
 [behaviour]
-interval = "200ms"
+interval = "100ms"
 [reconnect]
 enabled = false
 [experiment]
 hypothesis = ["connected >= 90%"]
 baseline = "1s"
-recovery_deadline = "2s"
+recovery_deadline = "1s"
+[[fault]]
+name = "drops"
+kind = "server.drop_broadcasts"
+at = "2200ms"
+duration = "600ms"
+fraction = 0.2
 [[fault]]
 name = "crash all"
 kind = "user.crash"
-at = "3s"
+at = "4200ms"
 )");
+  // The accounting's grace period: a dropped message is a loss once a later message of its
+  // sender arrived, and its sender's session did not fail within this.
+  sc.output.round_trip_timeout = std::chrono::seconds(1);
   auto dir = temp_dir("experiment-failed");
-  auto code = run_load_test(sc, quiet_options(dir));
+  auto opts = quiet_options(dir);
+  opts.server_faults = embedded_fault_port(srv);
+  auto code = run_load_test(sc, opts);
+  std::uint64_t dropped = 0;
+  for (auto& [room, n] : srv.faults().dropped_broadcasts())
+    dropped += n;
   srv.stop();
   auto journal = read_json(dir + "/experiment.json");
   INFO(journal.dump(2));
@@ -148,20 +164,33 @@ at = "3s"
   CHECK(journal["status"] == "deviated");
   auto& crash = fault_named(journal, "crash all");
   CHECK(crash["hit"].get<std::int64_t>() == 10);
-  REQUIRE(journal["recoveries"].size() == 1);
-  CHECK(journal["recoveries"][0]["recovered"] == false);
+  REQUIRE(journal["recoveries"].size() == 2);
+  CHECK(journal["recoveries"][0]["recovered"] == true);
+  CHECK(journal["recoveries"][1]["recovered"] == false);
   bool named = false;
   for (auto& why : journal["reasons"])
     named = named || why.get<std::string>().find("crash all") != std::string::npos;
   CHECK(named);
   bool after_failed = false;
   for (auto& p : journal["phases"])
-    after_failed = after_failed || (p["kind"] == "after" && p["held"] == false);
+    after_failed = after_failed || (p["kind"] == "after" && p["fault"] == 1 && p["held"] == false);
   CHECK(after_failed);
   // Each crash counted as injected, and given up (no reconnects).
   auto summary = read_json(dir + "/summary.json");
   CHECK(error_count(summary, "injected") == 10);
   CHECK(summary["counters"]["give_ups"].get<std::uint64_t>() == 10);
+  // The broadcasts the server dropped are exactly the messages lost, and the numbers add up.
+  auto& a = journal.at("accounting");
+  auto u64 = [](const json& j, const char* k) { return j.at(k).get<std::uint64_t>(); };
+  auto sent = u64(a, "sent");
+  REQUIRE(dropped > 0);
+  CHECK(u64(a, "lost") == dropped);
+  CHECK(u64(a, "pending") == 0);
+  CHECK(a.at("balanced").get<bool>());
+  CHECK(u64(a, "delivered_all") + u64(a, "delivered_some") + u64(a, "lost") + u64(a, "duplicated") +
+            u64(a, "out_of_order") + u64(a, "missed_reconnecting") + u64(a, "in_flight") ==
+        sent);
+  CHECK(u64(a, "server_seq_gaps") >= dropped);
   fs::remove_all(dir);
 }
 
@@ -231,7 +260,7 @@ TEST_CASE("user-side faults are counted as injected and reconnected", "[e2e][exp
 name = "steady"
 users = 20
 ramp = "500ms"
-duration = "7s"
+duration = "6s"
 [behaviour]
 interval = "200ms"
 [reconnect]
@@ -246,18 +275,18 @@ recovery_deadline = "3s"
 [[fault]]
 name = "drop"
 kind = "user.drop"
-at = "2500ms"
+at = "2200ms"
 fraction = 0.5
 [[fault]]
 name = "malformed"
 kind = "user.malformed_frame"
-at = "4s"
+at = "3400ms"
 fraction = 0.3
 rooms = [1]
 [[fault]]
 name = "expire"
 kind = "user.token_expiry"
-at = "5500ms"
+at = "4600ms"
 fraction = 0.2
 )");
   auto dir = temp_dir("experiment-users");
