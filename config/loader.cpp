@@ -1314,6 +1314,7 @@ private:
                 {"stomp.frame_drop", fault_kind::proxy_toxic},
                 {"stomp.heartbeat_stall", fault_kind::proxy_toxic},
                 {"stomp.frame_split", fault_kind::proxy_toxic},
+                {"stomp.throttle", fault_kind::proxy_toxic},
                 {"stomp.ws_close", fault_kind::proxy_toxic},
                 {"stomp.inject_error", fault_kind::proxy_toxic}});
       if (problems_.size() != before)

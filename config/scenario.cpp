@@ -121,6 +121,7 @@ const std::vector<std::pair<std::string, std::string>>& proxy_fault_kinds() {
       {"stomp.frame_drop", "frame_drop"},
       {"stomp.heartbeat_stall", "heartbeat_stall"},
       {"stomp.frame_split", "frame_split"},
+      {"stomp.throttle", "frame_throttle"},
       {"stomp.ws_close", "ws_close"},
       {"stomp.inject_error", "inject_error"},
   };

@@ -138,12 +138,20 @@ kind = "net.latency"
 at = "10s"
 duration = "5s"
 toxic = "downstream:latency=100ms"
+[[fault]]
+kind = "stomp.throttle"
+at = "20s"
+duration = "5s"
+toxic = "downstream:rate=5,destination=/topic/chat/room/3"
 )");
   INFO(all(ok));
   REQUIRE(ok.ok());
   CHECK(ok.value->faults[0].kind == fault_kind::proxy_toxic);
   CHECK(ok.value->faults[0].proxy_toxic == "latency");
   CHECK(ok.value->faults[0].name == "net.latency#1");
+  CHECK(ok.value->faults[1].kind == fault_kind::proxy_toxic);
+  CHECK(ok.value->faults[1].proxy_toxic == "frame_throttle");
+  CHECK(ok.value->faults[1].name == "stomp.throttle#2");
   CHECK_THAT(to_toml(*ok.value), Catch::Contains("kind = \"net.latency\""));
   CHECK_THAT(to_toml(*ok.value), Catch::Contains("toxic = \"downstream:latency=100ms\""));
 }
