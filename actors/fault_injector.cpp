@@ -47,6 +47,18 @@ std::string call_server(const server_fault_port& port, const std::vector<server_
   return first;
 }
 
+/// Undoes the proxy side of an occurrence; "" or why not. `affected` gets the connections.
+std::string proxy_rollback(const proxy_fault_port& port, const fault_spec& spec,
+                           const active_fault& a, std::int64_t& affected) {
+  if (!port)
+    return {};
+  if (spec.proxy_refuse)
+    return port.refuse(false);
+  if (a.has_toxic)
+    return port.remove(a.toxic_id, affected);
+  return {};
+}
+
 /// Rolls fault `id` back (if it is active) and reports its end.
 void end_fault(self_ptr self, uint32_t id, const std::string& ended_by) {
   auto& st = self->state;
@@ -176,18 +188,6 @@ void stop_all(self_ptr self, const std::string& ended_by) {
     ids.push_back(a.id);
   for (auto id : ids)
     end_fault(self, id, ended_by);
-}
-
-/// Undoes the proxy side of an occurrence; "" or why not. `affected` gets the connections.
-std::string proxy_rollback(const proxy_fault_port& port, const fault_spec& spec,
-                           const active_fault& a, std::int64_t& affected) {
-  if (!port)
-    return {};
-  if (spec.proxy_refuse)
-    return port.refuse(false);
-  if (a.has_toxic)
-    return port.remove(a.toxic_id, affected);
-  return {};
 }
 
 } // namespace

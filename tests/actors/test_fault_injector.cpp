@@ -135,7 +135,7 @@ TEST_CASE_METHOD(injector_fixture, "faults start, repeat and end on the schedule
   cfg.faults.push_back(slow);
   cfg.faults.push_back(server_spec("pause", server_fault_call::op::pause_reading, 12s, 3s, true));
   cfg.faults.push_back(server_spec("close", server_fault_call::op::close_sessions, 30s, 0s, false));
-  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port());
+  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port(), proxy_fault_port{});
   run();
 
   advance_to(9999ms);
@@ -198,7 +198,7 @@ TEST_CASE_METHOD(injector_fixture, "a stop rolls back every fault in force and s
   cfg.faults.push_back(forever);
   cfg.faults.push_back(
       server_spec("refuse", server_fault_call::op::refuse_connections, 6s, 60s, true));
-  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port());
+  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port(), proxy_fault_port{});
   run();
   advance_to(8s);
   REQUIRE(log->orders.size() == 2);
@@ -233,7 +233,7 @@ TEST_CASE_METHOD(injector_fixture, "an injector that dies with a fault in force 
                  "[actors][faults]") {
   fault_injector_config cfg;
   cfg.faults.push_back(server_spec("pause", server_fault_call::op::pause_reading, 1s, 60s, true));
-  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port());
+  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, port(), proxy_fault_port{});
   run();
   advance_to(2s);
   REQUIRE(log->calls.size() == 1);
@@ -249,12 +249,75 @@ TEST_CASE_METHOD(injector_fixture, "a server fault that cannot be applied is jou
                  "[actors][faults]") {
   fault_injector_config cfg;
   cfg.faults.push_back(server_spec("pause", server_fault_call::op::pause_reading, 1s, 10s, true));
-  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, server_fault_port{});
+  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, server_fault_port{}, proxy_fault_port{});
   run();
   advance_to(2s);
   REQUIRE(events_named("pause", false) == 1);
   CHECK_THAT(std::get<1>(log->events[0]).error, Catch::Contains("no server fault interface"));
   CHECK(events_named("pause", true) == 1);
+  self->send_exit(inj, caf::exit_reason::user_shutdown);
+  run();
+}
+
+TEST_CASE_METHOD(injector_fixture,
+                 "a proxy fault adds its toxic at the start and removes it at the end",
+                 "[actors][faults]") {
+  fault_injector_config cfg;
+  fault_spec slow;
+  slow.name = "slow";
+  slow.kind = "net.latency";
+  slow.at = 2s;
+  slow.duration = 3s;
+  slow.toxic = "latency:downstream:latency=100ms";
+  slow.toxicity = 0.5;
+  cfg.faults.push_back(slow);
+  fault_spec refuse;
+  refuse.name = "refuse";
+  refuse.kind = "net.refuse";
+  refuse.at = 10s;
+  refuse.duration = 1s;
+  refuse.proxy_refuse = true;
+  cfg.faults.push_back(refuse);
+  // (time, what) per proxy call: "add <spec> <toxicity>", "remove <id>", "refuse on|off".
+  auto calls = std::make_shared<std::vector<std::pair<milliseconds, std::string>>>();
+  auto* s = &sched;
+  auto start = t0;
+  auto now = [s, start] { return since(s->clock().now(), start); };
+  proxy_fault_port pp;
+  pp.add = [calls, now](const std::string& spec, double toxicity, std::uint64_t& id) {
+    calls->emplace_back(now(), "add " + spec + " " + std::to_string(toxicity));
+    id = 7;
+    return std::string{};
+  };
+  pp.remove = [calls, now](std::uint64_t id, std::int64_t& affected) {
+    calls->emplace_back(now(), "remove " + std::to_string(id));
+    affected = 4;
+    return std::string{};
+  };
+  pp.refuse = [calls, now](bool on) {
+    calls->emplace_back(now(), std::string{"refuse "} + (on ? "on" : "off"));
+    return std::string{};
+  };
+  auto inj = sys.spawn(fault_injector, cfg, sups, metrics, server_fault_port{}, pp);
+  run();
+  advance_to(20s);
+  REQUIRE(calls->size() == 4);
+  CHECK((*calls)[0].first == 2s);
+  CHECK_THAT((*calls)[0].second, Catch::StartsWith("add latency:downstream:latency=100ms 0.5"));
+  CHECK((*calls)[1] == std::make_pair(milliseconds{5s}, std::string{"remove 7"}));
+  CHECK((*calls)[2] == std::make_pair(milliseconds{10s}, std::string{"refuse on"}));
+  CHECK((*calls)[3] == std::make_pair(milliseconds{11s}, std::string{"refuse off"}));
+  // The journal's hit is what the proxy says the toxic applied to; nothing failed.
+  bool seen_end = false;
+  for (auto& [at, r, ended] : log->events) {
+    CHECK(r.error.empty());
+    if (ended && r.name == "slow") {
+      seen_end = true;
+      CHECK(r.hit == 4);
+    }
+  }
+  CHECK(seen_end);
+  CHECK(log->orders.empty());
   self->send_exit(inj, caf::exit_reason::user_shutdown);
   run();
 }
