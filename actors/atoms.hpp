@@ -51,4 +51,14 @@ using skip_atom = caf::atom_constant<caf::atom("skip")>;
 /// control -> metrics: `control_atom, std::string what`, logged in the time series.
 using control_atom = caf::atom_constant<caf::atom("control")>;
 
+/// with `get_atom`: ask a worker process for its `worker_delta` (controller -> worker).
+using delta_atom = caf::atom_constant<caf::atom("delta")>;
+
+/// controller -> agent: run this slice of the users (`assign_atom, worker_plan`); the reply is
+/// (ready_atom, caf::actor slice) once its users are logged in, or an error.
+using assign_atom = caf::atom_constant<caf::atom("assign")>;
+
+/// agent -> controller: a slice is ready.
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+
 } // namespace stompede

@@ -22,11 +22,39 @@ double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
 }
 
-/// Asks every IO thread for its delta; each answers with (io_delta, tick).
+void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick);
+
+/// IO threads and workers answering one collection.
+std::size_t sources(const metrics_state& st) {
+  return st.pool->size() + st.config.workers.size();
+}
+
+/// Asks every IO thread for its delta; each answers with (io_delta, tick). Workers answer a
+/// request with their whole process's delta.
 void collect(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
   st.tick++;
-  st.pending = st.pool->size();
+  st.pending = sources(st);
+  st.worker_target = 0;
+  st.worker_reconnecting = 0;
+  for (auto& w : st.config.workers) {
+    auto tick = st.tick;
+    self->request(w, st.config.worker_timeout, get_atom::value, delta_atom::value)
+        .then(
+            [self, tick](worker_delta& wd) {
+              auto& st = self->state;
+              if (tick == st.tick) {
+                st.worker_target += wd.target_users;
+                st.worker_reconnecting += wd.reconnecting;
+              }
+              absorb(self, wd.io, tick);
+            },
+            [self, tick](caf::error&) {
+              // Gone or too slow: nothing from it this interval.
+              io_delta none;
+              absorb(self, none, tick);
+            });
+  }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
     auto* agg = &st.aggregates[i];
@@ -109,10 +137,10 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     target += l.target;
     reconnecting += l.reconnecting;
   }
-  d.gauges.target_users = target;
-  d.gauges.active_reconnections = reconnecting;
+  d.gauges.target_users = target + st.worker_target;
+  d.gauges.active_reconnections = reconnecting + st.worker_reconnecting;
   if (!st.stages.empty())
-    st.stages.back().target_users = std::max(st.stages.back().target_users, target);
+    st.stages.back().target_users = std::max(st.stages.back().target_users, d.gauges.target_users);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
   st.total.gauges = d.gauges;
@@ -144,6 +172,43 @@ metrics_result make_result(const metrics_state& st) {
   return metrics_result{st.total, st.stages, st.tls_failure};
 }
 
+void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick) {
+  auto& st = self->state;
+  auto& iv = st.interval;
+  iv.counters += d.counters;
+  iv.histograms.merge(d.histograms);
+  // Per behaviour: counts always, levels (connected users) like the gauges below.
+  std::vector<std::int64_t> levels;
+  for (auto& b : d.behaviours) {
+    levels.push_back(b.connected);
+    b.connected = 0;
+  }
+  metrics::merge(iv.behaviours, d.behaviours);
+  if (!d.tls_failure.empty())
+    st.tls_failure = std::move(d.tls_failure);
+  if (tick != st.tick || st.pending == 0)
+    return; // a straggler of an earlier collection: its events count, its levels not
+  if (st.pending == sources(st)) {
+    iv.gauges.active_connections = 0;
+    iv.gauges.connected_users = 0;
+    for (auto& b : iv.behaviours)
+      b.connected = 0;
+  }
+  iv.gauges.active_connections += d.open_sessions;
+  iv.gauges.connected_users += d.subscribed_sessions;
+  for (std::size_t i = 0; i < levels.size(); ++i)
+    iv.behaviours[i].connected += levels[i];
+  if (--st.pending == 0) {
+    emit(self);
+    if (!st.finishing.empty()) {
+      st.done = true;
+      for (auto& rp : st.finishing)
+        rp.deliver(make_result(st));
+      st.finishing.clear();
+    }
+  }
+}
+
 } // namespace
 
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,
@@ -171,42 +236,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         collect(self);
         self->delayed_send(self, st.config.interval, tick_atom::value);
       },
-      [=](io_delta& d, std::uint64_t tick) {
-        auto& st = self->state;
-        auto& iv = st.interval;
-        iv.counters += d.counters;
-        iv.histograms.merge(d.histograms);
-        // Per behaviour: counts always, levels (connected users) like the gauges below.
-        std::vector<std::int64_t> levels;
-        for (auto& b : d.behaviours) {
-          levels.push_back(b.connected);
-          b.connected = 0;
-        }
-        metrics::merge(iv.behaviours, d.behaviours);
-        if (!d.tls_failure.empty())
-          st.tls_failure = std::move(d.tls_failure);
-        if (tick != st.tick || st.pending == 0)
-          return; // a straggler of an earlier collection: its events count, its levels not
-        if (st.pending == st.pool->size()) {
-          iv.gauges.active_connections = 0;
-          iv.gauges.connected_users = 0;
-          for (auto& b : iv.behaviours)
-            b.connected = 0;
-        }
-        iv.gauges.active_connections += d.open_sessions;
-        iv.gauges.connected_users += d.subscribed_sessions;
-        for (std::size_t i = 0; i < levels.size(); ++i)
-          iv.behaviours[i].connected += levels[i];
-        if (--st.pending == 0) {
-          emit(self);
-          if (!st.finishing.empty()) {
-            st.done = true;
-            for (auto& rp : st.finishing)
-              rp.deliver(make_result(st));
-            st.finishing.clear();
-          }
-        }
-      },
+      [=](io_delta& d, std::uint64_t tick) { absorb(self, d, tick); },
       [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
         auto& st = self->state;
         auto& g = st.interval.gauges;

@@ -7,9 +7,11 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "actors/wire.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -38,7 +40,29 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// Load processes (workers) whose figures join this run's: each answers (get_atom, delta_atom)
+  /// with a `worker_delta` once per interval, like one more IO thread.
+  std::vector<caf::actor> workers;
+  /// Longest wait for one worker's delta; a worker that does not answer in time (or is gone)
+  /// counts as an empty delta for that interval.
+  std::chrono::milliseconds worker_timeout{5000};
 };
+
+/// What one worker process ships once per interval: its IO threads' deltas merged, its
+/// supervisors' restart counts since the previous delta (in `io.counters`) and recovery times (in
+/// `io.histograms.reconnect_time_ms`), and its levels.
+struct worker_delta {
+  io_delta io;
+  /// Users the worker's supervisors were told to run.
+  std::int64_t target_users = 0;
+  /// Users of the worker waiting for or running a reconnect.
+  std::int64_t reconnecting = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_delta& x) {
+  return f(x.io, x.target_users, x.reconnecting);
+}
 
 struct metrics_state {
   static inline const char* name = "metrics";
@@ -65,6 +89,9 @@ struct metrics_state {
   };
   std::vector<supervisor_levels> sup_levels;
   std::int64_t sup_reconnecting = 0;
+  /// Levels the workers reported in the collection in progress.
+  std::int64_t worker_target = 0;
+  std::int64_t worker_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).
   std::string tls_failure;

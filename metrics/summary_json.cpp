@@ -126,6 +126,7 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
       {"scenario", run.scenario},     {"total_users", run.total_users},
       {"duration_s", run.duration_s}, {"latency_mode", run.latency_mode},
       {"tls_verify", run.tls_verify}, {"tls_failure", run.tls_failure},
+      {"workers", run.workers},       {"lost_workers", run.lost_workers},
   };
   json warnings = json::array();
   if (!run.tls_verify)
@@ -251,6 +252,11 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   }
   if (!run.tls_failure.empty())
     line("last TLS failure", run.tls_failure);
+  if (run.workers > 0)
+    line("workers (lost)",
+         std::to_string(run.workers) + " (" + std::to_string(run.lost_workers.size()) + ")");
+  for (const auto& w : run.lost_workers)
+    line("  lost", w);
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];
