@@ -168,6 +168,7 @@ TEST_CASE("an agent started on its own runs a controller's users; a stop drains 
   // As SIGINT on the controller does: once everyone is connected, drain the run.
   std::thread stopper([&] {
     wait_for_sessions(srv, 20);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     request_stop(SIGINT);
   });
   auto code = run_load_test(sc, opts);
