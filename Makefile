@@ -7,7 +7,18 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 PREFIX   ?= /usr/local
 STOMPEDE := $(BUILD)/app/stompede
 
-.PHONY: all deps configure build run test bench clean format install package
+.PHONY: all deps configure build run test bench clean format install package fuzz soak sanitize-core
+
+# `make fuzz`: the libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan in their own
+# build folder, each run FUZZ_SECONDS; `make soak`: a long steady run sampled for growth
+# (SOAK_MINUTES, default 60, and SOAK_USERS, default 2000). docs/reliability.md.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+# `make sanitize-core`: CI's sanitizer tier -- the codec, the scenario loader and the fuzz smoke
+# runs built with ASan+UBSan (they need neither Beast nor CAF, so they build in a few minutes);
+# the whole suite under ASan+UBSan and under TSan is a longer run (docs/reliability.md).
+SAN_BUILD    ?= build-asan-core
 
 all: build
 
@@ -42,6 +53,23 @@ install: build
 # A Debian package (build/stompede_<version>_<arch>.deb) through CPack; installs to /usr.
 package: build
 	cd $(BUILD) && cpack -G DEB
+
+fuzz:
+	@scripts/install-deps --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DSTOMPEDE_FUZZ=ON -DSTOMPEDE_SANITIZE=address,undefined \
+	  -DSTOMPEDE_BUILD_TESTS=OFF -DSTOMPEDE_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+sanitize-core: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTOMPEDE_SANITIZE=address,undefined \
+	  -DSTOMPEDE_TESTS_CORE=ON -DSTOMPEDE_BUILD_BENCH=OFF
+	cmake --build $(SAN_BUILD) -j$(JOBS) --target test_protocol test_config fuzz_targets
+	ctest --test-dir $(SAN_BUILD) --output-on-failure -j$(JOBS)
+
+soak: build
+	scripts/soak $(STOMPEDE)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

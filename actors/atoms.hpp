@@ -48,6 +48,19 @@ using phase_atom = caf::atom_constant<caf::atom("phase")>;
 /// control -> director: end the current stage now (the next one starts, or the run drains).
 using skip_atom = caf::atom_constant<caf::atom("skip")>;
 
+/// director -> supervisor: `arrive_atom, uint32_t count, uint32_t min_ms, uint32_t max_ms,
+/// uint32_t cap`: start `count` open-model sessions, each living a length drawn from
+/// [min_ms, max_ms], while at most `cap` sessions of this supervisor are alive.
+using arrive_atom = caf::atom_constant<caf::atom("arrive")>;
+
+/// supervisor -> self: `expire_atom, uint32_t slot, uint64_t arrival`: an open-model session's
+/// length is over (ignored when the slot holds another arrival by now).
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+
+/// director -> supervisor -> user: `stage_atom, uint32_t stage`: a new stage began (sent once
+/// per stage change, never per tick).
+using stage_atom = caf::atom_constant<caf::atom("stage")>;
+
 /// control -> metrics: `control_atom, std::string what`, logged in the time series.
 using control_atom = caf::atom_constant<caf::atom("control")>;
 

@@ -92,7 +92,8 @@ std::uint32_t peak_users(const config::scenario& sc) {
 std::vector<stage> plan_stages(const config::scenario& sc) {
   std::vector<stage> out;
   for (auto& s : sc.stages)
-    out.push_back(stage{s.name, s.users, s.duration, s.ramp});
+    out.push_back(stage{s.name, s.users, s.duration, s.ramp, s.arrival_rate, s.session_length,
+                        s.session_length_max});
   return out;
 }
 
@@ -242,15 +243,11 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::optional<signal_watcher> signals;
   if (opts.handle_signals)
     signals.emplace();
-  // The director runs closed-model stages only: refuse rather than run a different test.
-  for (std::size_t i = 0; i < sc.stages.size(); ++i) {
-    if (sc.stages[i].arrival_rate > 0) {
-      std::fprintf(stderr,
-                   "stompede: stage[%zu].arrival_rate: open-model stages are not run by the "
-                   "engine yet; use users + ramp\n",
-                   i);
-      return exit_failed;
-    }
+  // Open-model stages: a schedule that would not fit (a typo in the rate) is refused here.
+  if (auto problems = validate(plan_stages(sc)); !problems.empty()) {
+    for (auto& p : problems)
+      std::fprintf(stderr, "stompede: %s\n", p.c_str());
+    return exit_bad_input;
   }
   // Behaviours are checked against the registry (the CLI does so before; tests may not).
   if (auto problems = check_behaviours(sc); !problems.empty()) {
@@ -306,7 +303,6 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   auto session_cfg = make_session_settings(sc);
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
   session_cfg.sending_paused = sending_paused;
-  auto settings = std::make_shared<const session_settings>(std::move(session_cfg));
   // Live control: an HTTP endpoint on loopback and console keys, both through one handler.
   auto link = std::make_shared<control_link>();
   std::atomic<std::uint32_t> current_target{0};
@@ -368,6 +364,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (sc.rooms.mode == config::rooms_mode::create)
     for (auto& id : ids)
       id.room = created_room;
+  // Each behaviour's members by ordinal: a user can find its partner (private_pairs).
+  session_cfg.behaviour_members.resize(session_cfg.behaviours.size());
+  for (auto& id : ids)
+    if (id.behaviour < session_cfg.behaviour_members.size()) {
+      auto& list = session_cfg.behaviour_members[id.behaviour];
+      if (list.size() <= id.behaviour_index)
+        list.resize(id.behaviour_index + 1, 0);
+      list[id.behaviour_index] = id.member_id;
+    }
+  auto settings = std::make_shared<const session_settings>(std::move(session_cfg));
   // Exporters.
   std::shared_ptr<metrics::prometheus_exporter> exporter;
   if (!sc.output.prometheus.empty()) {
@@ -450,7 +456,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         return exit_failed;
       }
       // The director treats every worker as one supervisor of its slice: targets are split
-      // evenly, worker k taking users k, k + N, k + 2N, ... (cluster/slice.hpp).
+      // evenly, worker k taking users k, k + N, k + 2N, ... (cluster/agent.hpp).
       for (auto& w : workers)
         supervisors.push_back(caf::actor_cast<supervisor_actor>(w));
       shards = 0;

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string_view>
@@ -110,6 +112,55 @@ net::http_request login_request(const login_settings& ls, std::int64_t member_id
   return req;
 }
 
+std::optional<room_rest_settings> make_room_rest_settings(const config::scenario& sc) {
+  if (sc.auth.mode == config::auth_mode::none)
+    return std::nullopt;
+  auto base = net::parse_url(sc.target.http_url);
+  if (!base)
+    return std::nullopt;
+  room_rest_settings rs;
+  rs.base = *base;
+  rs.tls = tls_of(sc);
+  rs.connect_timeout = sc.target.connect_timeout;
+  return rs;
+}
+
+net::http_request room_request(const room_rest_settings& rs, const std::string& token,
+                               std::int64_t room, std::int64_t other_member) {
+  net::http_request req;
+  req.method = "POST";
+  req.target = rs.base;
+  req.target.target = room != 0
+                          ? "/v1/chat/rooms/" + std::to_string(room)
+                          : "/v1/chat/rooms/private?otherMemberId=" + std::to_string(other_member);
+  if (!token.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + token);
+  req.tls = rs.tls;
+  req.connect_timeout = rs.connect_timeout;
+  req.timeout = std::max(rs.connect_timeout, std::chrono::milliseconds{10000});
+  return req;
+}
+
+bool parse_room_response(const std::error_code& ec, const net::http_response& r, std::int64_t& room,
+                         std::string& why) {
+  if (ec || r.status != 200) {
+    why = describe(ec, r);
+    return false;
+  }
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data")) {
+    why = "HTTP 200 without data";
+    return false;
+  }
+  if (j["data"].is_number_integer())
+    room = j["data"].get<std::int64_t>();
+  else if (!j["data"].is_null()) {
+    why = "HTTP 200 with a data that is not a room id";
+    return false;
+  }
+  return true;
+}
+
 bool parse_login_response(const std::error_code& ec, const net::http_response& r,
                           std::string& token, std::int64_t& member_id, std::string& why) {
   if (!ec && r.status == 200) {
@@ -171,7 +222,19 @@ std::optional<std::int64_t> jwt_expiry(std::string_view token) {
   auto j = json::parse(bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("exp") || !j["exp"].is_number())
     return std::nullopt;
-  return j["exp"].get<std::int64_t>();
+  const json& exp = j["exp"];
+  // A server's token is input like any other: an exp that no int64 holds (1e300, a huge
+  // unsigned, NaN) reads as no expiry rather than as a float-to-integer overflow.
+  if (exp.is_number_unsigned())
+    return exp.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
+               ? std::nullopt
+               : std::optional<std::int64_t>{static_cast<std::int64_t>(exp.get<std::uint64_t>())};
+  if (exp.is_number_integer())
+    return exp.get<std::int64_t>();
+  const double d = exp.get<double>();
+  if (!(d > -9.2e18 && d < 9.2e18))
+    return std::nullopt;
+  return static_cast<std::int64_t>(d);
 }
 
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,

@@ -23,7 +23,7 @@ bool parse_login_response(const std::error_code& ec, const net::http_response& r
                           std::string& token, std::int64_t& member_id, std::string& why);
 
 /// The `exp` claim (seconds since the epoch) of a JWT, without verifying it; nullopt when the
-/// token is not a JWT or has no `exp`.
+/// token is not a JWT, has no `exp`, or one that no int64 holds.
 std::optional<std::int64_t> jwt_expiry(std::string_view token);
 
 /// The login settings of a scenario (auth mode login), or nullopt.
@@ -31,6 +31,21 @@ std::optional<login_settings> make_login_settings(const config::scenario& sc);
 
 /// The REST login request of one member.
 net::http_request login_request(const login_settings& ls, std::int64_t member_id);
+
+/// The room REST settings of a scenario (auth mode login or token with an http(s) target),
+/// or nullopt.
+std::optional<room_rest_settings> make_room_rest_settings(const config::scenario& sc);
+
+/// The chat protocol's REST call joining group room `room` (`POST /v1/chat/rooms/{room}`), or,
+/// with `room` 0, opening the private room with `other_member`
+/// (`POST /v1/chat/rooms/private?otherMemberId=...`), as the user with `token`.
+net::http_request room_request(const room_rest_settings& rs, const std::string& token,
+                               std::int64_t room, std::int64_t other_member);
+
+/// Parses the answer to `room_request`: true with `room` set to the room id in `data` (kept as
+/// it is when `data` is null, as for a join); false with a one-line `why` otherwise.
+bool parse_room_response(const std::error_code& ec, const net::http_response& r, std::int64_t& room,
+                         std::string& why);
 
 /// Fills in tokens (auth mode login) and creates the room (rooms mode create). False with a
 /// one-line `why` when it cannot: a target that refuses every login is a failed run, not a

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 
 namespace stompede {
@@ -66,10 +67,16 @@ void collect(caf::stateful_actor<metrics_state>* self) {
     self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value, stats_atom::value)
         .then(
             [self, i](const supervisor_stats& s) {
+              if (self->state.sup_final)
+                return; // the director's final counts replace these
               auto& c = self->state.sup_now[i];
               c.reconnect_attempts = s.attempts;
               c.reconnect_successes = s.successes;
               c.give_ups = s.give_ups;
+              c.arrivals = s.arrivals;
+              c.arrivals_started = s.arrivals_started;
+              c.arrivals_dropped = s.arrivals_dropped;
+              c.sessions_completed = s.sessions_completed;
               auto& t = self->state.sup_levels[i];
               t.target = s.target;
               t.reconnecting = s.reconnecting;
@@ -131,6 +138,10 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.counters.reconnect_attempts += sup_delta.reconnect_attempts;
   d.counters.reconnect_successes += sup_delta.reconnect_successes;
   d.counters.give_ups += sup_delta.give_ups;
+  d.counters.arrivals += sup_delta.arrivals;
+  d.counters.arrivals_started += sup_delta.arrivals_started;
+  d.counters.arrivals_dropped += sup_delta.arrivals_dropped;
+  d.counters.sessions_completed += sup_delta.sessions_completed;
   // Levels the supervisors know: the plan's target and users recovering from a failure.
   std::int64_t target = 0, reconnecting = 0;
   for (auto& l : st.sup_levels) {
@@ -139,6 +150,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   d.gauges.target_users = target + st.worker_target;
   d.gauges.active_reconnections = reconnecting + st.worker_reconnecting;
+  d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, d.gauges.target_users);
   st.total.counters += d.counters;
@@ -152,6 +164,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     sr.end_s = d.elapsed_s;
     sr.snapshot.counters += d.counters;
     sr.snapshot.histograms.merge(d.histograms);
+    metrics::merge_interval(sr.snapshot.behaviours, d.behaviours);
     sr.snapshot.gauges = d.gauges;
     sr.snapshot.elapsed_s = d.elapsed_s;
     sr.snapshot.interval_s = sr.end_s - sr.start_s;
@@ -262,6 +275,29 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         return rp;
       },
       [=](get_atom) -> metrics_result { return make_result(self->state); },
+      [=](stats_atom, const supervisor_stats& last) {
+        // The supervisors' final counts (they have quit and answer no more): the next emit
+        // counts what they did since the last ask. Never below what was seen already (a
+        // supervisor that did not answer its shutdown in time is missing from `last`).
+        auto& st = self->state;
+        metrics::load_counters seen;
+        for (auto& c : st.sup_now)
+          seen += c;
+        auto keep = [](std::uint64_t& field, std::uint64_t final_value) {
+          field = std::max(field, final_value);
+        };
+        keep(seen.reconnect_attempts, last.attempts);
+        keep(seen.reconnect_successes, last.successes);
+        keep(seen.give_ups, last.give_ups);
+        keep(seen.arrivals, last.arrivals);
+        keep(seen.arrivals_started, last.arrivals_started);
+        keep(seen.arrivals_dropped, last.arrivals_dropped);
+        keep(seen.sessions_completed, last.sessions_completed);
+        std::fill(st.sup_now.begin(), st.sup_now.end(), metrics::load_counters{});
+        if (!st.sup_now.empty())
+          st.sup_now[0] = seen;
+        st.sup_final = true;
+      },
       [=](control_atom, std::string& what) {
         auto& ev = self->state.events;
         ev += (ev.empty() ? "" : "; ") + what;

@@ -82,6 +82,8 @@ struct metrics_state {
   /// Latest cumulative restart counts per supervisor, and what was already counted.
   std::vector<metrics::load_counters> sup_now;
   metrics::load_counters sup_counted;
+  /// The director has sent the supervisors' final counts: late answers are ignored.
+  bool sup_final = false;
   /// Latest levels per supervisor.
   struct supervisor_levels {
     std::int64_t target = 0;
@@ -110,7 +112,8 @@ struct metrics_result {
   std::string tls_failure;
 };
 
-/// Handles: (tick_atom) internal; (io_delta, uint64 tick) from IO threads; (phase_atom,
+/// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the
+/// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->

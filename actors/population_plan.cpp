@@ -34,6 +34,12 @@ std::vector<std::string> validate(const std::vector<stage>& stages) {
       problems.emplace_back(who + ": duration must not be negative");
     if (s.ramp.count() < 0)
       problems.emplace_back(who + ": ramp must not be negative");
+    if (s.is_open()) {
+      for (auto& p : validate(open_stage{s.name, s.arrival_rate, s.session_length, s.duration}))
+        problems.push_back(who + ": " + p);
+      if (s.session_length.count() <= 0)
+        problems.emplace_back(who + ": an open stage needs a session length above 0");
+    }
   }
   return problems;
 }
@@ -45,6 +51,8 @@ population_plan::population_plan(std::vector<stage> stages) : stages_(std::move(
     // Negative lengths are validation errors; treat them as zero rather than run time backwards.
     s.ramp = std::max(s.ramp, milliseconds{0});
     s.duration = std::max(s.duration, milliseconds{0});
+    if (s.is_open())
+      s.ramp = milliseconds{0}; // arrivals start at once
     starts_.push_back(t);
     t += s.ramp + s.duration;
   }
@@ -58,36 +66,43 @@ milliseconds population_plan::stage_start(size_t i) const {
 uint32_t population_plan::previous_users(size_t i) const {
   if (i == 0 || stages_.empty())
     return 0;
-  return stages_[std::min(i, stages_.size()) - 1].users;
+  return closed_users(std::min(i, stages_.size()) - 1);
+}
+
+uint32_t population_plan::closed_users(size_t i) const {
+  if (i >= stages_.size() || stages_[i].is_open())
+    return 0;
+  return stages_[i].users;
 }
 
 plan_point population_plan::at(milliseconds t) const {
   if (t.count() < 0 || stages_.empty())
     return {0, stages_.empty() ? run_phase::done : run_phase::idle, 0};
   if (t >= total_)
-    return {stages_.back().users, run_phase::done, stages_.size() - 1};
+    return {closed_users(stages_.size() - 1), run_phase::done, stages_.size() - 1};
   // Last stage whose start is <= t; zero-length stages before it are skipped this way.
   auto i =
       static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), t) - starts_.begin()) -
       1;
   const auto& s = stages_[i];
+  auto users = closed_users(i);
   auto from = previous_users(i);
   auto elapsed = t - starts_[i];
-  if (elapsed >= s.ramp || from == s.users)
-    return {s.users, run_phase::steady, i};
+  if (elapsed >= s.ramp || from == users)
+    return {users, run_phase::steady, i};
   auto frac = static_cast<double>(elapsed.count()) / static_cast<double>(s.ramp.count());
-  auto delta = static_cast<double>(s.users) - static_cast<double>(from);
+  auto delta = static_cast<double>(users) - static_cast<double>(from);
   // Truncation moves towards `from`: a ramp never overshoots its stage's users.
   auto step = static_cast<int64_t>(std::trunc(delta * frac));
   auto target = static_cast<uint32_t>(static_cast<int64_t>(from) + step);
-  auto phase = s.users == 0 ? run_phase::drain : run_phase::ramp;
+  auto phase = users == 0 ? run_phase::drain : run_phase::ramp;
   return {target, phase, i};
 }
 
 uint32_t population_plan::peak() const noexcept {
   uint32_t result = 0;
-  for (auto& s : stages_)
-    result = std::max(result, s.users);
+  for (size_t i = 0; i < stages_.size(); ++i)
+    result = std::max(result, closed_users(i));
   return result;
 }
 

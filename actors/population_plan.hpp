@@ -32,16 +32,29 @@ enum class run_phase : uint8_t {
 /// Returns the lowercase name of `x` ("idle", "ramp", ...).
 const char* to_string(run_phase x);
 
-/// One closed-model stage.
+/// One stage: closed model (a population reached by a ramp, then held), or open model
+/// (`arrival_rate` > 0: sessions arrive at a rate and each lives its session length).
 struct stage {
   /// Name shown in reports and metrics labels.
   std::string name;
-  /// Users to reach by the end of the ramp and to hold.
+  /// Users to reach by the end of the ramp and to hold (closed); the cap of concurrent
+  /// sessions (open).
   uint32_t users = 0;
-  /// How long to hold `users` after the ramp.
+  /// How long to hold `users` after the ramp (closed); how long arrivals come (open).
   std::chrono::milliseconds duration{0};
-  /// How long the linear ramp from the previous target takes; 0 jumps at once.
+  /// How long the linear ramp from the previous target takes; 0 jumps at once. Open stages
+  /// have none.
   std::chrono::milliseconds ramp{0};
+  /// Open model: new sessions per second (0 = closed model).
+  double arrival_rate = 0.0;
+  /// Open model: each session lives a length drawn uniformly from [min, max] (max <= min: min).
+  std::chrono::milliseconds session_length{0};
+  std::chrono::milliseconds session_length_max{0};
+
+  /// True for an open-model stage.
+  bool is_open() const noexcept {
+    return arrival_rate > 0.0;
+  }
 };
 
 /// Returns every problem of a stage list as one sentence each; empty when valid.
@@ -79,9 +92,11 @@ public:
   /// Users the stage before `i` ends with (0 for the first stage).
   uint32_t previous_users(size_t i) const;
 
-  /// Target, phase and stage at plan time `t`. Negative times are idle with target 0; times at
-  /// or after `total()` are done with the last stage's users. Ramps never overshoot: the target
-  /// moves from the previous users towards the stage's users, truncated towards the former.
+  /// Target, phase and stage at plan time `t`. The target is the closed-model population: 0
+  /// during an open stage (whose sessions come from its arrivals). Negative times are idle with
+  /// target 0; times at or after `total()` are done with the last stage's users. Ramps never
+  /// overshoot: the target moves from the previous users towards the stage's users, truncated
+  /// towards the former.
   plan_point at(std::chrono::milliseconds t) const;
 
   /// Shorthand for `at(t).target`.
@@ -89,8 +104,11 @@ public:
     return at(t).target;
   }
 
-  /// Largest target anywhere in the plan.
+  /// Largest closed-model target anywhere in the plan.
   uint32_t peak() const noexcept;
+
+  /// The closed-model users of stage `i` (0 for an open stage).
+  uint32_t closed_users(size_t i) const;
 
 private:
   std::vector<stage> stages_;

@@ -32,6 +32,13 @@ struct login_settings {
   std::chrono::milliseconds connect_timeout{10000};
 };
 
+/// Joining rooms over REST (the chat protocol): the server's HTTP base and its TLS settings.
+struct room_rest_settings {
+  net::url base;
+  net::tls_options tls;
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
 /// Settings shared by all sessions of a run.
 struct session_settings {
   /// URL, TLS, timeouts and limits of the WebSocket; per-user headers are added to a copy.
@@ -65,6 +72,11 @@ struct session_settings {
   std::chrono::milliseconds disconnect_timeout{2000};
   /// The run's behaviours; a user's identity says which one it runs.
   std::vector<behaviour_slot> behaviours;
+  /// Member ids of each behaviour's users by ordinal (`behaviour_context::member_of`).
+  std::vector<std::vector<std::int64_t>> behaviour_members;
+  /// Set when rooms are joined over REST (the chat protocol: a login or token, and an
+  /// http_url); unset: joining a room is subscribing to its topic.
+  std::optional<room_rest_settings> room_rest;
   /// Seeds each behaviour's random numbers (with the user index).
   std::uint64_t random_seed = 0;
 };

@@ -21,6 +21,9 @@ void announce(self_ptr self, run_phase phase, size_t stage) {
   auto& st = self->state;
   if (st.announced && st.phase == phase && st.stage == stage)
     return;
+  if (!st.announced || st.stage != stage)
+    for (auto& sup : st.supervisors)
+      self->send(sup, stage_atom::value, static_cast<uint32_t>(stage));
   st.announced = true;
   st.phase = phase;
   st.stage = stage;
@@ -49,9 +52,44 @@ void send_targets(self_ptr self, uint32_t total) {
   st.sent = true;
 }
 
+// Open model: sends the arrivals of open stage `stage` due by `rel` (time since its start),
+// dealt round robin over the supervisors that have a share of the stage's cap.
+void send_arrivals(self_ptr self, size_t stage, milliseconds rel) {
+  auto& st = self->state;
+  const auto& s = st.plan.stages()[stage];
+  if (st.arrivals_stage != stage) {
+    st.arrivals =
+        arrival_schedule(open_stage{s.name, s.arrival_rate, s.session_length, s.duration});
+    st.next_arrival = 0;
+    st.arrivals_stage = stage;
+  }
+  auto n = st.supervisors.size();
+  if (n == 0)
+    return;
+  auto caps = split_target(s.users, n, st.config.users_per_shard);
+  std::vector<uint32_t> counts(n, 0);
+  while (st.next_arrival < st.arrivals.size() && st.arrivals[st.next_arrival] <= rel) {
+    auto k = st.next_shard % n;
+    for (size_t tries = 1; caps[k] == 0 && tries < n; ++tries)
+      k = (k + 1) % n;
+    ++counts[k];
+    st.next_shard = k + 1;
+    ++st.next_arrival;
+    ++st.arrivals_sent;
+  }
+  auto min_ms = static_cast<uint32_t>(s.session_length.count());
+  auto max_ms = static_cast<uint32_t>(std::max(s.session_length_max, s.session_length).count());
+  for (size_t k = 0; k < n; ++k)
+    if (counts[k] > 0)
+      self->send(st.supervisors[k], arrive_atom::value, counts[k], min_ms, max_ms, caps[k]);
+}
+
 void finish(self_ptr self) {
   auto& st = self->state;
   announce(self, run_phase::done, st.stage);
+  // The supervisors are gone now: their final counts reach metrics from here.
+  if (st.metrics)
+    caf::anon_send(st.metrics, stats_atom::value, st.totals);
   if (st.listener)
     caf::anon_send(st.listener, done_atom::value);
   self->quit();
@@ -138,6 +176,19 @@ void step(self_ptr self) {
     return;
   }
   const auto& stages = st.plan.stages();
+  if (stages[p.stage].is_open()) {
+    // No closed population (and no live target) during an open stage: its arrivals are it.
+    st.overridden = false;
+    send_targets(self, 0);
+    announce(self, run_phase::steady, p.stage);
+    auto start = st.plan.stage_start(p.stage);
+    send_arrivals(self, p.stage, t - start);
+    auto wait = st.plan.stage_start(p.stage + 1) - t;
+    if (st.next_arrival < st.arrivals.size())
+      wait = std::min(wait, std::max(st.config.tick, st.arrivals[st.next_arrival] - (t - start)));
+    arm_timer(self, wait);
+    return;
+  }
   auto ramp_end = st.plan.stage_start(p.stage) + stages[p.stage].ramp;
   if (st.config.wait_for_connected && !st.waiting && st.confirmed <= p.stage && t >= ramp_end) {
     // Stages overrun without a wait (zero-length holds) count as confirmed.

@@ -10,11 +10,19 @@
 // ignored; every `tick` while the population changes (or while waiting for users to connect),
 // and a single timer to the next stage boundary while it holds.
 //
+// Open-model stages (`arrival_rate` > 0): the stage's arrival schedule is computed when it
+// begins; every tick the arrivals due by then are dealt round robin over the supervisors (whose
+// share of the stage's `users` caps the sessions alive at once) as one message per supervisor.
+// The closed-model target is 0 meanwhile.
+//
 // Messages out:
 //   director -> supervisor  (target_atom, uint32_t)  only when a shard's target changes
+//   director -> supervisor  (arrive_atom, count, min_ms, max_ms, cap)  open stages, per tick
+//   director -> supervisor  (stage_atom, uint32_t)   once per stage change
 //   director -> supervisor  (get_atom, stats_atom)   while waiting for users to connect
 //   director -> supervisor  (shutdown_atom)          at the end; replies (done_atom, stats)
 //   director -> metrics     (phase_atom, uint32_t stage, std::string name, run_phase phase)
+//   director -> metrics     (stats_atom, supervisor_stats)  the supervisors' final counts
 //   director -> listener    (done_atom)              the run is over
 //
 // Live control (from the console or the HTTP endpoint, through the engine):
@@ -58,7 +66,7 @@ using stage_director_actor = caf::typed_actor<
 
 /// Settings of the stage director.
 struct stage_director_config {
-  /// The closed-model stages, in order.
+  /// The stages (closed and open model), in order.
   std::vector<stage> stages;
   /// Step of the timer while the population changes.
   std::chrono::milliseconds tick{100};
@@ -118,6 +126,15 @@ struct stage_director_state {
   bool overridden = false;
   uint32_t override_target = 0;
   size_t override_stage = 0;
+  /// Open model: the current open stage's arrival times (relative to its start), the next one
+  /// to send, and which stage they belong to.
+  std::vector<std::chrono::milliseconds> arrivals;
+  size_t next_arrival = 0;
+  size_t arrivals_stage = static_cast<size_t>(-1);
+  /// Round-robin position over the supervisors for the next arrival.
+  size_t next_shard = 0;
+  /// Arrivals sent to supervisors (scheduled and due) so far.
+  uint64_t arrivals_sent = 0;
 };
 
 /// The stage director behaviour. Starts the plan clock at once. `metrics` and `listener` may be

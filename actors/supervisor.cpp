@@ -30,6 +30,10 @@ supervisor_stats current_stats(self_ptr self) {
   for (auto& [index, slot] : st.slots) {
     if (slot.state == slot_state::running || slot.state == slot_state::stopping)
       ++result.running;
+    // An open-model session in its lifetime is part of the population the plan wants now.
+    if (slot.arrival != 0 &&
+        (slot.state == slot_state::running || slot.state == slot_state::pending))
+      ++result.target;
     if (slot.connected)
       ++result.connected;
     if (slot.recovering && slot.state != slot_state::given_up)
@@ -132,11 +136,33 @@ void start_slot(self_ptr self, uint32_t index, std::chrono::milliseconds wait) {
   self->delayed_send(handle_of(self), wait, respawn_atom::value, index, slot.generation);
 }
 
+// A closed-model population is wanted: open-model sessions still alive are stopped (not
+// counted as completed) and their slots go back to the closed model.
+void cut_open_sessions(self_ptr self) {
+  auto& st = self->state;
+  for (auto it = st.slots.begin(); it != st.slots.end();) {
+    auto& slot = it->second;
+    if (slot.arrival == 0 || slot.state == slot_state::stopping) {
+      ++it;
+      continue;
+    }
+    if (slot.state == slot_state::running) {
+      slot.arrival = 0;
+      stop_user(self, it->first);
+      ++it;
+    } else {
+      it = st.slots.erase(it); // a pending timer finds no slot and does nothing
+    }
+  }
+}
+
 void set_target(self_ptr self, uint32_t n) {
   auto& st = self->state;
   if (st.shutting_down)
     return;
   n = std::min(n, st.config.capacity);
+  if (n > 0)
+    cut_open_sessions(self);
   auto old = st.target;
   st.target = n;
   if (n > old) {
@@ -187,12 +213,21 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   if (slot.state == slot_state::stopping || st.shutting_down) {
     if (normal)
       ++st.stats.stopped;
+    if (normal && slot.arrival != 0 && slot.expired)
+      ++st.stats.sessions_completed;
     // The target may have grown again while this user was stopping: start the slot afresh.
     if (!st.shutting_down && index < st.target)
       start_slot(self, index, std::chrono::milliseconds{0});
     else
       st.slots.erase(it);
     check_done(self);
+    return;
+  }
+  if (normal && slot.arrival != 0) {
+    // An open-model session that ended itself is complete; its slot is free again.
+    ++st.stats.stopped;
+    ++st.stats.sessions_completed;
+    st.slots.erase(it);
     return;
   }
   if (normal) {
@@ -204,6 +239,66 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
     return;
   }
   record_failure(self, index);
+}
+
+// Open model: `count` arrivals, each started in the lowest free slot below `cap` with a
+// lifetime drawn from [min_ms, max_ms]; an arrival without a free slot is dropped (counted):
+// an open model that cannot keep up says so instead of silently becoming a closed one.
+void arrive(self_ptr self, uint32_t count, uint32_t min_ms, uint32_t max_ms, uint32_t cap) {
+  auto& st = self->state;
+  if (st.shutting_down)
+    return;
+  st.stats.arrivals += count;
+  cap = std::min(cap, st.config.capacity);
+  uint32_t next = 0;
+  for (uint32_t k = 0; k < count; ++k) {
+    while (next < cap && st.slots.count(next) != 0)
+      ++next;
+    if (next >= cap) {
+      st.stats.arrivals_dropped += count - k;
+      return;
+    }
+    auto index = next++;
+    auto lifetime = min_ms;
+    if (max_ms > min_ms)
+      lifetime += static_cast<uint32_t>(st.rng() % (uint64_t{max_ms} - min_ms + 1));
+    ++st.stats.arrivals_started;
+    auto arrival = ++st.arrival_seq;
+    self->delayed_send(handle_of(self), std::chrono::milliseconds{lifetime}, expire_atom::value,
+                       index, arrival);
+    // The slot is marked before the spawn: a factory that fails leaves an open slot waiting
+    // for its restart, which the expiry frees.
+    auto& slot = st.slots[index];
+    slot = user_slot{};
+    slot.arrival = arrival;
+    slot.id = st.make_identity ? st.make_identity(st.config.first_index + index) : user_identity{};
+    if (!st.make_identity)
+      slot.id.index = st.config.first_index + index;
+    spawn_user(self, index);
+  }
+}
+
+// Open model: the session of `arrival` has lived its length: it leaves gracefully (a user
+// waiting for a restart simply frees its slot).
+void expire(self_ptr self, uint32_t index, uint64_t arrival) {
+  auto& st = self->state;
+  auto it = st.slots.find(index);
+  if (it == st.slots.end() || it->second.arrival != arrival)
+    return; // a late timer: the slot holds another session by now
+  auto& slot = it->second;
+  switch (slot.state) {
+  case slot_state::running:
+    slot.expired = true;
+    stop_user(self, index);
+    break;
+  case slot_state::stopping:
+    break;
+  case slot_state::pending:
+  case slot_state::exited:
+  case slot_state::given_up:
+    st.slots.erase(it);
+    break;
+  }
 }
 
 } // namespace
@@ -229,6 +324,11 @@ supervisor_stats& supervisor_stats::operator+=(const supervisor_stats& other) {
   recover_count += other.recover_count;
   recover_ns_sum += other.recover_ns_sum;
   recover_ns_max = std::max(recover_ns_max, other.recover_ns_max);
+  reconnecting += other.reconnecting;
+  arrivals += other.arrivals;
+  arrivals_started += other.arrivals_started;
+  arrivals_dropped += other.arrivals_dropped;
+  sessions_completed += other.sessions_completed;
   return *this;
 }
 
@@ -334,6 +434,19 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
           return;
         ++st.stats.killed;
         self->send_exit(it->second.handle, caf::exit_reason::kill);
+      },
+      [self](arrive_atom, uint32_t count, uint32_t min_ms, uint32_t max_ms, uint32_t cap) {
+        arrive(self, count, min_ms, max_ms, cap);
+      },
+      [self](expire_atom, uint32_t index, uint64_t arrival) { expire(self, index, arrival); },
+      [self](stage_atom, uint32_t stage) {
+        auto& st = self->state;
+        st.stage = stage;
+        // One message per live user per stage change: behaviours that repeat "until the stage
+        // ends" learn it without polling.
+        for (auto& [index, slot] : st.slots)
+          if (slot.state == slot_state::running && slot.handle)
+            caf::anon_send(slot.handle, stage_atom::value, stage);
       },
   };
 }

@@ -7,13 +7,20 @@
 //
 // Message protocol (see `supervisor_actor` for the typed interface):
 //   director -> supervisor   (target_atom, uint32_t n)        run n users (capped at capacity)
+//   director -> supervisor   (arrive_atom, count, min_ms, max_ms, cap)
+//                             open model: start `count` sessions in free slots (at most `cap`
+//                             alive), each stopped gracefully after its length; an arrival
+//                             that finds no free slot is counted as dropped
+//   director -> supervisor   (stage_atom, uint32_t stage)     forwarded to every live user
 //   director -> supervisor   (shutdown_atom) -> (done_atom, supervisor_stats)
 //                             stop every user, never restart again; reply once all are gone,
 //                             then quit
 //   anyone   -> supervisor   (get_atom, stats_atom) -> supervisor_stats
 //   user     -> supervisor   (connected_atom)                 the sender's session is up
 //   supervisor -> user       (stop_atom)                      DISCONNECT and exit normally
-//   supervisor -> self       respawn / healthy / deadline timers (virtual time in tests)
+//   supervisor -> user       (stage_atom, uint32_t stage)     a new stage began
+//   supervisor -> self       respawn / healthy / deadline / expire timers (virtual time in
+//                             tests)
 
 #include "actors/atoms.hpp"
 #include "actors/backoff.hpp"
@@ -82,6 +89,13 @@ struct supervisor_stats {
   uint64_t recover_count = 0;
   int64_t recover_ns_sum = 0;
   int64_t recover_ns_max = 0;
+  /// Open model: arrivals received, started in a slot, dropped for want of a free slot.
+  uint64_t arrivals = 0;
+  uint64_t arrivals_started = 0;
+  uint64_t arrivals_dropped = 0;
+  /// Open model: sessions that ended normally (their length was over, or they ended
+  /// themselves); not those stopped by the run's end or a change of stage model.
+  uint64_t sessions_completed = 0;
 
   /// Adds `other`'s counters (and gauges) to this one.
   supervisor_stats& operator+=(const supervisor_stats& other);
@@ -92,7 +106,8 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
   return f(caf::meta::type_name("supervisor_stats"), x.target, x.running, x.connected,
            x.reconnecting, x.spawned, x.attempts, x.successes, x.connects, x.failures, x.give_ups,
-           x.stopped, x.killed, x.recover_count, x.recover_ns_sum, x.recover_ns_max);
+           x.stopped, x.killed, x.recover_count, x.recover_ns_sum, x.recover_ns_max, x.arrivals,
+           x.arrivals_started, x.arrivals_dropped, x.sessions_completed);
 }
 
 /// The typed interface of a supervisor; one comment per handler says who sends it.
@@ -112,7 +127,13 @@ using supervisor_actor = caf::typed_actor<
     // self: slot has been connected for the healthy period; reset its attempts.
     caf::reacts_to<healthy_atom, uint32_t, uint64_t>,
     // self: slot asked to stop has not exited in time; kill it.
-    caf::reacts_to<deadline_atom, uint32_t, uint64_t>>;
+    caf::reacts_to<deadline_atom, uint32_t, uint64_t>,
+    // director: open-model arrivals (count, min_ms, max_ms, cap).
+    caf::reacts_to<arrive_atom, uint32_t, uint32_t, uint32_t, uint32_t>,
+    // self: the open-model session of arrival `uint64_t` in slot `uint32_t` has lived its length.
+    caf::reacts_to<expire_atom, uint32_t, uint64_t>,
+    // director: a new stage began; told to every live user.
+    caf::reacts_to<stage_atom, uint32_t>>;
 
 /// Settings of one supervisor.
 struct supervisor_config {
@@ -160,6 +181,10 @@ struct user_slot {
   /// Failed since it last connected; `down_at` is the first failure.
   bool recovering = false;
   caf::actor_clock::time_point down_at;
+  /// Open model: the slot holds arrival `arrival` (0 = a closed-model user); `expired` once
+  /// its length is over and it was asked to stop for that reason.
+  uint64_t arrival = 0;
+  bool expired = false;
 };
 
 /// State of a supervisor actor.
@@ -174,6 +199,10 @@ struct supervisor_state {
   /// Live user actors to their slot.
   std::map<caf::actor_addr, uint32_t> by_addr;
   uint32_t target = 0;
+  /// Open model: the last arrival id handed out.
+  uint64_t arrival_seq = 0;
+  /// The stage last announced by the director (told to users).
+  uint32_t stage = 0;
   bool shutting_down = false;
   std::vector<caf::typed_response_promise<done_atom, supervisor_stats>> done_promises;
   std::mt19937_64 rng;

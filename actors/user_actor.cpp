@@ -74,6 +74,10 @@ caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, 
         else
           self->quit(caf::error{static_cast<std::uint8_t>(code), caf::atom("session")});
       },
+      [=](stage_atom, std::uint32_t stage) {
+        if (self->state.session && !self->state.stopping)
+          self->state.session->stage_changed(stage);
+      },
       [=](stop_atom) {
         if (self->state.stopping)
           return;

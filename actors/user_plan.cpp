@@ -132,6 +132,7 @@ session_settings make_session_settings(const config::scenario& sc) {
   s.stomp_connect_timeout = sc.target.handshake_timeout;
   s.round_trip_timeout = sc.output.round_trip_timeout;
   s.relogin = make_login_settings(sc);
+  s.room_rest = make_room_rest_settings(sc);
   s.behaviours = make_behaviour_slots(sc);
   s.random_seed = sc.run.random_seed;
   return s;

@@ -226,6 +226,13 @@ public:
     });
   }
 
+  void stage_changed(std::uint32_t stage) override {
+    asio::post(ioc_, [self = shared_from_this(), stage] {
+      if (self->behaviour_ && self->can_send())
+        self->behaviour_->on_stage_changed(*self, stage);
+    });
+  }
+
   // -- ws_handler (on the IO thread) ----------------------------------------------------------
 
   void on_open(std::chrono::nanoseconds elapsed) override {
@@ -290,6 +297,10 @@ public:
     pending_.clear();
     // A failure we diagnosed ourselves (ERROR frame, heart-beat) wins over the transport's view.
     auto reason = failure_ ? failure_ : ec;
+    // Once heart-beats are agreed, the transport's idle timeout is the heart-beat deadline:
+    // silence past it is a lost heart-beat, counted as such.
+    if (heartbeat_watch_ && reason == net::transport_errc::idle_timeout)
+      reason = stomp::errc::heartbeat_timeout;
     // After our DISCONNECT the server may end the connection at once, before or after its
     // RECEIPT and without a WebSocket close (STOMP 1.2 "connection lingering"; RabbitMQ does):
     // that is the end we asked for, not a failure.
@@ -476,6 +487,48 @@ public:
       }
   }
 
+  bool rooms_over_rest() const override {
+    return settings_->room_rest.has_value();
+  }
+
+  std::uint32_t join_room(std::int64_t room) override {
+    return room_call(room, 0);
+  }
+
+  std::uint32_t open_private_room(std::int64_t other_member) override {
+    return room_call(0, other_member);
+  }
+
+  void say_in(std::int64_t room, std::string_view text) override {
+    if (!can_send() || sending_paused())
+      return;
+    std::string escaped;
+    json_escape_to(text, escaped);
+    template_vars v;
+    v.user = id_.index;
+    v.member = id_.member_id;
+    v.room = room;
+    v.seq = ++seq_;
+    v.content = escaped;
+    auto created_at = iso8601_now();
+    v.created_at = created_at;
+    std::string body, dest;
+    settings_->body.render(v, body);
+    settings_->send_destination.render(v, dest);
+    std::string out;
+    out.reserve(body.size() + dest.size() + 64);
+    stomp_.send(out, dest, body, settings_->content_type);
+    figures().messages_sent++;
+    write(std::move(out));
+  }
+
+  std::optional<std::int64_t> member_of(std::uint32_t k) const override {
+    const auto& all = settings_->behaviour_members;
+    if (id_.behaviour >= all.size() || k >= all[id_.behaviour].size())
+      return std::nullopt;
+    return all[id_.behaviour][k];
+  }
+
   void count(std::string_view name, std::uint64_t n) override {
     figures().count(name, n);
   }
@@ -514,6 +567,58 @@ private:
 
   metrics::behaviour_figures& figures() {
     return agg_.behaviours[id_.behaviour];
+  }
+
+  /// Joins `room` (or, with `room` 0, opens the private room with `other`): over REST when the
+  /// run joins rooms that way (asynchronous, on this IO thread), then SUBSCRIBE; the outcome
+  /// reaches `on_room_joined` from a later turn of the IO thread.
+  std::uint32_t room_call(std::int64_t room, std::int64_t other) {
+    auto request = ++room_request_seq_;
+    auto finish = [w = weak_from_this(), request](std::int64_t r, std::error_code ec) {
+      auto self = w.lock();
+      if (!self || !self->behaviour_ || !self->can_send())
+        return;
+      room_joined ev;
+      ev.request = request;
+      ev.error = ec;
+      if (!ec) {
+        ev.room = r;
+        template_vars v;
+        v.user = self->id_.index;
+        v.member = self->id_.member_id;
+        v.room = r;
+        std::string topic;
+        self->settings_->subscribe_destination.render(v, topic);
+        ev.subscription = self->subscribe(topic, "auto");
+      }
+      self->behaviour_->on_room_joined(*self, ev);
+    };
+    if (!settings_->room_rest) {
+      auto ec =
+          room != 0 ? std::error_code{} : std::make_error_code(std::errc::operation_not_supported);
+      asio::post(ioc_, [finish, room, ec] { finish(room, ec); });
+      return request;
+    }
+    auto started = clock_type::now();
+    net::async_http_request(
+        ioc_, room_request(*settings_->room_rest, id_.token, room, other),
+        [w = weak_from_this(), finish, room, started](std::error_code ec, net::http_response r) {
+          auto self = w.lock();
+          if (!self)
+            return;
+          std::int64_t joined = room;
+          std::string why;
+          if (!parse_room_response(ec, r, joined, why)) {
+            if (self->slot_)
+              self->figures().count("room_rest_failed", 1);
+            finish(0, ec ? ec : std::make_error_code(std::errc::permission_denied));
+            return;
+          }
+          if (self->slot_)
+            self->figures().record("room_rest", to_us(clock_type::now() - started));
+          finish(joined, {});
+        });
+    return request;
   }
 
   bool can_send() const {
@@ -795,8 +900,10 @@ private:
     deadline_timer_.cancel();
     agg_.counters.stomp_connected++;
     agg_.histograms.stomp_connect_us.record(to_us(clock_type::now() - stomp_sent_at_));
-    if (hb.dead_after.count() > 0)
+    if (hb.dead_after.count() > 0) {
       client_->set_idle_timeout(hb.dead_after);
+      heartbeat_watch_ = true;
+    }
     if (hb.send_every.count() > 0)
       schedule_heartbeat(hb.send_every);
     std::string out;
@@ -904,10 +1011,13 @@ private:
   std::unique_ptr<behaviour> behaviour_;
   std::vector<std::unique_ptr<behaviour_timer>> timers_;
   std::vector<pending_receipt> receipts_;
+  /// Heart-beats from the server were agreed: the idle timeout watches them.
+  bool heartbeat_watch_ = false;
   std::uint64_t rng_ = 0;
   timer_id timer_seq_ = 0;
   std::uint64_t sub_seq_ = 0;
   std::uint64_t receipt_seq_ = 0;
+  std::uint32_t room_request_seq_ = 0;
   std::size_t own_subscriptions_ = 0;
   bool room_delivery_ = false;
   /// Stopping, waiting for our own messages in flight before DISCONNECT.

@@ -8,6 +8,7 @@
 #include "actors/session_settings.hpp"
 #include "metrics/counters.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <system_error>
@@ -50,6 +51,8 @@ public:
   virtual void stop() = 0;
   /// Abortive close (the owner is going away); reported as closed with `reason`.
   virtual void abort(std::error_code reason) = 0;
+  /// The run's stage `stage` began; the behaviour hears of it (`on_stage_changed`).
+  virtual void stage_changed(std::uint32_t stage) = 0;
 };
 
 /// Creates a session on `ioc`, which must be the context of IO thread `agg` belongs to. The

@@ -12,7 +12,7 @@
 namespace stompede::metrics {
 
 // A field added to these structs must be added to their lists below, or it does not travel.
-static_assert(sizeof(load_counters) == 16 * sizeof(std::uint64_t) + sizeof(load_counters::errors),
+static_assert(sizeof(load_counters) == 20 * sizeof(std::uint64_t) + sizeof(load_counters::errors),
               "load_counters changed: update inspect(load_counters&) in actors/wire.hpp");
 static_assert(sizeof(load_histograms) == 8 * sizeof(histogram),
               "load_histograms changed: update inspect(load_histograms&) in actors/wire.hpp");

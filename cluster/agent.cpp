@@ -130,6 +130,9 @@ struct slice_state {
   std::uint64_t counted_attempts = 0;
   std::uint64_t counted_successes = 0;
   std::uint64_t counted_give_ups = 0;
+  supervisor_stats counted_arrivals;
+  /// Round-robin position for open-model arrivals over the worker's supervisors.
+  std::size_t next_shard = 0;
   std::map<std::uint64_t, std::shared_ptr<collection>> collecting;
   std::uint64_t next_id = 0;
 };
@@ -158,6 +161,17 @@ void one_part_done(slice_ptr self, std::uint64_t id) {
   st.counted_attempts = std::max(st.counted_attempts, total.attempts);
   st.counted_successes = std::max(st.counted_successes, total.successes);
   st.counted_give_ups = std::max(st.counted_give_ups, total.give_ups);
+  // Open-model counts, kept by the supervisors like the restart counts.
+  auto grow = [](std::uint64_t now, std::uint64_t& counted) {
+    auto d = now - std::min(now, counted);
+    counted = std::max(counted, now);
+    return d;
+  };
+  counters.arrivals += grow(total.arrivals, st.counted_arrivals.arrivals);
+  counters.arrivals_started += grow(total.arrivals_started, st.counted_arrivals.arrivals_started);
+  counters.arrivals_dropped += grow(total.arrivals_dropped, st.counted_arrivals.arrivals_dropped);
+  counters.sessions_completed +=
+      grow(total.sessions_completed, st.counted_arrivals.sessions_completed);
   c->delta.target_users = total.target;
   c->delta.reconnecting = total.reconnecting;
   c->promise.deliver(std::move(c->delta));
@@ -204,6 +218,31 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
           if (split[k] != st.targets[k])
             self->send(st.supervisors[k], target_atom::value, split[k]);
         st.targets = std::move(split);
+      },
+      [self](arrive_atom, std::uint32_t count, std::uint32_t min_ms, std::uint32_t max_ms,
+             std::uint32_t cap) {
+        // Open model: this worker's share of the arrivals and of the cap, dealt round robin
+        // over its supervisors as the director deals them over workers.
+        auto& st = self->state;
+        auto n = st.supervisors.size();
+        if (n == 0)
+          return;
+        auto caps = split_target(cap, n, st.per_shard);
+        std::vector<std::uint32_t> counts(n, 0);
+        for (std::uint32_t i = 0; i < count; ++i) {
+          auto k = st.next_shard % n;
+          for (std::size_t tries = 1; caps[k] == 0 && tries < n; ++tries)
+            k = (k + 1) % n;
+          ++counts[k];
+          st.next_shard = k + 1;
+        }
+        for (std::size_t k = 0; k < n; ++k)
+          if (counts[k] > 0)
+            self->send(st.supervisors[k], arrive_atom::value, counts[k], min_ms, max_ms, caps[k]);
+      },
+      [self](stage_atom, std::uint32_t stage) {
+        for (auto& sup : self->state.supervisors)
+          self->send(sup, stage_atom::value, stage);
       },
       [self](get_atom, stats_atom) {
         auto& st = self->state;

@@ -746,7 +746,7 @@ private:
       }
       check_keys(*t, p,
                  {"name", "users", "duration", "ramp", "min_start_gap", "arrival_rate",
-                  "session_length", "wait_for"});
+                  "session_length", "session_length_max", "wait_for"});
       stage st;
       str(*t, p, "name", st.name);
       if (st.name.empty())
@@ -757,6 +757,7 @@ private:
       duration(*t, p, "min_start_gap", st.min_start_gap);
       real(*t, p, "arrival_rate", st.arrival_rate);
       duration(*t, p, "session_length", st.session_length);
+      duration(*t, p, "session_length_max", st.session_length_max);
       choice(*t, p, "wait_for", st.wait_for,
              {{"nothing", wait_for::nothing}, {"all_subscribed", wait_for::all_subscribed}});
       s_.stages.push_back(std::move(st));
@@ -1050,11 +1051,15 @@ private:
       auto* n = t.get("repeat");
       if (n->is_string() && n->as_string()->get() == "forever")
         st.times = 0;
-      else if (n->is_integer() && n->as_integer()->get() >= 1)
+      else if (n->is_string() && n->as_string()->get() == "stage") {
+        st.times = 0;
+        st.until_stage_end = true;
+      } else if (n->is_integer() && n->as_integer()->get() >= 1)
         st.times = static_cast<std::uint64_t>(n->as_integer()->get());
       else
         error(p + ".repeat", n->source(),
-              "expected a count of at least 1 or \"forever\" (until the session ends)");
+              "expected a count of at least 1 or \"forever\" (until the session ends) or "
+              "\"stage\" (until the stage ends)");
       if (auto* sn = t.get("steps"))
         read_steps(*sn, p + ".steps", st.steps, depth + 1);
       else

@@ -127,7 +127,9 @@ std::string print_step(const step& st) {
     break;
   case step::kind::repeat:
     o << "repeat = ";
-    if (st.times == 0)
+    if (st.until_stage_end)
+      o << "\"stage\"";
+    else if (st.times == 0)
       o << "\"forever\"";
     else
       o << st.times;
@@ -224,6 +226,8 @@ std::string to_toml(const scenario& s) {
     if (st.arrival_rate > 0)
       o << "arrival_rate = " << num(st.arrival_rate) << "\n"
         << "session_length = " << dur(st.session_length) << "\n";
+    if (st.arrival_rate > 0 && st.session_length_max.count() > 0)
+      o << "session_length_max = " << dur(st.session_length_max) << "\n";
     o << "wait_for = " << str(to_string(st.wait_for)) << "\n";
   }
 

@@ -131,8 +131,12 @@ struct stage {
   std::chrono::milliseconds min_start_gap = defaults::stage_min_start_gap;
   /// Open model: new sessions per second (0 = closed model).
   double arrival_rate = 0.0;
-  /// Open model: how long each session lives.
+  /// Open model: how long each session lives (the shortest length when
+  /// `session_length_max` is set).
   std::chrono::milliseconds session_length{0};
+  /// Open model: each session lives a length drawn uniformly from [session_length, this];
+  /// 0 = every session lives `session_length`.
+  std::chrono::milliseconds session_length_max{0};
   /// Start the clock only when every user of the ramp has subscribed.
   config::wait_for wait_for = wait_for::nothing;
 };
@@ -168,7 +172,8 @@ struct step {
     unsubscribe,
     /// ACK (or NACK with `negative`) the last message a `wait` matched.
     ack,
-    /// Run `steps` `times` times (0 = until the session ends).
+    /// Run `steps` `times` times (0 = until the session ends; with `until_stage_end`, until
+    /// the stage the repeat began in ends).
     repeat,
     /// Run `steps` with `probability`, else `otherwise`.
     chance,
@@ -188,6 +193,8 @@ struct step {
   double probability = 1.0;
   bool receipt = false;
   bool negative = false;
+  /// `repeat = "stage"`: until the stage ends.
+  bool until_stage_end = false;
   std::vector<step> steps;
   std::vector<step> otherwise;
   /// Where the step is written.

@@ -317,6 +317,18 @@ void check_stages(const scenario& s, checker& c) {
       c.fail(p + ".session_length", "required (greater than zero) with arrival_rate");
     if (st.arrival_rate <= 0 && st.session_length.count() > 0)
       c.fail(p + ".arrival_rate", "required (greater than zero) with session_length");
+    for (auto [key, d] : {std::pair{".session_length", st.session_length},
+                          std::pair{".session_length_max", st.session_length_max}})
+      if (d > std::chrono::hours(24 * 7))
+        c.fail(p + key, "expected at most 7 days");
+    if (st.session_length_max.count() > 0 && st.arrival_rate <= 0)
+      c.fail(p + ".session_length_max", "only for an open-model stage (with arrival_rate)");
+    else if (st.session_length_max.count() > 0 && st.session_length_max < st.session_length)
+      c.fail(p + ".session_length_max", "must be at least session_length");
+    if (st.arrival_rate > 0 &&
+        st.arrival_rate * static_cast<double>(st.duration.count()) / 1000.0 > 10'000'000.0)
+      c.fail(p + ".arrival_rate",
+             "more than 10,000,000 arrivals in the stage; lower the rate or the duration");
     if (st.arrival_rate > 0 && st.wait_for == wait_for::all_subscribed)
       c.fail(p + ".wait_for", "\"all_subscribed\" needs a closed-model stage (no arrival_rate)");
   }

@@ -31,6 +31,10 @@ void for_each_scalar(A& a, B& b, F f) {
   f(a.give_ups, b.give_ups);
   f(a.disconnects_graceful, b.disconnects_graceful);
   f(a.unresolved, b.unresolved);
+  f(a.arrivals, b.arrivals);
+  f(a.arrivals_started, b.arrivals_started);
+  f(a.arrivals_dropped, b.arrivals_dropped);
+  f(a.sessions_completed, b.sessions_completed);
   f(a.bytes_in, b.bytes_in);
   f(a.bytes_out, b.bytes_out);
   for (std::size_t i = 0; i < error_type_count; ++i)

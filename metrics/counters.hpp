@@ -75,6 +75,13 @@ struct load_counters {
   /// round-trip timeout: neither confirmed nor lost (sent = round trips + lost + unresolved,
   /// once nothing is in flight).
   std::uint64_t unresolved = 0;
+  /// Open model: arrivals the plan made due, those that started a session, those dropped for
+  /// want of a free slot (the stage's `users` cap was reached), and sessions that completed
+  /// (lived their length, or ended themselves).
+  std::uint64_t arrivals = 0;
+  std::uint64_t arrivals_started = 0;
+  std::uint64_t arrivals_dropped = 0;
+  std::uint64_t sessions_completed = 0;
   /// WebSocket payload bytes received.
   std::uint64_t bytes_in = 0;
   /// WebSocket payload bytes sent.

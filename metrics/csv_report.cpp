@@ -95,6 +95,13 @@ std::string csv_report_text(const load_snapshot& total, const run_info& run) {
     auto e = static_cast<error_type>(i);
     b.row("errors_" + std::string{to_label(e)}, number(total.counters.error_count(e)), "");
   }
+  // Open-model stages: how the arrivals fared.
+  if (total.counters.arrivals > 0) {
+    b.row("arrivals_scheduled", number(total.counters.arrivals), "");
+    b.row("arrivals_started", number(total.counters.arrivals_started), "");
+    b.row("arrivals_dropped", number(total.counters.arrivals_dropped), "");
+    b.row("sessions_completed", number(total.counters.sessions_completed), "");
+  }
   // One block per behaviour: behaviour.<label>.<what>.
   for (const auto& bf : total.behaviours) {
     const std::string p = "behaviour." + bf.label + ".";

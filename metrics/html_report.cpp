@@ -56,6 +56,24 @@ json data_json(const html_report_input& in) {
   col("errors", [](const timeseries_row& r) { return r.errors_per_s; });
   col("reconnects", [](const timeseries_row& r) { return r.reconnects_per_s; });
   col("lost", [](const timeseries_row& r) { return r.lost; });
+  col("arrivals", [](const timeseries_row& r) { return r.arrivals; });
+  col("dropped", [](const timeseries_row& r) { return r.arrivals_dropped; });
+  col("completed", [](const timeseries_row& r) { return r.sessions_completed; });
+  // Per behaviour: users and sends per second, by label (in the order of the entries).
+  json behaviours = json::array();
+  if (!in.rows.empty()) {
+    for (std::size_t b = 0; b < in.rows.back().behaviours.size(); ++b) {
+      json users = json::array(), sent = json::array();
+      for (auto& r : in.rows) {
+        bool has = b < r.behaviours.size();
+        users.push_back(has ? r.behaviours[b].users : 0);
+        sent.push_back(has ? r.behaviours[b].sent_per_s : 0.0);
+      }
+      behaviours.push_back(json{{"label", in.rows.back().behaviours[b].label},
+                                {"users", std::move(users)},
+                                {"sent", std::move(sent)}});
+    }
+  }
   // Errors by type, per second, for the types that occurred at all.
   json by_type = json::object();
   for (std::size_t e = 0; e < error_type_count; ++e) {
@@ -101,7 +119,8 @@ json data_json(const html_report_input& in) {
   }
   return json{{"duration", in.run.duration_s},        {"rows", std::move(cols)},
               {"errors_by_type", std::move(by_type)}, {"events", std::move(events)},
-              {"windows", std::move(windows)},        {"server", std::move(server)}};
+              {"windows", std::move(windows)},        {"server", std::move(server)},
+              {"behaviours", std::move(behaviours)}};
 }
 
 void table_row(std::string& out, const std::string& label, const std::string& value) {
@@ -136,6 +155,12 @@ std::string summary_table(const html_report_input& in) {
   table_row(t, "reconnects tried / ok / given up",
             std::to_string(f.connection_retries) + " / " + std::to_string(f.reconnect_successes) +
                 " / " + std::to_string(f.give_ups));
+  if (const auto& c = in.total.counters; c.arrivals > 0) {
+    table_row(t, "arrivals scheduled / started / dropped",
+              std::to_string(c.arrivals) + " / " + std::to_string(c.arrivals_started) + " / " +
+                  std::to_string(c.arrivals_dropped));
+    table_row(t, "sessions completed", std::to_string(c.sessions_completed));
+  }
   table_row(t, "errors", std::to_string(f.errors_total));
   return t + "</table>\n";
 }
@@ -182,6 +207,42 @@ std::string stages_table(const html_report_input& in) {
          fixed(f.latency_p50_ms, 2) + " ms</td><td>" + fixed(f.latency_p99_ms, 2) + " ms</td><td>" +
          std::to_string(f.lost) + "</td></tr>\n";
   }
+  return t + "</table>\n";
+}
+
+// One row per behaviour of `list`: users at the end, sessions, sent, received, its own counters
+// and latencies (p50 / p95 / p99).
+void behaviour_rows(std::string& t, const std::string& stage,
+                    const std::vector<behaviour_figures>& list) {
+  for (const auto& b : list) {
+    std::string own;
+    for (const auto& [name, n] : b.counters)
+      own += (own.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    for (const auto& [name, h] : b.latencies) {
+      if (h.empty())
+        continue;
+      own += (own.empty() ? "" : ", ") + name + " p50/p95/p99 " +
+             fixed(static_cast<double>(h.quantile(0.50)) / 1000.0, 2) + " / " +
+             fixed(static_cast<double>(h.quantile(0.95)) / 1000.0, 2) + " / " +
+             fixed(static_cast<double>(h.quantile(0.99)) / 1000.0, 2) + " ms";
+    }
+    t += "<tr><td>" + html_escape(stage) + "</td><td>" + html_escape(b.label) + "</td><td>" +
+         std::to_string(b.connected) + "</td><td>" + std::to_string(b.sessions) + "</td><td>" +
+         std::to_string(b.messages_sent) + "</td><td>" + std::to_string(b.messages_received) +
+         "</td><td>" + html_escape(own) + "</td></tr>\n";
+  }
+}
+
+std::string behaviours_table(const html_report_input& in) {
+  if (in.total.behaviours.empty())
+    return {};
+  std::string t = "<table id=\"behaviours-table\"><tr><th>stage</th><th>behaviour</th>"
+                  "<th>users at end</th><th>sessions</th><th>sent</th><th>received</th>"
+                  "<th>its own figures</th></tr>\n";
+  behaviour_rows(t, "whole run", in.total.behaviours);
+  for (auto& s : in.stages)
+    behaviour_rows(t, s.name.empty() ? "stage " + std::to_string(s.index + 1) : s.name,
+                   s.snapshot.behaviours);
   return t + "</table>\n";
 }
 
@@ -318,6 +379,18 @@ constexpr const char* script = R"js(
       : [s('errors', r.errors)]);
   chart(load, 'Reconnects and lost messages', 'per second / per interval',
         [s('reconnect attempts/s', r.reconnects), s('lost', r.lost)]);
+  if (r.arrivals.some(function (v) { return v > 0; }))
+    chart(load, 'Open model: arrivals', 'per interval',
+          [s('arrivals', r.arrivals), s('dropped', r.dropped), s('completed', r.completed)]);
+  if (data.behaviours.length > 1 || (data.behaviours.length === 1 &&
+                                     data.behaviours[0].label !== 'seed_mix')) {
+    chart(load, 'Users by behaviour', 'users', data.behaviours.map(function (b) {
+      return s(b.label, b.users);
+    }));
+    chart(load, 'Sent by behaviour', 'per second', data.behaviours.map(function (b) {
+      return s(b.label, b.sent);
+    }));
+  }
   var server = document.getElementById('charts-server');
   data.server.forEach(function (q) {
     chart(server, q.name, q.unit, [{name: q.name,
@@ -389,6 +462,9 @@ std::string html_report_text(const html_report_input& in) {
   auto st = stages_table(in);
   if (!st.empty())
     h += "<h2>Stages</h2>\n" + st;
+  auto bt = behaviours_table(in);
+  if (!bt.empty())
+    h += "<h2>Behaviours</h2>\n" + bt;
   h += "<h2>Scenario as run</h2>\n<pre id=\"scenario\">" + html_escape(in.scenario_toml) +
        "</pre>\n";
   h += "<script type=\"application/json\" id=\"report-data\">" +

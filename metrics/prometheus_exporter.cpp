@@ -93,6 +93,16 @@ struct prometheus_exporter::impl {
       {"stomp_load_test_messages_unresolved_total",
        "Own messages whose session ended before their round trip completed or timed out",
        &load_counters::unresolved},
+      {"stomp_load_test_arrivals_total", "Open model: arrivals the plan made due",
+       &load_counters::arrivals},
+      {"stomp_load_test_arrivals_started_total", "Open model: arrivals that started a session",
+       &load_counters::arrivals_started},
+      {"stomp_load_test_arrivals_dropped_total",
+       "Open model: arrivals dropped because the stage's cap of concurrent sessions was reached",
+       &load_counters::arrivals_dropped},
+      {"stomp_load_test_sessions_completed_total",
+       "Open model: sessions that lived their length (or ended themselves)",
+       &load_counters::sessions_completed},
       {"stomp_load_test_received_bytes_total", "WebSocket payload bytes received",
        &load_counters::bytes_in},
       {"stomp_load_test_sent_bytes_total", "WebSocket payload bytes sent",
@@ -127,6 +137,7 @@ struct prometheus_exporter::impl {
   Gauge* avg_connection_duration = nullptr;
   Gauge* target_users = nullptr;
   Gauge* connected_users = nullptr;
+  Gauge* actors = nullptr;
   prometheus::Family<Gauge>* stage_family = nullptr;
   prometheus::Family<Gauge>* phase_family = nullptr;
   Gauge* stage = nullptr;
@@ -178,6 +189,7 @@ struct prometheus_exporter::impl {
     avg_connection_duration = gauge("stomp_load_test_avg_connection_duration_seconds",
                                     "Mean duration of ended sessions, s");
     target_users = gauge("stomp_load_test_target_users", "Users the scenario wants running now");
+    actors = gauge("stompede_actors_running", "CAF actors running in the engine");
     connected_users = gauge("stomp_load_test_connected_users", "Users subscribed now");
     stage_family = &BuildGauge()
                         .Name("stomp_load_test_stage")
@@ -328,6 +340,7 @@ struct prometheus_exporter::impl {
     avg_connection_duration->Set(total.histograms.connection_duration_ms.mean() / 1000.0);
     target_users->Set(static_cast<double>(g.target_users));
     connected_users->Set(static_cast<double>(g.connected_users));
+    actors->Set(static_cast<double>(g.actors));
     if (g.stage_index >= 0 || !g.stage_name.empty()) {
       relabel(*stage_family, stage, stage_name, g.stage_name);
       stage->Set(static_cast<double>(g.stage_index));

@@ -92,6 +92,9 @@ struct load_gauges {
   std::int64_t target_users = 0;
   /// Users currently subscribed.
   std::int64_t connected_users = 0;
+  /// CAF actors running in the engine's actor system (users, supervisors, director, metrics):
+  /// a leak shows as growth at a steady population (the soak watches it).
+  std::int64_t actors = 0;
   /// Index of the current stage (0-based), -1 before the first.
   std::int32_t stage_index = -1;
   /// Name of the current stage.

@@ -52,6 +52,10 @@ json counters_json(const load_counters& c) {
       {"give_ups", c.give_ups},
       {"disconnects_graceful", c.disconnects_graceful},
       {"unresolved", c.unresolved},
+      {"arrivals", c.arrivals},
+      {"arrivals_started", c.arrivals_started},
+      {"arrivals_dropped", c.arrivals_dropped},
+      {"sessions_completed", c.sessions_completed},
       {"bytes_in", c.bytes_in},
       {"bytes_out", c.bytes_out},
       {"errors_total", c.errors_total()},
@@ -110,6 +114,29 @@ json figures_json(const report_figures& f) {
   };
 }
 
+// Per behaviour: standard counts, its own counters and latencies (ms).
+json behaviours_json(const std::vector<behaviour_figures>& list) {
+  json out = json::array();
+  for (const auto& b : list) {
+    json counters = json::object();
+    for (const auto& [name, n] : b.counters)
+      counters[name] = n;
+    json latencies = json::object();
+    for (const auto& [name, h] : b.latencies)
+      latencies[name + "_ms"] = histogram_json(h, 1e-3);
+    out.push_back(json{
+        {"label", b.label},
+        {"sessions", b.sessions},
+        {"messages_sent", b.messages_sent},
+        {"messages_received", b.messages_received},
+        {"connected_at_end", b.connected},
+        {"counters", counters},
+        {"latencies", latencies},
+    });
+  }
+  return out;
+}
+
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -148,28 +175,11 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
         {"figures", figures_json(compute_figures(s.snapshot, stage_run))},
         {"counters", counters_json(s.snapshot.counters)},
         {"histograms", histograms_json(s.snapshot.histograms)},
+        {"behaviours", behaviours_json(s.snapshot.behaviours)},
     });
   }
   doc["stages"] = std::move(stage_list);
-  json behaviour_list = json::array();
-  for (const auto& b : total.behaviours) {
-    json counters = json::object();
-    for (const auto& [name, n] : b.counters)
-      counters[name] = n;
-    json latencies = json::object();
-    for (const auto& [name, h] : b.latencies)
-      latencies[name + "_ms"] = histogram_json(h, 1e-3);
-    behaviour_list.push_back(json{
-        {"label", b.label},
-        {"sessions", b.sessions},
-        {"messages_sent", b.messages_sent},
-        {"messages_received", b.messages_received},
-        {"connected_at_end", b.connected},
-        {"counters", counters},
-        {"latencies", latencies},
-    });
-  }
-  doc["behaviours"] = std::move(behaviour_list);
+  doc["behaviours"] = behaviours_json(total.behaviours);
   json checks = json::array();
   for (const auto& r : thresholds)
     checks.push_back(json{
@@ -244,6 +254,12 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   line("reconnects tried / ok / given up", std::to_string(f.connection_retries) + " / " +
                                                std::to_string(f.reconnect_successes) + " / " +
                                                std::to_string(f.give_ups));
+  if (const auto& c = total.counters; c.arrivals > 0) {
+    line("arrivals scheduled / started / dropped", std::to_string(c.arrivals) + " / " +
+                                                       std::to_string(c.arrivals_started) + " / " +
+                                                       std::to_string(c.arrivals_dropped));
+    line("sessions completed", std::to_string(c.sessions_completed));
+  }
   line("errors", std::to_string(f.errors_total));
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);
@@ -252,6 +268,11 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   }
   if (!run.tls_failure.empty())
     line("last TLS failure", run.tls_failure);
+  for (const auto& b : total.behaviours)
+    line("behaviour " + b.label, std::to_string(b.connected) + " users at end, " +
+                                     std::to_string(b.sessions) + " sessions, sent " +
+                                     std::to_string(b.messages_sent) + ", received " +
+                                     std::to_string(b.messages_received));
   if (run.workers > 0)
     line("workers (lost)",
          std::to_string(run.workers) + " (" + std::to_string(run.lost_workers.size()) + ")");

@@ -34,7 +34,44 @@ timeseries_row make_timeseries_row(const load_snapshot& interval) {
   r.fanout_p99_ms = us_to_ms(static_cast<double>(fan.quantile(0.99)));
   r.reconnecting = interval.gauges.active_reconnections;
   r.errors = c.errors;
+  r.arrivals = c.arrivals;
+  r.arrivals_dropped = c.arrivals_dropped;
+  r.sessions_completed = c.sessions_completed;
+  for (const auto& b : interval.behaviours) {
+    behaviour_point p;
+    p.label = b.label;
+    p.users = b.connected;
+    p.sent_per_s = per_s(b.messages_sent);
+    p.received_per_s = per_s(b.messages_received);
+    for (const auto& [name, n] : b.counters)
+      if (n > 0)
+        p.counters.emplace_back(name, n);
+    for (const auto& [name, h] : b.latencies)
+      if (!h.empty())
+        p.p95_ms.emplace_back(name, us_to_ms(static_cast<double>(h.quantile(0.95))));
+    r.behaviours.push_back(std::move(p));
+  }
   return r;
+}
+
+std::string behaviours_text(const timeseries_row& r) {
+  std::string out;
+  char buf[64];
+  for (const auto& b : r.behaviours) {
+    if (!out.empty())
+      out += "; ";
+    out += b.label;
+    out += " users=" + std::to_string(b.users);
+    std::snprintf(buf, sizeof buf, " sent/s=%.1f received/s=%.1f", b.sent_per_s, b.received_per_s);
+    out += buf;
+    for (const auto& [name, n] : b.counters)
+      out += " " + name + "=" + std::to_string(n);
+    for (const auto& [name, ms] : b.p95_ms) {
+      std::snprintf(buf, sizeof buf, "_p95_ms=%.2f", ms);
+      out += " " + name + buf;
+    }
+  }
+  return out;
 }
 
 timeseries_writer::~timeseries_writer() {
@@ -56,7 +93,8 @@ timeseries_writer& timeseries_writer::operator=(timeseries_writer&& other) noexc
 const char* timeseries_writer::header() noexcept {
   return "elapsed_s,stage,phase,target_users,connected,sent_per_s,received_per_s,"
          "rtt_p50_ms,rtt_p95_ms,rtt_p99_ms,errors_per_s,reconnects_per_s,lost,"
-         "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events";
+         "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events,"
+         "arrivals,arrivals_dropped,sessions_completed,behaviours";
 }
 
 std::error_code timeseries_writer::open(const std::string& path) {
@@ -91,14 +129,19 @@ std::error_code timeseries_writer::write(const timeseries_row& r) {
   auto phase = csv_field(r.phase);
   auto errors = csv_field(errors_by_type_text(r));
   auto events = csv_field(r.events);
+  auto behaviours = csv_field(behaviours_text(r));
   int n = std::fprintf(
       file_,
-      "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s\n",
+      "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s,%llu,"
+      "%llu,%llu,%s\n",
       r.elapsed_s, stage.c_str(), phase.c_str(), static_cast<long long>(r.target_users),
       static_cast<long long>(r.connected), r.sent_per_s, r.received_per_s, r.rtt_p50_ms,
       r.rtt_p95_ms, r.rtt_p99_ms, r.errors_per_s, r.reconnects_per_s,
       static_cast<unsigned long long>(r.lost), r.fanout_p50_ms, r.fanout_p95_ms, r.fanout_p99_ms,
-      static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str());
+      static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str(),
+      static_cast<unsigned long long>(r.arrivals),
+      static_cast<unsigned long long>(r.arrivals_dropped),
+      static_cast<unsigned long long>(r.sessions_completed), behaviours.c_str());
   // Flushed per row: a run killed half-way keeps every second it reported.
   if (n < 0 || std::fflush(file_) != 0)
     return metrics_errc::write_failed;

@@ -5,11 +5,25 @@
 #include <cstdio>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "metrics/snapshot.hpp"
 
 namespace stompede::metrics {
+
+/// One behaviour's figures in one interval.
+struct behaviour_point {
+  std::string label;
+  /// Its sessions subscribed at the end of the interval.
+  std::int64_t users = 0;
+  double sent_per_s = 0.0;
+  double received_per_s = 0.0;
+  /// The behaviour's own counters counted in the interval (those that moved).
+  std::vector<std::pair<std::string, std::uint64_t>> counters;
+  /// The behaviour's own latencies' p95 in the interval, ms (those with samples).
+  std::vector<std::pair<std::string, double>> p95_ms;
+};
 
 /// One row of timeseries.csv: one interval (about a second) of the run.
 struct timeseries_row {
@@ -39,10 +53,20 @@ struct timeseries_row {
   /// What changed the run in this interval (live control: "target=500", "pause", ...), joined
   /// with "; "; empty for most rows.
   std::string events;
+  /// Open model, in this interval: arrivals made due, dropped, sessions completed.
+  std::uint64_t arrivals = 0;
+  std::uint64_t arrivals_dropped = 0;
+  std::uint64_t sessions_completed = 0;
+  /// Per behaviour (`[[behaviour]]` label).
+  std::vector<behaviour_point> behaviours;
 };
 
 /// "connect_refused=3 closed_by_peer=1": a row's errors by type, types without errors left out.
 std::string errors_by_type_text(const timeseries_row& r);
+
+/// "seed_mix users=8 sent/s=3.0 received/s=40.0; bots users=2 ... replies=3 reply_p95_ms=4.1":
+/// a row's per-behaviour figures.
+std::string behaviours_text(const timeseries_row& r);
 
 /// Builds a row from an interval snapshot (rates divide by its interval_s; 1 s if unset).
 timeseries_row make_timeseries_row(const load_snapshot& interval);

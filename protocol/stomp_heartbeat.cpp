@@ -49,7 +49,12 @@ heartbeat_plan negotiate(heartbeat_spec ours, heartbeat_spec theirs, double grac
   if (p.expect_every.count() != 0) {
     // A grace below 1 would declare a punctual peer dead; NaN and negatives mean "no grace".
     const double g = (grace >= 1.0) ? grace : 1.0;
-    const double ms = std::ceil(static_cast<double>(p.expect_every.count()) * g);
+    // Capped so that a huge (or infinite) grace means "practically never" instead of a
+    // float-to-integer overflow: 1e15 ms is about 31,700 years.
+    constexpr double cap_ms = 1e15;
+    double ms = std::ceil(static_cast<double>(p.expect_every.count()) * g);
+    if (!(ms <= cap_ms))
+      ms = cap_ms;
     p.dead_after = std::chrono::milliseconds{static_cast<std::int64_t>(ms)};
   }
   return p;

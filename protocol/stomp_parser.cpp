@@ -210,6 +210,10 @@ parse_status parser::scan_headers() {
       x.offer(ls + max_line, errc::header_line_too_long);
     if (x.at != none)
       return fail(x.code, pos_ + x.at);
+    // The command is known as soon as its line is: garbage fails here instead of waiting for a
+    // blank line that may never come.
+    if (lines_ == 0 && !parse_command(std::string_view{b + ls, len}))
+      return fail(errc::unknown_command, pos_);
     if (lines_ >= 1 && len == 0) {
       body_ = le + 1;
       return parse_status::frame;

@@ -52,11 +52,11 @@ enum class parse_status {
 /// sliced: the limit whose boundary byte comes first wins, and `error_offset` is that byte
 /// (frame start + max_frame_bytes, line start + max_header_line, body start + max_body_bytes,
 /// the start of the first header line too many). Other offsets: the frame start for
-/// unknown_command, the line start for malformed_header, the backslash for invalid_escape, the
-/// value for invalid_content_length, the byte that should be NUL for missing_nul. A declared
-/// content-length is checked against the limits before any body byte is awaited. Body-on-
-/// non-body-frame (ST-13) is not the parser's business: servers call `check_server_frame`.
-/// After an error, `feed` discards its input until `reset`.
+/// unknown_command (reported as soon as the command line is complete), the line start for
+/// malformed_header, the backslash for invalid_escape, the value for invalid_content_length, the
+/// byte that should be NUL for missing_nul. A declared content-length is checked against the limits
+/// before any body byte is awaited. Body-on- non-body-frame (ST-13) is not the parser's business:
+/// servers call `check_server_frame`. After an error, `feed` discards its input until `reset`.
 class parser {
 public:
   explicit parser(parser_limits limits = {});

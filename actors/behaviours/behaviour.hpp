@@ -56,6 +56,19 @@ struct timer_event {
   std::chrono::steady_clock::time_point due;
 };
 
+/// What `on_room_joined` is told about a `join_room` or `open_private_room` call.
+struct room_joined {
+  /// The id the call returned.
+  std::uint32_t request = 0;
+  /// The room joined (for a private room: the one the server made or reused); 0 on failure.
+  std::int64_t room = 0;
+  /// The subscription to the room's topic (`[destinations] subscribe` with that {room});
+  /// empty on failure.
+  std::string subscription;
+  /// Why it failed (the REST call, or the server's answer); empty on success.
+  std::error_code error;
+};
+
 /// What a behaviour can do and know. Only valid inside hook calls (and in the behaviour's own
 /// lifetime); not thread-safe: it belongs to the session's IO thread.
 class behaviour_context {
@@ -112,6 +125,27 @@ public:
   /// Whether messages of the room subscription reach `on_message` (off by default).
   virtual void deliver_room_messages(bool on) = 0;
 
+  // -- Other rooms ---------------------------------------------------------------------------
+
+  /// True when rooms are joined over REST (the chat protocol: the run logs in or has a token,
+  /// and `[target] http_url` is set); otherwise joining a room is subscribing to its topic.
+  virtual bool rooms_over_rest() const = 0;
+  /// Joins group room `room` and subscribes to its topic (`[destinations] subscribe`). Over
+  /// REST (`POST /v1/chat/rooms/{room}` with the user's token) the call runs asynchronously on
+  /// the IO thread and never blocks; `on_room_joined` tells the outcome, in every case.
+  /// Returns the request id.
+  virtual std::uint32_t join_room(std::int64_t room) = 0;
+  /// Opens the private room with member `other_member` (the server makes it or reuses the one
+  /// they share: `POST /v1/chat/rooms/private?otherMemberId=...`), then subscribes to it; the
+  /// outcome through `on_room_joined`. Needs rooms over REST (fails with
+  /// `std::errc::operation_not_supported` otherwise).
+  virtual std::uint32_t open_private_room(std::int64_t other_member) = 0;
+  /// `text` as a chat message to room `room` (`say` for another room: the `[destinations]`
+  /// body and send templates with that {room}). Not timed; counted as sent by the behaviour.
+  virtual void say_in(std::int64_t room, std::string_view text) = 0;
+  /// The member id of the user with ordinal `k` in the same `[[behaviour]]` entry, if any.
+  virtual std::optional<std::int64_t> member_of(std::uint32_t k) const = 0;
+
   // -- Timers (fire `on_timer`) ---------------------------------------------------------------
 
   /// Once, after `delay`.
@@ -155,6 +189,12 @@ public:
   virtual void on_error(behaviour_context&, std::error_code /*error*/) {}
   /// The session is about to DISCONNECT gracefully (ramp-down, end of run, `end_session`).
   virtual void on_before_disconnect(behaviour_context&) {}
+  /// A `join_room` or `open_private_room` call finished (successfully or not).
+  virtual void on_room_joined(behaviour_context&, const room_joined&) {}
+  /// The run's stage `stage` (0-based) began: the stage this session was in has ended. Told
+  /// once per stage change to every connected session (a session that connects later is in
+  /// the current stage).
+  virtual void on_stage_changed(behaviour_context&, std::uint32_t /*stage*/) {}
 };
 
 /// The parameters of a `[[behaviour]]` entry (every key besides name, weight, label, steps),

@@ -109,8 +109,10 @@ public:
 
 // ---------------------------------------------------------------- room_hopper
 
-/// Every `every`, leaves the topic it is in and joins another of `rooms` topics (`topic` with
-/// {n} = 1..rooms), then sends `messages` messages there and times each until it comes back.
+/// Every `every`, leaves the room it is in and joins another: with `topic` empty, one of the
+/// run's rooms 1..`rooms` (joined with `join_room`: over REST on the chat protocol, then
+/// subscribed; spoken to with `say_in`); with `topic` set, the plain topic with {n} = 1..rooms
+/// (a broker). Then it sends `messages` messages there and times each until it comes back.
 class room_hopper final : public behaviour {
 public:
   void on_connected(behaviour_context& ctx) override {
@@ -124,23 +126,44 @@ public:
     auto n = ctx.random() % rooms + 1;
     if (rooms > 1 && n == current_)
       n = n % rooms + 1;
-    if (!sub_.empty()) {
-      ctx.unsubscribe(sub_);
-      ctx.count("leaves");
-    }
+    auto topic_template = p.get_string("topic");
+    // Not the user's own room: it is subscribed to that one already.
+    if (topic_template.empty() && rooms > 1 && static_cast<std::int64_t>(n) == ctx.room())
+      n = n % rooms + 1;
+    leave(ctx);
     current_ = n;
-    auto topic = replace_all(p.get_string("topic"), "n", std::to_string(n));
+    if (topic_template.empty()) {
+      // One of the run's rooms: joined (REST + SUBSCRIBE), messages follow in on_room_joined.
+      pending_ = ctx.join_room(static_cast<std::int64_t>(n));
+      return;
+    }
+    auto topic = replace_all(topic_template, "n", std::to_string(n));
     sub_ = ctx.subscribe(topic);
     ctx.count("joins");
     auto to = p.get_string("send_to");
     auto dest = to.empty() ? topic : replace_all(to, "n", std::to_string(n));
     auto messages = p.get_int("messages", 1);
-    for (std::int64_t i = 0; i < messages; ++i) {
-      auto seq = ++seq_;
-      sent_[seq] = ctx.now();
-      ctx.send(dest, "[H" + std::to_string(ctx.user_index()) + "-" + std::to_string(seq) +
-                         "] hop to " + std::to_string(n));
+    for (std::int64_t i = 0; i < messages; ++i)
+      ctx.send(dest, mark(ctx, n));
+  }
+
+  void on_room_joined(behaviour_context& ctx, const room_joined& ev) override {
+    if (ev.request != pending_) {
+      // An older hop's answer, overtaken by a newer hop: leave that room again.
+      if (!ev.subscription.empty())
+        ctx.unsubscribe(ev.subscription);
+      return;
     }
+    pending_ = 0;
+    if (ev.error) {
+      ctx.count("join_failures");
+      return;
+    }
+    sub_ = ev.subscription;
+    ctx.count("joins");
+    auto messages = ctx.params().get_int("messages", 1);
+    for (std::int64_t i = 0; i < messages; ++i)
+      ctx.say_in(ev.room, mark(ctx, current_));
   }
 
   void on_message(behaviour_context& ctx, const message_view& m) override {
@@ -161,42 +184,81 @@ public:
   }
 
 private:
+  void leave(behaviour_context& ctx) {
+    if (sub_.empty())
+      return;
+    ctx.unsubscribe(sub_);
+    sub_.clear();
+    ctx.count("leaves");
+  }
+
+  /// A message's text: "[H<user>-<seq>] hop to <n>", remembered for its echo.
+  std::string mark(behaviour_context& ctx, std::uint64_t n) {
+    auto seq = ++seq_;
+    sent_[seq] = ctx.now();
+    return "[H" + std::to_string(ctx.user_index()) + "-" + std::to_string(seq) + "] hop to " +
+           std::to_string(n);
+  }
+
   std::string sub_;
   std::uint64_t current_ = 0;
+  std::uint32_t pending_ = 0;
   std::uint64_t seq_ = 0;
   std::unordered_map<std::uint64_t, behaviour_context::clock::time_point> sent_;
 };
 
 // ---------------------------------------------------------------- private_pairs
 
-/// Users of the entry pair up (ordinals 2k and 2k+1) on a topic of their own (`topic` with
-/// {pair} = k). Every `every` the first of a pair sends a ping; the second answers each ping
-/// with a pong; the first records the ping-pong time ("pair_round_trip").
+/// Users of the entry pair up (ordinals 2k and 2k+1). On the chat protocol (rooms over REST)
+/// they share a private room (`open_private_room` with the partner's member id); otherwise a
+/// topic of their own (`topic` with {pair} = k). Every `every` the first of a pair sends a
+/// ping; the second answers each ping with a pong; the first records the ping-pong time
+/// ("pair_round_trip").
 class private_pairs final : public behaviour {
 public:
   void on_connected(behaviour_context& ctx) override {
     auto k = ctx.behaviour_index();
-    auto topic = replace_all(ctx.params().get_string("topic"), "pair", std::to_string(k / 2));
-    topic_ = topic;
-    ctx.subscribe(topic_);
-    if (k % 2 == 0) {
-      auto every = ctx.params().get_duration("every", milliseconds{2000});
-      ctx.every(every, random_phase(ctx, every));
+    if (ctx.rooms_over_rest()) {
+      auto partner = ctx.member_of(k ^ 1u);
+      if (!partner) {
+        ctx.count("unpaired"); // the last of an odd number of users
+        return;
+      }
+      ctx.open_private_room(*partner);
+      return;
     }
+    topic_ = replace_all(ctx.params().get_string("topic"), "pair", std::to_string(k / 2));
+    ctx.subscribe(topic_);
+    start(ctx);
+  }
+
+  void on_room_joined(behaviour_context& ctx, const room_joined& ev) override {
+    if (ev.error) {
+      ctx.count("join_failures");
+      return;
+    }
+    room_ = ev.room;
+    ctx.count("rooms_opened");
+    start(ctx);
   }
 
   void on_timer(behaviour_context& ctx, const timer_event&) override {
     auto seq = ++seq_;
-    ctx.send(topic_, "ping " + std::to_string(seq) + " " + std::to_string(wall_us()));
+    speak(ctx, "ping " + std::to_string(seq) + " " + std::to_string(wall_us()));
     ctx.count("pings");
   }
 
   void on_message(behaviour_context& ctx, const message_view& m) override {
     std::string_view body = m.body();
-    std::uint64_t seq = 0, t = 0;
     bool first = ctx.behaviour_index() % 2 == 0;
-    if (!first && read_number(body, "ping ", seq)) {
-      ctx.send(topic_, "pong " + std::string{m.body().substr(5)});
+    // A chat room's broadcast wraps the text in JSON: look for it anywhere in the body.
+    auto at = body.find(first ? "pong " : "ping ");
+    if (at == std::string_view::npos)
+      return;
+    body.remove_prefix(at);
+    std::uint64_t seq = 0, t = 0;
+    if (!first && read_number(body, "ping ", seq) && read_number(body, " ", t)) {
+      speak(ctx, "pong " + std::to_string(seq) + " " + std::to_string(t));
       ctx.count("pongs");
     } else if (first && read_number(body, "pong ", seq) && read_number(body, " ", t)) {
       ctx.record_latency("pair_round_trip",
@@ -205,7 +267,22 @@ public:
   }
 
 private:
+  void start(behaviour_context& ctx) {
+    if (ctx.behaviour_index() % 2 != 0)
+      return;
+    auto every = ctx.params().get_duration("every", milliseconds{2000});
+    ctx.every(every, random_phase(ctx, every));
+  }
+
+  void speak(behaviour_context& ctx, const std::string& text) {
+    if (room_ != 0)
+      ctx.say_in(room_, text);
+    else
+      ctx.send(topic_, text);
+  }
+
   std::string topic_;
+  std::int64_t room_ = 0;
   std::uint64_t seq_ = 0;
 };
 
@@ -326,8 +403,9 @@ std::vector<behaviour_info> builtin_behaviours() {
                  simple<burst>()});
   out.push_back(
       {"room_hopper",
-       "joins and leaves topics over time and times its messages there",
-       {{"topic", param_type::string, "/topic/lobby.{n}", "topic template; {n} = 1..rooms"},
+       "joins and leaves rooms (or topics) over time and times its messages there",
+       {{"topic", param_type::string, "",
+         "plain topic template ({n} = 1..rooms, a broker); empty = the run's rooms 1..rooms"},
         {"send_to", param_type::string, "", "send destination template ({n}); empty = the topic"},
         {"rooms", param_type::integer, "5", "how many topics to hop between"},
         {"every", param_type::duration, "5s", "time between hops"},
@@ -336,7 +414,7 @@ std::vector<behaviour_info> builtin_behaviours() {
   out.push_back({"private_pairs",
                  "pairs of users ping-pong on a topic of their own",
                  {{"topic", param_type::string, "/topic/pair.{pair}",
-                   "the pair's topic; {pair} = pair number"},
+                   "the pair's topic without rooms over REST; {pair} = pair number"},
                   {"every", param_type::duration, "2s", "time between pings"}},
                  simple<private_pairs>()});
   out.push_back({"replier",

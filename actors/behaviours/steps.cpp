@@ -51,11 +51,39 @@ private:
 class steps_behaviour final : public behaviour {
 public:
   explicit steps_behaviour(std::shared_ptr<const config::behaviour_entry> e)
-      : entry_(std::move(e)) {}
+      : entry_(std::move(e)) {
+    collect_waits(entry_->steps);
+  }
 
   void on_connected(behaviour_context& ctx) override {
-    stack_.push_back({&entry_->steps, 0, 1});
+    // Steps that wait see room messages all along: a reply that comes before its wait step
+    // starts is kept (bounded) rather than lost.
+    if (!waits_.empty())
+      ctx.deliver_room_messages(true);
+    stack_.push_back({&entry_->steps, 0, 1, false, 0});
     run(ctx);
+  }
+
+  void on_stage_changed(behaviour_context& ctx, std::uint32_t) override {
+    ++stage_epoch_;
+    // The outermost `repeat = "stage"` begun in an earlier stage ends now, whatever step of it
+    // is under way (a sleep or a wait is cut short); the steps go on after it.
+    for (std::size_t i = 0; i < stack_.size(); ++i) {
+      if (!stack_[i].until_stage_end || stack_[i].epoch == stage_epoch_)
+        continue;
+      if (timer_ != 0) {
+        ctx.cancel(timer_);
+        timer_ = 0;
+      }
+      if (waiting_ != nullptr) {
+        ctx.count(waiting_->name + "_interrupted");
+        waiting_ = nullptr;
+      }
+      stack_.resize(i);
+      ctx.count("stage_ends");
+      run(ctx);
+      return;
+    }
   }
 
   void on_timer(behaviour_context& ctx, const timer_event& e) override {
@@ -70,8 +98,10 @@ public:
   }
 
   void on_message(behaviour_context& ctx, const message_view& m) override {
-    if (waiting_ == nullptr || !matches(*waiting_, m))
+    if (waiting_ == nullptr || !matches(*waiting_, m)) {
+      keep(ctx, m);
       return;
+    }
     ctx.record_latency(waiting_->name, std::chrono::duration_cast<std::chrono::microseconds>(
                                            ctx.now() - wait_started_));
     ctx.count(waiting_->name + "_matched");
@@ -91,7 +121,64 @@ private:
     std::size_t pc;
     /// Passes left through `steps` (0 = forever).
     std::uint64_t left;
+    /// `repeat = "stage"`: passes until the stage of `epoch` ends.
+    bool until_stage_end;
+    std::uint64_t epoch;
   };
+
+  /// A message that matched some wait step while no wait wanted it.
+  struct kept_message {
+    /// Which of `waits_` it matches (bit i = waits_[i]).
+    std::uint64_t waits;
+    behaviour_context::clock::time_point at;
+    stored_message message;
+  };
+
+  /// Most messages kept for later wait steps.
+  static constexpr std::size_t max_kept = 16;
+
+  void collect_waits(const std::vector<config::step>& steps) {
+    for (const auto& st : steps) {
+      if (st.type == config::step::kind::wait && waits_.size() < 64)
+        waits_.push_back(&st);
+      collect_waits(st.steps);
+      collect_waits(st.otherwise);
+    }
+  }
+
+  /// Keeps `m` (bounded, oldest out first) when a wait step of the entry would match it.
+  void keep(behaviour_context& ctx, const message_view& m) {
+    std::uint64_t mask = 0;
+    for (std::size_t i = 0; i < waits_.size(); ++i)
+      if (matches(*waits_[i], m))
+        mask |= std::uint64_t{1} << i;
+    if (mask == 0)
+      return;
+    if (kept_.size() == max_kept)
+      kept_.erase(kept_.begin());
+    kept_.push_back({mask, ctx.now(), stored_message{m}});
+  }
+
+  /// Takes the oldest kept message for wait step `st` that arrived within its timeout.
+  bool take_kept(behaviour_context& ctx, const config::step& st) {
+    auto i =
+        static_cast<std::size_t>(std::find(waits_.begin(), waits_.end(), &st) - waits_.begin());
+    if (i >= waits_.size())
+      return false;
+    auto oldest = ctx.now() - st.duration;
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if ((it->waits & (std::uint64_t{1} << i)) == 0 || it->at < oldest)
+        continue;
+      ctx.record_latency(st.name, std::chrono::microseconds{0});
+      ctx.count(st.name + "_matched");
+      ctx.count(st.name + "_early");
+      last_ = std::move(it->message);
+      has_last_ = true;
+      kept_.erase(it);
+      return true;
+    }
+    return false;
+  }
 
   static bool matches(const config::step& w, const message_view& m) {
     if (!w.destination.empty() && !pattern_match(w.destination, m.destination()))
@@ -104,9 +191,8 @@ private:
     return w.text.empty() || pattern_match(w.text, m.body());
   }
 
-  void stop_waiting(behaviour_context& ctx) {
+  void stop_waiting(behaviour_context&) {
     waiting_ = nullptr;
-    ctx.deliver_room_messages(false);
   }
 
   /// Runs steps until one blocks (sleep, wait), the steps end, or a bounded number of steps
@@ -117,6 +203,10 @@ private:
         return; // done: the session stays connected, listening, until the stage ends
       auto& f = stack_.back();
       if (f.pc >= f.steps->size()) {
+        if (f.until_stage_end && f.epoch != stage_epoch_) {
+          stack_.pop_back(); // its stage is over
+          continue;
+        }
         if (f.left == 1) {
           stack_.pop_back();
           continue;
@@ -148,9 +238,10 @@ private:
       ctx.send_chat(ctx.now());
       return true;
     case kind::wait:
+      if (take_kept(ctx, st))
+        return true; // it came before the wait began
       waiting_ = &st;
       wait_started_ = ctx.now();
-      ctx.deliver_room_messages(true);
       timer_ = ctx.after(st.duration);
       return false;
     case kind::sleep: {
@@ -187,13 +278,13 @@ private:
       }
       return true;
     case kind::repeat:
-      stack_.push_back({&st.steps, 0, st.times});
+      stack_.push_back({&st.steps, 0, st.times, st.until_stage_end, stage_epoch_});
       return true;
     case kind::chance:
       if (ctx.random_unit() < st.probability)
-        stack_.push_back({&st.steps, 0, 1});
+        stack_.push_back({&st.steps, 0, 1, false, 0});
       else if (!st.otherwise.empty())
-        stack_.push_back({&st.otherwise, 0, 1});
+        stack_.push_back({&st.otherwise, 0, 1, false, 0});
       return true;
     case kind::reconnect:
       ctx.count("reconnects");
@@ -265,6 +356,11 @@ private:
   stored_message last_;
   bool has_last_ = false;
   std::uint64_t seq_ = 0;
+  /// The entry's wait steps, and messages kept for them.
+  std::vector<const config::step*> waits_;
+  std::vector<kept_message> kept_;
+  /// Stage changes seen by this session.
+  std::uint64_t stage_epoch_ = 0;
 };
 
 } // namespace

@@ -85,6 +85,11 @@ struct recording_context final : behaviour_context {
   std::vector<timer> timers;
   timer_id next_timer = 0;
   bool room_messages = false, ended = false, restarted = false;
+  bool rest = false;
+  std::vector<std::int64_t> joined, privates;
+  std::vector<std::string> said_in;
+  std::map<std::uint32_t, std::int64_t> members;
+  std::uint32_t next_request = 0;
 
   std::uint32_t user_index() const override {
     return index;
@@ -159,6 +164,26 @@ struct recording_context final : behaviour_context {
   }
   void record_latency(std::string_view name, std::chrono::microseconds v) override {
     samples[std::string{name}].push_back(v.count());
+  }
+  bool rooms_over_rest() const override {
+    return rest;
+  }
+  std::uint32_t join_room(std::int64_t r) override {
+    joined.push_back(r);
+    return ++next_request;
+  }
+  std::uint32_t open_private_room(std::int64_t m) override {
+    privates.push_back(m);
+    return ++next_request;
+  }
+  void say_in(std::int64_t r, std::string_view text) override {
+    said_in.push_back(std::to_string(r) + " " + std::string{text});
+  }
+  std::optional<std::int64_t> member_of(std::uint32_t k) const override {
+    auto it = members.find(k);
+    if (it == members.end())
+      return std::nullopt;
+    return it->second;
   }
   void end_session() override {
     ended = true;
@@ -413,7 +438,7 @@ steps = [
   CHECK(ctx.counts["pong_timeout"] == 1);
   CHECK(ctx.counts["pong_matched"] == 1);
   CHECK(ctx.acks.size() == 1);
-  CHECK_FALSE(ctx.room_messages); // no wait open: no message reaches the steps
+  CHECK(ctx.room_messages); // steps that wait keep listening, so no reply is lost
   // chance 1.0: the sleep, then unsubscribe and reconnect; nothing runs after a reconnect.
   CHECK(ctx.unsubscribed.empty());
   ctx.fire_next(*b);
@@ -435,6 +460,186 @@ TEST_CASE("steps: a loop without a pause yields instead of spinning", "[behaviou
   REQUIRE(ctx.timers.size() == 1); // continues on the next turn
   ctx.fire_next(*b);
   CHECK(ctx.chats.size() > first);
+}
+
+TEST_CASE("steps: a reply that comes before its wait step is kept (bounded, within the timeout)",
+          "[behaviours][steps]") {
+  auto sc = load(R"(
+[[behaviour]]
+steps = [
+  { send = "question" },
+  { sleep = "1s" },
+  { repeat = 20, steps = [ { wait = "answer", body = "*ans*", timeout = "2s" } ] },
+  { chat = true },
+]
+)");
+  recording_context ctx;
+  auto b = make(sc, 0, ctx);
+  b->on_connected(ctx);
+  CHECK(ctx.room_messages);
+  REQUIRE(ctx.timers.size() == 1); // the sleep
+  // 20 answers arrive while the user still sleeps (and one that no wait would take): the
+  // newest 16 are kept.
+  test_message m;
+  m.room = true;
+  for (int i = 0; i < 20; ++i) {
+    m.text = "ans " + std::to_string(i);
+    b->on_message(ctx, m);
+  }
+  m.text = "unrelated";
+  b->on_message(ctx, m);
+  ctx.fire_next(*b); // the sleep ends: 16 waits are over at once, the 17th waits
+  CHECK(ctx.counts["answer_matched"] == 16);
+  CHECK(ctx.counts["answer_early"] == 16);
+  CHECK(ctx.samples["answer"] == std::vector<std::int64_t>(16, 0));
+  REQUIRE(ctx.timers.size() == 1);
+  // One more answer is taken by the open wait, at once.
+  ctx.t += 5ms;
+  m.text = "ans live";
+  b->on_message(ctx, m);
+  CHECK(ctx.counts["answer_matched"] == 17);
+  CHECK(ctx.samples["answer"].back() == 5000);
+  // A kept answer older than the wait's timeout does not count: the 19th waits for real.
+  ctx.fire_next(*b); // the 18th times out after 2 s
+  CHECK(ctx.counts["answer_timeout"] == 1);
+  m.text = "ans old";
+  b->on_message(ctx, m); // kept while the 19th waits? no: the 19th is waiting and takes it
+  CHECK(ctx.counts["answer_matched"] == 18);
+  ctx.t += 3s;
+  ctx.fire_next(*b); // the 20th: nothing kept, it times out
+  CHECK(ctx.counts["answer_timeout"] == 2);
+  CHECK(ctx.chats.size() == 1);
+}
+
+TEST_CASE("steps: a kept reply older than the wait's timeout is not taken", "[behaviours][steps]") {
+  auto sc = load(R"(
+[[behaviour]]
+steps = [ { sleep = "3s" }, { wait = "answer", body = "ans*", timeout = "2s" }, { chat = true } ]
+)");
+  recording_context ctx;
+  auto b = make(sc, 0, ctx);
+  b->on_connected(ctx);
+  test_message m;
+  m.room = true;
+  m.text = "ans early";
+  b->on_message(ctx, m); // at 0 s; the wait starts at 3 s and looks back 2 s
+  ctx.fire_next(*b);
+  CHECK(ctx.counts["answer_matched"] == 0);
+  REQUIRE(ctx.timers.size() == 1);
+  ctx.fire_next(*b);
+  CHECK(ctx.counts["answer_timeout"] == 1);
+  CHECK(ctx.chats.size() == 1);
+}
+
+TEST_CASE("steps: repeat = \"stage\" ends when the stage does, cutting its pause short",
+          "[behaviours][steps]") {
+  auto sc = load(R"(
+[[behaviour]]
+steps = [
+  { repeat = "stage", steps = [ { chat = true }, { sleep = "1s" } ] },
+  { send = "bye" },
+  { repeat = "stage", steps = [ { chat = true }, { wait = "x", body = "never", timeout = "9s" } ] },
+]
+)");
+  recording_context ctx;
+  auto b = make(sc, 0, ctx);
+  b->on_connected(ctx);
+  ctx.fire_next(*b);
+  ctx.fire_next(*b);
+  CHECK(ctx.chats.size() == 3);
+  CHECK(ctx.sent.empty());
+  b->on_stage_changed(ctx, 1); // mid-sleep: the loop ends now, the steps go on after it
+  CHECK(ctx.sent == std::vector<std::string>{"/publish/1 bye"});
+  CHECK(ctx.counts["stage_ends"] == 1);
+  // The second loop began in the new stage: it runs until the next change, then the steps end.
+  CHECK(ctx.chats.size() == 4);
+  ctx.fire_next(*b); // the wait times out, the loop goes round
+  CHECK(ctx.chats.size() == 5);
+  b->on_stage_changed(ctx, 2);
+  CHECK(ctx.counts["x_interrupted"] == 1);
+  CHECK(ctx.counts["stage_ends"] == 2);
+  CHECK(ctx.timers.empty());
+  CHECK(ctx.chats.size() == 5);
+}
+
+TEST_CASE("room_hopper: on the chat protocol it joins rooms over REST and speaks there",
+          "[behaviours]") {
+  auto sc = load("[[behaviour]]\nname = \"room_hopper\"\nrooms = 4\nmessages = 2\n");
+  recording_context ctx;
+  ctx.rest = true;
+  ctx.index = 5;
+  auto b = make(sc, 0, ctx);
+  b->on_connected(ctx);
+  ctx.fire_next(*b);
+  REQUIRE(ctx.joined.size() == 1);
+  CHECK(ctx.joined[0] != 1);     // never its own room
+  CHECK(ctx.subscribed.empty()); // the context subscribes once the room is joined
+  room_joined ev;
+  ev.request = 1;
+  ev.room = ctx.joined[0];
+  ev.subscription = "sub-7";
+  b->on_room_joined(ctx, ev);
+  REQUIRE(ctx.said_in.size() == 2);
+  CHECK_THAT(ctx.said_in[0], Catch::StartsWith(std::to_string(ev.room) + " [H5-1]"));
+  CHECK(ctx.counts["joins"] == 1);
+  // The next hop leaves that room; an answer overtaken by a newer hop is undone.
+  ctx.fire_next(*b);
+  CHECK(ctx.unsubscribed == std::vector<std::string>{"sub-7"});
+  ctx.fire_next(*b);
+  room_joined stale;
+  stale.request = 2;
+  stale.room = ctx.joined[1];
+  stale.subscription = "sub-8";
+  b->on_room_joined(ctx, stale);
+  CHECK(ctx.unsubscribed == std::vector<std::string>{"sub-7", "sub-8"});
+  CHECK(ctx.said_in.size() == 2);
+  room_joined failed;
+  failed.request = 3;
+  failed.error = std::make_error_code(std::errc::permission_denied);
+  b->on_room_joined(ctx, failed);
+  CHECK(ctx.counts["join_failures"] == 1);
+}
+
+TEST_CASE("private_pairs: on the chat protocol a pair shares a private room", "[behaviours]") {
+  auto sc = load("[[behaviour]]\nname = \"private_pairs\"\n");
+  recording_context first, second, odd;
+  first.rest = second.rest = odd.rest = true;
+  first.ordinal = 6;
+  second.ordinal = 7;
+  odd.ordinal = 8;
+  first.members = second.members = odd.members = {{6, 1006}, {7, 1007}, {8, 1008}};
+  auto a = make(sc, 0, first);
+  auto b = make(sc, 0, second);
+  auto c = make(sc, 0, odd);
+  a->on_connected(first);
+  b->on_connected(second);
+  c->on_connected(odd);
+  CHECK(first.privates == std::vector<std::int64_t>{1007});
+  CHECK(second.privates == std::vector<std::int64_t>{1006});
+  CHECK(odd.privates.empty());
+  CHECK(odd.counts["unpaired"] == 1);
+  room_joined ev;
+  ev.request = 1;
+  ev.room = 42;
+  ev.subscription = "sub-1";
+  a->on_room_joined(first, ev);
+  b->on_room_joined(second, ev);
+  CHECK(second.timers.empty());
+  first.fire_next(*a);
+  REQUIRE(first.said_in.size() == 1);
+  CHECK_THAT(first.said_in[0], Catch::StartsWith("42 ping 1 "));
+  // The room's broadcast wraps the text in the chat server's JSON.
+  test_message ping;
+  ping.text = "{\"roomId\":42,\"content\":\"" + first.said_in[0].substr(3) + "\"}";
+  b->on_message(second, ping);
+  REQUIRE(second.said_in.size() == 1);
+  CHECK_THAT(second.said_in[0], Catch::StartsWith("42 pong 1 "));
+  test_message pong;
+  pong.text = "{\"roomId\":42,\"content\":\"" + second.said_in[0].substr(3) + "\"}";
+  a->on_message(first, pong);
+  CHECK(first.samples["pair_round_trip"].size() == 1);
+  a->on_message(first, ping); // its own ping back: not an answer
+  CHECK(first.said_in.size() == 1);
 }
 
 TEST_CASE("pattern_match: globs match whole texts, plain patterns are substrings", "[behaviours]") {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <tuple>
 
@@ -23,6 +24,12 @@ struct sup_log {
   bool all_connected = true; // report every user connected when asked
   int stats_requests = 0;
   int shutdowns = 0;
+  struct arrival {
+    milliseconds at;
+    uint32_t count, min_ms, max_ms, cap;
+  };
+  std::vector<arrival> arrivals;
+  std::vector<uint32_t> stages; // stage_atom messages, in order
 };
 
 supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
@@ -53,6 +60,12 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
       [](respawn_atom, uint32_t, uint64_t) {},
       [](healthy_atom, uint32_t, uint64_t) {},
       [](deadline_atom, uint32_t, uint64_t) {},
+      [=](arrive_atom, uint32_t count, uint32_t min_ms, uint32_t max_ms, uint32_t cap) {
+        auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
+        log->arrivals.push_back({at, count, min_ms, max_ms, cap});
+      },
+      [](expire_atom, uint32_t, uint64_t) {},
+      [=](stage_atom, uint32_t stage) { log->stages.push_back(stage); },
   };
 }
 
@@ -278,4 +291,72 @@ TEST_CASE_METHOD(director_fixture, "ending the current stage starts the next one
   second.run();
   REQUIRE(second.obs->done.size() == 1);
   CHECK(second.obs->done[0] == milliseconds{5500});
+}
+
+TEST_CASE_METHOD(director_fixture, "director runs an open-model stage between closed ones",
+                 "[director][open]") {
+  stage open{"open", 8, milliseconds{2000}, milliseconds{1000}};
+  open.arrival_rate = 10.0;
+  open.session_length = milliseconds{500};
+  open.session_length_max = milliseconds{1500};
+  config.stages = {{"warm", 10, milliseconds{1000}, milliseconds{1000}},
+                   open,
+                   {"after", 4, milliseconds{1000}, milliseconds{0}}};
+  start(2);
+  advance(10s);
+  // The closed population goes to 0 when the open stage starts, and the next closed stage
+  // starts from there.
+  for (auto& log : logs) {
+    CHECK(std::find(log->targets.begin(), log->targets.end(),
+                    std::make_pair(milliseconds{2000}, uint32_t{0})) != log->targets.end());
+    CHECK(std::find(log->targets.begin(), log->targets.end(),
+                    std::make_pair(milliseconds{4000}, uint32_t{2})) != log->targets.end());
+  }
+  // 10 arrivals a second for 2 s (the stage's ramp does not apply), dealt round robin, each
+  // supervisor capped at its half of the stage's 8 concurrent sessions.
+  uint32_t total = 0;
+  for (auto& log : logs) {
+    uint32_t mine = 0;
+    for (auto& a : log->arrivals) {
+      CHECK(a.at >= milliseconds{2000});
+      CHECK(a.at < milliseconds{4000});
+      CHECK(a.min_ms == 500);
+      CHECK(a.max_ms == 1500);
+      CHECK(a.cap == 4);
+      mine += a.count;
+    }
+    CHECK(mine == 10);
+    total += mine;
+  }
+  CHECK(total == 20);
+  // No arrival goes out before it is due: by 2.5 s, the arrivals of 2.0 .. 2.5 s at most.
+  uint32_t early = 0;
+  for (auto& log : logs)
+    for (auto& a : log->arrivals)
+      if (a.at <= milliseconds{2500})
+        early += a.count;
+  CHECK(early == 6);
+  // Each stage change is told to every supervisor once.
+  for (auto& log : logs)
+    CHECK(log->stages == std::vector<uint32_t>{0, 1, 2});
+  using entry = std::tuple<milliseconds, uint32_t, std::string, run_phase>;
+  CHECK(std::find(obs->phases.begin(), obs->phases.end(),
+                  entry{2000ms, 1, "open", run_phase::steady}) != obs->phases.end());
+  REQUIRE(obs->done.size() == 1);
+  CHECK(obs->done[0] == milliseconds{5000});
+}
+
+TEST_CASE("an open stage has no closed population", "[plan][open]") {
+  stage open{"open", 50, milliseconds{2000}, milliseconds{1000}};
+  open.arrival_rate = 5.0;
+  open.session_length = milliseconds{1000};
+  population_plan plan{{{"a", 10, milliseconds{1000}, milliseconds{0}}, open}};
+  CHECK(plan.total() == milliseconds{3000}); // no ramp for the open stage
+  CHECK(plan.target(milliseconds{500}) == 10);
+  CHECK(plan.target(milliseconds{1500}) == 0);
+  CHECK(plan.at(milliseconds{5000}).target == 0);
+  CHECK(plan.peak() == 10);
+  CHECK(validate(std::vector<stage>{open}).empty());
+  open.session_length = milliseconds{0};
+  CHECK(!validate(std::vector<stage>{open}).empty());
 }

@@ -31,6 +31,7 @@ struct world {
   std::vector<user_identity> spawned;    // identities in spawn order
   std::map<uint32_t, caf::actor> latest; // newest actor per identity index
   std::vector<uint32_t> stop_requests;   // identity indices that received stop_atom
+  std::vector<uint32_t> stages;          // stage_atom messages the users received
 };
 
 struct fake_user_state {
@@ -45,6 +46,7 @@ caf::behavior fake_user(caf::stateful_actor<fake_user_state>* self, supervisor_a
       [=](fail_atom) { self->quit(caf::make_error(caf::sec::runtime_error)); },
       [=](up_atom) { self->send(parent, connected_atom::value); },
       [=](quit_atom) { self->quit(); },
+      [=](stage_atom, uint32_t stage) { w->stages.push_back(stage); },
       [=](stop_atom) {
         w->stop_requests.push_back(index);
         if (!w->ignore_stop)
@@ -78,6 +80,17 @@ struct supervisor_fixture : test::actor_fixture {
     config.seed = 1;
   }
 
+  ~supervisor_fixture() {
+    // Actors still running when a test ends keep each other alive (supervisor <-> users,
+    // world -> users): end them, so that the sanitizer build sees no leak.
+    for (auto& [index, user] : w->latest)
+      self->send_exit(user, caf::exit_reason::user_shutdown);
+    if (sup)
+      self->send_exit(sup, caf::exit_reason::user_shutdown);
+    run();
+    w->latest.clear();
+  }
+
   void start() {
     auto w_ = w;
     user_factory factory = [w_](caf::local_actor* self, const user_identity& id) -> caf::actor {
@@ -101,6 +114,11 @@ struct supervisor_fixture : test::actor_fixture {
   void fail(uint32_t index) {
     REQUIRE(w->latest.count(index) == 1);
     self->send(w->latest[index], fail_atom::value);
+    run();
+  }
+
+  void arrive(uint32_t count, uint32_t min_ms, uint32_t max_ms, uint32_t cap) {
+    self->send(sup, arrive_atom::value, count, min_ms, max_ms, cap);
     run();
   }
 
@@ -344,6 +362,133 @@ TEST_CASE_METHOD(supervisor_fixture, "supervisor shutdown stops all and cancels 
   CHECK(final_stats.failures == 1);
   advance(60s);
   CHECK(w->spawned.size() == 3); // no restart after shutdown, ever
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "open model: arrivals take free slots, leave after their length, drop when full",
+                 "[supervisor][open]") {
+  config.capacity = 10;
+  start();
+  arrive(2, 1000, 1000, 3);
+  REQUIRE(w->spawned.size() == 2);
+  CHECK(w->spawned[0].index == 0);
+  CHECK(w->spawned[1].index == 1);
+  auto s = stats();
+  CHECK(s.arrivals == 2);
+  CHECK(s.arrivals_started == 2);
+  CHECK(s.target == 2); // the open sessions alive are the population the plan wants
+  CHECK(s.connected == 2);
+  advance(500ms);
+  arrive(2, 1000, 1000, 3); // one free slot under the cap of 3: one starts, one is dropped
+  REQUIRE(w->spawned.size() == 3);
+  CHECK(w->spawned[2].index == 2);
+  s = stats();
+  CHECK(s.arrivals == 4);
+  CHECK(s.arrivals_started == 3);
+  CHECK(s.arrivals_dropped == 1);
+  advance(499ms);
+  CHECK(w->stop_requests.empty());
+  advance(1ms); // the first two have lived their second: they leave gracefully
+  CHECK(w->stop_requests == std::vector<uint32_t>{0, 1});
+  s = stats();
+  CHECK(s.sessions_completed == 2);
+  CHECK(s.running == 1);
+  CHECK(s.failures == 0);
+  // Their slots are free again: the lowest is reused by the next arrival.
+  arrive(1, 1000, 1000, 3);
+  REQUIRE(w->spawned.size() == 4);
+  CHECK(w->spawned[3].index == 0);
+  advance(500ms);
+  CHECK(stats().sessions_completed == 3);
+  advance(10s);
+  s = stats();
+  CHECK(s.sessions_completed == 4);
+  CHECK(s.running == 0);
+  CHECK(s.target == 0);
+  CHECK(w->spawned.size() == 4); // departed users are never restarted
+}
+
+TEST_CASE_METHOD(supervisor_fixture, "open model: a late expiry of a reused slot is ignored",
+                 "[supervisor][open]") {
+  start();
+  arrive(1, 1000, 1000, 1);
+  REQUIRE(w->spawned.size() == 1);
+  advance(200ms);
+  self->send(w->latest[0], quit_atom::value); // the session ends itself: complete, slot free
+  run();
+  auto s = stats();
+  CHECK(s.sessions_completed == 1);
+  CHECK(s.running == 0);
+  advance(100ms);
+  arrive(1, 1000, 1000, 1); // reuses slot 0 at 300 ms; lives until 1300 ms
+  REQUIRE(w->spawned.size() == 2);
+  CHECK(w->spawned[1].index == 0);
+  advance_to(1000ms); // the first arrival's timer fires for the slot: ignored
+  CHECK(w->stop_requests.empty());
+  CHECK(stats().running == 1);
+  advance(300ms);
+  CHECK(w->stop_requests == std::vector<uint32_t>{0});
+  s = stats();
+  CHECK(s.sessions_completed == 2);
+  CHECK(s.running == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "open model: a failed session is restarted within its length, then leaves",
+                 "[supervisor][open]") {
+  start();
+  arrive(1, 5000, 5000, 1);
+  fail(0);
+  advance(1000ms); // the backoff's first delay
+  REQUIRE(w->spawned.size() == 2);
+  CHECK(w->spawned[1].index == 0);
+  auto s = stats();
+  CHECK(s.failures == 1);
+  CHECK(s.successes == 1);
+  advance(4000ms);
+  CHECK(w->stop_requests == std::vector<uint32_t>{0});
+  CHECK(stats().sessions_completed == 1);
+  // A session whose length ends while it waits for a restart just frees its slot.
+  arrive(1, 500, 500, 1);
+  fail(0);
+  advance(500ms);
+  s = stats();
+  CHECK(s.running == 0);
+  CHECK(s.target == 0);
+  CHECK(s.sessions_completed == 1);
+  advance(10s);
+  CHECK(w->spawned.size() == 3); // its restart never came
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "open model: random lengths stay within bounds; a closed target cuts sessions",
+                 "[supervisor][open]") {
+  start();
+  arrive(20, 1000, 2000, 20);
+  REQUIRE(w->spawned.size() == 20);
+  advance(999ms);
+  CHECK(w->stop_requests.empty());
+  advance(501ms); // halfway through [1 s, 2 s]: some have left, not all
+  CHECK(!w->stop_requests.empty());
+  CHECK(w->stop_requests.size() < 20);
+  advance(500ms);
+  CHECK(w->stop_requests.size() == 20);
+  CHECK(stats().sessions_completed == 20);
+  // Open sessions alive when a closed population is wanted are stopped, not completed, and
+  // their slots go to the closed model.
+  arrive(2, 60000, 60000, 20);
+  w->stop_requests.clear();
+  set_target(1);
+  CHECK(w->stop_requests.size() == 2);
+  auto s = stats();
+  CHECK(s.sessions_completed == 20);
+  CHECK(s.target == 1);
+  CHECK(s.running == 1);
+  CHECK(w->spawned.back().index == 0);
+  // Stage changes reach the live users.
+  self->send(sup, stage_atom::value, uint32_t{3});
+  run();
+  CHECK(w->stages == std::vector<uint32_t>{3});
 }
 
 TEST_CASE("supervisor config validation and redacted identities", "[supervisor]") {

@@ -95,13 +95,14 @@ steps = [
   { chance = 0.25, steps = [ { nack = true } ], otherwise = [ { reconnect = true } ] },
   { unsubscribe = "/topic/t.{room}" },
   { repeat = "forever", steps = [ { sleep = "1s" } ] },
+  { repeat = "stage", steps = [ { chat = true } ] },
 ]
 )");
   INFO(all(r));
   REQUIRE(r.ok());
   const auto& e = r.value->behaviours.at(0);
   CHECK(e.name == "steps");
-  REQUIRE(e.steps.size() == 9);
+  REQUIRE(e.steps.size() == 10);
   using k = step::kind;
   CHECK(e.steps[0].type == k::subscribe);
   CHECK(e.steps[0].ack_mode == "client");
@@ -119,6 +120,9 @@ steps = [
   CHECK(e.steps[6].steps.at(0).negative);
   CHECK(e.steps[6].otherwise.at(0).type == k::reconnect);
   CHECK(e.steps[8].times == 0);
+  CHECK_FALSE(e.steps[8].until_stage_end);
+  CHECK(e.steps[9].times == 0);
+  CHECK(e.steps[9].until_stage_end);
   CHECK(e.steps[4].where.line == 16);
   // The printed scenario reads back to the same steps.
   auto again = load_scenario_text(to_toml(*r.value), "again.toml", {}, {});

@@ -105,6 +105,19 @@ TEST_CASE("weights, auth, rooms, reconnect and output are checked", "[config][va
   CHECK_FALSE(has(ds, "target.source_addresses[0]"));
 }
 
+TEST_CASE("an open stage's random session length is bounded", "[config][validate]") {
+  auto s = runnable();
+  s.stages[0].session_length_max = 5s; // without arrival_rate
+  CHECK(has(validate(s), "stage[0].session_length_max"));
+  s.stages[0].arrival_rate = 5;
+  s.stages[0].session_length = 10s; // max below min
+  CHECK(has(validate(s), "stage[0].session_length_max"));
+  s.stages[0].session_length_max = 20s;
+  CHECK_FALSE(has(validate(s), "stage[0].session_length_max"));
+  s.stages[0].arrival_rate = 1e9; // 10^9 a second for the stage's duration
+  CHECK(has(validate(s), "stage[0].arrival_rate"));
+}
+
 TEST_CASE("templates accept only known placeholders", "[config][validate]") {
   auto s = runnable();
   s.destinations.send = "/publish/{rooom}";

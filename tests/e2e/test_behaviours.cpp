@@ -340,3 +340,72 @@ steps = [
   CHECK(flow["sessions"].get<std::uint64_t>() > 5);
   fs::remove_all(dir);
 }
+
+TEST_CASE("chat protocol: room_hopper and private_pairs join rooms over REST; a repeat ends with "
+          "its stage; per-behaviour figures in every report",
+          "[e2e][behaviours]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = load(chat_scenario(srv, R"(
+[[stage]]
+name = "one"
+users = 14
+ramp = "300ms"
+duration = "1500ms"
+[[stage]]
+name = "two"
+users = 14
+ramp = "0s"
+duration = "1500ms"
+
+[[behaviour]]
+name = "room_hopper"
+weight = 4
+every = "300ms"
+rooms = 5
+messages = 2
+
+[[behaviour]]
+name = "private_pairs"
+weight = 6
+every = "300ms"
+
+[[behaviour]]
+label = "staged"
+weight = 4
+steps = [
+  { repeat = "stage", steps = [ { chat = true }, { sleep = "200ms" } ] },
+  { chat = true },
+]
+)"));
+  auto dir = temp_dir("behaviours-chat-rooms");
+  auto code = run_load_test(sc, quiet_options(dir));
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["counters"]["errors_total"].get<std::uint64_t>() == 0);
+  auto hopper = behaviour_of(summary, "room_hopper");
+  CHECK(counter(hopper, "joins") > 0);
+  CHECK(counter(hopper, "join_failures") == 0);
+  CHECK(counter(hopper, "room_rest_failed") == 0);
+  CHECK(samples(hopper, "room_rest") > 0);
+  CHECK(samples(hopper, "echo") > 0);
+  auto pairs = behaviour_of(summary, "private_pairs");
+  CHECK(counter(pairs, "rooms_opened") == 6);
+  CHECK(counter(pairs, "pings") > 0);
+  CHECK(counter(pairs, "pongs") > 0);
+  CHECK(samples(pairs, "pair_round_trip") > 0);
+  auto staged = behaviour_of(summary, "staged");
+  // Each of the 4 users heard the first stage end once and left its loop.
+  CHECK(counter(staged, "stage_ends") == 4);
+  // Per-behaviour figures per stage, per second, and in the page.
+  REQUIRE(summary["stages"].size() == 2);
+  CHECK(summary["stages"][1]["behaviours"].size() == 3);
+  auto ts = read_file(dir + "/timeseries.csv");
+  CHECK(ts.find("room_hopper users=") != std::string::npos);
+  CHECK(ts.find("private_pairs users=") != std::string::npos);
+  auto page = read_file(dir + "/report.html");
+  CHECK(page.find("id=\"behaviours-table\"") != std::string::npos);
+  CHECK(page.find("Users by behaviour") != std::string::npos);
+  fs::remove_all(dir);
+}

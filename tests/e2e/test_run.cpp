@@ -273,3 +273,60 @@ max = "1s"
   CHECK(c["stomp_connected"].get<std::uint64_t>() == 10);
   fs::remove_all(dir);
 }
+
+TEST_CASE("an open-model stage starts arrivals, ends sessions after their length and counts "
+          "what it could not start",
+          "[e2e][open]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  // 10 arrivals a second for 3 s, each staying 1 s: about 10 sessions would be alive at once,
+  // but the stage allows 5, so some arrivals must be dropped rather than queued.
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "open"
+users = 5
+duration = "3s"
+arrival_rate = 10
+session_length = "1s"
+[behaviour]
+interval = "200ms"
+)");
+  auto dir = temp_dir("open");
+  REQUIRE(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  auto stats = srv.stats();
+  srv.stop();
+  auto summary = read_json(dir + "/summary.json");
+  auto& c = summary["counters"];
+  auto arrivals = c["arrivals"].get<std::uint64_t>();
+  auto started = c["arrivals_started"].get<std::uint64_t>();
+  auto dropped = c["arrivals_dropped"].get<std::uint64_t>();
+  auto completed = c["sessions_completed"].get<std::uint64_t>();
+  CHECK(arrivals == 30); // k / 10 s for k = 0..29, all before 3 s
+  CHECK(started + dropped == arrivals);
+  CHECK(dropped > 0);
+  CHECK(started >= 5);
+  CHECK(completed > 0);
+  CHECK(completed <= started);
+  // No session failed or was restarted: at most one connection per started arrival (one that
+  // started just before the end may not have connected yet), each ended by a DISCONNECT.
+  CHECK(c["errors_total"].get<std::uint64_t>() == 0);
+  CHECK(c["reconnect_attempts"].get<std::uint64_t>() == 0);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() <= started);
+  CHECK(c["disconnects_graceful"].get<std::uint64_t>() <=
+        c["stomp_connected"].get<std::uint64_t>());
+  CHECK(stats.sessions_total <= started);
+  // Sent messages are all accounted for.
+  CHECK(c["round_trips"].get<std::uint64_t>() + c["unresolved"].get<std::uint64_t>() ==
+        c["messages_sent"].get<std::uint64_t>());
+  CHECK(c["lost"].get<std::uint64_t>() == 0);
+  // The per-stage figures and the other reports say the same.
+  REQUIRE(summary["stages"].size() == 1);
+  CHECK(summary["stages"][0]["counters"]["arrivals"].get<std::uint64_t>() == arrivals);
+  auto csv = read_file(dir + "/load_test_result.csv");
+  CHECK(csv.find("arrivals_scheduled,30") != std::string::npos);
+  CHECK(csv.find("arrivals_dropped," + std::to_string(dropped)) != std::string::npos);
+  auto ts = read_file(dir + "/timeseries.csv");
+  CHECK(ts.find("arrivals,arrivals_dropped,sessions_completed,behaviours") != std::string::npos);
+  CHECK(read_file(dir + "/report.html").find("Open model: arrivals") != std::string::npos);
+  fs::remove_all(dir);
+}
