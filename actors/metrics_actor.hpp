@@ -126,5 +126,5 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
 
 } // namespace stompede
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::io_delta)
+// Travels between local actors only (io_delta and worker_delta have field lists: wire.hpp).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::metrics_result)
