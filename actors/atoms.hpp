@@ -71,6 +71,9 @@ using delta_atom = caf::atom_constant<caf::atom("delta")>;
 /// (ready_atom, caf::actor slice) once its users are logged in, or an error.
 using assign_atom = caf::atom_constant<caf::atom("assign")>;
 
+/// engine -> metrics: `lost_atom, uint32_t k`: worker k is gone; stop asking it for deltas.
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+
 /// agent -> controller: a slice is ready.
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 

@@ -524,8 +524,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       }
       if (opts.remote) {
         bool none_left = false;
-        for (auto& line : opts.remote->poll_lost(none_left)) {
+        for (auto& [k, line] : opts.remote->poll_lost(none_left)) {
           std::fprintf(stderr, "\nstompede: %s\n", line.c_str());
+          self->send(metrics, lost_atom::value, k);
           self->send(metrics, control_atom::value, line);
           run.lost_workers.push_back(line);
         }
@@ -576,8 +577,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                  });
     if (opts.remote) {
       bool none_left = false;
-      for (auto& line : opts.remote->poll_lost(none_left))
-        run.lost_workers.push_back(line);
+      for (auto& lost : opts.remote->poll_lost(none_left))
+        run.lost_workers.push_back(lost.second);
       opts.remote->finish();
       run.workers = opts.remote->worker_count();
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace stompede {
@@ -27,8 +28,9 @@ public:
   /// Once the actor system runs: hands every worker its slice and waits until each is ready
   /// (its users logged in). One handle per slice, in slice order; empty with `why` on failure.
   virtual std::vector<caf::actor> start(caf::actor_system& sys, std::string& why) = 0;
-  /// Workers lost since the last call, one line each; `none_left` when no worker is left.
-  virtual std::vector<std::string> poll_lost(bool& none_left) = 0;
+  /// Workers lost since the last call: the slice index and one line saying which, when, why;
+  /// `none_left` when no worker is left.
+  virtual std::vector<std::pair<std::uint32_t, std::string>> poll_lost(bool& none_left) = 0;
   /// The run is over and its figures are collected: end the workers.
   virtual void finish() = 0;
   /// Workers of the run.

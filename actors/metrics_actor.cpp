@@ -25,9 +25,28 @@ double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick);
 
-/// IO threads and workers answering one collection.
+/// IO threads and workers answering one collection (a lost worker is asked no more).
 std::size_t sources(const metrics_state& st) {
-  return st.pool->size() + st.config.workers.size();
+  std::size_t live = 0;
+  for (bool gone : st.worker_gone)
+    live += gone ? 0 : 1;
+  return st.pool->size() + live;
+}
+
+/// Worker `k`'s answer (or failure) for collection `tick`; a second word for one tick (the
+/// worker was declared lost meanwhile) counts its events only.
+void absorb_worker(caf::stateful_actor<metrics_state>* self, std::size_t k, worker_delta& wd,
+                   std::uint64_t tick) {
+  auto& st = self->state;
+  if (st.answered[k] == tick)
+    tick = 0;
+  else
+    st.answered[k] = tick;
+  if (tick == st.tick) {
+    st.worker_target += wd.target_users;
+    st.worker_reconnecting += wd.reconnecting;
+  }
+  absorb(self, wd.io, tick);
 }
 
 /// Asks every IO thread for its delta; each answers with (io_delta, tick). Workers answer a
@@ -38,23 +57,18 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   st.pending = sources(st);
   st.worker_target = 0;
   st.worker_reconnecting = 0;
-  for (auto& w : st.config.workers) {
+  for (std::size_t k = 0; k < st.config.workers.size(); ++k) {
+    if (st.worker_gone[k])
+      continue;
     auto tick = st.tick;
-    self->request(w, st.config.worker_timeout, get_atom::value, delta_atom::value)
-        .then(
-            [self, tick](worker_delta& wd) {
-              auto& st = self->state;
-              if (tick == st.tick) {
-                st.worker_target += wd.target_users;
-                st.worker_reconnecting += wd.reconnecting;
-              }
-              absorb(self, wd.io, tick);
-            },
-            [self, tick](caf::error&) {
-              // Gone or too slow: nothing from it this interval.
-              io_delta none;
-              absorb(self, none, tick);
-            });
+    self->request(st.config.workers[k], st.config.worker_timeout, get_atom::value,
+                  delta_atom::value)
+        .then([self, k, tick](worker_delta& wd) { absorb_worker(self, k, wd, tick); },
+              [self, k, tick](caf::error&) {
+                // Gone or too slow: nothing from it this interval.
+                worker_delta none;
+                absorb_worker(self, k, none, tick);
+              });
   }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
@@ -236,6 +250,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.supervisors = std::move(supervisors);
   st.sup_now.resize(st.supervisors.size());
   st.sup_levels.resize(st.supervisors.size());
+  st.worker_gone.assign(st.config.workers.size(), false);
+  st.answered.assign(st.config.workers.size(), 0);
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
   st.started = st.last_emit = clock_type::now();
@@ -297,6 +313,18 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         if (!st.sup_now.empty())
           st.sup_now[0] = seen;
         st.sup_final = true;
+      },
+      [=](lost_atom, std::uint32_t k) {
+        // A worker is gone (the controller saw its process or link end): stop waiting for it.
+        auto& st = self->state;
+        if (k >= st.worker_gone.size() || st.worker_gone[k])
+          return;
+        st.worker_gone[k] = true;
+        if (st.pending > 0 && st.answered[k] != st.tick) {
+          st.answered[k] = st.tick;
+          io_delta none;
+          absorb(self, none, st.tick);
+        }
       },
       [=](control_atom, std::string& what) {
         auto& ev = self->state.events;

@@ -93,6 +93,9 @@ struct metrics_state {
   std::int64_t sup_reconnecting = 0;
   /// Levels the workers reported in the collection in progress.
   std::int64_t worker_target = 0;
+  /// Per worker: declared lost (asked no more), and the last collection it answered.
+  std::vector<bool> worker_gone;
+  std::vector<std::uint64_t> answered;
   std::int64_t worker_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).
@@ -116,6 +119,8 @@ struct metrics_result {
 /// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
+/// (lost_atom, uint32 k) worker k is gone, ask it no more;
+/// (lost_atom, uint32 k) worker k is gone: ask it no more, stop waiting for it;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
 /// metrics_result.
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,

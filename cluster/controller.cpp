@@ -329,12 +329,12 @@ public:
     return slices;
   }
 
-  std::vector<std::string> poll_lost(bool& none_left) override {
-    std::vector<std::string> out;
+  std::vector<std::pair<std::uint32_t, std::string>> poll_lost(bool& none_left) override {
+    std::vector<std::pair<std::uint32_t, std::string>> out;
     // A local worker that ended is known from its exit status before its link closes.
     for (std::size_t k = 0; k < children_.size(); ++k)
       if (!lost_[k] && reap(children_[k], false))
-        out.push_back(lose(k, describe_status(children_[k].status)));
+        out.emplace_back(k, lose(k, describe_status(children_[k].status)));
     std::vector<std::pair<std::uint32_t, std::string>> entries;
     {
       std::lock_guard<std::mutex> guard(losses_->m);
@@ -344,9 +344,9 @@ public:
       if (k >= lost_.size() || lost_[k])
         continue;
       if (k < children_.size() && reap(children_[k], true))
-        out.push_back(lose(k, describe_status(children_[k].status)));
+        out.emplace_back(k, lose(k, describe_status(children_[k].status)));
       else
-        out.push_back(lose(k, why));
+        out.emplace_back(k, lose(k, why));
     }
     none_left = !lost_.empty() && std::all_of(lost_.begin(), lost_.end(), [](bool b) { return b; });
     return out;
