@@ -130,6 +130,54 @@ caf::behavior link_actor(link_ptr self, std::vector<caf::actor> agents,
   };
 }
 
+// -- the local stand-in of a worker's slice -------------------------------------------------
+
+/// What the stage director and the metrics actor hold for a worker: forwards everything to the
+/// worker's slice (`delegate`: the answer goes straight back to the asker) until the worker is
+/// declared lost; from then on it answers at once (no users, no figures) instead of leaving the
+/// director's shutdown or a metrics collection waiting for their timeouts.
+caf::behavior slice_stub(caf::event_based_actor* self, caf::actor remote) {
+  auto lost = std::make_shared<bool>(false);
+  return {
+      [=](lost_atom) { *lost = true; },
+      [=](target_atom, std::uint32_t n) {
+        if (!*lost)
+          self->send(remote, target_atom::value, n);
+      },
+      [=](arrive_atom, std::uint32_t count, std::uint32_t min_ms, std::uint32_t max_ms,
+          std::uint32_t cap) {
+        if (!*lost)
+          self->send(remote, arrive_atom::value, count, min_ms, max_ms, cap);
+      },
+      [=](stage_atom, std::uint32_t stage) {
+        if (!*lost)
+          self->send(remote, stage_atom::value, stage);
+      },
+      [=](control_atom, bool paused) {
+        if (!*lost)
+          self->send(remote, control_atom::value, paused);
+      },
+      [=](get_atom, stats_atom) {
+        if (*lost)
+          self->make_response_promise().deliver(supervisor_stats{});
+        else
+          self->delegate(remote, get_atom::value, stats_atom::value);
+      },
+      [=](shutdown_atom) {
+        if (*lost)
+          self->make_response_promise().deliver(done_atom::value, supervisor_stats{});
+        else
+          self->delegate(remote, shutdown_atom::value);
+      },
+      [=](get_atom, delta_atom) {
+        if (*lost)
+          self->make_response_promise().deliver(caf::make_error(caf::sec::request_receiver_down));
+        else
+          self->delegate(remote, get_atom::value, delta_atom::value);
+      },
+  };
+}
+
 // -- worker processes ---------------------------------------------------------------------
 
 struct child {
@@ -326,7 +374,11 @@ public:
                              : sys.render(e);
                  });
     lost_.assign(count, false);
-    return slices;
+    if (slices.size() != count)
+      return {};
+    for (auto& s : slices)
+      stubs_.push_back(sys.spawn(slice_stub, s));
+    return stubs_;
   }
 
   std::vector<std::pair<std::uint32_t, std::string>> poll_lost(bool& none_left) override {
@@ -359,6 +411,8 @@ public:
           .receive([](done_atom) {}, [](caf::error&) {});
       self->send_exit(link_, caf::exit_reason::user_shutdown);
       link_ = nullptr;
+      for (auto& s : stubs_)
+        self->send_exit(s, caf::exit_reason::user_shutdown);
     }
     // Workers end by themselves once told; give them a moment, then make sure.
     auto deadline = clock_type::now() + std::chrono::seconds(15);
@@ -403,6 +457,8 @@ private:
 
   std::string lose(std::size_t k, const std::string& why) {
     lost_[k] = true;
+    if (k < stubs_.size())
+      caf::anon_send(stubs_[k], lost_atom::value);
     char at[32];
     std::snprintf(at, sizeof at, "%.1f",
                   std::chrono::duration<double>(clock_type::now() - started_).count());
@@ -436,6 +492,8 @@ private:
   caf::actor link_;
   std::vector<child> children_;
   std::vector<bool> lost_;
+  /// Local stand-ins of the workers' slices, in slice order.
+  std::vector<caf::actor> stubs_;
   clock_type::time_point started_;
 };
 
