@@ -16,7 +16,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 # `make sanitize-core`: CI's sanitizer tier -- the codec, the scenario loader and the fuzz smoke
-# runs built with ASan+UBSan (they need neither Beast nor CAF, so they build in a few minutes);
+# runs built with ASan+UBSan at -O0 (they need neither Beast nor CAF; -O0 builds fastest);
 # the whole suite under ASan+UBSan and under TSan is a longer run (docs/reliability.md).
 SAN_BUILD    ?= build-asan-core
 
@@ -64,7 +64,7 @@ fuzz:
 
 sanitize-core: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTOMPEDE_SANITIZE=address,undefined \
-	  -DSTOMPEDE_TESTS_CORE=ON -DSTOMPEDE_BUILD_BENCH=OFF
+	  -DSTOMPEDE_SANITIZE_OPT=-O0 -DSTOMPEDE_TESTS_CORE=ON -DSTOMPEDE_BUILD_BENCH=OFF
 	cmake --build $(SAN_BUILD) -j$(JOBS) --target test_protocol test_config fuzz_targets
 	ctest --test-dir $(SAN_BUILD) --output-on-failure -j$(JOBS)
 

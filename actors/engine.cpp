@@ -303,6 +303,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   auto session_cfg = make_session_settings(sc);
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
   session_cfg.sending_paused = sending_paused;
+  session_cfg.keys = std::make_shared<key_sequences>(peak);
   // Live control: an HTTP endpoint on loopback and console keys, both through one handler.
   auto link = std::make_shared<control_link>();
   std::atomic<std::uint32_t> current_target{0};
@@ -483,6 +484,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
     mcfg.workers = workers;
+    mcfg.ledger.grace_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(sc.output.round_trip_timeout).count();
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
                              exporter, timeseries);
     stage_director_config dcfg;

@@ -5,6 +5,7 @@
 
 #include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 
 #include <cstdint>
@@ -28,6 +29,8 @@ struct io_aggregate {
   /// The reason of the latest TLS failure on this thread since the last delta ("certificate
   /// has expired", ...); empty when there was none.
   std::string tls_failure;
+  /// Message accounting: sends, receipts and session lifecycle of this thread's sessions.
+  metrics::ledger_shard ledger;
 };
 
 /// What leaves an IO thread once a second.
@@ -39,6 +42,11 @@ struct io_delta {
   std::int64_t in_flight = 0;
   std::vector<metrics::behaviour_figures> behaviours;
   std::string tls_failure;
+  metrics::ledger_shard ledger;
+  /// Which IO thread, and its wall clock (µs) when the delta was taken: every ledger record of
+  /// the thread stamped before that is in this delta or an earlier one.
+  std::uint32_t thread = 0;
+  std::int64_t taken_at_us = 0;
 };
 
 /// Moves the histograms out (they restart empty), takes the counters, copies the gauges.
@@ -56,6 +64,7 @@ inline io_delta take_delta(io_aggregate& a) {
     d.behaviours.push_back(b.take());
   d.tls_failure = std::move(a.tls_failure);
   a.tls_failure.clear();
+  d.ledger = a.ledger.take();
   return d;
 }
 

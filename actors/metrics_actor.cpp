@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <limits>
 
 namespace stompede {
 
@@ -21,6 +22,11 @@ using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0, clock_type::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
+}
+
+std::int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick);
@@ -46,6 +52,8 @@ void absorb_worker(caf::stateful_actor<metrics_state>* self, std::size_t k, work
     st.worker_target += wd.target_users;
     st.worker_reconnecting += wd.reconnecting;
   }
+  // The worker's ledger records and watermark take the place after the IO threads' own.
+  wd.io.thread = static_cast<std::uint32_t>(st.pool->size() + k);
   absorb(self, wd.io, tick);
 }
 
@@ -74,7 +82,13 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
     auto* agg = &st.aggregates[i];
     auto tick = st.tick;
-    st.pool->post(i, [me, agg, tick] { caf::anon_send(me, take_delta(*agg), tick); });
+    auto thread = static_cast<std::uint32_t>(i);
+    st.pool->post(i, [me, agg, tick, thread] {
+      auto d = take_delta(*agg);
+      d.thread = thread;
+      d.taken_at_us = wall_now_us();
+      caf::anon_send(me, std::move(d), tick);
+    });
   }
   // Supervisors own the restart counts; their answers land in the next interval at the latest.
   for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
@@ -165,10 +179,22 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.gauges.target_users = target + st.worker_target;
   d.gauges.active_reconnections = reconnecting + st.worker_reconnecting;
   d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
+  // Message accounting: classify what every IO thread has reported far enough.
+  if (!st.ledger_marks.empty()) {
+    auto mark = *std::min_element(st.ledger_marks.begin(), st.ledger_marks.end());
+    if (!st.finishing.empty() && st.tick >= st.final_tick)
+      st.ledger->finish(mark); // a collection begun after the end: every session has ended
+    else
+      st.ledger->advance(mark);
+  }
+  d.accounting += st.ledger->take();
+  d.accounting_pending = st.ledger->pending();
   if (!st.stages.empty())
     st.stages.back().target_users = std::max(st.stages.back().target_users, d.gauges.target_users);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
+  st.total.accounting += d.accounting;
+  st.total.accounting_pending = d.accounting_pending;
   st.total.gauges = d.gauges;
   metrics::merge_interval(st.total.behaviours, d.behaviours);
   st.total.elapsed_s = d.elapsed_s;
@@ -177,6 +203,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     auto& sr = st.stages.back();
     sr.end_s = d.elapsed_s;
     sr.snapshot.counters += d.counters;
+    sr.snapshot.accounting += d.accounting;
     sr.snapshot.histograms.merge(d.histograms);
     metrics::merge_interval(sr.snapshot.behaviours, d.behaviours);
     sr.snapshot.gauges = d.gauges;
@@ -213,6 +240,9 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
   metrics::merge(iv.behaviours, d.behaviours);
   if (!d.tls_failure.empty())
     st.tls_failure = std::move(d.tls_failure);
+  st.ledger->apply(std::move(d.ledger));
+  if (d.thread < st.ledger_marks.size())
+    st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
   if (tick != st.tick || st.pending == 0)
     return; // a straggler of an earlier collection: its events count, its levels not
   if (st.pending == sources(st)) {
@@ -227,7 +257,9 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
     iv.behaviours[i].connected += levels[i];
   if (--st.pending == 0) {
     emit(self);
-    if (!st.finishing.empty()) {
+    if (!st.finishing.empty() && st.tick < st.final_tick) {
+      collect(self); // the final collection must begin after the end
+    } else if (!st.finishing.empty()) {
       st.done = true;
       for (auto& rp : st.finishing)
         rp.deliver(make_result(st));
@@ -254,6 +286,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.answered.assign(st.config.workers.size(), 0);
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
+  st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
+  st.ledger_marks.assign(pool->size() + st.config.workers.size(), 0);
   st.started = st.last_emit = clock_type::now();
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
@@ -286,6 +320,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           return make_result(st);
         auto rp = self->make_response_promise<metrics_result>();
         st.finishing.push_back(rp);
+        st.final_tick = st.tick + 1;
         if (st.pending == 0)
           collect(self);
         return rp;
@@ -320,6 +355,9 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         if (k >= st.worker_gone.size() || st.worker_gone[k])
           return;
         st.worker_gone[k] = true;
+        // Its records stop here: the ledger no longer waits for them (what its users had not
+        // settled by the end is in flight).
+        st.ledger_marks[st.pool->size() + k] = std::numeric_limits<std::int64_t>::max();
         if (st.pending > 0 && st.answered[k] != st.tick) {
           st.answered[k] = st.tick;
           io_delta none;

@@ -8,6 +8,7 @@
 
 #include "actors/io_aggregate.hpp"
 #include "actors/wire.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
@@ -46,6 +47,8 @@ struct metrics_config {
   /// Longest wait for one worker's delta; a worker that does not answer in time (or is gone)
   /// counts as an empty delta for that interval.
   std::chrono::milliseconds worker_timeout{5000};
+  /// Message accounting's grace and settle times.
+  metrics::ledger_config ledger;
 };
 
 /// What one worker process ships once per interval: its IO threads' deltas merged, its
@@ -102,6 +105,14 @@ struct metrics_state {
   std::string tls_failure;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
+  /// Message accounting, fed by every delta.
+  std::unique_ptr<metrics::message_ledger> ledger;
+  /// Per IO thread, then per worker, the wall clock (µs) of its latest delta (a worker's: the
+  /// oldest of its IO threads'); the ledger may classify up to the smallest. A lost worker's
+  /// mark is the maximum (not waited for).
+  std::vector<std::int64_t> ledger_marks;
+  /// The first collection begun after `done_atom`: the final one.
+  std::uint64_t final_tick = 0;
   /// Callers of `done_atom` waiting for the final collection.
   std::vector<caf::typed_response_promise<struct metrics_result>> finishing;
   bool done = false;

@@ -32,6 +32,23 @@ struct login_settings {
   std::chrono::milliseconds connect_timeout{10000};
 };
 
+/// Per-user sequence numbers of keyed chat messages, kept across a user's sessions so that
+/// every key `[W{user}-N{seq}-...]` of a run is unique and a user's numbers have no gaps
+/// (message accounting relies on both). Only the user's current session touches its number.
+class key_sequences {
+public:
+  explicit key_sequences(std::size_t users)
+      : next_(new std::atomic<std::uint64_t>[users]()), size_(users) {}
+  /// The next number of `user` (1, 2, ...); 0 for a user outside the table.
+  std::uint64_t next(std::uint32_t user) noexcept {
+    return user < size_ ? next_[user].fetch_add(1, std::memory_order_relaxed) + 1 : 0;
+  }
+
+private:
+  std::unique_ptr<std::atomic<std::uint64_t>[]> next_;
+  std::size_t size_;
+};
+
 /// Joining rooms over REST (the chat protocol): the server's HTTP base and its TLS settings.
 struct room_rest_settings {
   net::url base;
@@ -79,6 +96,8 @@ struct session_settings {
   std::optional<room_rest_settings> room_rest;
   /// Seeds each behaviour's random numbers (with the user index).
   std::uint64_t random_seed = 0;
+  /// Sequence numbers of keyed messages per user; null = per session (tests of one session).
+  std::shared_ptr<key_sequences> keys;
 };
 
 /// Who a simulated user is. Kept across restarts by its supervisor.

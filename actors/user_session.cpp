@@ -10,8 +10,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
+#include <limits>
 #include <random>
 
 namespace stompede {
@@ -309,6 +311,14 @@ public:
       reason = {};
     if (reason)
       agg_.counters.add_error(classify(reason));
+    if (!ended_) {
+      ended_ = true;
+      server_seq_.end(agg_.ledger);
+      agg_.ledger.sessions.push_back(
+          {id_.index,
+           reason ? metrics::session_record::ended_failed : metrics::session_record::ended_graceful,
+           id_.room, wall_now_us()});
+    }
     if (behaviour_ && reason) {
       closing_ = true;
       behaviour_->on_error(*this, reason);
@@ -366,7 +376,8 @@ public:
     if (lateness > settings_->late_tolerance)
       agg_.counters.late_sends++;
     expire_pending(now);
-    auto seq = ++seq_;
+    // Unique per user across its sessions, without gaps: the key of message accounting.
+    auto seq = settings_->keys ? settings_->keys->next(id_.index) : ++seq_;
     // The key carries the intended send time as wall-clock µs, for receivers in other processes.
     auto intended_wall = wall_now_us() - to_us(lateness);
     content_.clear();
@@ -391,6 +402,7 @@ public:
     out.reserve(body_.size() + send_destination_.size() + 64);
     stomp_.send(out, send_destination_, body_, settings_->content_type);
     pending_.push_back({seq, intended, now});
+    agg_.ledger.sent.push_back({id_.index, seq, id_.room, intended_wall});
     agg_.in_flight++;
     agg_.counters.messages_sent++;
     figures().messages_sent++;
@@ -840,7 +852,7 @@ private:
     if (f.cmd == stomp::command::message) {
       // The hot path: count and measure without asking the client state machine.
       agg_.counters.messages_received++;
-      measure(f.body);
+      measure(f.body, f.get("subscription").value_or(std::string_view{}) == room_subscription);
       if (slot_ == nullptr)
         return true;
       figures().messages_received++;
@@ -954,9 +966,32 @@ private:
     }
   }
 
-  void measure(std::string_view body) {
+  /// A MESSAGE on the room subscription, for message accounting: the first one confirms the
+  /// subscription; each one's server seq is checked against the previous one; a keyed one is
+  /// a receipt (flagged when its sender's numbers did not go up).
+  void account(std::string_view body, const message_key* k) {
+    auto& l = agg_.ledger;
+    if (!confirmed_) {
+      confirmed_ = true;
+      l.sessions.push_back(
+          {id_.index, metrics::session_record::confirmed, id_.room, wall_now_us()});
+    }
+    std::uint64_t server_seq = 0;
+    if (metrics::find_server_seq(body.data(), body.size(), server_seq))
+      server_seq_.see(server_seq, l);
+    if (k != nullptr && k->user <= std::numeric_limits<std::uint32_t>::max()) {
+      auto sender = static_cast<std::uint32_t>(k->user);
+      l.deliveries.push_back(
+          {static_cast<std::uint32_t>(k->seq), sender, id_.index, window_.behind(sender, k->seq)});
+    }
+  }
+
+  void measure(std::string_view body, bool room) {
     message_key k;
-    if (!find_key(body, k))
+    bool keyed = find_key(body, k);
+    if (room)
+      account(body, keyed ? &k : nullptr);
+    if (!keyed)
       return;
     if (k.user != id_.index) {
       agg_.histograms.fanout_us.record(wall_now_us() - k.wall_us);
@@ -1024,6 +1059,15 @@ private:
   bool draining_ = false;
   /// DISCONNECT was written: the server may now close the connection without a close frame.
   bool disconnect_sent_ = false;
+  // Message accounting.
+  /// A room MESSAGE arrived: the server has our subscription.
+  bool confirmed_ = false;
+  /// The session's end is recorded.
+  bool ended_ = false;
+  /// The server's per-room seq numbers seen on the room subscription.
+  metrics::server_seq_check server_seq_;
+  /// Per sender, the highest key sequence number seen.
+  metrics::sender_window window_;
 };
 
 } // namespace

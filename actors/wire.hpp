@@ -7,6 +7,7 @@
 #include "actors/io_aggregate.hpp"
 #include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
+#include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 
 namespace stompede::metrics {
@@ -37,6 +38,34 @@ typename Inspector::result_type inspect(Inspector& f, behaviour_figures& x) {
            x.latencies);
 }
 
+static_assert(sizeof(sent_record) == 32 && sizeof(delivery_record) == 16 &&
+                  sizeof(session_record) == 24,
+              "a ledger record changed: update its inspect() in actors/wire.hpp");
+static_assert(sizeof(ledger_shard) ==
+                  3 * sizeof(std::vector<sent_record>) + 3 * sizeof(std::uint64_t),
+              "ledger_shard changed: update inspect(ledger_shard&) in actors/wire.hpp");
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sent_record& x) {
+  return f(x.sender, x.seq, x.room, x.t_us);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_record& x) {
+  return f(x.seq, x.sender, x.receiver, x.behind);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_record& x) {
+  return f(x.user, x.kind, x.room, x.t_us);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ledger_shard& x) {
+  return f(x.sent, x.deliveries, x.sessions, x.server_seq_checked, x.server_seq_gaps,
+           x.server_seq_regressions);
+}
+
 } // namespace stompede::metrics
 
 namespace stompede {
@@ -44,7 +73,7 @@ namespace stompede {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, io_delta& x) {
   return f(x.counters, x.histograms, x.open_sessions, x.subscribed_sessions, x.in_flight,
-           x.behaviours, x.tls_failure);
+           x.behaviours, x.tls_failure, x.ledger, x.thread, x.taken_at_us);
 }
 
 } // namespace stompede

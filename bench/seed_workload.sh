@@ -79,6 +79,12 @@ print(f"  round trip p50/p95/p99 {f['message_latency_p50_ms']:.2f}/{f['message_l
       f"{f['message_latency_p99_ms']:.2f} ms (uncorrected p99 {f['message_latency_uncorrected_p99_ms']:.2f}), "
       f"late sends {c['late_sends']}, lost {c['lost']}, errors {c['errors_total']}, "
       f"reconnects {c['reconnect_attempts']}, ws connect p95 {f['websocket_connect_p95_ms']:.1f} ms")
+a = j.get("accounting")
+if a:
+    print(f"  accounting: sent {a['sent']}, delivered to all {a['delivered_all']}, "
+          f"some {a['delivered_some']}, lost {a['lost']}, duplicated {a['duplicated']}, "
+          f"out of order {a['out_of_order']}, missed reconnecting {a['missed_reconnecting']}, "
+          f"in flight {a['in_flight']}, server seq gaps {a['server_seq_gaps']}")
 errs = {k: v for k, v in c["errors"].items() if v}
 if errs:
     print("  errors by type: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))

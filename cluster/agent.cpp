@@ -101,6 +101,8 @@ bool prepare(worker_runtime& rt, const worker_plan& plan, std::string& why) {
   rt.aggregates = std::vector<io_aggregate>(rt.pool->size());
   auto session_cfg = make_session_settings(rt.sc);
   session_cfg.sending_paused = std::make_shared<std::atomic<bool>>(false);
+  // Keys carry the global user index (as one process would number the user).
+  session_cfg.keys = std::make_shared<key_sequences>(peak);
   rt.settings = std::make_shared<const session_settings>(std::move(session_cfg));
   std::int64_t created_room = 0;
   if (!prepare_users(*rt.pool, rt.sc, mine, created_room, why))
@@ -110,6 +112,30 @@ bool prepare(worker_runtime& rt, const worker_plan& plan, std::string& why) {
 }
 
 // -- the slice actor: the worker's supervisors and IO threads behind one handle ---------------
+
+std::int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Adds `from`'s records to `into`.
+void append(metrics::ledger_shard& into, metrics::ledger_shard&& from) {
+  if (into.sent.empty())
+    into.sent = std::move(from.sent);
+  else
+    into.sent.insert(into.sent.end(), from.sent.begin(), from.sent.end());
+  if (into.deliveries.empty())
+    into.deliveries = std::move(from.deliveries);
+  else
+    into.deliveries.insert(into.deliveries.end(), from.deliveries.begin(), from.deliveries.end());
+  if (into.sessions.empty())
+    into.sessions = std::move(from.sessions);
+  else
+    into.sessions.insert(into.sessions.end(), from.sessions.begin(), from.sessions.end());
+  into.server_seq_checked += from.server_seq_checked;
+  into.server_seq_gaps += from.server_seq_gaps;
+  into.server_seq_regressions += from.server_seq_regressions;
+}
 
 /// One (get_atom, delta_atom) being answered.
 struct collection {
@@ -299,8 +325,11 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
         caf::actor me = caf::actor_cast<caf::actor>(self);
         for (std::size_t i = 0; i < st.rt->pool->size(); ++i) {
           auto* agg = &st.rt->aggregates[i];
-          st.rt->pool->post(
-              i, [me, agg, id] { caf::anon_send(me, delta_atom::value, take_delta(*agg), id); });
+          st.rt->pool->post(i, [me, agg, id] {
+            auto d = take_delta(*agg);
+            d.taken_at_us = wall_now_us();
+            caf::anon_send(me, delta_atom::value, std::move(d), id);
+          });
         }
         for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
           self->request(st.supervisors[i], std::chrono::seconds(2), get_atom::value,
@@ -341,6 +370,12 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
         metrics::merge(acc.behaviours, d.behaviours);
         if (!d.tls_failure.empty())
           acc.tls_failure = std::move(d.tls_failure);
+        // Message accounting: the controller's ledger merges every worker's records (keys carry
+        // the global user index, so a message sent here and received on another worker is
+        // matched there). This worker's mark is its oldest IO thread's.
+        append(acc.ledger, std::move(d.ledger));
+        acc.taken_at_us =
+            acc.taken_at_us == 0 ? d.taken_at_us : std::min(acc.taken_at_us, d.taken_at_us);
         one_part_done(self, id);
       },
   };

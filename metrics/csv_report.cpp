@@ -120,6 +120,21 @@ std::string csv_report_text(const load_snapshot& total, const run_info& run) {
       b.row(p + name + "_p99", number(static_cast<double>(h.quantile(0.99)) / 1000.0), "ms");
     }
   }
+  // Message accounting (docs/accounting.md), after everything else.
+  const auto& a = total.accounting;
+  b.row("accounting_sent", number(a.sent), "");
+  b.row("accounting_delivered_all", number(a.delivered_all), "");
+  b.row("accounting_delivered_some", number(a.delivered_some), "");
+  b.row("accounting_lost", number(a.lost), "");
+  b.row("accounting_duplicated", number(a.duplicated), "");
+  b.row("accounting_out_of_order", number(a.out_of_order), "");
+  b.row("accounting_missed_reconnecting", number(a.missed_reconnecting), "");
+  b.row("accounting_in_flight", number(a.in_flight), "");
+  b.row("accounting_pending", number(total.accounting_pending), "");
+  b.row("accounting_pairs_lost", number(a.pairs_lost), "");
+  b.row("accounting_pairs_missed_reconnecting", number(a.pairs_missed_reconnecting), "");
+  b.row("accounting_server_seq_gaps", number(a.server_seq_gaps), "");
+  b.row("accounting_server_seq_checked", number(a.server_seq_checked), "");
   return b.take();
 }
 

@@ -132,6 +132,9 @@ struct prometheus_exporter::impl {
   };
 
   std::array<Counter*, error_type_count> errors{};
+  // Message accounting: one series per outcome, all present from the start.
+  std::vector<std::pair<Counter*, std::uint64_t accounting_counts::*>> accounting;
+  Gauge* accounting_pending = nullptr;
   Gauge* active_connections = nullptr;
   Gauge* active_reconnections = nullptr;
   Gauge* avg_connection_duration = nullptr;
@@ -183,6 +186,57 @@ struct prometheus_exporter::impl {
     auto gauge = [&r](const char* name, const char* help) {
       return &BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
+    using ac = accounting_counts;
+    auto& messages = BuildCounter()
+                         .Name("stomp_load_test_accounted_messages_total")
+                         .Help("Keyed messages classified, by outcome (they add up to those sent)")
+                         .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"delivered_all", &ac::delivered_all},
+             {"delivered_some", &ac::delivered_some},
+             {"lost", &ac::lost},
+             {"duplicated", &ac::duplicated},
+             {"out_of_order", &ac::out_of_order},
+             {"missed_reconnecting", &ac::missed_reconnecting},
+             {"in_flight", &ac::in_flight}})
+      accounting.emplace_back(&messages.Add({{"outcome", label}}), field);
+    auto& pairs = BuildCounter()
+                      .Name("stomp_load_test_accounted_pairs_total")
+                      .Help("(message, room member) pairs of classified messages, by outcome")
+                      .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"expected", &ac::pairs_expected},
+             {"delivered", &ac::pairs_delivered},
+             {"lost", &ac::pairs_lost},
+             {"missed_reconnecting", &ac::pairs_missed_reconnecting},
+             {"left", &ac::pairs_left},
+             {"in_flight", &ac::pairs_in_flight},
+             {"unexpected", &ac::pairs_unexpected}})
+      accounting.emplace_back(&pairs.Add({{"outcome", label}}), field);
+    auto& deliveries = BuildCounter()
+                           .Name("stomp_load_test_accounted_deliveries_total")
+                           .Help("Receipts of keyed messages that were not a first delivery")
+                           .Register(r);
+    for (auto [label, field] : std::initializer_list<std::pair<const char*, std::uint64_t ac::*>>{
+             {"duplicate", &ac::duplicate_deliveries},
+             {"out_of_order", &ac::out_of_order_deliveries},
+             {"late", &ac::late_deliveries},
+             {"unknown", &ac::unknown_deliveries}})
+      accounting.emplace_back(&deliveries.Add({{"kind", label}}), field);
+    accounting.emplace_back(&BuildCounter()
+                                 .Name("stomp_load_test_server_seq_gaps_total")
+                                 .Help("Server per-room seq numbers skipped while subscribed")
+                                 .Register(r)
+                                 .Add({}),
+                            &ac::server_seq_gaps);
+    accounting.emplace_back(&BuildCounter()
+                                 .Name("stomp_load_test_server_seq_checked_total")
+                                 .Help("Room MESSAGEs that carried the server's per-room seq")
+                                 .Register(r)
+                                 .Add({}),
+                            &ac::server_seq_checked);
+    accounting_pending = gauge("stomp_load_test_accounting_pending_messages",
+                               "Keyed messages sent and not classified yet");
     active_connections = gauge("stomp_load_test_active_connections", "Open sessions");
     active_reconnections =
         gauge("stomp_load_test_active_reconnections", "Users waiting for or running a reconnect");
@@ -250,8 +304,10 @@ struct prometheus_exporter::impl {
       if (f.messages_received > 0)
         b.received->Increment(static_cast<double>(f.messages_received));
       for (auto& [name, n] : f.counters) {
-        auto it = std::find_if(b.events.begin(), b.events.end(),
-                               [&](auto& e) { return e.first == name; });
+        // A named copy: lambdas may not capture structured bindings before C++20 (clang).
+        const auto& key = name;
+        auto it =
+            std::find_if(b.events.begin(), b.events.end(), [&](auto& e) { return e.first == key; });
         if (it == b.events.end()) {
           b.events.emplace_back(name,
                                 &behaviour_events->Add({{"behaviour", f.label}, {"name", name}}));
@@ -261,8 +317,9 @@ struct prometheus_exporter::impl {
           it->second->Increment(static_cast<double>(n));
       }
       for (auto& [name, h] : f.latencies) {
+        const auto& key = name;
         auto it = std::find_if(b.latencies.begin(), b.latencies.end(),
-                               [&](auto& e) { return e.first == name; });
+                               [&](auto& e) { return e.first == key; });
         if (it == b.latencies.end()) {
           b.latencies.emplace_back(name,
                                    &behaviour_latency->Add({{"behaviour", f.label}, {"name", name}},
@@ -334,6 +391,10 @@ struct prometheus_exporter::impl {
         errors[i]->Increment(static_cast<double>(n));
     for (auto& b : histograms)
       observe(b, delta.histograms.*(b.source));
+    for (auto& [metric, field] : accounting)
+      if (auto n = delta.accounting.*field; n > 0)
+        metric->Increment(static_cast<double>(n));
+    accounting_pending->Set(static_cast<double>(total.accounting_pending));
     const auto& g = total.gauges;
     active_connections->Set(static_cast<double>(g.active_connections));
     active_reconnections->Set(static_cast<double>(g.active_reconnections));

@@ -31,6 +31,7 @@ void load_snapshot::reset_events() noexcept {
   histograms.reset();
   for (auto& b : behaviours)
     (void)b.take();
+  accounting = {};
 }
 
 void accumulate(load_snapshot& interval, const shard_delta& delta) noexcept {
@@ -46,6 +47,8 @@ void merge(load_snapshot& total, const load_snapshot& interval) {
   total.histograms.merge(interval.histograms);
   total.gauges = interval.gauges;
   merge_interval(total.behaviours, interval.behaviours);
+  total.accounting += interval.accounting;
+  total.accounting_pending = interval.accounting_pending;
   total.elapsed_s = interval.elapsed_s;
   total.interval_s += interval.interval_s;
 }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/accounting.hpp"
 #include "metrics/behaviour_figures.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
@@ -118,6 +119,11 @@ struct load_snapshot {
   /// Per behaviour (`[[behaviour]]` label): counts and samples like `counters` and
   /// `histograms`, and the level of connected users like `gauges`.
   std::vector<behaviour_figures> behaviours;
+  /// Message accounting: messages classified (and sent, and seqs checked) in the interval, or
+  /// in the whole run for a total.
+  accounting_counts accounting;
+  /// Keyed messages sent and not classified yet (a level).
+  std::uint64_t accounting_pending = 0;
 
   /// Resets counters and histograms; keeps gauges and times.
   void reset_events() noexcept;

@@ -143,6 +143,42 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+/// Message accounting: a stable object (docs/accounting.md).
+json accounting_json(const accounting_counts& a, std::uint64_t pending) {
+  return json{
+      {"sent", a.sent},
+      {"delivered_all", a.delivered_all},
+      {"delivered_some", a.delivered_some},
+      {"lost", a.lost},
+      {"duplicated", a.duplicated},
+      {"out_of_order", a.out_of_order},
+      {"missed_reconnecting", a.missed_reconnecting},
+      {"in_flight", a.in_flight},
+      {"pending", pending},
+      {"balanced", a.classified() + pending == a.sent},
+      {"server_seq_gaps", a.server_seq_gaps},
+      {"server_seq_checked", a.server_seq_checked},
+      {"server_seq_regressions", a.server_seq_regressions},
+      {"pairs",
+       json{
+           {"expected", a.pairs_expected},
+           {"delivered", a.pairs_delivered},
+           {"lost", a.pairs_lost},
+           {"missed_reconnecting", a.pairs_missed_reconnecting},
+           {"left", a.pairs_left},
+           {"in_flight", a.pairs_in_flight},
+           {"unexpected", a.pairs_unexpected},
+       }},
+      {"deliveries",
+       json{
+           {"duplicate", a.duplicate_deliveries},
+           {"out_of_order", a.out_of_order_deliveries},
+           {"late", a.late_deliveries},
+           {"unknown", a.unknown_deliveries},
+       }},
+  };
+}
+
 } // namespace
 
 std::string summary_json_text(const load_snapshot& total, const run_info& run,
@@ -162,6 +198,7 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
   doc["figures"] = figures_json(compute_figures(total, run));
   doc["counters"] = counters_json(total.counters);
   doc["histograms"] = histograms_json(total.histograms);
+  doc["accounting"] = accounting_json(total.accounting, total.accounting_pending);
   json stage_list = json::array();
   for (const auto& s : stages) {
     run_info stage_run = run;
@@ -278,6 +315,17 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
          std::to_string(run.workers) + " (" + std::to_string(run.lost_workers.size()) + ")");
   for (const auto& w : run.lost_workers)
     line("  lost", w);
+  const auto& a = total.accounting;
+  auto n = [](std::uint64_t v) { return std::to_string(v); };
+  line("messages accounted (sent)",
+       n(a.sent) + (total.accounting_pending > 0
+                        ? "  (" + n(total.accounting_pending) + " not classified yet)"
+                        : ""));
+  line("  delivered to all / to some", n(a.delivered_all) + " / " + n(a.delivered_some));
+  line("  lost / duplicated / out of order",
+       n(a.lost) + " / " + n(a.duplicated) + " / " + n(a.out_of_order));
+  line("  missed reconnecting / in flight", n(a.missed_reconnecting) + " / " + n(a.in_flight));
+  line("server seq gaps (checked)", n(a.server_seq_gaps) + "  (" + n(a.server_seq_checked) + ")");
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];

@@ -229,7 +229,7 @@ TEST_CASE("registry: the built-ins are there", "[behaviours]") {
     CHECK(std::find(names.begin(), names.end(), n) != names.end());
 }
 
-TEST_CASE("registry: an unknown name lists the known ones; bad parameters name their key",
+TEST_CASE("registry: an unknown name lists the known ones, bad parameters name their key",
           "[behaviours]") {
   auto sc = load("[[behaviour]]\nname = \"bursty\"\n[[behaviour]]\nname = \"burst\"\n"
                  "sise = 3\nevery = 5\n[[behaviour]]\nname = \"replier\"\nprobability = \"x\"\n");

@@ -461,7 +461,7 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
-                 "open model: random lengths stay within bounds; a closed target cuts sessions",
+                 "open model: random lengths stay within bounds, a closed target cuts sessions",
                  "[supervisor][open]") {
   start();
   arrive(20, 1000, 2000, 20);

@@ -64,6 +64,17 @@ TEST_CASE("a worker's delta crosses the link field for field", "[cluster][wire]"
   b.count("replies", 9);
   b.record("answer", 1234);
   d.io.behaviours.push_back(b);
+  // Message accounting's records, with values past 32 bits where the field holds them.
+  auto& l = d.io.ledger;
+  l.sent.push_back({4'000'000'000u, 5'000'000'000ull, -3, 1'700'000'000'000'001});
+  l.deliveries.push_back({7, 8, 9, true});
+  l.deliveries.push_back({10, 11, 12, false});
+  l.sessions.push_back({13, metrics::session_record::ended_failed, 14, 1'700'000'000'000'002});
+  l.server_seq_checked = 21;
+  l.server_seq_gaps = 22;
+  l.server_seq_regressions = 23;
+  d.io.thread = 6;
+  d.io.taken_at_us = 1'700'000'000'000'003;
 
   auto e = round_trip(d);
   CHECK(e.target_users == 7);
@@ -81,6 +92,29 @@ TEST_CASE("a worker's delta crosses the link field for field", "[cluster][wire]"
   CHECK(e.io.behaviours[0].counter("replies") == 9);
   REQUIRE(e.io.behaviours[0].latency("answer") != nullptr);
   CHECK(e.io.behaviours[0].latency("answer")->max() == 1234);
+  auto& m = e.io.ledger;
+  REQUIRE(m.sent.size() == 1);
+  CHECK(m.sent[0].sender == 4'000'000'000u);
+  CHECK(m.sent[0].seq == 5'000'000'000ull);
+  CHECK(m.sent[0].room == -3);
+  CHECK(m.sent[0].t_us == 1'700'000'000'000'001);
+  REQUIRE(m.deliveries.size() == 2);
+  CHECK(m.deliveries[0].seq == 7);
+  CHECK(m.deliveries[0].sender == 8);
+  CHECK(m.deliveries[0].receiver == 9);
+  CHECK(m.deliveries[0].behind);
+  CHECK_FALSE(m.deliveries[1].behind);
+  CHECK(m.deliveries[1].receiver == 12);
+  REQUIRE(m.sessions.size() == 1);
+  CHECK(m.sessions[0].user == 13);
+  CHECK(m.sessions[0].kind == metrics::session_record::ended_failed);
+  CHECK(m.sessions[0].room == 14);
+  CHECK(m.sessions[0].t_us == 1'700'000'000'000'002);
+  CHECK(m.server_seq_checked == 21);
+  CHECK(m.server_seq_gaps == 22);
+  CHECK(m.server_seq_regressions == 23);
+  CHECK(e.io.thread == 6);
+  CHECK(e.io.taken_at_us == 1'700'000'000'000'003);
 }
 
 TEST_CASE("a worker's plan carries the scenario with its secrets", "[cluster][wire]") {

@@ -243,3 +243,79 @@ TEST_CASE("a killed worker is reported and the run goes on without it", "[cluste
   CHECK(read_file(dir + "/report.html").find("worker 1 (pid") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("the accounting of two workers adds up: a message sent on one worker is matched on the "
+          "other",
+          "[cluster]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  // Rooms of 10 (make_scenario): the slices interleave the users, so every room has members on
+  // both workers and every message has receivers in the other process.
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 30
+ramp = "500ms"
+duration = "4s"
+[behaviour]
+interval = "100ms"
+[control]
+keys = false
+)");
+  auto dir = temp_dir("workers-accounting");
+  cluster::controller_options co;
+  co.workers = 2;
+  co.program = STOMPEDE_BIN;
+  std::string why;
+  auto ctl = cluster::make_controller(sc, co, why);
+  REQUIRE(ctl);
+  auto opts = quiet_options(dir);
+  opts.remote = ctl;
+  std::thread fault([&] {
+    // Bounded waits: 30 sessions (at most 10 s), then drops for a second in the middle of the
+    // run, then none, so that every sender sends again after its last dropped message.
+    wait_for_sessions(srv, 30);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    srv.faults().drop_broadcasts(0.2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    srv.faults().drop_broadcasts(0.0);
+  });
+  auto code = run_load_test(sc, opts);
+  fault.join();
+  std::uint64_t dropped = 0;
+  for (auto& [room, n] : srv.faults().dropped_broadcasts())
+    dropped += n;
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["run"]["workers"] == 2);
+  auto& a = summary.at("accounting");
+  auto n = [](const nlohmann::json& j, const char* key) { return j.at(key).get<std::uint64_t>(); };
+  auto sent = n(a, "sent");
+  CHECK(sent == n(summary.at("counters"), "messages_sent"));
+  CHECK(sent > 100);
+  REQUIRE(dropped > 0);
+  // Every message sent by either worker is in exactly one class, none pending.
+  CHECK(n(a, "pending") == 0);
+  CHECK(a.at("balanced").get<bool>());
+  CHECK(n(a, "delivered_all") + n(a, "delivered_some") + n(a, "lost") + n(a, "duplicated") +
+            n(a, "out_of_order") + n(a, "missed_reconnecting") + n(a, "in_flight") ==
+        sent);
+  // Delivered to every member only if the receipts of both processes were matched to it; the
+  // broadcasts the server dropped are exactly the losses.
+  CHECK(n(a, "lost") == dropped);
+  CHECK(n(a, "delivered_all") == sent - dropped);
+  CHECK(n(a, "delivered_some") == 0);
+  CHECK(n(a, "in_flight") == 0);
+  CHECK(n(a, "missed_reconnecting") == 0);
+  auto& pairs = a.at("pairs");
+  CHECK(n(pairs, "expected") == n(pairs, "delivered") + n(pairs, "lost") +
+                                    n(pairs, "missed_reconnecting") + n(pairs, "left") +
+                                    n(pairs, "in_flight"));
+  CHECK(n(pairs, "lost") >= dropped);
+  CHECK(n(a.at("deliveries"), "unknown") == 0);
+  // Both workers' subscribers checked the server's numbering.
+  CHECK(n(a, "server_seq_checked") > 0);
+  CHECK(n(a, "server_seq_gaps") >= n(pairs, "lost"));
+  fs::remove_all(dir);
+}

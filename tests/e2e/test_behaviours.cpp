@@ -341,8 +341,8 @@ steps = [
   fs::remove_all(dir);
 }
 
-TEST_CASE("chat protocol: room_hopper and private_pairs join rooms over REST; a repeat ends with "
-          "its stage; per-behaviour figures in every report",
+TEST_CASE("chat protocol: room_hopper and private_pairs join rooms over REST, a repeat ends with "
+          "its stage, per-behaviour figures in every report",
           "[e2e][behaviours]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());

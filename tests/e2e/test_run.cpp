@@ -74,6 +74,19 @@ interval = "200ms"
   CHECK(c["messages_received"].get<std::uint64_t>() >= rtt);
   CHECK(c["stomp_connected"].get<std::uint64_t>() == 30);
   CHECK(c["disconnects_graceful"].get<std::uint64_t>() == 30);
+  // Message accounting of a clean run: after the drain, every message reached every member.
+  auto& a = summary["accounting"];
+  CHECK(a["sent"].get<std::uint64_t>() == sent);
+  CHECK(a["delivered_all"].get<std::uint64_t>() == sent);
+  CHECK(a["pending"].get<std::uint64_t>() == 0);
+  CHECK(a["balanced"].get<bool>());
+  for (auto key : {"delivered_some", "lost", "duplicated", "out_of_order", "missed_reconnecting",
+                   "in_flight", "server_seq_gaps", "server_seq_regressions"})
+    CHECK(a[key].get<std::uint64_t>() == 0);
+  CHECK(a["server_seq_checked"].get<std::uint64_t>() > 0);
+  // Rooms of 10: most messages had several members expecting them.
+  CHECK(a["pairs"]["delivered"].get<std::uint64_t>() > 2 * sent);
+  CHECK(a["pairs"]["lost"].get<std::uint64_t>() == 0);
   // The seed's CSV rows.
   auto csv = read_file(dir + "/load_test_result.csv");
   CHECK(csv.rfind("Metric,Value,Unit\n", 0) == 0);
@@ -127,6 +140,22 @@ max = "1s"
   CHECK(stats.sessions_total == 40);
   // One time-to-recover sample per recovery, reaching the reconnection-time histogram.
   CHECK(summary["histograms"]["reconnect_time_ms"]["count"].get<std::uint64_t>() == closed);
+  // Messages members could not get while they reconnected are counted apart from losses, and
+  // everything still adds up to the messages sent.
+  auto& a = summary["accounting"];
+  auto sent = a["sent"].get<std::uint64_t>();
+  CHECK(sent == c["messages_sent"].get<std::uint64_t>());
+  CHECK(a["missed_reconnecting"].get<std::uint64_t>() > 0);
+  CHECK(a["pairs"]["missed_reconnecting"].get<std::uint64_t>() > 0);
+  CHECK(a["lost"].get<std::uint64_t>() == 0);
+  CHECK(a["delivered_some"].get<std::uint64_t>() == 0);
+  CHECK(a["pending"].get<std::uint64_t>() == 0);
+  CHECK(a["balanced"].get<bool>());
+  CHECK(a["delivered_all"].get<std::uint64_t>() + a["missed_reconnecting"].get<std::uint64_t>() +
+            a["in_flight"].get<std::uint64_t>() + a["duplicated"].get<std::uint64_t>() +
+            a["out_of_order"].get<std::uint64_t>() ==
+        sent);
+  CHECK(a["delivered_all"].get<std::uint64_t>() > 0);
   fs::remove_all(dir);
 }
 

@@ -111,6 +111,10 @@ TEST_CASE("csv: the seed's rows come first with numeric values and units") {
   CHECK(values["stomp_connect_avg"] == Approx(1.0));
   CHECK(values.count("message_latency_p99") == 1);
   CHECK(values.count("fanout_latency_avg") == 1);
+  // Message accounting closes the file.
+  CHECK(values.count("accounting_lost") == 1);
+  CHECK(values.count("accounting_server_seq_gaps") == 1);
+  CHECK(rows.back()[0] == "accounting_server_seq_checked");
 }
 
 TEST_CASE("csv: written to a file, an unwritable path is an error") {

@@ -92,6 +92,11 @@ TEST_CASE("prometheus: serves the seed's names with the values pushed") {
   delta.histograms.ws_connect_us.record(2000);
   delta.histograms.connection_duration_ms.record(30000); // 30 s
   delta.histograms.fanout_us.record(-20);
+  delta.accounting.lost = 2;
+  delta.accounting.delivered_all = 5;
+  delta.accounting.pairs_missed_reconnecting = 3;
+  delta.accounting.late_deliveries = 1;
+  delta.accounting.server_seq_gaps = 4;
   load_snapshot total = delta;
   total.gauges.active_connections = 42;
   total.gauges.active_reconnections = 3;
@@ -106,6 +111,7 @@ TEST_CASE("prometheus: serves the seed's names with the values pushed") {
   delta2.counters.messages_sent = 3;
   delta2.histograms.round_trip_intended_us.record(100'000'000); // 100 s -> only +Inf
   delta2.gauges = total.gauges; // merge() takes the interval's levels as the latest
+  delta2.accounting_pending = 6;
   merge(total, delta2);
   exporter->update(total, delta2);
 
@@ -119,6 +125,14 @@ TEST_CASE("prometheus: serves the seed's names with the values pushed") {
   CHECK(sample(body, "stomp_load_test_errors_total{type=\"heartbeat_timeout\"}") == 1.0);
   CHECK(sample(body, "stomp_load_test_errors_total{type=\"tls_error\"}") == 0.0);
   CHECK(sample(body, "stomp_load_test_active_connections") == 42.0);
+  CHECK(sample(body, "stomp_load_test_accounted_messages_total{outcome=\"lost\"}") == 2.0);
+  CHECK(sample(body, "stomp_load_test_accounted_messages_total{outcome=\"delivered_all\"}") == 5.0);
+  CHECK(sample(body, "stomp_load_test_accounted_messages_total{outcome=\"in_flight\"}") == 0.0);
+  CHECK(sample(body, "stomp_load_test_accounted_pairs_total{outcome=\"missed_reconnecting\"}") ==
+        3.0);
+  CHECK(sample(body, "stomp_load_test_accounted_deliveries_total{kind=\"late\"}") == 1.0);
+  CHECK(sample(body, "stomp_load_test_server_seq_gaps_total") == 4.0);
+  CHECK(sample(body, "stomp_load_test_accounting_pending_messages") == 6.0);
   CHECK(sample(body, "stomp_load_test_active_reconnections") == 3.0);
   CHECK(sample(body, "stomp_load_test_target_users") == 100.0);
   CHECK(sample(body, "stomp_load_test_connected_users") == 40.0);

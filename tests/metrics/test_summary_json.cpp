@@ -21,8 +21,23 @@ TEST_CASE("summary.json: the CSV's facts plus counters, histograms and stages") 
   stages[1].start_s = 10;
   stages[1].end_s = 60;
   stages[1].snapshot = test::sample_total();
-  auto text = summary_json_text(test::sample_total(), test::sample_run(), stages);
+  auto total = test::sample_total();
+  total.accounting.sent = 9;
+  total.accounting.delivered_all = 6;
+  total.accounting.lost = 1;
+  total.accounting.pairs_lost = 4;
+  total.accounting_pending = 2;
+  auto text = summary_json_text(total, test::sample_run(), stages);
   auto doc = nlohmann::json::parse(text);
+  const auto& a = doc["accounting"];
+  CHECK(a["sent"] == 9);
+  CHECK(a["delivered_all"] == 6);
+  CHECK(a["lost"] == 1);
+  CHECK(a["in_flight"] == 0);
+  CHECK(a["pending"] == 2);
+  CHECK(a["balanced"] == true); // 6 + 1 + 2 pending
+  CHECK(a["pairs"]["lost"] == 4);
+  CHECK(a["deliveries"]["late"] == 0);
   CHECK(doc["run"]["scenario"] == "unit, \"quoted\"");
   CHECK(doc["run"]["latency_mode"] == "open");
   const auto& f = doc["figures"];
@@ -53,6 +68,7 @@ TEST_CASE("summary table: names the headline figures") {
   CHECK(table.find("steady") != std::string::npos);
   // Error types that did not happen are not listed.
   CHECK(table.find("tls_error") == std::string::npos);
+  CHECK(table.find("missed reconnecting / in flight") != std::string::npos);
 }
 
 TEST_CASE("reports stamp verify = false as a warning and keep the TLS failure reason") {

@@ -74,7 +74,7 @@ TEST_CASE("connect writes CONNECT with version, host, credentials, heart-beat an
   CHECK_FALSE(reparse(out2).get("login"));
 }
 
-TEST_CASE("CONNECTED negotiates heart-beats; a missing header means 0,0", "[stomp][client]") {
+TEST_CASE("CONNECTED negotiates heart-beats, a missing header means 0,0", "[stomp][client]") {
   client_options o;
   o.heartbeat = {10000, 10000};
   o.heartbeat_grace = 1.5;

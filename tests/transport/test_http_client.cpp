@@ -126,7 +126,7 @@ TEST_CASE("http GET returns status, headers and body", "[http_client]") {
   CHECK(out.response.header("x-absent") == nullptr);
 }
 
-TEST_CASE("http POST sends its body; 404 is a response, not an error", "[http_client]") {
+TEST_CASE("http POST sends its body, 404 is a response, not an error", "[http_client]") {
   asio::io_context ioc;
   http_server server(ioc);
   net::http_request req;
