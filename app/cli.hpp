@@ -1,6 +1,6 @@
 #pragma once
 
-// stompede's command line (run, check, serve) as a function. `stompede` itself is just
+// stompede's command line (run, check, serve, proxy) as a function. `stompede` itself is just
 // `main() { return cli_main(argc, argv); }`; a program linking the `stompede_cli` library can
 // register behaviours of its own first and then hand over (see docs/behaviours.md).
 

@@ -11,6 +11,7 @@
 #include "config/loader.hpp"
 #include "config/print.hpp"
 #include "config/validate.hpp"
+#include "proxy/run_proxy.hpp"
 #include "server/server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -223,6 +224,18 @@ int stompede::cli_main(int argc, char** argv) {
   serve->add_option("--tls-client-ca", sf.tls_client_ca,
                     "PEM CAs: require a client certificate signed by one of them");
 
+  proxy::proxy_cli_flags pf;
+  auto* prox = app.add_subcommand(
+      "proxy", "Run the fault proxy between clients and a server, with toxics (docs/faults.md)");
+  prox->add_option("--listen", pf.listen, "host:port to listen on (default 127.0.0.1:0)");
+  prox->add_option("--upstream", pf.upstream, "host:port to forward to")->required();
+  prox->add_option("--toxic", pf.toxics,
+                   "kind[:direction][:key=value,...], e.g. latency:downstream:latency=200ms "
+                   "(repeatable)");
+  prox->add_option("--seed", pf.seed, "Seed of the proxy's random choices (default 1)");
+  prox->add_option("--threads", pf.threads, "IO threads (default 1)");
+  prox->add_flag("--refuse", pf.refuse, "Start refusing new connections");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -237,5 +250,7 @@ int stompede::cli_main(int argc, char** argv) {
     return cmd_check(check_path, check_overrides);
   if (*serve)
     return cmd_serve(sf);
+  if (*prox)
+    return proxy::run_proxy(pf);
   return exit_bad_input;
 }
