@@ -64,4 +64,17 @@ using stage_atom = caf::atom_constant<caf::atom("stage")>;
 /// control -> metrics: `control_atom, std::string what`, logged in the time series.
 using control_atom = caf::atom_constant<caf::atom("control")>;
 
+/// with `get_atom`: ask a worker process for its `worker_delta` (controller -> worker).
+using delta_atom = caf::atom_constant<caf::atom("delta")>;
+
+/// controller -> agent: run this slice of the users (`assign_atom, worker_plan`); the reply is
+/// (ready_atom, caf::actor slice) once its users are logged in, or an error.
+using assign_atom = caf::atom_constant<caf::atom("assign")>;
+
+/// engine -> metrics: `lost_atom, uint32_t k`: worker k is gone; stop asking it for deltas.
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+
+/// agent -> controller: a slice is ready.
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+
 } // namespace stompede

@@ -183,6 +183,8 @@ struct control_link {
   std::mutex m;
   caf::actor director;
   caf::actor metrics;
+  /// Worker processes' slices (with --workers/--agents): pause and resume reach them too.
+  std::vector<caf::actor> workers;
 };
 
 /// The spans of the run during which sending was paused, from the time series' events.
@@ -260,19 +262,23 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
   auto fd_limit = raise_nofile_limit();
   std::uint64_t reserve = 64;
-  std::uint64_t fds_needed = peak + reserve + (opts.embedded_server_in_process ? peak : 0);
+  // With workers, the users' own descriptors are theirs; this process holds the server's.
+  std::uint64_t client_fds = opts.remote ? 0 : peak;
+  std::uint64_t fds_needed = client_fds + reserve + (opts.embedded_server_in_process ? peak : 0);
   if (fds_needed > fd_limit) {
     std::fprintf(stderr,
                  "stompede: the plan needs %llu open files (%u users%s + %llu reserve) but "
-                 "this process may open %llu; run fewer users per process\n",
+                 "this process may open %llu; run fewer users per process (--workers)\n",
                  static_cast<unsigned long long>(fds_needed), peak,
-                 opts.embedded_server_in_process ? " x2 for the in-process server" : "",
+                 opts.remote                       ? " on the in-process server"
+                 : opts.embedded_server_in_process ? " x2 for the in-process server"
+                                                   : "",
                  static_cast<unsigned long long>(reserve),
                  static_cast<unsigned long long>(fd_limit));
     return exit_failed;
   }
   auto sources = std::max<std::size_t>(1, sc.target.source_addresses.size());
-  if (peak > ephemeral_ports() * sources) {
+  if (!opts.remote && peak > ephemeral_ports() * sources) {
     std::fprintf(stderr,
                  "stompede: %u users need more ephemeral ports than %zu source address(es) "
                  "give (%llu each); add [target] source_addresses\n",
@@ -291,7 +297,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::ofstream out(dir + "/scenario.toml");
     out << config::to_toml(sc);
   }
-  io_pool pool(sc.run.io_threads);
+  // With workers, this process runs no users: one idle IO thread keeps the metrics path uniform.
+  io_pool pool(opts.remote ? 1 : sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
@@ -312,10 +319,14 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     case control_command::pause:
       if (sending_paused->exchange(true))
         return "already paused";
+      for (auto& w : link->workers)
+        caf::anon_send(w, control_atom::value, true);
       break;
     case control_command::resume:
       if (!sending_paused->exchange(false))
         return "not paused";
+      for (auto& w : link->workers)
+        caf::anon_send(w, control_atom::value, false);
       break;
     case control_command::end_stage:
       caf::anon_send(link->director, skip_atom::value);
@@ -345,8 +356,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   // Identities, logins, rooms.
   std::string why;
   std::int64_t created_room = 0;
-  auto ids = make_identities(sc, peak);
-  if (!prepare_users(pool, sc, ids, created_room, why)) {
+  // With workers, each worker makes and logs in the identities of its own slice.
+  auto ids = opts.remote ? std::vector<user_identity>{} : make_identities(sc, peak);
+  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why)) {
     std::fprintf(stderr, "stompede: %s\n", why.c_str());
     return exit_failed;
   }
@@ -400,6 +412,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.tls_verify = sc.tls.verify;
   int code = exit_completed;
   bool failed_fast = false;
+  bool workers_gone = false;
   auto started = std::chrono::steady_clock::now();
   // The server under test, beside the load ([server_metrics]).
   metrics::server_sampler_config sampler_cfg;
@@ -415,6 +428,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     // with sleeping workers, rather than work stealing's spinning polls, keeps them off the
     // two cores the IO threads need.
     cfg.set("scheduler.policy", caf::atom("sharing"));
+    if (opts.remote)
+      opts.remote->configure(cfg);
     caf::actor_system sys{cfg};
     user_deps deps{&pool, aggregates.data(), settings};
     auto ids_ptr = std::make_shared<const std::vector<user_identity>>(std::move(ids));
@@ -428,6 +443,25 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     identity_fn identity = [ids_ptr](std::uint32_t index) {
       return (*ids_ptr)[std::min<std::size_t>(index, ids_ptr->size() - 1)];
     };
+    std::vector<caf::actor> workers;
+    if (opts.remote) {
+      workers = opts.remote->start(sys, why);
+      if (workers.empty()) {
+        std::fprintf(stderr, "stompede: %s\n", why.c_str());
+        opts.remote->finish();
+        control_http.reset();
+        if (sampler)
+          sampler->stop();
+        pool.stop();
+        timeseries->close();
+        return exit_failed;
+      }
+      // The director treats every worker as one supervisor of its slice: targets are split
+      // evenly, worker k taking users k, k + N, k + 2N, ... (cluster/agent.hpp).
+      for (auto& w : workers)
+        supervisors.push_back(caf::actor_cast<supervisor_actor>(w));
+      shards = 0;
+    }
     for (std::size_t s = 0; s < shards; ++s) {
       supervisor_config sup_cfg;
       sup_cfg.first_index = static_cast<std::uint32_t>(s * sc.run.users_per_shard);
@@ -449,13 +483,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     metrics_config mcfg;
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
+    mcfg.workers = workers;
     mcfg.ledger.grace_us =
         std::chrono::duration_cast<std::chrono::microseconds>(sc.output.round_trip_timeout).count();
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
                              exporter, timeseries);
     stage_director_config dcfg;
     dcfg.stages = plan_stages(sc);
-    dcfg.users_per_shard = sc.run.users_per_shard;
+    dcfg.users_per_shard =
+        workers.empty() ? sc.run.users_per_shard
+                        : static_cast<std::uint32_t>((peak + workers.size() - 1) / workers.size());
     dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
       return s.wait_for == config::wait_for::all_subscribed;
     });
@@ -466,6 +503,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::lock_guard<std::mutex> guard(link->m);
       link->director = caf::actor_cast<caf::actor>(director);
       link->metrics = metrics;
+      link->workers = workers;
     }
     std::optional<console_keys> keys;
     if (sc.control.keys)
@@ -486,6 +524,22 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         stop_sent = true;
         self->send(director, stop_atom::value);
         continue;
+      }
+      if (opts.remote) {
+        bool none_left = false;
+        for (auto& [k, line] : opts.remote->poll_lost(none_left)) {
+          std::fprintf(stderr, "\nstompede: %s\n", line.c_str());
+          self->send(metrics, lost_atom::value, k);
+          self->send(metrics, control_atom::value, line);
+          run.lost_workers.push_back(line);
+        }
+        if (none_left) {
+          std::fprintf(stderr, "stompede: every worker is gone, stopping\n");
+          workers_gone = true;
+          stop_sent = true;
+          self->send(director, stop_atom::value);
+          continue;
+        }
       }
       auto now = std::chrono::steady_clock::now();
       if (now - last_check < std::chrono::seconds(1))
@@ -524,6 +578,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                  [&](caf::error& e) {
                    std::fprintf(stderr, "stompede: final metrics: %s\n", sys.render(e).c_str());
                  });
+    if (opts.remote) {
+      bool none_left = false;
+      for (auto& lost : opts.remote->poll_lost(none_left))
+        run.lost_workers.push_back(lost.second);
+      opts.remote->finish();
+      run.workers = opts.remote->worker_count();
+    }
     for (auto& s : supervisor_handles)
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
@@ -532,6 +593,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::lock_guard<std::mutex> guard(link->m);
     link->director = nullptr;
     link->metrics = nullptr;
+    link->workers.clear();
   }
   control_http.reset();
   if (sampler)
@@ -559,8 +621,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       report.note = abort_note;
     else if (failed_fast)
       report.note = "stopped early: nothing could connect";
+    else if (workers_gone)
+      report.note = "stopped early: every worker was lost";
     else if (sig != 0)
       report.note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+    for (auto& lost : run.lost_workers)
+      report.note += (report.note.empty() ? "" : "; ") + lost;
     if (auto ec = metrics::write_html_report(dir + "/report.html", report))
       std::fprintf(stderr, "stompede: cannot write %s/report.html: %s\n", dir.c_str(),
                    ec.message().c_str());
@@ -569,10 +635,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::printf("%s", metrics::format_threshold_table(verdicts).c_str());
   std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s)\n", dir.c_str(),
               sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "");
-  if (failed_fast)
+  if (failed_fast || workers_gone)
     code = exit_failed;
   else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
+  else if (!run.lost_workers.empty())
+    code = exit_failed; // part of the load went missing: not a completed run
   else if (aborted || !metrics::all_passed(verdicts))
     code = exit_thresholds_failed;
   return code;

@@ -5,9 +5,37 @@
 
 #include "config/scenario.hpp"
 
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace stompede {
+
+/// Users that run in other processes (workers), driven from this one (cluster/controller.hpp).
+/// The engine keeps the scenario clock, the metrics and the reports; each slice handle stands for
+/// one worker: it takes the supervisor messages of the stage director ((target_atom, n),
+/// (get_atom, stats_atom), (shutdown_atom)) for that worker's share of the users and answers
+/// (get_atom, delta_atom) with a `worker_delta`.
+class remote_load {
+public:
+  virtual ~remote_load() = default;
+  /// Before the actor system starts: load what the link needs, announce the message types.
+  virtual void configure(caf::actor_system_config& cfg) = 0;
+  /// Once the actor system runs: hands every worker its slice and waits until each is ready
+  /// (its users logged in). One handle per slice, in slice order; empty with `why` on failure.
+  virtual std::vector<caf::actor> start(caf::actor_system& sys, std::string& why) = 0;
+  /// Workers lost since the last call: the slice index and one line saying which, when, why;
+  /// `none_left` when no worker is left.
+  virtual std::vector<std::pair<std::uint32_t, std::string>> poll_lost(bool& none_left) = 0;
+  /// The run is over and its figures are collected: end the workers.
+  virtual void finish() = 0;
+  /// Workers of the run.
+  virtual std::uint32_t worker_count() const = 0;
+};
 
 struct engine_options {
   /// Results directory; empty = the scenario's [output] dir.
@@ -18,6 +46,8 @@ struct engine_options {
   bool handle_signals = true;
   /// The target is a server in this very process: every user costs two file descriptors.
   bool embedded_server_in_process = false;
+  /// When set, the users run in worker processes (docs/workers.md), not in this one.
+  std::shared_ptr<remote_load> remote;
 };
 
 /// Exit codes of `stompede run`.

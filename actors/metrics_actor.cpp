@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <limits>
 
 namespace stompede {
 
@@ -28,11 +29,55 @@ std::int64_t wall_now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Asks every IO thread for its delta; each answers with (io_delta, tick).
+void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick);
+
+/// IO threads and workers answering one collection (a lost worker is asked no more).
+std::size_t sources(const metrics_state& st) {
+  std::size_t live = 0;
+  for (bool gone : st.worker_gone)
+    live += gone ? 0 : 1;
+  return st.pool->size() + live;
+}
+
+/// Worker `k`'s answer (or failure) for collection `tick`; a second word for one tick (the
+/// worker was declared lost meanwhile) counts its events only.
+void absorb_worker(caf::stateful_actor<metrics_state>* self, std::size_t k, worker_delta& wd,
+                   std::uint64_t tick) {
+  auto& st = self->state;
+  if (st.answered[k] == tick)
+    tick = 0;
+  else
+    st.answered[k] = tick;
+  if (tick == st.tick) {
+    st.worker_target += wd.target_users;
+    st.worker_reconnecting += wd.reconnecting;
+  }
+  // The worker's ledger records and watermark take the place after the IO threads' own.
+  wd.io.thread = static_cast<std::uint32_t>(st.pool->size() + k);
+  absorb(self, wd.io, tick);
+}
+
+/// Asks every IO thread for its delta; each answers with (io_delta, tick). Workers answer a
+/// request with their whole process's delta.
 void collect(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
   st.tick++;
-  st.pending = st.pool->size();
+  st.pending = sources(st);
+  st.worker_target = 0;
+  st.worker_reconnecting = 0;
+  for (std::size_t k = 0; k < st.config.workers.size(); ++k) {
+    if (st.worker_gone[k])
+      continue;
+    auto tick = st.tick;
+    self->request(st.config.workers[k], st.config.worker_timeout, get_atom::value,
+                  delta_atom::value)
+        .then([self, k, tick](worker_delta& wd) { absorb_worker(self, k, wd, tick); },
+              [self, k, tick](caf::error&) {
+                // Gone or too slow: nothing from it this interval.
+                worker_delta none;
+                absorb_worker(self, k, none, tick);
+              });
+  }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
     auto* agg = &st.aggregates[i];
@@ -131,8 +176,8 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     target += l.target;
     reconnecting += l.reconnecting;
   }
-  d.gauges.target_users = target;
-  d.gauges.active_reconnections = reconnecting;
+  d.gauges.target_users = target + st.worker_target;
+  d.gauges.active_reconnections = reconnecting + st.worker_reconnecting;
   d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
   // Message accounting: classify what every IO thread has reported far enough.
   if (!st.ledger_marks.empty()) {
@@ -145,7 +190,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.accounting += st.ledger->take();
   d.accounting_pending = st.ledger->pending();
   if (!st.stages.empty())
-    st.stages.back().target_users = std::max(st.stages.back().target_users, target);
+    st.stages.back().target_users = std::max(st.stages.back().target_users, d.gauges.target_users);
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
   st.total.accounting += d.accounting;
@@ -181,6 +226,48 @@ metrics_result make_result(const metrics_state& st) {
   return metrics_result{st.total, st.stages, st.tls_failure};
 }
 
+void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick) {
+  auto& st = self->state;
+  auto& iv = st.interval;
+  iv.counters += d.counters;
+  iv.histograms.merge(d.histograms);
+  // Per behaviour: counts always, levels (connected users) like the gauges below.
+  std::vector<std::int64_t> levels;
+  for (auto& b : d.behaviours) {
+    levels.push_back(b.connected);
+    b.connected = 0;
+  }
+  metrics::merge(iv.behaviours, d.behaviours);
+  if (!d.tls_failure.empty())
+    st.tls_failure = std::move(d.tls_failure);
+  st.ledger->apply(std::move(d.ledger));
+  if (d.thread < st.ledger_marks.size())
+    st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
+  if (tick != st.tick || st.pending == 0)
+    return; // a straggler of an earlier collection: its events count, its levels not
+  if (st.pending == sources(st)) {
+    iv.gauges.active_connections = 0;
+    iv.gauges.connected_users = 0;
+    for (auto& b : iv.behaviours)
+      b.connected = 0;
+  }
+  iv.gauges.active_connections += d.open_sessions;
+  iv.gauges.connected_users += d.subscribed_sessions;
+  for (std::size_t i = 0; i < levels.size(); ++i)
+    iv.behaviours[i].connected += levels[i];
+  if (--st.pending == 0) {
+    emit(self);
+    if (!st.finishing.empty() && st.tick < st.final_tick) {
+      collect(self); // the final collection must begin after the end
+    } else if (!st.finishing.empty()) {
+      st.done = true;
+      for (auto& rp : st.finishing)
+        rp.deliver(make_result(st));
+      st.finishing.clear();
+    }
+  }
+}
+
 } // namespace
 
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,
@@ -195,10 +282,12 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.supervisors = std::move(supervisors);
   st.sup_now.resize(st.supervisors.size());
   st.sup_levels.resize(st.supervisors.size());
+  st.worker_gone.assign(st.config.workers.size(), false);
+  st.answered.assign(st.config.workers.size(), 0);
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
   st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
-  st.ledger_marks.assign(pool->size(), 0);
+  st.ledger_marks.assign(pool->size() + st.config.workers.size(), 0);
   st.started = st.last_emit = clock_type::now();
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
@@ -210,47 +299,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         collect(self);
         self->delayed_send(self, st.config.interval, tick_atom::value);
       },
-      [=](io_delta& d, std::uint64_t tick) {
-        auto& st = self->state;
-        auto& iv = st.interval;
-        iv.counters += d.counters;
-        iv.histograms.merge(d.histograms);
-        // Per behaviour: counts always, levels (connected users) like the gauges below.
-        std::vector<std::int64_t> levels;
-        for (auto& b : d.behaviours) {
-          levels.push_back(b.connected);
-          b.connected = 0;
-        }
-        metrics::merge(iv.behaviours, d.behaviours);
-        if (!d.tls_failure.empty())
-          st.tls_failure = std::move(d.tls_failure);
-        st.ledger->apply(std::move(d.ledger));
-        if (d.thread < st.ledger_marks.size())
-          st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
-        if (tick != st.tick || st.pending == 0)
-          return; // a straggler of an earlier collection: its events count, its levels not
-        if (st.pending == st.pool->size()) {
-          iv.gauges.active_connections = 0;
-          iv.gauges.connected_users = 0;
-          for (auto& b : iv.behaviours)
-            b.connected = 0;
-        }
-        iv.gauges.active_connections += d.open_sessions;
-        iv.gauges.connected_users += d.subscribed_sessions;
-        for (std::size_t i = 0; i < levels.size(); ++i)
-          iv.behaviours[i].connected += levels[i];
-        if (--st.pending == 0) {
-          emit(self);
-          if (!st.finishing.empty() && st.tick < st.final_tick) {
-            collect(self); // the final collection must begin after the end
-          } else if (!st.finishing.empty()) {
-            st.done = true;
-            for (auto& rp : st.finishing)
-              rp.deliver(make_result(st));
-            st.finishing.clear();
-          }
-        }
-      },
+      [=](io_delta& d, std::uint64_t tick) { absorb(self, d, tick); },
       [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
         auto& st = self->state;
         auto& g = st.interval.gauges;
@@ -299,6 +348,21 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         if (!st.sup_now.empty())
           st.sup_now[0] = seen;
         st.sup_final = true;
+      },
+      [=](lost_atom, std::uint32_t k) {
+        // A worker is gone (the controller saw its process or link end): stop waiting for it.
+        auto& st = self->state;
+        if (k >= st.worker_gone.size() || st.worker_gone[k])
+          return;
+        st.worker_gone[k] = true;
+        // Its records stop here: the ledger no longer waits for them (what its users had not
+        // settled by the end is in flight).
+        st.ledger_marks[st.pool->size() + k] = std::numeric_limits<std::int64_t>::max();
+        if (st.pending > 0 && st.answered[k] != st.tick) {
+          st.answered[k] = st.tick;
+          io_delta none;
+          absorb(self, none, st.tick);
+        }
       },
       [=](control_atom, std::string& what) {
         auto& ev = self->state.events;

@@ -7,10 +7,12 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "actors/wire.hpp"
 #include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
 #include "metrics/summary_json.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -39,9 +41,31 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// Load processes (workers) whose figures join this run's: each answers (get_atom, delta_atom)
+  /// with a `worker_delta` once per interval, like one more IO thread.
+  std::vector<caf::actor> workers;
+  /// Longest wait for one worker's delta; a worker that does not answer in time (or is gone)
+  /// counts as an empty delta for that interval.
+  std::chrono::milliseconds worker_timeout{5000};
   /// Message accounting's grace and settle times.
   metrics::ledger_config ledger;
 };
+
+/// What one worker process ships once per interval: its IO threads' deltas merged, its
+/// supervisors' restart counts since the previous delta (in `io.counters`) and recovery times (in
+/// `io.histograms.reconnect_time_ms`), and its levels.
+struct worker_delta {
+  io_delta io;
+  /// Users the worker's supervisors were told to run.
+  std::int64_t target_users = 0;
+  /// Users of the worker waiting for or running a reconnect.
+  std::int64_t reconnecting = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_delta& x) {
+  return f(x.io, x.target_users, x.reconnecting);
+}
 
 struct metrics_state {
   static inline const char* name = "metrics";
@@ -70,6 +94,12 @@ struct metrics_state {
   };
   std::vector<supervisor_levels> sup_levels;
   std::int64_t sup_reconnecting = 0;
+  /// Levels the workers reported in the collection in progress.
+  std::int64_t worker_target = 0;
+  /// Per worker: declared lost (asked no more), and the last collection it answered.
+  std::vector<bool> worker_gone;
+  std::vector<std::uint64_t> answered;
+  std::int64_t worker_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).
   std::string tls_failure;
@@ -77,8 +107,9 @@ struct metrics_state {
   std::string events;
   /// Message accounting, fed by every delta.
   std::unique_ptr<metrics::message_ledger> ledger;
-  /// Per IO thread, the wall clock (µs) of its latest delta; the ledger may classify up to the
-  /// smallest.
+  /// Per IO thread, then per worker, the wall clock (µs) of its latest delta (a worker's: the
+  /// oldest of its IO threads'); the ledger may classify up to the smallest. A lost worker's
+  /// mark is the maximum (not waited for).
   std::vector<std::int64_t> ledger_marks;
   /// The first collection begun after `done_atom`: the final one.
   std::uint64_t final_tick = 0;
@@ -99,6 +130,8 @@ struct metrics_result {
 /// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
+/// (lost_atom, uint32 k) worker k is gone, ask it no more;
+/// (lost_atom, uint32 k) worker k is gone: ask it no more, stop waiting for it;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->
 /// metrics_result.
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_config cfg,
@@ -109,5 +142,5 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
 
 } // namespace stompede
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::io_delta)
+// Travels between local actors only (io_delta and worker_delta have field lists: wire.hpp).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::metrics_result)

@@ -5,6 +5,8 @@
 
 #include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
+#include "cluster/agent.hpp"
+#include "cluster/controller.hpp"
 #include "config/environment.hpp"
 #include "config/loader.hpp"
 #include "config/print.hpp"
@@ -57,7 +59,8 @@ int cmd_check(const std::string& path, const std::vector<std::string>& overrides
 }
 
 int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
-            const std::string& out_dir, bool quiet) {
+            const std::string& out_dir, bool quiet, std::uint32_t workers,
+            const std::string& agents, const std::string& targets) {
   auto sc = load(path, overrides);
   if (!sc)
     return exit_bad_input;
@@ -100,6 +103,27 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     opts.embedded_server_in_process = true;
     if (!quiet)
       std::printf("stompede: embedded server on %s\n", sc->target.http_url.c_str());
+  }
+  if (!targets.empty() && workers == 0 && agents.empty()) {
+    std::fprintf(stderr, "--targets: only with --workers or --agents\n");
+    return exit_bad_input;
+  }
+  if (workers > 0 || !agents.empty()) {
+    // Several load processes: this one keeps the clock, the metrics and the reports.
+    cluster::controller_options copts;
+    copts.workers = workers;
+    copts.agents = cluster::split_list(agents);
+    copts.targets = cluster::split_list(targets);
+    std::string why;
+    opts.remote = cluster::make_controller(*sc, copts, why);
+    if (!opts.remote) {
+      std::fprintf(stderr, "stompede: %s\n", why.c_str());
+      if (embedded)
+        embedded->stop();
+      return exit_bad_input;
+    }
+    if (!quiet)
+      std::printf("stompede: %u worker process(es), %zu agent(s)\n", workers, copts.agents.size());
   }
   auto code = run_load_test(*sc, opts);
   if (embedded)
@@ -165,6 +189,22 @@ int stompede::cli_main(int argc, char** argv) {
   run->add_option("--set", overrides, "Override a key: --set dotted.key=value (repeatable)");
   run->add_option("--out", out_dir, "Results directory (default: [output] dir)");
   run->add_flag("--quiet,-q", quiet, "No progress lines, only the summary");
+  std::uint32_t workers = 0;
+  std::string agents;
+  std::string targets;
+  run->add_option("--workers", workers,
+                  "Run the users in N worker processes of this program (docs/workers.md)");
+  run->add_option("--agents", agents,
+                  "Also run users on agents already listening: host:port,host:port");
+  run->add_option("--targets", targets,
+                  "Worker k connects to the k-th of these ws:// URLs (round robin) instead of "
+                  "[target] url: several servers");
+
+  cluster::agent_options ao;
+  auto* agent = app.add_subcommand(
+      "agent", "Wait for one controller (stompede run --agents) and run its share of the users");
+  agent->add_option("--listen", ao.listen, "host:port to listen on (default 127.0.0.1:0)");
+  agent->add_flag("--quiet,-q", ao.quiet, "Only errors");
 
   std::string check_path;
   std::vector<std::string> check_overrides;
@@ -203,7 +243,9 @@ int stompede::cli_main(int argc, char** argv) {
     return code == 0 ? 0 : exit_bad_input;
   }
   if (*run)
-    return cmd_run(scenario_path, overrides, out_dir, quiet);
+    return cmd_run(scenario_path, overrides, out_dir, quiet, workers, agents, targets);
+  if (*agent)
+    return cluster::run_agent(ao);
   if (*check)
     return cmd_check(check_path, check_overrides);
   if (*serve)

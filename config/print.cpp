@@ -41,8 +41,11 @@ std::string str(const std::string& v) {
   return out + "\"";
 }
 
+/// Set by to_toml_with_secrets for the length of one call on this thread.
+thread_local bool reveal_secrets = false;
+
 std::string sec(const secret& s) {
-  return str(s.redacted());
+  return str(reveal_secrets ? s.reveal() : s.redacted());
 }
 
 std::string dur(std::chrono::milliseconds d) {
@@ -321,6 +324,13 @@ std::string to_toml(const scenario& s) {
   o << "]\n";
 
   return o.str();
+}
+
+std::string to_toml_with_secrets(const scenario& s) {
+  reveal_secrets = true;
+  auto out = to_toml(s);
+  reveal_secrets = false;
+  return out;
 }
 
 } // namespace stompede::config

@@ -10,4 +10,8 @@ namespace stompede::config {
 /// as "***". For `stompede check` and for `scenario.toml` in the results folder.
 std::string to_toml(const scenario& s);
 
+/// The same TOML with the secrets' real values: only for handing a scenario to a worker process
+/// over its link (docs/workers.md); never for a file, a log or a report.
+std::string to_toml_with_secrets(const scenario& s);
+
 } // namespace stompede::config

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "metrics/snapshot.hpp"
 
@@ -22,6 +23,10 @@ struct run_info {
   /// The reason of the latest TLS failure of the run ("certificate has expired", ...); empty
   /// when there was none.
   std::string tls_failure;
+  /// Load processes (workers) the run was spread over; 0 for a single-process run.
+  std::uint32_t workers = 0;
+  /// Workers lost during the run, one line each (which, when, why).
+  std::vector<std::string> lost_workers;
 };
 
 /// The warning every report and the run output carry when certificate verification is off.

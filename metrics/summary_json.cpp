@@ -189,6 +189,7 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
       {"scenario", run.scenario},     {"total_users", run.total_users},
       {"duration_s", run.duration_s}, {"latency_mode", run.latency_mode},
       {"tls_verify", run.tls_verify}, {"tls_failure", run.tls_failure},
+      {"workers", run.workers},       {"lost_workers", run.lost_workers},
   };
   json warnings = json::array();
   if (!run.tls_verify)
@@ -309,6 +310,11 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
                                      std::to_string(b.sessions) + " sessions, sent " +
                                      std::to_string(b.messages_sent) + ", received " +
                                      std::to_string(b.messages_received));
+  if (run.workers > 0)
+    line("workers (lost)",
+         std::to_string(run.workers) + " (" + std::to_string(run.lost_workers.size()) + ")");
+  for (const auto& w : run.lost_workers)
+    line("  lost", w);
   const auto& a = total.accounting;
   auto n = [](std::uint64_t v) { return std::to_string(v); };
   line("messages accounted (sent)",
