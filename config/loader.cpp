@@ -716,44 +716,54 @@ private:
     str(t, p, "body", c.body);
   }
 
-  void read_stages(const toml::table& root) {
+  /// Calls `f(table, path, index)` for each entry of the array of tables `root[key]` ([[stage]],
+  /// [[fault]]) and records its position; anything else under that key is an error.
+  template<class F>
+  void each_table(const toml::table& root, const char* key, F&& f) {
     std::string path;
-    auto* n = field(root, "", "stage", path);
+    auto* n = field(root, "", key, path);
     if (n == nullptr)
       return;
     auto* arr = n->as_array();
     if (arr == nullptr) {
       error(path, n->source(),
-            std::string{"expected [[stage]] (an array of tables), got "} + type_name(n->type()));
+            std::string{"expected [["} + key + "]] (an array of tables), got " +
+                type_name(n->type()));
       return;
     }
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const auto& e = *arr->get(i);
-      const std::string p = "stage[" + std::to_string(i) + "]";
+      const std::string p = std::string{key} + "[" + std::to_string(i) + "]";
       s_.positions[p] = pos(p, e.source());
       auto* t = e.as_table();
       if (t == nullptr) {
         type_error(p, e, "a table");
         continue;
       }
-      check_keys(*t, p,
+      f(*t, p, i);
+    }
+  }
+
+  void read_stages(const toml::table& root) {
+    each_table(root, "stage", [&](const toml::table& t, const std::string& p, std::size_t i) {
+      check_keys(t, p,
                  {"name", "users", "duration", "ramp", "min_start_gap", "arrival_rate",
                   "session_length", "session_length_max", "wait_for"});
       stage st;
-      str(*t, p, "name", st.name);
+      str(t, p, "name", st.name);
       if (st.name.empty())
         st.name = "stage " + std::to_string(i + 1);
-      integer(*t, p, "users", st.users);
-      duration(*t, p, "duration", st.duration);
-      duration(*t, p, "ramp", st.ramp);
-      duration(*t, p, "min_start_gap", st.min_start_gap);
-      real(*t, p, "arrival_rate", st.arrival_rate);
-      duration(*t, p, "session_length", st.session_length);
-      duration(*t, p, "session_length_max", st.session_length_max);
-      choice(*t, p, "wait_for", st.wait_for,
+      integer(t, p, "users", st.users);
+      duration(t, p, "duration", st.duration);
+      duration(t, p, "ramp", st.ramp);
+      duration(t, p, "min_start_gap", st.min_start_gap);
+      real(t, p, "arrival_rate", st.arrival_rate);
+      duration(t, p, "session_length", st.session_length);
+      duration(t, p, "session_length_max", st.session_length_max);
+      choice(t, p, "wait_for", st.wait_for,
              {{"nothing", wait_for::nothing}, {"all_subscribed", wait_for::all_subscribed}});
       s_.stages.push_back(std::move(st));
-    }
+    });
   }
 
   void read_behaviour(const toml::table& t) {
@@ -1238,36 +1248,18 @@ private:
   }
 
   void read_faults(const toml::table& root) {
-    std::string path;
-    auto* n = field(root, "", "fault", path);
-    if (n == nullptr)
-      return;
-    auto* arr = n->as_array();
-    if (arr == nullptr) {
-      error(path, n->source(),
-            std::string{"expected [[fault]] (an array of tables), got "} + type_name(n->type()));
-      return;
-    }
-    for (std::size_t i = 0; i < arr->size(); ++i) {
-      const auto& e = *arr->get(i);
-      const std::string p = "fault[" + std::to_string(i) + "]";
-      s_.positions[p] = pos(p, e.source());
-      auto* t = e.as_table();
-      if (t == nullptr) {
-        type_error(p, e, "a table");
-        continue;
-      }
-      check_keys(*t, p,
+    each_table(root, "fault", [&](const toml::table& t, const std::string& p, std::size_t i) {
+      check_keys(t, p,
                  {"name", "kind", "at", "every", "times", "duration", "fraction", "rooms",
                   "behaviour", "stage", "delay", "message", "abortive", "toxic"});
       fault_entry f;
       std::string kind_path;
-      auto* kn = field(*t, p, "kind", kind_path);
+      auto* kn = field(t, p, "kind", kind_path);
       if (kn == nullptr) {
-        error(kind_path, e.source(),
+        error(kind_path, t.source(),
               "required: what the fault does, e.g. \"user.drop\" or "
               "\"server.close_sessions\" (docs/faults.md lists them)");
-        continue;
+        return;
       }
       std::string kind_text;
       bool proxy_kind = false;
@@ -1286,7 +1278,7 @@ private:
       }
       std::size_t before = problems_.size();
       if (!proxy_kind)
-        choice(*t, p, "kind", f.kind,
+        choice(t, p, "kind", f.kind,
                {{"user.drop", fault_kind::user_drop},
                 {"user.close", fault_kind::user_close},
                 {"user.crash", fault_kind::user_crash},
@@ -1318,24 +1310,24 @@ private:
                 {"stomp.ws_close", fault_kind::proxy_toxic},
                 {"stomp.inject_error", fault_kind::proxy_toxic}});
       if (problems_.size() != before)
-        continue;
-      str(*t, p, "name", f.name);
+        return;
+      str(t, p, "name", f.name);
       if (f.name.empty())
         f.name = f.kind_name() + "#" + std::to_string(i + 1);
-      duration(*t, p, "at", f.at);
-      duration(*t, p, "every", f.every);
-      integer(*t, p, "times", f.times);
-      duration(*t, p, "duration", f.duration);
-      real(*t, p, "fraction", f.fraction);
-      int_list(*t, p, "rooms", f.rooms);
-      str(*t, p, "behaviour", f.behaviour);
-      str(*t, p, "stage", f.stage);
-      duration(*t, p, "delay", f.delay);
-      str(*t, p, "message", f.message);
-      boolean(*t, p, "abortive", f.abortive);
-      str(*t, p, "toxic", f.toxic);
+      duration(t, p, "at", f.at);
+      duration(t, p, "every", f.every);
+      integer(t, p, "times", f.times);
+      duration(t, p, "duration", f.duration);
+      real(t, p, "fraction", f.fraction);
+      int_list(t, p, "rooms", f.rooms);
+      str(t, p, "behaviour", f.behaviour);
+      str(t, p, "stage", f.stage);
+      duration(t, p, "delay", f.delay);
+      str(t, p, "message", f.message);
+      boolean(t, p, "abortive", f.abortive);
+      str(t, p, "toxic", f.toxic);
       s_.faults.push_back(std::move(f));
-    }
+    });
   }
 
   void read_control(const toml::table& t) {
