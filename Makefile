@@ -36,8 +36,9 @@ build: deps configure
 run: build
 	$(STOMPEDE) run $(SCENARIO)
 
+# A test without its own TIMEOUT property gets 300 s, so a hang fails the run instead of stalling it.
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 bench: build
 	cmake --build $(BUILD) -j$(JOBS) --target benches
@@ -66,7 +67,7 @@ sanitize-core: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTOMPEDE_SANITIZE=address,undefined \
 	  -DSTOMPEDE_SANITIZE_OPT=-O0 -DSTOMPEDE_TESTS_CORE=ON -DSTOMPEDE_BUILD_BENCH=OFF
 	cmake --build $(SAN_BUILD) -j$(JOBS) --target test_protocol test_config fuzz_targets
-	ctest --test-dir $(SAN_BUILD) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(SAN_BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 soak: build
 	scripts/soak $(STOMPEDE)

@@ -348,6 +348,15 @@ void server_core::stop() {
     });
   }
   guards_.clear();
+  // Whatever is still pending after the aborts (an upgrade whose peer never finishes it, a
+  // timer a session missed) must not keep stop() waiting: the shards get 2 s to run out of
+  // work, then their loops are stopped and what is left is destroyed with the contexts.
+  const auto dry = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& s : shards_) {
+    while (!s->ioc.stopped() && std::chrono::steady_clock::now() < dry)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s->ioc.stop();
+  }
   for (auto& s : shards_) {
     if (s->thread.joinable())
       s->thread.join();
