@@ -484,6 +484,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
     mcfg.workers = workers;
+    mcfg.worker_servers = opts.remote ? opts.remote->server_count() : 1;
     mcfg.ledger.grace_us =
         std::chrono::duration_cast<std::chrono::microseconds>(sc.output.round_trip_timeout).count();
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
