@@ -64,6 +64,15 @@ using stage_atom = caf::atom_constant<caf::atom("stage")>;
 /// control -> metrics: `control_atom, std::string what`, logged in the time series.
 using control_atom = caf::atom_constant<caf::atom("control")>;
 
+/// Fault injection: injector -> supervisor `(fault_atom, user_fault_order)` -> hit count;
+/// supervisor -> user `(fault_atom, uint8_t user_fault, bool on)`; injector -> metrics
+/// `(fault_atom, fault_event)`.
+using fault_atom = caf::atom_constant<caf::atom("fault")>;
+
+/// injector -> self: start (`uint32_t` entry) or end (`uint32_t` occurrence) a fault.
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using end_atom = caf::atom_constant<caf::atom("end")>;
+
 /// with `get_atom`: ask a worker process for its `worker_delta` (controller -> worker).
 using delta_atom = caf::atom_constant<caf::atom("delta")>;
 

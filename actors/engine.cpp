@@ -3,6 +3,8 @@
 #include "actors/atoms.hpp"
 #include "actors/behaviours/registry.hpp"
 #include "actors/control.hpp"
+#include "actors/fault_injector.hpp"
+#include "actors/fault_plan.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/io_pool.hpp"
 #include "actors/login.hpp"
@@ -15,12 +17,15 @@
 #include "config/diagnostic.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
+#include "metrics/experiment.hpp"
 #include "metrics/html_report.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/server_sampler.hpp"
 #include "metrics/summary_json.hpp"
 #include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
+#include "protocol/url.hpp"
+#include "proxy/fault_proxy.hpp"
 
 #include <caf/all.hpp>
 
@@ -249,11 +254,29 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::fprintf(stderr, "stompede: %s\n", p.c_str());
     return exit_bad_input;
   }
-  // Behaviours are checked against the registry (the CLI does so before; tests may not).
-  if (auto problems = check_behaviours(sc); !problems.empty()) {
+  // Behaviours are checked against the registry, toxics against the proxy (the CLI does so
+  // before; tests may not).
+  auto problems = check_behaviours(sc);
+  for (auto& d : check_fault_toxics(sc))
+    problems.push_back(std::move(d));
+  if (!problems.empty()) {
     for (auto& p : problems)
       std::fprintf(stderr, "%s\n", p.to_string().c_str());
     return exit_bad_input;
+  }
+  // User faults reach this process's supervisors and proxy faults its users' connections: with
+  // the users in worker processes neither would act, so they are refused rather than ignored.
+  if (opts.remote && sc.experiment.enabled) {
+    for (std::size_t i = 0; i < sc.faults.size(); ++i) {
+      const auto& f = sc.faults[i];
+      if (config::is_user_fault(f.kind) || config::is_proxy_fault(f.kind)) {
+        std::fprintf(stderr,
+                     "stompede: fault[%zu] (%s): user and proxy faults need the users in this "
+                     "process, not in worker processes (--workers, --agents)\n",
+                     i, f.kind_name().c_str());
+        return exit_bad_input;
+      }
+    }
   }
   auto peak = peak_users(sc);
   auto checks = parse_thresholds(sc);
@@ -301,6 +324,23 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   io_pool pool(opts.remote ? 1 : sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
+  // Network and protocol faults: the fault proxy between the users and the target (logins and
+  // REST calls go to the target directly).
+  std::unique_ptr<proxy::fault_proxy> fault_proxy;
+  if (sc.experiment.enabled && has_proxy_faults(sc)) {
+    proxy::proxy_options po;
+    po.upstream_host = session_cfg.ws.target.host;
+    po.upstream_port = session_cfg.ws.target.port;
+    po.seed = sc.run.random_seed + 1;
+    std::string why;
+    fault_proxy = proxy::fault_proxy::start(po, why);
+    if (!fault_proxy) {
+      std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
+      return exit_failed;
+    }
+    session_cfg.ws.target.host = fault_proxy->host();
+    session_cfg.ws.target.port = fault_proxy->port();
+  }
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
   session_cfg.sending_paused = sending_paused;
   session_cfg.keys = std::make_shared<key_sequences>(peak);
@@ -421,6 +461,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   sampler_cfg.names = sc.server_metrics.names;
   sampler_cfg.csv_path = dir + "/server_metrics.csv";
   auto sampler = metrics::server_sampler::start(std::move(sampler_cfg));
+  // The experiment: its tracker (fed by the metrics actor) and the server's fault interface.
+  std::shared_ptr<metrics::experiment_tracker> experiment;
+  server_fault_port server_port = opts.server_faults;
+  if (sc.experiment.enabled) {
+    experiment = std::make_shared<metrics::experiment_tracker>(make_experiment_settings(sc));
+    if (!server_port && has_server_faults(sc))
+      server_port = make_admin_fault_port(sc.experiment.admin_url.empty() ? sc.target.http_url
+                                                                          : sc.experiment.admin_url,
+                                          sc.experiment.admin_token.reveal());
+  }
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", 2);
@@ -483,6 +533,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     metrics_config mcfg;
     mcfg.progress = !opts.quiet;
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
+    mcfg.experiment = experiment;
     mcfg.workers = workers;
     mcfg.worker_servers = opts.remote ? opts.remote->server_count() : 1;
     mcfg.ledger.grace_us =
@@ -497,6 +548,44 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
       return s.wait_for == config::wait_for::all_subscribed;
     });
+    fault_injector_actor injector;
+    if (sc.experiment.enabled) {
+      std::vector<std::string> labels;
+      for (auto& b : settings->behaviours)
+        labels.push_back(b.label);
+      fault_injector_config icfg;
+      icfg.faults = make_fault_specs(sc, labels);
+      proxy_fault_port pport;
+      if (auto* fp = fault_proxy.get()) {
+        pport.add = [fp](const std::string& spec, double toxicity, std::uint64_t& id) {
+          std::string why;
+          auto t = proxy::parse_toxic(spec, why);
+          if (!t)
+            return "the fault proxy refuses \"" + spec + "\": " + why;
+          t->toxicity = toxicity;
+          t->name = spec;
+          try {
+            id = fp->add_toxic(*t);
+          } catch (const std::exception& e) {
+            return std::string{e.what()};
+          }
+          return std::string{};
+        };
+        pport.remove = [fp](std::uint64_t id, std::int64_t& affected) {
+          auto c = fp->remove_toxic(id);
+          if (!c)
+            return std::string{"the fault proxy has no toxic "} + std::to_string(id);
+          affected = static_cast<std::int64_t>(c->connections_affected);
+          return std::string{};
+        };
+        pport.refuse = [fp](bool on) {
+          fp->refuse_new_connections(on);
+          return std::string{};
+        };
+      }
+      injector = sys.spawn(fault_injector, icfg, supervisors, metrics, server_port, pport);
+      dcfg.injector = injector;
+    }
     caf::scoped_actor self{sys};
     auto director =
         sys.spawn(stage_director, dcfg, supervisors, metrics, caf::actor_cast<caf::actor>(self));
@@ -590,6 +679,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       self->send_exit(s, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     self->send_exit(director, caf::exit_reason::user_shutdown);
+    if (injector)
+      self->send_exit(injector, caf::exit_reason::user_shutdown);
     keys.reset();
     std::lock_guard<std::mutex> guard(link->m);
     link->director = nullptr;
@@ -597,6 +688,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     link->workers.clear();
   }
   control_http.reset();
+  if (fault_proxy)
+    fault_proxy->stop();
   if (sampler)
     sampler->stop();
   pool.stop();
@@ -607,6 +700,20 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
   write_reports(dir, result, run, sc.output.csv, verdicts);
   int sig = stop_signal.load();
+  std::optional<metrics::experiment_result> verdict;
+  if (experiment) {
+    verdict = experiment->finish(run.duration_s);
+    if (sig != 0)
+      verdict->status = "interrupted";
+    else if (failed_fast)
+      verdict->status = "failed";
+    else if (aborted)
+      verdict->status = "aborted";
+    if (auto ec = metrics::write_experiment_json(dir + "/experiment.json", *verdict,
+                                                 dir + "/summary.json"))
+      std::fprintf(stderr, "stompede: cannot write %s/experiment.json: %s\n", dir.c_str(),
+                   ec.message().c_str());
+  }
   if (sc.output.html) {
     metrics::html_report_input report;
     report.total = result.total;
@@ -616,6 +723,10 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     report.rows = timeseries->rows();
     report.scenario_toml = config::to_toml(sc);
     report.windows = pause_windows(report.rows, run.duration_s);
+    if (verdict)
+      for (auto& f : verdict->faults)
+        report.windows.push_back(
+            {"fault", f.name + ": " + f.target, f.start_s, std::max(f.end_s, f.start_s + 0.25)});
     if (sampler)
       report.server = sampler->series();
     if (!abort_note.empty())
@@ -634,14 +745,19 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   }
   std::printf("\n%s", metrics::format_summary_table(result.total, run, result.stages).c_str());
   std::printf("%s", metrics::format_threshold_table(verdicts).c_str());
-  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s)\n", dir.c_str(),
-              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "");
+  if (verdict)
+    std::printf("%s", metrics::format_experiment_summary(*verdict).c_str());
+  std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s%s)\n", dir.c_str(),
+              sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "",
+              verdict ? ", experiment.json" : "");
   if (failed_fast || workers_gone)
     code = exit_failed;
   else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
   else if (!run.lost_workers.empty())
     code = exit_failed; // part of the load went missing: not a completed run
+  else if (verdict && !verdict->held)
+    code = exit_hypothesis_failed;
   else if (aborted || !metrics::all_passed(verdicts))
     code = exit_thresholds_failed;
   return code;

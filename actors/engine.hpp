@@ -3,6 +3,7 @@
 // Running a load test: turns a validated scenario into IO threads, user logins, the actor tree
 // (stage director -> supervisors -> users, metrics) and, whatever way the run ends, reports.
 
+#include "actors/server_faults.hpp"
 #include "config/scenario.hpp"
 
 #include <caf/fwd.hpp>
@@ -51,6 +52,10 @@ struct engine_options {
   bool handle_signals = true;
   /// The target is a server in this very process: every user costs two file descriptors.
   bool embedded_server_in_process = false;
+  /// The server's fault interface for an experiment's server.* faults (the embedded server in
+  /// this process); empty = the admin endpoint of [experiment] admin_url (or [target] http_url)
+  /// with [experiment] admin_token.
+  server_fault_port server_faults;
   /// When set, the users run in worker processes (docs/workers.md), not in this one.
   std::shared_ptr<remote_load> remote;
 };
@@ -61,6 +66,9 @@ enum run_exit : int {
   /// The run could not start or nothing could connect (one line on stderr says why).
   exit_failed = 1,
   exit_bad_input = 2,
+  /// An experiment's steady-state hypothesis did not hold (in the baseline, after a fault, or
+  /// a fault did not recover in time); experiment.json says where. Takes precedence over 99.
+  exit_hypothesis_failed = 98,
   /// The run completed (or was aborted by [thresholds] abort_on_fail) and a threshold failed.
   exit_thresholds_failed = 99,
   exit_interrupted_sigint = 130,

@@ -1,10 +1,12 @@
 #include "actors/metrics_actor.hpp"
 
 #include "actors/atoms.hpp"
+#include "actors/fault_injector.hpp"
 #include "actors/io_pool.hpp"
 #include "actors/population_plan.hpp"
 #include "actors/stage_director.hpp"
 #include "actors/supervisor.hpp"
+#include "metrics/experiment.hpp"
 #include "metrics/prometheus_exporter.hpp"
 #include "metrics/timeseries.hpp"
 
@@ -229,10 +231,15 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   if (st.exporter)
     st.exporter->update(st.total, d);
+  auto* experiment = st.config.experiment.get();
+  if (experiment)
+    experiment->on_interval(d);
   if (st.timeseries) {
     auto row = metrics::make_timeseries_row(d);
     row.events = std::move(st.events);
     st.events.clear();
+    if (experiment)
+      row.faults = experiment->take_interval_names();
     st.timeseries->write(row);
   }
   print_progress(st, d);
@@ -344,6 +351,27 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         return rp;
       },
       [=](get_atom) -> metrics_result { return make_result(self->state); },
+      [=](fault_atom, metrics::fault_record& r, bool ended) {
+        auto& st = self->state;
+        auto now = seconds_since(st.started, clock_type::now());
+        std::string what = "fault " + r.name + (ended ? " off" : " on");
+        if (!ended && r.hit >= 0)
+          what += " (" + std::to_string(r.hit) + " hit)";
+        if (!r.error.empty())
+          what += " (" + r.error + ")";
+        auto& ev = st.events;
+        ev += (ev.empty() ? "" : "; ") + what;
+        auto* experiment = st.config.experiment.get();
+        if (experiment == nullptr)
+          return;
+        if (ended) {
+          experiment->fault_ended(r.id, now, r.ended_by, r.error, r.hit);
+        } else {
+          r.start_s = now;
+          r.end_s = -1.0;
+          experiment->fault_started(std::move(r));
+        }
+      },
       [=](stats_atom, const supervisor_stats& last) {
         // The supervisors' final counts (they have quit and answer no more): the next emit
         // counts what they did since the last ask. Never below what was seen already (a

@@ -30,6 +30,7 @@ namespace stompede {
 class io_pool;
 
 namespace metrics {
+class experiment_tracker;
 class prometheus_exporter;
 class timeseries_writer;
 } // namespace metrics
@@ -42,6 +43,9 @@ struct metrics_config {
   /// Rewrite one line in place (a terminal) rather than print a line per interval.
   bool progress_in_place = false;
   std::FILE* progress_out = stdout;
+  /// An experiment's tracker (null: no experiment). The actor feeds it every interval and the
+  /// faults' start and end, stamped on its clock; the engine reads it after the actor is gone.
+  std::shared_ptr<metrics::experiment_tracker> experiment;
   /// Load processes (workers) whose figures join this run's: each answers (get_atom, delta_atom)
   /// with a `worker_delta` once per interval, like one more IO thread.
   std::vector<caf::actor> workers;
@@ -137,6 +141,8 @@ struct metrics_result {
 /// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,
 /// uint32 stage, std::string name, run_phase) from the director; (control_atom, std::string)
 /// a live-control change, logged in the next time-series row;
+/// (fault_atom, metrics::fault_record, bool ended) a fault started or ended (the experiment's
+/// journal and the time series' events and faults columns);
 /// (lost_atom, uint32 k) worker k is gone, ask it no more;
 /// (lost_atom, uint32 k) worker k is gone: ask it no more, stop waiting for it;
 /// (done_atom) -> metrics_result: a final collection, then the totals; (get_atom) ->

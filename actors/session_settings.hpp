@@ -113,6 +113,8 @@ struct user_identity {
   std::uint32_t behaviour_index = 0;
   /// Local address to bind (spreads ephemeral ports); empty = any.
   std::string source_address;
+  /// Fault injection: treat the token as expired (log in again before connecting).
+  bool token_expired = false;
 };
 
 } // namespace stompede

@@ -4,6 +4,7 @@
 #include <caf/error.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace stompede {
 
@@ -95,6 +96,8 @@ void finish(self_ptr self) {
   self->quit();
 }
 
+void shut_down_supervisors(self_ptr self);
+
 void begin_drain(self_ptr self) {
   auto& st = self->state;
   if (st.draining)
@@ -103,6 +106,19 @@ void begin_drain(self_ptr self) {
   ++st.timer; // no step runs after this
   st.waiting = false;
   announce(self, run_phase::drain, st.stage);
+  if (st.config.injector) {
+    // Faults first: users drain against a server (and a network) without faults.
+    auto injector = std::exchange(st.config.injector, fault_injector_actor{});
+    self->request(injector, st.config.injector_timeout, stop_atom::value)
+        .then([self](done_atom) { shut_down_supervisors(self); },
+              [self](const caf::error&) { shut_down_supervisors(self); });
+    return;
+  }
+  shut_down_supervisors(self);
+}
+
+void shut_down_supervisors(self_ptr self) {
+  auto& st = self->state;
   st.pending_done = st.supervisors.size();
   if (st.pending_done == 0) {
     finish(self);

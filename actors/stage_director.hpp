@@ -20,6 +20,7 @@
 //   director -> supervisor  (arrive_atom, count, min_ms, max_ms, cap)  open stages, per tick
 //   director -> supervisor  (stage_atom, uint32_t)   once per stage change
 //   director -> supervisor  (get_atom, stats_atom)   while waiting for users to connect
+//   director -> injector    (stop_atom)              at the end, first: every fault rolled back
 //   director -> supervisor  (shutdown_atom)          at the end; replies (done_atom, stats)
 //   director -> metrics     (phase_atom, uint32_t stage, std::string name, run_phase phase)
 //   director -> metrics     (stats_atom, supervisor_stats)  the supervisors' final counts
@@ -32,6 +33,7 @@
 //                              stage's start (after the last stage: drain and end)
 
 #include "actors/atoms.hpp"
+#include "actors/fault_injector.hpp"
 #include "actors/population_plan.hpp"
 #include "actors/supervisor.hpp"
 
@@ -81,6 +83,11 @@ struct stage_director_config {
   std::chrono::milliseconds stats_timeout{1000};
   /// Longest wait for the supervisors' done after shutdown.
   std::chrono::milliseconds shutdown_timeout{30000};
+  /// The experiment's fault injector (invalid: none). At the end of the run (or a stop) it is
+  /// asked to roll every fault back before the users are shut down.
+  fault_injector_actor injector;
+  /// Longest wait for the injector's rollbacks.
+  std::chrono::milliseconds injector_timeout{5000};
 };
 
 /// Returns every problem of `config` as one sentence each; empty when valid.

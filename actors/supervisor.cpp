@@ -241,6 +241,46 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   record_failure(self, index);
 }
 
+// Applies a user-side fault to the connected users of the cohort, or rolls a lasting one back on
+// the users it was applied to (those still running). Returns the number of users told.
+uint32_t apply_fault(self_ptr self, const user_fault_order& o) {
+  auto& st = self->state;
+  const auto kind = static_cast<std::uint8_t>(o.kind);
+  const bool lasting = o.kind == user_fault::stop_reading || o.kind == user_fault::stop_heartbeats;
+  uint32_t told = 0;
+  if (!o.on) {
+    auto it = st.fault_slots.find(o.fault_id);
+    if (it == st.fault_slots.end())
+      return 0;
+    for (auto index : it->second) {
+      auto s = st.slots.find(index);
+      if (s == st.slots.end() || !s->second.handle || s->second.state != slot_state::running)
+        continue;
+      caf::anon_send(s->second.handle, fault_atom::value, kind, false);
+      ++told;
+    }
+    st.fault_slots.erase(it);
+    return told;
+  }
+  if (st.shutting_down)
+    return 0;
+  std::vector<uint32_t> hit;
+  for (auto& [index, slot] : st.slots) {
+    if (slot.state != slot_state::running || !slot.connected || !slot.handle)
+      continue;
+    if (!in_cohort(o, slot.id.index, slot.id.room, slot.id.behaviour))
+      continue;
+    if (o.kind == user_fault::token_expiry)
+      slot.id.token_expired = true; // the restart logs in again
+    caf::anon_send(slot.handle, fault_atom::value, kind, true);
+    hit.push_back(index);
+  }
+  told = static_cast<uint32_t>(hit.size());
+  if (lasting)
+    st.fault_slots[o.fault_id] = std::move(hit);
+  return told;
+}
+
 // Open model: `count` arrivals, each started in the lowest free slot below `cap` with a
 // lifetime drawn from [min_ms, max_ms]; an arrival without a free slot is dropped (counted):
 // an open model that cannot keep up says so instead of silently becoming a closed one.
@@ -393,6 +433,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
         if (slot.state != slot_state::running || slot.connected)
           return;
         slot.connected = true;
+        slot.id.token_expired = false; // it logged in again, if an injected expiry asked it to
         ++st.stats.connects;
         if (slot.recovering) {
           slot.recovering = false;
@@ -411,6 +452,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
           self->delayed_send(handle_of(self), st.config.backoff.healthy_reset, healthy_atom::value,
                              index, slot.generation);
       },
+      [self](fault_atom, const user_fault_order& o) -> uint32_t { return apply_fault(self, o); },
       [self](respawn_atom, uint32_t index, uint64_t generation) {
         auto& st = self->state;
         auto it = st.slots.find(index);

@@ -18,6 +18,10 @@
 //   anyone   -> supervisor   (get_atom, stats_atom) -> supervisor_stats
 //   user     -> supervisor   (connected_atom)                 the sender's session is up
 //   supervisor -> user       (stop_atom)                      DISCONNECT and exit normally
+//   injector -> supervisor   (fault_atom, user_fault_order) -> uint32_t
+//                             apply a user-side fault to the cohort's connected users (or roll
+//                             it back on the users it was applied to); replies how many
+//   supervisor -> user       (fault_atom, uint8_t user_fault, bool on)
 //   supervisor -> user       (stage_atom, uint32_t stage)     a new stage began
 //   supervisor -> self       respawn / healthy / deadline / expire timers (virtual time in
 //                             tests)
@@ -25,10 +29,12 @@
 #include "actors/atoms.hpp"
 #include "actors/backoff.hpp"
 #include "actors/session_settings.hpp" // user_identity
+#include "actors/user_fault.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
@@ -44,6 +50,9 @@
 #include <random>
 #include <string>
 #include <vector>
+
+// Orders travel only between local actors (injector -> supervisor).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::user_fault_order)
 
 namespace stompede {
 
@@ -122,6 +131,8 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<get_atom, reconnect_atom>::with<std::vector<int64_t>>,
     // user: its session is established.
     caf::reacts_to<connected_atom>,
+    // fault injector: apply or roll back a user-side fault on a cohort; replies the users hit.
+    caf::replies_to<fault_atom, user_fault_order>::with<uint32_t>,
     // self: (re)spawn slot `uint32_t` if generation `uint64_t` is still current.
     caf::reacts_to<respawn_atom, uint32_t, uint64_t>,
     // self: slot has been connected for the healthy period; reset its attempts.
@@ -211,6 +222,8 @@ struct supervisor_state {
   /// asking never grows it without end.
   std::vector<int64_t> recover_samples_ms;
   static constexpr std::size_t max_recover_samples = 100000;
+  /// Lasting user-side faults in force: fault occurrence -> slots it was applied to.
+  std::map<uint32_t, std::vector<uint32_t>> fault_slots;
 };
 
 /// The supervisor behaviour. `make_identity` maps global indices to identities; `make_user`

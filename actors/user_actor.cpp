@@ -74,6 +74,24 @@ caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, 
         else
           self->quit(caf::error{static_cast<std::uint8_t>(code), caf::atom("session")});
       },
+      [=](fault_atom, std::uint8_t kind, bool on) {
+        auto f = static_cast<user_fault>(kind);
+        if (self->state.stopping)
+          return;
+        if (f == user_fault::crash) {
+          if (!on)
+            return;
+          // The actor dies with an error; its session goes with it (abortive, counted).
+          if (self->state.session)
+            self->state.session->abort(injected_fault_error());
+          self->state.session.reset();
+          *current = nullptr;
+          self->quit(make_session_error(injected_fault_error()));
+          return;
+        }
+        if (self->state.session)
+          self->state.session->inject(f, on);
+      },
       [=](stage_atom, std::uint32_t stage) {
         if (self->state.session && !self->state.stopping)
           self->state.session->stage_changed(stage);

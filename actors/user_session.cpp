@@ -25,13 +25,16 @@ using metrics::error_type;
 namespace {
 
 /// The session's own failures that are neither transport nor STOMP errors.
+/// A fault injected on the user side ended the session.
+constexpr int injected_code = 2;
+
 class session_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override {
     return "stompede.session";
   }
-  std::string message(int) const override {
-    return "login failed";
+  std::string message(int code) const override {
+    return code == injected_code ? "ended by an injected fault" : "login failed";
   }
 };
 
@@ -45,9 +48,13 @@ const std::error_code login_failed_error{1, session_category()};
 
 } // namespace
 
+std::error_code injected_fault_error() noexcept {
+  return {injected_code, session_category()};
+}
+
 metrics::error_type classify(const std::error_code& ec) noexcept {
   if (ec.category() == session_category())
-    return error_type::login_failed;
+    return ec.value() == injected_code ? error_type::injected : error_type::login_failed;
   if (ec.category() == net::transport_category()) {
     switch (static_cast<net::transport_errc>(ec.value())) {
     case net::transport_errc::resolve_failed:
@@ -226,6 +233,10 @@ public:
       if (self->client_)
         self->client_->close(false, reason);
     });
+  }
+
+  void inject(user_fault f, bool on) override {
+    asio::post(ioc_, [self = shared_from_this(), f, on] { self->do_inject(f, on); });
   }
 
   void stage_changed(std::uint32_t stage) override {
@@ -728,6 +739,8 @@ private:
   bool needs_relogin() const {
     if (!settings_->relogin || id_.token.empty())
       return false;
+    if (id_.token_expired)
+      return true; // an injected token expiry
     auto exp = jwt_expiry(id_.token);
     if (!exp)
       return false;
@@ -769,6 +782,45 @@ private:
     agg_.counters.connect_attempts++;
     client_ = net::make_ws_client(ioc_, std::move(opts), shared_from_this());
     client_->start();
+  }
+
+  void do_inject(user_fault f, bool on) {
+    if (f == user_fault::stop_heartbeats) {
+      heartbeats_stopped_ = on;
+      return;
+    }
+    if (!client_ || (stopping_ && on))
+      return;
+    switch (f) {
+    case user_fault::stop_reading:
+      client_->pause_reading(on);
+      break;
+    case user_fault::drop:
+      if (on) {
+        failure_ = injected_fault_error();
+        client_->reset(failure_);
+      }
+      break;
+    case user_fault::close:
+    case user_fault::token_expiry:
+      if (on) {
+        failure_ = injected_fault_error();
+        client_->close(true, failure_);
+      }
+      break;
+    case user_fault::malformed_frame:
+      if (on && stomp_.state() == stomp::client_state::connected) {
+        // content-length must be a number (STOMP 1.2): a server answers ERROR and closes.
+        std::string frame =
+            "SEND\ndestination:" + send_destination_ + "\ncontent-length:not-a-number\n\nmalformed";
+        frame.push_back('\0');
+        write(std::move(frame));
+      }
+      break;
+    case user_fault::crash:
+    case user_fault::stop_heartbeats:
+      break;
+    }
   }
 
   void do_stop() {
@@ -952,7 +1004,7 @@ private:
       if (e || !self || !self->client_)
         return;
       // Anything written counts as a heart-beat; only an idle session sends an EOL.
-      if (clock_type::now() - self->last_write_ >= every / 2)
+      if (!self->heartbeats_stopped_ && clock_type::now() - self->last_write_ >= every / 2)
         self->write("\n");
       self->schedule_heartbeat(every);
     });
@@ -1059,6 +1111,8 @@ private:
   bool draining_ = false;
   /// DISCONNECT was written: the server may now close the connection without a close frame.
   bool disconnect_sent_ = false;
+  /// Fault injection: send no heart-beats.
+  bool heartbeats_stopped_ = false;
   // Message accounting.
   /// A room MESSAGE arrived: the server has our subscription.
   bool confirmed_ = false;

@@ -6,6 +6,7 @@
 // per-message traffic to any actor.
 
 #include "actors/session_settings.hpp"
+#include "actors/user_fault.hpp"
 #include "metrics/counters.hpp"
 
 #include <cstdint>
@@ -51,6 +52,10 @@ public:
   virtual void stop() = 0;
   /// Abortive close (the owner is going away); reported as closed with `reason`.
   virtual void abort(std::error_code reason) = 0;
+  /// Applies (on) or rolls back (off) a user-side fault (fault injection); a session that is
+  /// not connected or is stopping ignores it. `crash` is the actor's business, not the
+  /// session's.
+  virtual void inject(user_fault f, bool on) = 0;
   /// The run's stage `stage` began; the behaviour hears of it (`on_stage_changed`).
   virtual void stage_changed(std::uint32_t stage) = 0;
 };

@@ -2,9 +2,11 @@
 // lives here; each verb hands over to a library function.
 
 #include "app/cli.hpp"
+#include "app/embedded_faults.hpp"
 
 #include "actors/behaviours/registry.hpp"
 #include "actors/engine.hpp"
+#include "actors/fault_plan.hpp"
 #include "cluster/agent.hpp"
 #include "cluster/controller.hpp"
 #include "config/environment.hpp"
@@ -41,6 +43,8 @@ std::optional<config::scenario> load(const std::string& path,
     problems.insert(problems.end(), more.begin(), more.end());
     auto behaviours = check_behaviours(*result.value);
     problems.insert(problems.end(), behaviours.begin(), behaviours.end());
+    auto toxics = check_fault_toxics(*result.value);
+    problems.insert(problems.end(), toxics.begin(), toxics.end());
   }
   for (auto& p : problems)
     std::fprintf(stderr, "%s\n", p.to_string().c_str());
@@ -101,6 +105,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     sc->target.url = embedded->ws_url();
     sc->target.http_url = embedded->http_url();
     opts.embedded_server_in_process = true;
+    opts.server_faults = embedded_fault_port(*embedded);
     if (!quiet)
       std::printf("stompede: embedded server on %s\n", sc->target.http_url.c_str());
   }
@@ -126,8 +131,17 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
       std::printf("stompede: %u worker process(es), %zu agent(s)\n", workers, copts.agents.size());
   }
   auto code = run_load_test(*sc, opts);
-  if (embedded)
+  if (embedded) {
+    // What the server's own fault counts say, to set beside the run's accounting.
+    auto st = embedded->stats();
+    if (st.dropped_broadcasts > 0 || st.fault_closed_sessions > 0 || st.fault_error_sessions > 0)
+      std::printf("embedded server: %llu broadcasts dropped, %llu sessions closed, %llu sessions "
+                  "sent ERROR by faults\n",
+                  static_cast<unsigned long long>(st.dropped_broadcasts),
+                  static_cast<unsigned long long>(st.fault_closed_sessions),
+                  static_cast<unsigned long long>(st.fault_error_sessions));
     embedded->stop();
+  }
   return code;
 }
 

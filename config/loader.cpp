@@ -228,11 +228,9 @@ public:
   }
 
   void read(const toml::table& root) {
-    reserved(root);
     check_keys(root, "",
                {"target", "auth", "rooms", "destinations", "stage", "behaviour", "reconnect", "tls",
-                "output", "run", "thresholds", "control", "server_metrics"},
-               {"fault", "experiment"});
+                "output", "run", "thresholds", "control", "server_metrics", "experiment", "fault"});
     if (auto* t = table(root, "", "target"))
       read_target(*t);
     if (auto* t = table(root, "", "auth"))
@@ -260,6 +258,9 @@ public:
       read_control(*t);
     if (auto* t = table(root, "", "server_metrics"))
       read_server_metrics(*t);
+    if (auto* t = table(root, "", "experiment"))
+      read_experiment(*t);
+    read_faults(root);
   }
 
 private:
@@ -284,15 +285,6 @@ private:
     if (n != nullptr)
       s_.positions[path] = pos(path, n->source());
     return n;
-  }
-
-  void reserved(const toml::table& root) {
-    if (auto* n = root.get("fault"))
-      error("fault", n->source(),
-            "[[fault]] is reserved for fault injection and not supported yet; remove it");
-    if (auto* n = root.get("experiment"))
-      error("experiment", n->source(),
-            "[experiment] is reserved for experiments and not supported yet; remove it");
   }
 
   void check_keys(const toml::table& t, const std::string& prefix,
@@ -1179,8 +1171,15 @@ private:
     auto& c = s_.thresholds;
     boolean(t, p, "abort_on_fail", c.abort_on_fail);
     duration(t, p, "abort_grace", c.abort_grace);
+    expressions(t, p, "checks", c.checks, false);
+  }
+
+  /// An array of threshold expressions (`[thresholds] checks`, `[experiment] hypothesis`),
+  /// each parsed here so that a mistake points at its column.
+  void expressions(const toml::table& t, const std::string& p, const char* key,
+                   std::vector<std::string>& out, bool levels_allowed) {
     std::string path;
-    auto* n = field(t, p, "checks", path);
+    auto* n = field(t, p, key, path);
     if (n == nullptr)
       return;
     auto* arr = n->as_array();
@@ -1188,7 +1187,7 @@ private:
       type_error(path, *n, "an array of expressions such as [\"p95(rtt) < 200ms\"]");
       return;
     }
-    c.checks.clear();
+    out.clear();
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const auto& e = *arr->get(i);
       const std::string ep = path + "[" + std::to_string(i) + "]";
@@ -1211,7 +1210,131 @@ private:
             {where.file, where.line, where.column, ep, bad->message + " in \"" + text + "\""});
         continue;
       }
-      c.checks.push_back(std::move(text));
+      if (!levels_allowed &&
+          metrics::is_level_metric(std::get<metrics::threshold>(parsed).metric)) {
+        error(ep, e.source(),
+              "\"" + std::get<metrics::threshold>(parsed).metric +
+                  "\" is a level of the moment, not a total of the run: use it in "
+                  "[experiment] hypothesis, which checks it per phase");
+        continue;
+      }
+      out.push_back(std::move(text));
+    }
+  }
+
+  void read_experiment(const toml::table& t) {
+    const std::string p = "experiment";
+    check_keys(t, p,
+               {"hypothesis", "baseline", "recovery_deadline", "hold_during_faults", "admin_url",
+                "admin_token"});
+    auto& c = s_.experiment;
+    c.enabled = true;
+    expressions(t, p, "hypothesis", c.hypothesis, true);
+    duration(t, p, "baseline", c.baseline);
+    duration(t, p, "recovery_deadline", c.recovery_deadline);
+    boolean(t, p, "hold_during_faults", c.hold_during_faults);
+    str(t, p, "admin_url", c.admin_url);
+    sec(t, p, "admin_token", c.admin_token);
+  }
+
+  void read_faults(const toml::table& root) {
+    std::string path;
+    auto* n = field(root, "", "fault", path);
+    if (n == nullptr)
+      return;
+    auto* arr = n->as_array();
+    if (arr == nullptr) {
+      error(path, n->source(),
+            std::string{"expected [[fault]] (an array of tables), got "} + type_name(n->type()));
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& e = *arr->get(i);
+      const std::string p = "fault[" + std::to_string(i) + "]";
+      s_.positions[p] = pos(p, e.source());
+      auto* t = e.as_table();
+      if (t == nullptr) {
+        type_error(p, e, "a table");
+        continue;
+      }
+      check_keys(*t, p,
+                 {"name", "kind", "at", "every", "times", "duration", "fraction", "rooms",
+                  "behaviour", "stage", "delay", "message", "abortive", "toxic"});
+      fault_entry f;
+      std::string kind_path;
+      auto* kn = field(*t, p, "kind", kind_path);
+      if (kn == nullptr) {
+        error(kind_path, e.source(),
+              "required: what the fault does, e.g. \"user.drop\" or "
+              "\"server.close_sessions\" (docs/faults.md lists them)");
+        continue;
+      }
+      std::string kind_text;
+      bool proxy_kind = false;
+      if (kn->is_string() && text_of(*kn, kind_path, kind_text)) {
+        if (kind_text == "net.refuse") {
+          f.kind = fault_kind::proxy_refuse;
+          proxy_kind = true;
+        }
+        for (auto& [name, toxic_kind] : proxy_fault_kinds()) {
+          if (name == kind_text) {
+            f.kind = fault_kind::proxy_toxic;
+            f.proxy_toxic = toxic_kind;
+            proxy_kind = true;
+          }
+        }
+      }
+      std::size_t before = problems_.size();
+      if (!proxy_kind)
+        choice(*t, p, "kind", f.kind,
+               {{"user.drop", fault_kind::user_drop},
+                {"user.close", fault_kind::user_close},
+                {"user.crash", fault_kind::user_crash},
+                {"user.stop_reading", fault_kind::user_stop_reading},
+                {"user.stop_heartbeats", fault_kind::user_stop_heartbeats},
+                {"user.malformed_frame", fault_kind::user_malformed_frame},
+                {"user.token_expiry", fault_kind::user_token_expiry},
+                {"server.pause", fault_kind::server_pause},
+                {"server.delay_broadcasts", fault_kind::server_delay_broadcasts},
+                {"server.drop_broadcasts", fault_kind::server_drop_broadcasts},
+                {"server.close_sessions", fault_kind::server_close_sessions},
+                {"server.refuse_connections", fault_kind::server_refuse_connections},
+                {"server.error", fault_kind::server_error},
+                {"server.restart", fault_kind::server_restart},
+                {"net.latency", fault_kind::proxy_toxic},
+                {"net.bandwidth", fault_kind::proxy_toxic},
+                {"net.slow_close", fault_kind::proxy_toxic},
+                {"net.timeout", fault_kind::proxy_toxic},
+                {"net.reset_peer", fault_kind::proxy_toxic},
+                {"net.limit_data", fault_kind::proxy_toxic},
+                {"net.slicer", fault_kind::proxy_toxic},
+                {"net.partition", fault_kind::proxy_toxic},
+                {"net.refuse", fault_kind::proxy_refuse},
+                {"stomp.frame_delay", fault_kind::proxy_toxic},
+                {"stomp.frame_drop", fault_kind::proxy_toxic},
+                {"stomp.heartbeat_stall", fault_kind::proxy_toxic},
+                {"stomp.frame_split", fault_kind::proxy_toxic},
+                {"stomp.throttle", fault_kind::proxy_toxic},
+                {"stomp.ws_close", fault_kind::proxy_toxic},
+                {"stomp.inject_error", fault_kind::proxy_toxic}});
+      if (problems_.size() != before)
+        continue;
+      str(*t, p, "name", f.name);
+      if (f.name.empty())
+        f.name = f.kind_name() + "#" + std::to_string(i + 1);
+      duration(*t, p, "at", f.at);
+      duration(*t, p, "every", f.every);
+      integer(*t, p, "times", f.times);
+      duration(*t, p, "duration", f.duration);
+      real(*t, p, "fraction", f.fraction);
+      int_list(*t, p, "rooms", f.rooms);
+      str(*t, p, "behaviour", f.behaviour);
+      str(*t, p, "stage", f.stage);
+      duration(*t, p, "delay", f.delay);
+      str(*t, p, "message", f.message);
+      boolean(*t, p, "abortive", f.abortive);
+      str(*t, p, "toxic", f.toxic);
+      s_.faults.push_back(std::move(f));
     }
   }
 

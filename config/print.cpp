@@ -323,6 +323,49 @@ std::string to_toml(const scenario& s) {
     o << (i == 0 ? "" : ", ") << str(sm.names[i]);
   o << "]\n";
 
+  const auto& x = s.experiment;
+  if (x.enabled) {
+    o << "\n[experiment]\n"
+      << "hypothesis = [";
+    for (std::size_t i = 0; i < x.hypothesis.size(); ++i)
+      o << (i == 0 ? "" : ", ") << str(x.hypothesis[i]);
+    o << "]\n"
+      << "baseline = " << dur(x.baseline) << "\n"
+      << "recovery_deadline = " << dur(x.recovery_deadline) << "\n"
+      << "hold_during_faults = " << boolean(x.hold_during_faults) << "\n"
+      << "admin_url = " << str(x.admin_url) << "\n"
+      << "admin_token = " << sec(x.admin_token) << "\n";
+  }
+  for (const auto& f : s.faults) {
+    o << "\n[[fault]]\n"
+      << "name = " << str(f.name) << "\n"
+      << "kind = " << str(f.kind_name()) << "\n"
+      << "at = " << dur(f.at) << "\n";
+    if (f.every.count() > 0)
+      o << "every = " << dur(f.every) << "\n"
+        << "times = " << f.times << "\n";
+    o << "duration = " << dur(f.duration) << "\n"
+      << "fraction = " << num(f.fraction) << "\n";
+    if (!f.rooms.empty()) {
+      o << "rooms = [";
+      for (std::size_t i = 0; i < f.rooms.size(); ++i)
+        o << (i == 0 ? "" : ", ") << f.rooms[i];
+      o << "]\n";
+    }
+    if (!f.behaviour.empty())
+      o << "behaviour = " << str(f.behaviour) << "\n";
+    if (!f.stage.empty())
+      o << "stage = " << str(f.stage) << "\n";
+    if (f.kind == fault_kind::server_delay_broadcasts)
+      o << "delay = " << dur(f.delay) << "\n";
+    if (f.kind == fault_kind::server_error)
+      o << "message = " << str(f.message) << "\n";
+    if (f.kind == fault_kind::server_close_sessions)
+      o << "abortive = " << boolean(f.abortive) << "\n";
+    if (f.kind == fault_kind::proxy_toxic)
+      o << "toxic = " << str(f.toxic) << "\n";
+  }
+
   return o.str();
 }
 

@@ -1,5 +1,7 @@
 #include "config/scenario.hpp"
 
+#include <utility>
+
 #include <algorithm>
 #include <cctype>
 
@@ -61,6 +63,99 @@ const char* to_string(behaviour_kind k) noexcept {
     return "listener";
   }
   return "?";
+}
+
+const char* to_string(fault_kind k) noexcept {
+  switch (k) {
+  case fault_kind::user_drop:
+    return "user.drop";
+  case fault_kind::user_close:
+    return "user.close";
+  case fault_kind::user_crash:
+    return "user.crash";
+  case fault_kind::user_stop_reading:
+    return "user.stop_reading";
+  case fault_kind::user_stop_heartbeats:
+    return "user.stop_heartbeats";
+  case fault_kind::user_malformed_frame:
+    return "user.malformed_frame";
+  case fault_kind::user_token_expiry:
+    return "user.token_expiry";
+  case fault_kind::server_pause:
+    return "server.pause";
+  case fault_kind::server_delay_broadcasts:
+    return "server.delay_broadcasts";
+  case fault_kind::server_drop_broadcasts:
+    return "server.drop_broadcasts";
+  case fault_kind::server_close_sessions:
+    return "server.close_sessions";
+  case fault_kind::server_refuse_connections:
+    return "server.refuse_connections";
+  case fault_kind::server_error:
+    return "server.error";
+  case fault_kind::server_restart:
+    return "server.restart";
+  case fault_kind::proxy_toxic:
+    return "net/stomp toxic";
+  case fault_kind::proxy_refuse:
+    return "net.refuse";
+  }
+  return "?";
+}
+
+bool is_proxy_fault(fault_kind k) noexcept {
+  return k == fault_kind::proxy_toxic || k == fault_kind::proxy_refuse;
+}
+
+const std::vector<std::pair<std::string, std::string>>& proxy_fault_kinds() {
+  static const std::vector<std::pair<std::string, std::string>> kinds{
+      {"net.latency", "latency"},
+      {"net.bandwidth", "bandwidth"},
+      {"net.slow_close", "slow_close"},
+      {"net.timeout", "timeout"},
+      {"net.reset_peer", "reset_peer"},
+      {"net.limit_data", "limit_data"},
+      {"net.slicer", "slicer"},
+      {"net.partition", "partition"},
+      {"stomp.frame_delay", "frame_delay"},
+      {"stomp.frame_drop", "frame_drop"},
+      {"stomp.heartbeat_stall", "heartbeat_stall"},
+      {"stomp.frame_split", "frame_split"},
+      {"stomp.throttle", "frame_throttle"},
+      {"stomp.ws_close", "ws_close"},
+      {"stomp.inject_error", "inject_error"},
+  };
+  return kinds;
+}
+
+std::string fault_entry::kind_name() const {
+  if (kind == fault_kind::proxy_toxic) {
+    for (auto& [name, toxic_kind] : proxy_fault_kinds())
+      if (toxic_kind == proxy_toxic)
+        return name;
+  }
+  return to_string(kind);
+}
+
+bool is_user_fault(fault_kind k) noexcept {
+  return k <= fault_kind::user_token_expiry;
+}
+
+bool is_lasting_fault(fault_kind k) noexcept {
+  switch (k) {
+  case fault_kind::user_stop_reading:
+  case fault_kind::user_stop_heartbeats:
+  case fault_kind::server_pause:
+  case fault_kind::server_delay_broadcasts:
+  case fault_kind::server_drop_broadcasts:
+  case fault_kind::server_refuse_connections:
+  case fault_kind::server_restart:
+  case fault_kind::proxy_toxic:
+  case fault_kind::proxy_refuse:
+    return true;
+  default:
+    return false;
+  }
 }
 
 } // namespace stompede::config

@@ -300,6 +300,101 @@ struct server_metrics_config {
   std::vector<std::string> names;
 };
 
+/// `[experiment]`: a steady-state hypothesis checked before, during and after scheduled
+/// faults (docs/faults.md).
+struct experiment_config {
+  /// True when the scenario has an `[experiment]` table.
+  bool enabled = false;
+  /// The hypothesis: threshold expressions (metrics/thresholds.hpp) that must hold in the
+  /// baseline phase and again after each fault ("p99(rtt) < 200ms", "connected >= 95%").
+  std::vector<std::string> hypothesis;
+  /// The phase right before the first fault in which the hypothesis is first checked.
+  std::chrono::milliseconds baseline{10000};
+  /// After a fault ends, the hypothesis must hold again within this.
+  std::chrono::milliseconds recovery_deadline{30000};
+  /// Also require the hypothesis to hold while faults are active.
+  bool hold_during_faults = false;
+  /// The admin endpoint of a separately run `stompede serve` (server faults when the target is
+  /// not embedded); empty = [target] http_url.
+  std::string admin_url;
+  /// Its bearer token (`stompede serve` admin_token), a secret.
+  secret admin_token;
+};
+
+/// What a `[[fault]]` does.
+enum class fault_kind {
+  // user side: the chosen users' sessions
+  user_drop,
+  user_close,
+  user_crash,
+  user_stop_reading,
+  user_stop_heartbeats,
+  user_malformed_frame,
+  user_token_expiry,
+  // server side: the embedded server's fault interface
+  server_pause,
+  server_delay_broadcasts,
+  server_drop_broadcasts,
+  server_close_sessions,
+  server_refuse_connections,
+  server_error,
+  server_restart,
+  // network and protocol: a toxic of the built-in fault proxy (`proxy_toxic` names it)
+  proxy_toxic,
+  // the fault proxy refuses new connections
+  proxy_refuse,
+};
+
+/// True for kinds done by the built-in fault proxy (net.* and stomp.*).
+bool is_proxy_fault(fault_kind k) noexcept;
+
+/// The fault proxy's toxic kinds as `[[fault]] kind` spells them, with the toxic's name:
+/// {"net.latency", "latency"}, ..., {"stomp.frame_drop", "frame_drop"}, ...
+const std::vector<std::pair<std::string, std::string>>& proxy_fault_kinds();
+
+/// True for kinds that act on users (and take a user cohort).
+bool is_user_fault(fault_kind k) noexcept;
+/// True for kinds that last until rolled back (their `duration` is required).
+bool is_lasting_fault(fault_kind k) noexcept;
+
+/// One `[[fault]]` entry: what, when, for how long, on whom.
+struct fault_entry {
+  /// Label in reports; default "<kind>#<n>" (1-based entry number).
+  std::string name;
+  fault_kind kind = fault_kind::user_drop;
+  /// First start, on the run's clock (seconds since the run started).
+  std::chrono::milliseconds at{0};
+  /// Repeat period; 0 = once.
+  std::chrono::milliseconds every{0};
+  /// Occurrences with `every` (0 = until the run ends).
+  std::uint32_t times = 0;
+  /// How long each occurrence lasts before it is rolled back (0 = an instant).
+  std::chrono::milliseconds duration{0};
+  /// Cohort: this fraction of the users (or of the server's sessions / broadcasts).
+  double fraction = 1.0;
+  /// Cohort: only users of these rooms (empty = any).
+  std::vector<std::int64_t> rooms;
+  /// Cohort: only users running this `[[behaviour]]` label (empty = any).
+  std::string behaviour;
+  /// Cohort: only users that this `[[stage]]` (name) added (empty = any).
+  std::string stage;
+  /// server.delay_broadcasts: the delay.
+  std::chrono::milliseconds delay{0};
+  /// server.error: the ERROR frame's message header.
+  std::string message{"INJECTED_FAULT"};
+  /// server.close_sessions: TCP reset instead of a WebSocket close.
+  bool abortive = false;
+  /// Network and protocol kinds: the proxy's toxic kind ("latency", "frame_drop", ...) and the
+  /// rest of its spec ("downstream:latency=100ms,jitter=10ms"; docs/faults.md).
+  std::string proxy_toxic;
+  std::string toxic;
+  /// The kind as written ("user.drop", "net.latency", ...).
+  std::string kind_name() const;
+};
+
+/// The TOML spelling of a fault kind ("user.drop", "server.pause", ...).
+const char* to_string(fault_kind k) noexcept;
+
 /// `[run]`.
 struct run_config {
   /// 0 = one per core.
@@ -329,6 +424,8 @@ struct scenario {
   thresholds_config thresholds;
   control_config control;
   server_metrics_config server_metrics;
+  experiment_config experiment;
+  std::vector<fault_entry> faults;
   /// Where each key was set: "target.url", "stage[0].users", ... (0-based stage index).
   std::map<std::string, source_position> positions;
 };

@@ -498,6 +498,114 @@ void check_server_metrics(const scenario& s, checker& c) {
   }
 }
 
+void check_experiment(const scenario& s, checker& c) {
+  const auto& x = s.experiment;
+  if (!x.enabled) {
+    if (!s.faults.empty())
+      c.fail("fault", "[[fault]] entries belong to an experiment: add an [experiment] table with "
+                      "the hypothesis they are checked against");
+    return;
+  }
+  if (x.hypothesis.empty())
+    c.fail("experiment.hypothesis",
+           "required: what healthy means, e.g. [\"p99(rtt) < 200ms\", \"connected >= 95%\"]");
+  if (s.faults.empty())
+    c.fail("experiment", "an experiment needs at least one [[fault]]");
+  c.positive("experiment.baseline", x.baseline);
+  c.positive("experiment.recovery_deadline", x.recovery_deadline);
+  if (!x.admin_url.empty()) {
+    url_parts u;
+    std::string why;
+    if (!split_url(x.admin_url, u, why) || (u.scheme != "http" && u.scheme != "https"))
+      c.fail("experiment.admin_url", "expected the http:// base URL of `stompede serve`, such as "
+                                     "\"http://127.0.0.1:8080\", got \"" +
+                                         x.admin_url + "\"");
+  }
+  std::chrono::milliseconds run_length{0};
+  for (auto& st : s.stages)
+    run_length += st.ramp + st.duration;
+  std::chrono::milliseconds first = std::chrono::milliseconds::max();
+  bool server_faults = false;
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    const auto& f = s.faults[i];
+    const std::string p = "fault[" + std::to_string(i) + "]";
+    const std::string kind = f.kind_name();
+    first = std::min(first, f.at);
+    const bool user = is_user_fault(f.kind);
+    server_faults = server_faults || (!user && !is_proxy_fault(f.kind));
+    if (!(f.fraction > 0.0 && f.fraction <= 1.0))
+      c.fail(p + ".fraction", "expected a fraction in (0, 1], got " + std::to_string(f.fraction));
+    if (is_lasting_fault(f.kind) && f.duration.count() <= 0)
+      c.fail(p + ".duration", "\"" + kind + "\" lasts until it is rolled back: give it a duration");
+    if (f.times > 0 && f.every.count() <= 0)
+      c.fail(p + ".times", "times counts repetitions: it needs every");
+    if (f.every.count() > 0 && f.every <= f.duration)
+      c.fail(p + ".every", "occurrences would overlap: every (" + format_duration(f.every) +
+                               ") must be longer than duration (" + format_duration(f.duration) +
+                               ")");
+    if (run_length.count() > 0 && f.at >= run_length)
+      c.fail(p + ".at", "the run ends at " + format_duration(run_length) +
+                            " (stages' ramps and durations), before the fault starts at " +
+                            format_duration(f.at));
+    if (!is_proxy_fault(f.kind) && !f.toxic.empty())
+      c.fail(p + ".toxic", "toxic is the proxy spec of net.* and stomp.* kinds only");
+    if (!user) {
+      if (!f.rooms.empty())
+        c.fail(p + ".rooms", "\"" + kind +
+                                 "\" acts on the server as a whole; rooms choose users "
+                                 "of user.* faults");
+      if (!f.behaviour.empty())
+        c.fail(p + ".behaviour", "\"" + kind +
+                                     "\" acts on the server as a whole; behaviour chooses users of "
+                                     "user.* faults");
+      if (!f.stage.empty())
+        c.fail(p + ".stage", "\"" + kind +
+                                 "\" acts on the server as a whole; stage chooses users "
+                                 "of user.* faults");
+    }
+    if (!f.behaviour.empty()) {
+      bool found = false;
+      for (auto& b : s.behaviours)
+        found = found || b.metric_label() == f.behaviour;
+      if (!found)
+        c.fail(p + ".behaviour", "no [[behaviour]] entry is labelled \"" + f.behaviour + "\"");
+    }
+    if (!f.stage.empty()) {
+      std::uint32_t before = 0;
+      bool found = false;
+      for (auto& st : s.stages) {
+        if (st.name == f.stage) {
+          found = true;
+          if (st.users <= before)
+            c.fail(p + ".stage", "stage \"" + f.stage + "\" adds no users to choose from");
+          break;
+        }
+        before = std::max(before, st.users);
+      }
+      if (!found)
+        c.fail(p + ".stage", "no [[stage]] is named \"" + f.stage + "\"");
+    }
+    if (f.kind == fault_kind::server_delay_broadcasts && f.delay.count() <= 0)
+      c.fail(p + ".delay", "server.delay_broadcasts needs the delay, e.g. \"200ms\"");
+    if (f.kind != fault_kind::server_delay_broadcasts && f.delay.count() > 0)
+      c.fail(p + ".delay", "delay is a parameter of server.delay_broadcasts only");
+    if (f.kind != fault_kind::server_close_sessions && f.abortive)
+      c.fail(p + ".abortive", "abortive is a parameter of server.close_sessions only");
+    if (f.kind == fault_kind::user_token_expiry && s.auth.mode != auth_mode::login)
+      c.fail(p + ".kind", "user.token_expiry makes users log in again: it needs [auth] mode = "
+                          "\"login\"");
+  }
+  if (!s.faults.empty() && first < x.baseline)
+    c.fail("experiment.baseline", "the baseline phase (" + format_duration(x.baseline) +
+                                      ") must fit before the first fault, which starts at " +
+                                      format_duration(first));
+  if (server_faults && !s.target.embedded && x.admin_token.reveal().empty())
+    c.fail("experiment.admin_token",
+           "server.* faults on a separately run server go through its admin endpoint: give "
+           "the token `stompede serve` was started with, e.g. admin_token = "
+           "\"${STOMPEDE_ADMIN_TOKEN}\"");
+}
+
 } // namespace
 
 std::vector<diagnostic> validate(const scenario& s) {
@@ -515,6 +623,7 @@ std::vector<diagnostic> validate(const scenario& s) {
   check_run(s, c);
   check_control(s, c);
   check_server_metrics(s, c);
+  check_experiment(s, c);
   return std::move(c.out);
 }
 

@@ -5,13 +5,17 @@ namespace stompede::metrics {
 namespace {
 
 constexpr std::string_view error_labels[error_type_count] = {
-    "connect_refused",   "connect_timeout",   "resolve_failed",
-    "tls_error",         "handshake_timeout", "upgrade_rejected",
-    "stomp_error_frame", "protocol_error",    "heartbeat_timeout",
-    "idle_timeout",      "read_error",        "write_error",
-    "write_timeout",     "write_queue_full",  "frame_too_large",
-    "connection_reset",  "closed_by_peer",    "login_failed",
-    "port_exhaustion",   "fd_exhausted",      "other",
+    "connect_refused",   "connect_timeout",
+    "resolve_failed",    "tls_error",
+    "handshake_timeout", "upgrade_rejected",
+    "stomp_error_frame", "protocol_error",
+    "heartbeat_timeout", "idle_timeout",
+    "read_error",        "write_error",
+    "write_timeout",     "write_queue_full",
+    "frame_too_large",   "connection_reset",
+    "closed_by_peer",    "login_failed",
+    "port_exhaustion",   "fd_exhausted",
+    "injected",          "other",
 };
 
 // Applies `f(a_field, b_field)` to every scalar field; errors are handled by the callers.

@@ -30,6 +30,8 @@ enum class error_type : std::uint8_t {
   login_failed,
   port_exhaustion,
   fd_exhausted,
+  /// A session ended by a fault the experiment injected on the user side (docs/faults.md).
+  injected,
   other,
 };
 

@@ -11,7 +11,7 @@ namespace stompede::metrics {
 
 namespace {
 
-enum class metric_kind { histogram, counter };
+enum class metric_kind { histogram, counter, level };
 
 struct metric_def {
   const char* name;
@@ -38,6 +38,7 @@ constexpr metric_def metric_defs[] = {
     {"reconnects", metric_kind::counter},
     {"reconnect_successes", metric_kind::counter},
     {"give_ups", metric_kind::counter},
+    {"connected", metric_kind::level},
 };
 
 // Metrics with a rate(): the fraction of what could have gone wrong that did.
@@ -230,6 +231,10 @@ std::variant<threshold, threshold_parse_error> parse_threshold(std::string_view 
     return fail(metric_at,
                 "unknown metric \"" + t.metric + "\"; expected one of " + known_metrics_text());
   }
+  if (def->kind == metric_kind::level && !t.function.empty())
+    return fail(word_at, "\"" + t.metric +
+                             "\" is a level (the fraction of the wanted users "
+                             "that are connected): compare it as it is, e.g. \"connected >= 95%\"");
   bool hist_fn = t.function == "p" || t.function == "avg" || t.function == "min" ||
                  t.function == "max" || t.function == "count";
   if (def->kind == metric_kind::histogram && !hist_fn)
@@ -291,7 +296,7 @@ std::variant<threshold, threshold_parse_error> parse_threshold(std::string_view 
     else
       return fail(unit_at,
                   "expected a duration unit (us, ms, s, m) after the limit, got \"" + unit + "\"");
-  } else if (t.function == "rate") {
+  } else if (t.function == "rate" || def->kind == metric_kind::level) {
     if (unit == "%")
       t.limit = v / 100.0;
     else if (unit.empty())
@@ -315,7 +320,13 @@ threshold_result evaluate(const threshold& t, const load_snapshot& total, double
   threshold_result r;
   r.check = t;
   const auto& c = total.counters;
-  if (t.function.empty()) {
+  if (t.metric == "connected") {
+    const auto& g = total.gauges;
+    if (g.target_users > 0) {
+      r.value = static_cast<double>(g.connected_users) / static_cast<double>(g.target_users);
+      r.has_value = true;
+    }
+  } else if (t.function.empty()) {
     r.value = static_cast<double>(count_of(c, t.metric));
     r.has_value = true;
   } else if (t.function == "rate") {
@@ -371,11 +382,15 @@ bool all_passed(const std::vector<threshold_result>& results) noexcept {
   return true;
 }
 
+bool is_level_metric(std::string_view metric) noexcept {
+  return metric == "connected";
+}
+
 std::string format_threshold_value(const threshold_result& r) {
   if (!r.has_value)
     return "no data";
   const auto& f = r.check.function;
-  if (f == "rate")
+  if (f == "rate" || is_level_metric(r.check.metric))
     return fixed(r.value * 100.0, 3) + "%";
   if (f == "per_s")
     return fixed(r.value, 1) + "/s";

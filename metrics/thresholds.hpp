@@ -69,6 +69,11 @@ std::string format_threshold_value(const threshold_result& r);
 /// A fixed-width pass/fail table for stdout ("" for no thresholds).
 std::string format_threshold_table(const std::vector<threshold_result>& results);
 
+/// True for metrics that are a level of the moment rather than a count or a distribution
+/// ("connected": connected users / wanted users, compared as a fraction or percentage). On a
+/// snapshot they read its gauges.
+bool is_level_metric(std::string_view metric) noexcept;
+
 /// The metric names a threshold may use (for messages and docs).
 std::vector<std::string> threshold_metric_names();
 

@@ -94,7 +94,7 @@ const char* timeseries_writer::header() noexcept {
   return "elapsed_s,stage,phase,target_users,connected,sent_per_s,received_per_s,"
          "rtt_p50_ms,rtt_p95_ms,rtt_p99_ms,errors_per_s,reconnects_per_s,lost,"
          "fanout_p50_ms,fanout_p95_ms,fanout_p99_ms,reconnecting,errors_by_type,events,"
-         "arrivals,arrivals_dropped,sessions_completed,behaviours";
+         "arrivals,arrivals_dropped,sessions_completed,behaviours,faults";
 }
 
 std::error_code timeseries_writer::open(const std::string& path) {
@@ -130,10 +130,11 @@ std::error_code timeseries_writer::write(const timeseries_row& r) {
   auto errors = csv_field(errors_by_type_text(r));
   auto events = csv_field(r.events);
   auto behaviours = csv_field(behaviours_text(r));
+  auto faults = csv_field(r.faults);
   int n = std::fprintf(
       file_,
       "%.3f,%s,%s,%lld,%lld,%.2f,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%llu,%.3f,%.3f,%.3f,%lld,%s,%s,%llu,"
-      "%llu,%llu,%s\n",
+      "%llu,%llu,%s,%s\n",
       r.elapsed_s, stage.c_str(), phase.c_str(), static_cast<long long>(r.target_users),
       static_cast<long long>(r.connected), r.sent_per_s, r.received_per_s, r.rtt_p50_ms,
       r.rtt_p95_ms, r.rtt_p99_ms, r.errors_per_s, r.reconnects_per_s,
@@ -141,7 +142,7 @@ std::error_code timeseries_writer::write(const timeseries_row& r) {
       static_cast<long long>(r.reconnecting), errors.c_str(), events.c_str(),
       static_cast<unsigned long long>(r.arrivals),
       static_cast<unsigned long long>(r.arrivals_dropped),
-      static_cast<unsigned long long>(r.sessions_completed), behaviours.c_str());
+      static_cast<unsigned long long>(r.sessions_completed), behaviours.c_str(), faults.c_str());
   // Flushed per row: a run killed half-way keeps every second it reported.
   if (n < 0 || std::fflush(file_) != 0)
     return metrics_errc::write_failed;

@@ -59,6 +59,9 @@ struct timeseries_row {
   std::uint64_t sessions_completed = 0;
   /// Per behaviour (`[[behaviour]]` label).
   std::vector<behaviour_point> behaviours;
+  /// Faults active at any time during the interval (experiment `[[fault]]` names joined with
+  /// '+'); empty for most rows.
+  std::string faults;
 };
 
 /// "connect_refused=3 closed_by_peer=1": a row's errors by type, types without errors left out.

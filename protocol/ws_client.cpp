@@ -121,6 +121,9 @@ public:
     report(reason);
   }
   void pause_reading(bool) override {}
+  void reset(std::error_code reason) override {
+    report(reason);
+  }
 
 private:
   void report(std::error_code ec) {
@@ -195,6 +198,17 @@ public:
 
   void pause_reading(bool paused) override {
     asio::dispatch(strand_, [self = this->shared_from_this(), paused] { self->do_pause(paused); });
+  }
+
+  void reset(std::error_code reason) override {
+    asio::dispatch(strand_, [self = this->shared_from_this(), reason] {
+      if (self->state_ == state::closed)
+        return;
+      beast::error_code ignored;
+      if (self->tcp().socket().is_open())
+        self->tcp().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      self->finish(reason);
+    });
   }
 
 private:

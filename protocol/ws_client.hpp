@@ -101,6 +101,9 @@ public:
   virtual void close(bool graceful, std::error_code reason = {}) = 0;
   /// Stop delivering inbound messages (a slow consumer, for fault injection) or resume.
   virtual void pause_reading(bool paused) = 0;
+  /// Abortive close with a TCP reset (SO_LINGER 0: the peer sees RST, not FIN), for fault
+  /// injection; `reason` is reported to on_closed.
+  virtual void reset(std::error_code reason) = 0;
 };
 
 /// Creates a connection on `ioc`. The handler must outlive the connection's on_closed call.

@@ -289,6 +289,8 @@ private:
     std::unique_ptr<asio::steady_timer> timer;
     std::uint64_t base_written[2] = {0, 0};
     std::uint64_t frame_counter = 0;
+    // frame_throttle: the earliest time the next matching frame may go, per pipe
+    clock_type::time_point next_slot[2] = {};
     bool activated = false;
     bool skipped = false;        // protocol-aware toxic on a connection it cannot act on
     bool waiting_for_ws = false; // ws_close / inject_error due before the upgrade completed
@@ -391,6 +393,7 @@ private:
       case toxic_kind::frame_drop:
       case toxic_kind::heartbeat_stall:
       case toxic_kind::frame_split:
+      case toxic_kind::frame_throttle:
       case toxic_kind::inject_error:
         return true;
       default:
@@ -881,6 +884,19 @@ private:
             delay_owner = a.e->id;
             bump(a.e->frames_delayed);
             bump(a.e->bytes_delayed, len);
+          } else if (k == toxic_kind::frame_throttle && delay_owner == 0) {
+            // Slots 1/rate apart; a frame before its slot waits for it.
+            const auto now = clock_type::now();
+            auto& slot = a.next_slot[p.index];
+            if (slot > now) {
+              delay = slot - now;
+              delay_owner = a.e->id;
+              bump(a.e->frames_delayed);
+              bump(a.e->bytes_delayed, len);
+            }
+            slot = std::max(slot, now) +
+                   std::chrono::duration_cast<clock_type::duration>(std::chrono::seconds(1)) /
+                       static_cast<std::int64_t>(a.e->spec.rate);
           } else if (k == toxic_kind::frame_split && !split && pick_frame(a)) {
             split = &a;
           }

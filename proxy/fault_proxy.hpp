@@ -79,6 +79,11 @@ enum class toxic_kind : std::uint8_t {
   /// Send a `fraction` of the STOMP frames matching `command` (empty = any frame) /
   /// `destination` as `parts` WebSocket messages instead of within one.
   frame_split,
+  /// At most `rate` STOMP frames per second matching `command` (default MESSAGE) /
+  /// `destination` on each connection: a frame that comes sooner waits for its slot, and what
+  /// follows waits behind it (head-of-line, as over TCP). With `destination` set to a room's
+  /// topic, that room is throttled.
+  frame_throttle,
   /// After `delay`, send a WebSocket close frame with `close_code` and `close_reason` to the
   /// peer the direction writes to (downstream: the client; upstream: the server, masked), then
   /// close the TCP connection (after the peer's close reply, at most 2 s later).
@@ -109,7 +114,7 @@ struct toxic {
   // latency, frame_delay
   std::chrono::milliseconds latency{0};
   std::chrono::milliseconds jitter{0};
-  // bandwidth: bytes per second (> 0)
+  // bandwidth: bytes per second (> 0); frame_throttle: frames per second (> 0)
   std::uint64_t rate = 0;
   // slow_close, reset_peer, slicer (between chunks), ws_close, inject_error
   std::chrono::milliseconds delay{0};
@@ -122,8 +127,9 @@ struct toxic {
   std::size_t size_variation = 0;
   // frame_delay, frame_drop, frame_split: fraction of the matching frames, in [0, 1]
   double fraction = 1.0;
-  // frame_delay, frame_drop, frame_split: STOMP command to match ("MESSAGE", "SEND", ...;
-  // empty = MESSAGE for delay/drop, any frame for split) and destination (empty = any)
+  // frame_delay, frame_drop, frame_split, frame_throttle: STOMP command to match ("MESSAGE",
+  // "SEND", ...; empty = MESSAGE for delay/drop/throttle, any frame for split) and destination
+  // (empty = any)
   std::string command;
   std::string destination;
   // frame_split: number of WebSocket messages (>= 2)

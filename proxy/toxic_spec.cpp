@@ -32,6 +32,7 @@ constexpr kind_name kind_names[] = {
     {toxic_kind::frame_drop, "frame_drop"},
     {toxic_kind::heartbeat_stall, "heartbeat_stall"},
     {toxic_kind::frame_split, "frame_split"},
+    {toxic_kind::frame_throttle, "frame_throttle"},
     {toxic_kind::ws_close, "ws_close"},
     {toxic_kind::inject_error, "inject_error"},
 };
@@ -137,6 +138,7 @@ bool is_protocol_kind(toxic_kind k) noexcept {
   case toxic_kind::frame_drop:
   case toxic_kind::heartbeat_stall:
   case toxic_kind::frame_split:
+  case toxic_kind::frame_throttle:
   case toxic_kind::ws_close:
   case toxic_kind::inject_error:
     return true;
@@ -189,6 +191,10 @@ std::string check_toxic(const toxic& t) {
     if (t.rate == 0)
       return k + ": rate (bytes per second) must be > 0";
     break;
+  case toxic_kind::frame_throttle:
+    if (t.rate == 0)
+      return k + ": rate (frames per second) must be > 0";
+    break;
   case toxic_kind::limit_data:
     if (t.bytes == 0)
       return k + ": bytes must be > 0";
@@ -222,7 +228,7 @@ std::string check_toxic(const toxic& t) {
     break;
   }
   if (t.kind == toxic_kind::frame_delay || t.kind == toxic_kind::frame_drop ||
-      t.kind == toxic_kind::frame_split) {
+      t.kind == toxic_kind::frame_split || t.kind == toxic_kind::frame_throttle) {
     if (!t.command.empty() && !stomp::parse_command(upper(t.command)))
       return k + ": command '" + t.command + "' is not a STOMP command";
   }
@@ -387,6 +393,13 @@ std::string format_toxic(const toxic& t) {
     break;
   case toxic_kind::partition:
   case toxic_kind::heartbeat_stall:
+    break;
+  case toxic_kind::frame_throttle:
+    add("rate", std::to_string(t.rate));
+    if (!t.command.empty())
+      add("command", t.command);
+    if (!t.destination.empty())
+      add("destination", t.destination);
     break;
   case toxic_kind::frame_delay:
   case toxic_kind::frame_drop:

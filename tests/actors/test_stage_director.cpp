@@ -57,6 +57,7 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
       },
       [](get_atom, reconnect_atom) { return std::vector<int64_t>{}; },
       [](connected_atom) {},
+      [](fault_atom, const user_fault_order&) -> uint32_t { return 0; },
       [](respawn_atom, uint32_t, uint64_t) {},
       [](healthy_atom, uint32_t, uint64_t) {},
       [](deadline_atom, uint32_t, uint64_t) {},
@@ -359,4 +360,44 @@ TEST_CASE("an open stage has no closed population", "[plan][open]") {
   CHECK(validate(std::vector<stage>{open}).empty());
   open.session_length = milliseconds{0};
   CHECK(!validate(std::vector<stage>{open}).empty());
+}
+
+namespace {
+
+/// A fault injector that records when it was asked to stop, and how many supervisor shutdowns
+/// had happened by then.
+fault_injector_actor::behavior_type fake_injector(fault_injector_actor::pointer self,
+                                                  std::shared_ptr<std::vector<int>> shutdowns_seen,
+                                                  std::shared_ptr<sup_log> sup) {
+  return {
+      [](start_atom, uint32_t, uint32_t) {},
+      [](end_atom, uint32_t) {},
+      [=](stop_atom) -> done_atom {
+        shutdowns_seen->push_back(sup->shutdowns);
+        self->quit();
+        return done_atom::value;
+      },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(director_fixture,
+                 "at the end the director has the faults rolled back before it shuts users down",
+                 "[director][faults]") {
+  auto seen = std::make_shared<std::vector<int>>();
+  logs.push_back(std::make_shared<sup_log>());
+  config.injector = sys.spawn(fake_injector, seen, logs.back());
+  std::vector<supervisor_actor> sups{sys.spawn(fake_supervisor, logs.back(), t0)};
+  director = sys.spawn(stage_director, config, sups, sys.spawn(fake_metrics, obs, t0),
+                       sys.spawn(fake_listener, obs, t0));
+  run();
+  advance(2500ms);
+  self->send(director, stop_atom::value);
+  run();
+  // Asked once, before any supervisor shutdown; then the supervisors were shut down.
+  REQUIRE(seen->size() == 1);
+  CHECK((*seen)[0] == 0);
+  CHECK(logs.back()->shutdowns == 1);
+  REQUIRE(obs->done.size() == 1);
 }

@@ -114,14 +114,7 @@ TEST_CASE("every problem is reported, not just the first", "[config][loader]") {
   CHECK(r.problems.size() == 4);
 }
 
-TEST_CASE("reserved tables are refused clearly", "[config][loader]") {
-  auto r = load(minimal + "\n[[fault]]\nat = \"10s\"\n\n[experiment]\nname = \"x\"\n");
-  REQUIRE_FALSE(r.ok());
-  REQUIRE(r.problems.size() == 2);
-  CHECK_THAT(r.problems[0].message, Catch::Contains("not supported yet"));
-  CHECK(r.problems[0].line == 11);
-  CHECK_THAT(r.problems[1].message, Catch::Contains("not supported yet"));
-  // [[behaviour]] is no longer reserved: an entry without a name is refused as such.
+TEST_CASE("[[behaviour]] entries need a name", "[config][loader]") {
   auto b = load(minimal + "\n[[behaviour]]\nkind = \"listener\"\n");
   REQUIRE_FALSE(b.ok());
   CHECK(b.problems[0].key == "behaviour[0].name");

@@ -12,13 +12,13 @@ using namespace stompede::config;
 
 namespace {
 
-std::vector<std::string> scenario_files() {
+std::vector<std::string> scenario_files(const std::string& dir = STOMPEDE_SCENARIOS_DIR) {
   std::vector<std::string> out;
-  if (DIR* d = opendir(STOMPEDE_SCENARIOS_DIR)) {
+  if (DIR* d = opendir(dir.c_str())) {
     while (auto* e = readdir(d)) {
       std::string name = e->d_name;
       if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0)
-        out.push_back(std::string{STOMPEDE_SCENARIOS_DIR} + "/" + name);
+        out.push_back(dir + "/" + name);
     }
     closedir(d);
   }
@@ -41,6 +41,23 @@ TEST_CASE("every file in scenarios/ loads and validates", "[config][scenarios]")
     CHECK(r.ok());
     if (r.ok())
       CHECK_FALSE(to_toml(*r.value).empty());
+  }
+}
+
+TEST_CASE("every file in scenarios/experiments/ is an embedded experiment that loads",
+          "[config][scenarios]") {
+  const auto files = scenario_files(STOMPEDE_SCENARIOS_DIR "/experiments");
+  REQUIRE(files.size() >= 3);
+  for (const auto& f : files) {
+    auto r = load_scenario(f, {}, {}, "/nonexistent/.env");
+    std::string text;
+    for (const auto& d : r.problems)
+      text += d.to_string() + "\n";
+    INFO(f << "\n" << text);
+    REQUIRE(r.ok());
+    CHECK(r.value->target.embedded);
+    CHECK(r.value->experiment.enabled);
+    CHECK_FALSE(r.value->faults.empty());
   }
 }
 

@@ -72,6 +72,7 @@ TEST_CASE("timeseries: every row is on disk as soon as it is written") {
   r.errors[static_cast<std::size_t>(error_type::connect_refused)] = 2;
   r.errors[static_cast<std::size_t>(error_type::closed_by_peer)] = 1;
   r.events = "target=50; pause";
+  r.faults = "drop-30%+pause";
   REQUIRE(!w.write(r));
   r.elapsed_s = 2.0;
   REQUIRE(!w.write(r));
@@ -79,12 +80,12 @@ TEST_CASE("timeseries: every row is on disk as soon as it is written") {
   REQUIRE(lines.size() == 3);
   CHECK(lines[1] == "1.000,\"warm \"\"up\"\"\",ramp,10,9,5.50,0.00,0.000,0.000,12.250,0.00,0.00,3,"
                     "0.000,2.500,0.000,4,connect_refused=2 closed_by_peer=1,target=50; pause,"
-                    "0,0,0,");
+                    "0,0,0,,drop-30%+pause");
   CHECK(lines[2].rfind("2.000,", 0) == 0);
   // Same number of columns as the header.
   auto commas = [](const std::string& s) { return std::count(s.begin(), s.end(), ','); };
-  CHECK(commas(lines[0]) == 22);
-  CHECK(commas(lines[2]) == 22);
+  CHECK(commas(lines[0]) == 23);
+  CHECK(commas(lines[2]) == 23);
   // The writer keeps every row for the end-of-run report.
   REQUIRE(w.rows().size() == 3); // the one written before open() too
   CHECK(w.rows()[1].events == "target=50; pause");

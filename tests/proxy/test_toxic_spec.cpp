@@ -45,7 +45,7 @@ TEST_CASE("toxic specs parse into toxics and print back", "[proxy][spec]") {
         "slicer:downstream:average_size=10,size_variation=3,delay=5ms", "limit_data:both:bytes=99",
         "partition:toxicity=0.3,seed=4", "frame_split:upstream:parts=3,command=SEND",
         "inject_error:delay=1s,error_message=boom", "heartbeat_stall:upstream",
-        "reset_peer:delay=2s"}) {
+        "reset_peer:delay=2s", "frame_throttle:downstream:rate=5,destination=/topic/room.3"}) {
     auto a = proxy::parse_toxic(s, err);
     INFO(s << ": " << err);
     REQUIRE(a);
@@ -70,6 +70,7 @@ TEST_CASE("bad toxic specs are refused with one line naming the problem", "[prox
                  bad_case{"slicer:average_size=10,size_variation=10", "size_variation"},
                  bad_case{"frame_split:parts=1", "parts"},
                  bad_case{"frame_drop:command=SHOUT", "not a STOMP command"},
+                 bad_case{"frame_throttle:destination=/topic/a", "rate (frames per second)"},
                  bad_case{"ws_close:close_code=1005", "may not be sent"},
                  bad_case{"latency:downstream:latency", "not key=value"}}) {
     std::string err;

@@ -3,6 +3,8 @@
 #include "loopback_server.hpp"
 #include "test_certs.hpp"
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
