@@ -535,6 +535,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     mcfg.progress_in_place = !opts.quiet && isatty(fileno(stdout));
     mcfg.experiment = experiment;
     mcfg.workers = workers;
+    mcfg.worker_servers = opts.remote ? opts.remote->server_count() : 1;
     mcfg.ledger.grace_us =
         std::chrono::duration_cast<std::chrono::microseconds>(sc.output.round_trip_timeout).count();
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
@@ -544,6 +545,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     dcfg.users_per_shard =
         workers.empty() ? sc.run.users_per_shard
                         : static_cast<std::uint32_t>((peak + workers.size() - 1) / workers.size());
+    dcfg.users = workers.empty() ? peak : 0;
     dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
       return s.wait_for == config::wait_for::all_subscribed;
     });

@@ -36,6 +36,11 @@ public:
   virtual void finish() = 0;
   /// Workers of the run.
   virtual std::uint32_t worker_count() const = 0;
+  /// Servers the workers are spread over (worker k connects to server k mod count): a message
+  /// reaches only the members on its sender's server.
+  virtual std::uint32_t server_count() const {
+    return 1;
+  }
 };
 
 struct engine_options {

@@ -56,6 +56,23 @@ void absorb_worker(caf::stateful_actor<metrics_state>* self, std::size_t k, work
   }
   // The worker's ledger records and watermark take the place after the IO threads' own.
   wd.io.thread = static_cast<std::uint32_t>(st.pool->size() + k);
+  auto& ledger = wd.io.ledger;
+  if (auto servers = st.config.worker_servers; servers > 1) {
+    // Workers on different servers: a room's members on another server never get its messages,
+    // so the ledger sees room R on server s as a room of its own.
+    auto s = static_cast<std::int64_t>(k % servers);
+    for (auto& r : ledger.sent)
+      r.room = r.room * servers + s;
+    for (auto& r : ledger.sessions)
+      r.room = r.room * servers + s;
+  }
+  // Records of one user's sessions may come from several IO threads: the latest one counts.
+  auto& latest = st.worker_sessions[k];
+  for (auto& r : ledger.sessions) {
+    auto [it, fresh] = latest.try_emplace(r.user, r);
+    if (!fresh && r.t_us >= it->second.t_us)
+      it->second = r;
+  }
   absorb(self, wd.io, tick);
 }
 
@@ -291,6 +308,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.sup_levels.resize(st.supervisors.size());
   st.worker_gone.assign(st.config.workers.size(), false);
   st.answered.assign(st.config.workers.size(), 0);
+  st.worker_sessions.resize(st.config.workers.size());
   st.exporter = std::move(exporter);
   st.timeseries = std::move(timeseries);
   st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
@@ -383,9 +401,18 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         if (k >= st.worker_gone.size() || st.worker_gone[k])
           return;
         st.worker_gone[k] = true;
-        // Its records stop here: the ledger no longer waits for them (what its users had not
-        // settled by the end is in flight).
-        st.ledger_marks[st.pool->size() + k] = std::numeric_limits<std::int64_t>::max();
+        // Its records stop here. Its users' open sessions end in the ledger as failed at its
+        // last delta (what they missed since is missed while reconnecting, not lost), and the
+        // ledger no longer waits for its records.
+        auto& mark = st.ledger_marks[st.pool->size() + k];
+        metrics::ledger_shard cut;
+        for (auto& [user, r] : st.worker_sessions[k])
+          if (r.kind == metrics::session_record::confirmed)
+            cut.sessions.push_back({user, metrics::session_record::ended_failed, r.room,
+                                    std::max(r.t_us, mark > 0 ? mark : wall_now_us())});
+        st.worker_sessions[k].clear();
+        st.ledger->apply(std::move(cut));
+        mark = std::numeric_limits<std::int64_t>::max();
         if (st.pending > 0 && st.answered[k] != st.tick) {
           st.answered[k] = st.tick;
           io_delta none;

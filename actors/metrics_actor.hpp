@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace stompede {
@@ -51,6 +52,9 @@ struct metrics_config {
   /// Longest wait for one worker's delta; a worker that does not answer in time (or is gone)
   /// counts as an empty delta for that interval.
   std::chrono::milliseconds worker_timeout{5000};
+  /// Servers the workers are spread over (`--targets`; worker k on server k mod count). With
+  /// more than one, the accounting treats a room on each server as a room of its own.
+  std::uint32_t worker_servers = 1;
   /// Message accounting's grace and settle times.
   metrics::ledger_config ledger;
 };
@@ -103,6 +107,9 @@ struct metrics_state {
   /// Per worker: declared lost (asked no more), and the last collection it answered.
   std::vector<bool> worker_gone;
   std::vector<std::uint64_t> answered;
+  /// Per worker, per user: its latest session record (a session confirmed and not ended is
+  /// open), to end the open ones in the ledger when the worker is lost.
+  std::vector<std::unordered_map<std::uint32_t, metrics::session_record>> worker_sessions;
   std::int64_t worker_reconnecting = 0;
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).

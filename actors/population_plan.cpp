@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace stompede {
 
@@ -163,15 +164,25 @@ std::vector<milliseconds> spread_arrivals(uint32_t count, milliseconds window,
   return result;
 }
 
-std::vector<uint32_t> split_target(uint32_t total, size_t shards, uint32_t users_per_shard) {
+std::vector<uint32_t> split_target(uint32_t total, size_t shards, uint32_t users_per_shard,
+                                   uint32_t users) {
   std::vector<uint32_t> result(shards, 0);
   if (shards == 0)
     return result;
-  auto base = total / shards;
-  auto rem = total % shards;
-  for (size_t i = 0; i < shards; ++i) {
-    auto n = static_cast<uint32_t>(base + (i < rem ? 1 : 0));
-    result[i] = users_per_shard > 0 ? std::min(n, users_per_shard) : n;
+  // From the last supervisor (the one with the fewest users of its own) to the first: an even
+  // share of what is left, capped by what the supervisor has. Without caps this is the plain
+  // even split, the first shards taking the remainder.
+  std::uint64_t left = total;
+  for (size_t i = shards; i-- > 0;) {
+    std::uint64_t cap = users_per_shard > 0 ? users_per_shard : UINT32_MAX;
+    if (users > 0 && users_per_shard > 0) {
+      std::uint64_t first = static_cast<std::uint64_t>(i) * users_per_shard;
+      cap = std::min<std::uint64_t>(cap, users > first ? users - first : 0);
+    }
+    auto k = static_cast<std::uint64_t>(i) + 1;
+    auto n = left / k + (i < left % k ? 1 : 0);
+    result[i] = static_cast<uint32_t>(std::min(n, cap));
+    left -= result[i];
   }
   return result;
 }

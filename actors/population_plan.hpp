@@ -148,8 +148,12 @@ spread_arrivals(uint32_t count, std::chrono::milliseconds window,
                 std::chrono::milliseconds min_spacing = std::chrono::milliseconds{10});
 
 /// Splits `total` users over `shards` supervisors as evenly as possible (the first shards take
-/// the remainder), each capped at `users_per_shard` (0: no cap).
-std::vector<uint32_t> split_target(uint32_t total, size_t shards, uint32_t users_per_shard);
+/// the remainder), each capped at `users_per_shard` (0: no cap). With `users` > 0, supervisor i
+/// runs users i * users_per_shard, i * users_per_shard + 1, ... of `users` in all: the last one
+/// may have fewer than `users_per_shard` users, and its share is capped there too (what it
+/// cannot take goes to the others), so no supervisor is given a user that does not exist.
+std::vector<uint32_t> split_target(uint32_t total, size_t shards, uint32_t users_per_shard,
+                                   uint32_t users = 0);
 
 /// Supervisors needed to hold `users` with at most `users_per_shard` each (at least 1).
 size_t shards_needed(uint32_t users, uint32_t users_per_shard);

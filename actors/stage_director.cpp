@@ -45,7 +45,8 @@ void arm_timer(self_ptr self, milliseconds wait) {
 
 void send_targets(self_ptr self, uint32_t total) {
   auto& st = self->state;
-  auto split = split_target(total, st.supervisors.size(), st.config.users_per_shard);
+  auto split =
+      split_target(total, st.supervisors.size(), st.config.users_per_shard, st.config.users);
   for (size_t k = 0; k < split.size(); ++k)
     if (!st.sent || split[k] != st.targets[k])
       self->send(st.supervisors[k], target_atom::value, split[k]);
@@ -67,7 +68,7 @@ void send_arrivals(self_ptr self, size_t stage, milliseconds rel) {
   auto n = st.supervisors.size();
   if (n == 0)
     return;
-  auto caps = split_target(s.users, n, st.config.users_per_shard);
+  auto caps = split_target(s.users, n, st.config.users_per_shard, st.config.users);
   std::vector<uint32_t> counts(n, 0);
   while (st.next_arrival < st.arrivals.size() && st.arrivals[st.next_arrival] <= rel) {
     auto k = st.next_shard % n;

@@ -74,6 +74,9 @@ struct stage_director_config {
   std::chrono::milliseconds tick{100};
   /// Most users one supervisor holds (targets are split evenly, then capped).
   uint32_t users_per_shard = 1000;
+  /// Users the supervisors have in all, supervisor i users i * users_per_shard, ... (split_target);
+  /// 0 when the supervisors' users are not such ranges (worker slices: an even split fits them).
+  uint32_t users = 0;
   /// Hold the plan clock at the end of each ramp until the supervisors report every user
   /// connected (or `wait_timeout` passes): steady state then starts with the population up.
   bool wait_for_connected = false;

@@ -49,6 +49,9 @@ connect_timeout = "30s"
 handshake_timeout = "30s"
 [auth]
 mode = "none"
+[destinations]
+subscribe = "/topic/room.{room}"
+send = "/topic/room.{room}"
 [rooms]
 members_per_room = 100
 [[stage]]
@@ -89,9 +92,17 @@ rows = [r for r in csv.DictReader(open(res + "/timeseries.csv"))]
 peak = max((int(r["connected"]) for r in rows), default=0)
 print(f"workers {j['run']['workers']}, lost {j['run']['lost_workers']}")
 print(f"peak connected users {peak}; stomp_connected {c['stomp_connected']}, "
-      f"sent {c['messages_sent']}, round trips {c['round_trips']}, lost {c['lost']}, "
+      f"sent {c['messages_sent']}, received {c['messages_received']}, round trips {c['round_trips']}, lost {c['lost']}, "
       f"errors {c['errors_total']} {dict((k, v) for k, v in c['errors'].items() if v)}")
 print(f"round trip p50/p95/p99 {f['message_latency_p50_ms']:.2f}/{f['message_latency_p95_ms']:.2f}/"
       f"{f['message_latency_p99_ms']:.2f} ms")
+a = j.get("accounting")
+if a:
+    p = a["pairs"]
+    print(f"accounting: sent {a['sent']}, delivered_all {a['delivered_all']}, delivered_some "
+          f"{a['delivered_some']}, lost {a['lost']}, duplicated {a['duplicated']}, out_of_order "
+          f"{a['out_of_order']}, missed_reconnecting {a['missed_reconnecting']}, in_flight "
+          f"{a['in_flight']}, pending {a['pending']}, balanced {a['balanced']}; pairs expected "
+          f"{p['expected']}, delivered {p['delivered']}, lost {p['lost']}")
 PY
 echo "logs and reports: $out"

@@ -239,7 +239,8 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
   return {
       [self](target_atom, std::uint32_t total) {
         auto& st = self->state;
-        auto split = split_target(total, st.supervisors.size(), st.per_shard);
+        auto split = split_target(total, st.supervisors.size(), st.per_shard,
+                                  static_cast<std::uint32_t>(st.rt->ids->size()));
         for (std::size_t k = 0; k < split.size(); ++k)
           if (split[k] != st.targets[k])
             self->send(st.supervisors[k], target_atom::value, split[k]);
@@ -253,7 +254,8 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
         auto n = st.supervisors.size();
         if (n == 0)
           return;
-        auto caps = split_target(cap, n, st.per_shard);
+        auto caps =
+            split_target(cap, n, st.per_shard, static_cast<std::uint32_t>(st.rt->ids->size()));
         std::vector<std::uint32_t> counts(n, 0);
         for (std::uint32_t i = 0; i < count; ++i) {
           auto k = st.next_shard % n;

@@ -422,6 +422,9 @@ public:
     kill_children();
   }
 
+  std::uint32_t server_count() const override {
+    return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(opts_.targets.size()));
+  }
   std::uint32_t worker_count() const override {
     return opts_.workers + static_cast<std::uint32_t>(opts_.agents.size());
   }

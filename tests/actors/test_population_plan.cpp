@@ -128,6 +128,17 @@ TEST_CASE("targets split evenly over shards with a cap", "[plan]") {
   CHECK(split_target(5000, 2, 1000) == std::vector<uint32_t>{1000, 1000});
   CHECK(split_target(7, 2, 0) == std::vector<uint32_t>{4, 3});
   CHECK(split_target(7, 0, 10).empty());
+  // 8,333 users in shards of 1,000: the ninth runs users 8,000..8,332 only.
+  CHECK(split_target(8333, 9, 1000, 8333) ==
+        std::vector<uint32_t>{1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 333});
+  auto part = split_target(5000, 9, 1000, 8333);
+  CHECK(part.back() <= 333);
+  std::uint32_t sum = 0;
+  for (auto n : part) {
+    CHECK(n <= 1000);
+    sum += n;
+  }
+  CHECK(sum == 5000);
   CHECK(shards_needed(2500, 1000) == 3);
   CHECK(shards_needed(0, 1000) == 1);
 }
