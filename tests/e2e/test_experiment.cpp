@@ -224,7 +224,7 @@ admin_token = "adm1n-t0ken-canary"
 [[fault]]
 name = "pause"
 kind = "server.pause"
-at = "2s"
+at = "2400ms"
 duration = "50s"
 )");
   auto dir = temp_dir("experiment-stop");
