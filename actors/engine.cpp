@@ -513,19 +513,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       shards = 0;
     }
     for (std::size_t s = 0; s < shards; ++s) {
-      supervisor_config sup_cfg;
-      sup_cfg.first_index = static_cast<std::uint32_t>(s * sc.run.users_per_shard);
-      sup_cfg.capacity = sc.run.users_per_shard;
-      sup_cfg.backoff.initial = sc.reconnect.initial;
-      sup_cfg.backoff.max = sc.reconnect.max;
-      sup_cfg.backoff.multiplier = sc.reconnect.multiplier;
-      sup_cfg.backoff.jitter = sc.reconnect.jitter;
-      // Reconnect off: a failed user is given up at once (counted), as the seed does.
-      sup_cfg.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
-      sup_cfg.backoff.healthy_reset = sc.reconnect.healthy_reset;
-      sup_cfg.spawn_spacing =
-          sc.stages.empty() ? std::chrono::milliseconds{10} : sc.stages.front().min_start_gap;
-      sup_cfg.seed = sc.run.random_seed + s;
+      auto sup_cfg = make_supervisor_config(
+          sc, static_cast<std::uint32_t>(s * sc.run.users_per_shard), sc.run.random_seed + s);
       auto sup = sys.spawn(supervisor, sup_cfg, factory, identity);
       supervisors.push_back(sup);
       supervisor_handles.push_back(caf::actor_cast<caf::actor>(sup));

@@ -1,6 +1,7 @@
 #include "actors/supervisor.hpp"
 
 #include "actors/population_plan.hpp"
+#include "config/scenario.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/exit_reason.hpp>
@@ -370,6 +371,23 @@ supervisor_stats& supervisor_stats::operator+=(const supervisor_stats& other) {
   arrivals_dropped += other.arrivals_dropped;
   sessions_completed += other.sessions_completed;
   return *this;
+}
+
+supervisor_config make_supervisor_config(const config::scenario& sc, uint32_t first_index,
+                                         uint64_t seed) {
+  supervisor_config c;
+  c.first_index = first_index;
+  c.capacity = sc.run.users_per_shard;
+  c.backoff.initial = sc.reconnect.initial;
+  c.backoff.max = sc.reconnect.max;
+  c.backoff.multiplier = sc.reconnect.multiplier;
+  c.backoff.jitter = sc.reconnect.jitter;
+  c.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
+  c.backoff.healthy_reset = sc.reconnect.healthy_reset;
+  c.spawn_spacing =
+      sc.stages.empty() ? std::chrono::milliseconds{10} : sc.stages.front().min_start_gap;
+  c.seed = seed;
+  return c;
 }
 
 std::vector<std::string> validate(const supervisor_config& config) {

@@ -56,6 +56,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stompede::user_fault_order)
 
 namespace stompede {
 
+namespace config {
+struct scenario;
+} // namespace config
+
 /// Renders `x` for logs with the token redacted.
 std::string to_string(const user_identity& x);
 
@@ -164,6 +168,12 @@ struct supervisor_config {
 
 /// Returns every problem of `config` as one sentence each; empty when valid.
 std::vector<std::string> validate(const supervisor_config& config);
+
+/// The settings of the supervisor whose slot 0 is user `first_index`, from the scenario's
+/// `[reconnect]`, `[run] users_per_shard` and first stage's spawn gap (reconnect off: a failed
+/// user is given up at once, as the seed does). One builder for the engine and the workers.
+supervisor_config make_supervisor_config(const config::scenario& sc, uint32_t first_index,
+                                         uint64_t seed);
 
 /// Lifecycle of one slot.
 enum class slot_state : uint8_t {

@@ -219,19 +219,9 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
     return (*ids)[std::min<std::size_t>(local, ids->size() - 1)];
   };
   for (std::size_t s = 0; s < shards; ++s) {
-    supervisor_config cfg;
-    cfg.first_index = static_cast<std::uint32_t>(s * sc.run.users_per_shard);
-    cfg.capacity = sc.run.users_per_shard;
-    cfg.backoff.initial = sc.reconnect.initial;
-    cfg.backoff.max = sc.reconnect.max;
-    cfg.backoff.multiplier = sc.reconnect.multiplier;
-    cfg.backoff.jitter = sc.reconnect.jitter;
-    cfg.backoff.max_attempts = sc.reconnect.enabled ? sc.reconnect.max_attempts : 0;
-    cfg.backoff.healthy_reset = sc.reconnect.healthy_reset;
-    cfg.spawn_spacing =
-        sc.stages.empty() ? std::chrono::milliseconds{10} : sc.stages.front().min_start_gap;
     // The same jitter seeds as one process would not matter; distinct per worker and shard do.
-    cfg.seed = sc.run.random_seed + rt->index * 1000003ULL + s;
+    auto cfg = make_supervisor_config(sc, static_cast<std::uint32_t>(s * sc.run.users_per_shard),
+                                      sc.run.random_seed + rt->index * 1000003ULL + s);
     st.supervisors.push_back(self->spawn<caf::linked>(supervisor, cfg, factory, identity));
   }
   st.last.resize(st.supervisors.size());
