@@ -71,6 +71,8 @@ using fault_atom = caf::atom_constant<caf::atom("fault")>;
 
 /// injector -> self: start (`uint32_t` entry) or end (`uint32_t` occurrence) a fault.
 using start_atom = caf::atom_constant<caf::atom("start")>;
+/// fault injector: count what an instant server fault hit, once its effects have landed.
+using tally_atom = caf::atom_constant<caf::atom("tally")>;
 using end_atom = caf::atom_constant<caf::atom("end")>;
 
 /// with `get_atom`: ask a worker process for its `worker_delta` (controller -> worker).

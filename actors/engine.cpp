@@ -4,6 +4,7 @@
 #include "actors/behaviours/registry.hpp"
 #include "actors/control.hpp"
 #include "actors/fault_injector.hpp"
+#include "actors/fault_lanes.hpp"
 #include "actors/fault_plan.hpp"
 #include "actors/io_aggregate.hpp"
 #include "actors/io_pool.hpp"
@@ -25,7 +26,6 @@
 #include "metrics/thresholds.hpp"
 #include "metrics/timeseries.hpp"
 #include "protocol/url.hpp"
-#include "proxy/fault_proxy.hpp"
 
 #include <caf/all.hpp>
 
@@ -324,23 +324,6 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   io_pool pool(opts.remote ? 1 : sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
-  // Network and protocol faults: the fault proxy between the users and the target (logins and
-  // REST calls go to the target directly).
-  std::unique_ptr<proxy::fault_proxy> fault_proxy;
-  if (sc.experiment.enabled && has_proxy_faults(sc)) {
-    proxy::proxy_options po;
-    po.upstream_host = session_cfg.ws.target.host;
-    po.upstream_port = session_cfg.ws.target.port;
-    po.seed = sc.run.random_seed + 1;
-    std::string why;
-    fault_proxy = proxy::fault_proxy::start(po, why);
-    if (!fault_proxy) {
-      std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
-      return exit_failed;
-    }
-    session_cfg.ws.target.host = fault_proxy->host();
-    session_cfg.ws.target.port = fault_proxy->port();
-  }
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
   session_cfg.sending_paused = sending_paused;
   session_cfg.keys = std::make_shared<key_sequences>(peak);
@@ -405,6 +388,19 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (sc.rooms.mode == config::rooms_mode::create)
     for (auto& id : ids)
       id.room = created_room;
+  // Network and protocol faults: the fault proxy between the users and the target (logins and
+  // REST calls go to the target directly). Users in the cohorts of proxy faults go through
+  // lanes of their own (docs/faults.md): one proxy per distinct set of cohorts a user is in.
+  fault_lanes lanes;
+  if (sc.experiment.enabled && has_proxy_faults(sc)) {
+    std::vector<std::string> labels;
+    for (auto& b : session_cfg.behaviours)
+      labels.push_back(b.label);
+    if (!lanes.start(sc, make_fault_specs(sc, labels), session_cfg.ws.target, ids, why)) {
+      std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
+      return exit_failed;
+    }
+  }
   // Each behaviour's members by ordinal: a user can find its partner (private_pairs).
   session_cfg.behaviour_members.resize(session_cfg.behaviours.size());
   for (auto& id : ids)
@@ -544,35 +540,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       for (auto& b : settings->behaviours)
         labels.push_back(b.label);
       fault_injector_config icfg;
-      icfg.faults = make_fault_specs(sc, labels);
-      proxy_fault_port pport;
-      if (auto* fp = fault_proxy.get()) {
-        pport.add = [fp](const std::string& spec, double toxicity, std::uint64_t& id) {
-          std::string why;
-          auto t = proxy::parse_toxic(spec, why);
-          if (!t)
-            return "the fault proxy refuses \"" + spec + "\": " + why;
-          t->toxicity = toxicity;
-          t->name = spec;
-          try {
-            id = fp->add_toxic(*t);
-          } catch (const std::exception& e) {
-            return std::string{e.what()};
-          }
-          return std::string{};
-        };
-        pport.remove = [fp](std::uint64_t id, std::int64_t& affected) {
-          auto c = fp->remove_toxic(id);
-          if (!c)
-            return std::string{"the fault proxy has no toxic "} + std::to_string(id);
-          affected = static_cast<std::int64_t>(c->connections_affected);
-          return std::string{};
-        };
-        pport.refuse = [fp](bool on) {
-          fp->refuse_new_connections(on);
-          return std::string{};
-        };
-      }
+      icfg.faults = make_fault_specs(sc, labels, peak);
+      auto pport = lanes.port();
       injector = sys.spawn(fault_injector, icfg, supervisors, metrics, server_port, pport);
       dcfg.injector = injector;
     }
@@ -678,8 +647,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     link->workers.clear();
   }
   control_http.reset();
-  if (fault_proxy)
-    fault_proxy->stop();
+  lanes.stop();
   if (sampler)
     sampler->stop();
   pool.stop();

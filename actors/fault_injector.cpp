@@ -47,13 +47,30 @@ std::string call_server(const server_fault_port& port, const std::vector<server_
   return first;
 }
 
+/// The server's tally now, when the port can read it.
+std::optional<server_fault_tally> read_tally(const server_fault_port& port) {
+  server_fault_tally t;
+  if (!port.tally || !port.tally(t).empty())
+    return std::nullopt;
+  return t;
+}
+
+/// What a server fault hit between `before` and now (-1 when unknown).
+std::int64_t server_hits(const server_fault_port& port, const fault_spec& spec,
+                         const server_fault_tally& before) {
+  auto after = read_tally(port);
+  if (!after || spec.hit_counter == nullptr)
+    return -1;
+  return std::max<std::int64_t>(0, (*after).*(spec.hit_counter) - before.*(spec.hit_counter));
+}
+
 /// Undoes the proxy side of an occurrence; "" or why not. `affected` gets the connections.
 std::string proxy_rollback(const proxy_fault_port& port, const fault_spec& spec,
                            const active_fault& a, std::int64_t& affected) {
   if (!port)
     return {};
   if (spec.proxy_refuse)
-    return port.refuse(false);
+    return port.refuse(a.entry, false);
   if (a.has_toxic)
     return port.remove(a.toxic_id, affected);
   return {};
@@ -85,6 +102,16 @@ void end_fault(self_ptr self, uint32_t id, const std::string& ended_by) {
     error = e;
   if (affected >= 0)
     a.hit = affected;
+  if (a.before) {
+    // A lasting fault's effects are counted as they happen; an instant one (sessions closed
+    // on the server's IO threads) is read once they have landed, unless the run is ending.
+    if (spec.duration.count() > 0 || st.stopped) {
+      a.hit = server_hits(st.server, spec, *a.before);
+    } else {
+      st.settling.push_back(a);
+      self->delayed_send(handle_of(self), st.settle, tally_atom::value, a.id);
+    }
+  }
   if (!error.empty())
     error = "rollback failed: " + error;
   auto r = record_of(self, a);
@@ -126,6 +153,12 @@ void start_fault(self_ptr self, uint32_t entry, uint32_t occurrence) {
       self->delayed_send(handle_of(self), spec.duration, end_atom::value, a.id);
   };
   if (!spec.apply.empty()) {
+    if (spec.hit_counter != nullptr) {
+      a.before = read_tally(st.server);
+      for (auto& x : st.active)
+        if (x.id == a.id)
+          x.before = a.before;
+    }
     auto error = call_server(st.server, spec.apply);
     if (!error.empty() && !spec.rollback.empty())
       call_server(st.server, spec.rollback); // half applied: undo what took
@@ -137,9 +170,9 @@ void start_fault(self_ptr self, uint32_t entry, uint32_t occurrence) {
     if (!st.proxy)
       error = "no fault proxy in this run";
     else if (spec.proxy_refuse)
-      error = st.proxy.refuse(true);
+      error = st.proxy.refuse(entry, true);
     else
-      error = st.proxy.add(spec.toxic, spec.toxicity, a.toxic_id);
+      error = st.proxy.add(entry, spec.toxic, spec.toxicity, a.toxic_id);
     a.has_toxic = error.empty() && !spec.proxy_refuse;
     for (auto& x : st.active)
       if (x.id == a.id) {
@@ -188,6 +221,13 @@ void stop_all(self_ptr self, const std::string& ended_by) {
     ids.push_back(a.id);
   for (auto id : ids)
     end_fault(self, id, ended_by);
+  // Instant server faults still settling: read their hits now, the run is ending.
+  for (auto& a : st.settling) {
+    auto hit = server_hits(st.server, st.config.faults[a.entry], *a.before);
+    if (hit >= 0 && st.metrics)
+      caf::anon_send(st.metrics, fault_atom::value, a.id, hit);
+  }
+  st.settling.clear();
 }
 
 } // namespace
@@ -246,6 +286,18 @@ fault_injector(fault_injector_actor::stateful_pointer<fault_injector_state> self
         start_fault(self, entry, occurrence);
       },
       [self](end_atom, uint32_t id) { end_fault(self, id, "schedule"); },
+      [self](tally_atom, uint32_t id) {
+        auto& st = self->state;
+        auto it = std::find_if(st.settling.begin(), st.settling.end(),
+                               [id](const active_fault& a) { return a.id == id; });
+        if (it == st.settling.end())
+          return;
+        auto a = *it;
+        st.settling.erase(it);
+        auto hit = server_hits(st.server, st.config.faults[a.entry], *a.before);
+        if (hit >= 0 && st.metrics)
+          caf::anon_send(st.metrics, fault_atom::value, id, hit);
+      },
       [self](stop_atom) -> done_atom {
         stop_all(self, "stop");
         return done_atom::value;

@@ -11,7 +11,9 @@
 //   self     -> injector  (end_atom, uint32_t id)                            timer
 //   director -> injector  (stop_atom) -> done_atom   roll back every active fault, start none
 //   injector -> supervisor (fault_atom, user_fault_order) -> uint32_t users hit
+//   self     -> injector  (tally_atom, uint32_t id)                          timer
 //   injector -> metrics   (fault_atom, metrics::fault_record, bool ended)    journal events
+//   injector -> metrics   (fault_atom, uint32_t id, int64_t hit)              a late hit count
 // Server faults are calls on a `server_fault_port` (in-process or the admin endpoint).
 
 #include "actors/atoms.hpp"
@@ -56,11 +58,17 @@ struct fault_spec {
   /// Server side: the calls that apply it and those that roll it back (none for instants).
   std::vector<server_fault_call> apply;
   std::vector<server_fault_call> rollback;
+  /// The server's counter of what it hit (sessions closed, broadcasts dropped, ...; none =
+  /// unknown): the difference of the tally across the fault.
+  std::int64_t server_fault_tally::*hit_counter = nullptr;
   /// Proxy side: a toxic spec ("latency:downstream:latency=100ms") applied to `toxicity` of the
   /// connections, or refusing new connections.
   std::string toxic;
   double toxicity = 1.0;
   bool proxy_refuse = false;
+  /// Proxy side with a cohort: the users (fraction 1) whose connections go through the lanes
+  /// this fault acts on; none = every lane.
+  std::optional<user_fault_order> proxy_cohort;
 };
 
 /// Settings of the fault injector.
@@ -76,6 +84,8 @@ using fault_injector_actor = caf::typed_actor<
     caf::reacts_to<start_atom, uint32_t, uint32_t>,
     // self: end (roll back) active fault `uint32_t`.
     caf::reacts_to<end_atom, uint32_t>,
+    // self: read the server's tally for instant server fault `uint32_t`.
+    caf::reacts_to<tally_atom, uint32_t>,
     // director: roll back everything now and start nothing more.
     caf::replies_to<stop_atom>::with<done_atom>>;
 
@@ -88,6 +98,8 @@ struct active_fault {
   /// The proxy's toxic (when it added one).
   std::uint64_t toxic_id = 0;
   bool has_toxic = false;
+  /// The server's tally when it started (server faults with a hit counter).
+  std::optional<server_fault_tally> before;
 };
 
 struct fault_injector_state {
@@ -98,6 +110,10 @@ struct fault_injector_state {
   server_fault_port server;
   proxy_fault_port proxy;
   std::vector<active_fault> active;
+  /// Instant server faults whose hits are read a moment after they ended.
+  std::vector<active_fault> settling;
+  /// How long an instant server fault's effects take to land before its hits are read.
+  std::chrono::milliseconds settle{500};
   std::uint32_t next_id = 0;
   bool stopped = false;
 

@@ -1,10 +1,13 @@
 #include "actors/fault_plan.hpp"
 
+#include "actors/user_plan.hpp"
+
 #include "config/duration.hpp"
 #include "proxy/fault_proxy.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <variant>
 
 namespace stompede {
@@ -53,6 +56,7 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.apply.push_back(make(call::op::pause_reading, true));
     s.rollback.push_back(make(call::op::pause_reading, false));
     s.target = "the server (reads paused)";
+    s.hit_counter = &server_fault_tally::paused_sessions;
     break;
   case fault_kind::server_delay_broadcasts: {
     auto c = make(call::op::delay_broadcasts);
@@ -60,6 +64,7 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.apply.push_back(c);
     s.rollback.push_back(make(call::op::delay_broadcasts));
     s.target = "every broadcast, delayed " + config::format_duration(f.delay);
+    s.hit_counter = &server_fault_tally::delayed_broadcasts;
     break;
   }
   case fault_kind::server_drop_broadcasts: {
@@ -68,6 +73,7 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.apply.push_back(c);
     s.rollback.push_back(make(call::op::drop_broadcasts));
     s.target = percent(f.fraction) + " of the broadcasts";
+    s.hit_counter = &server_fault_tally::dropped_broadcasts;
     break;
   }
   case fault_kind::server_close_sessions: {
@@ -77,12 +83,14 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.apply.push_back(c);
     s.target = percent(f.fraction) + " of the server's sessions" +
                (f.abortive ? " (TCP reset)" : " (WebSocket close 1001)");
+    s.hit_counter = &server_fault_tally::closed_sessions;
     break;
   }
   case fault_kind::server_refuse_connections:
     s.apply.push_back(make(call::op::refuse_connections, true));
     s.rollback.push_back(make(call::op::refuse_connections, false));
     s.target = "new connections (refused)";
+    s.hit_counter = &server_fault_tally::refused_connections;
     break;
   case fault_kind::server_error: {
     auto c = make(call::op::error_sessions);
@@ -90,6 +98,7 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     c.message = f.message;
     s.apply.push_back(c);
     s.target = percent(f.fraction) + " of the server's sessions (ERROR \"" + f.message + "\")";
+    s.hit_counter = &server_fault_tally::error_sessions;
     break;
   }
   case fault_kind::server_restart: {
@@ -102,6 +111,7 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.rollback.push_back(make(call::op::restart_listener));
     s.rollback.push_back(make(call::op::refuse_connections, false));
     s.target = "the whole server (down, then a fresh listener)";
+    s.hit_counter = &server_fault_tally::closed_sessions;
     break;
   }
   default:
@@ -111,9 +121,62 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
 
 } // namespace
 
+namespace {
+
+bool has_cohort(const config::fault_entry& f) {
+  return !f.rooms.empty() || !f.behaviour.empty() || !f.stage.empty();
+}
+
+/// The cohort of `f` as a user-fault order (fraction, rooms, behaviour, stage's index range).
+user_fault_order cohort_order(const config::scenario& sc, const config::fault_entry& f,
+                              const std::vector<std::string>& behaviour_labels) {
+  user_fault_order o;
+  o.kind = to_user_fault(f.kind);
+  o.fraction = f.fraction;
+  o.rooms = f.rooms;
+  o.seed = sc.run.random_seed;
+  if (!f.behaviour.empty()) {
+    auto it = std::find(behaviour_labels.begin(), behaviour_labels.end(), f.behaviour);
+    o.behaviour = it == behaviour_labels.end()
+                      ? static_cast<int>(behaviour_labels.size()) // matches nobody
+                      : static_cast<int>(it - behaviour_labels.begin());
+  }
+  if (!f.stage.empty()) {
+    std::uint32_t before = 0;
+    for (auto& st : sc.stages) {
+      if (st.name == f.stage) {
+        o.index_from = before;
+        o.index_to = std::max(before, st.users);
+        break;
+      }
+      before = std::max(before, st.users);
+    }
+  }
+  return o;
+}
+
+/// The cohort in words after "users" / "sessions" ("" without one).
+std::string cohort_words(const config::fault_entry& f, const char* of_what) {
+  std::string who;
+  if (!f.rooms.empty()) {
+    who += std::string{" "} + of_what + " room" + (f.rooms.size() > 1 ? "s " : " ");
+    for (std::size_t i = 0; i < f.rooms.size(); ++i)
+      who += (i == 0 ? "" : ", ") + std::to_string(f.rooms[i]);
+  }
+  if (!f.behaviour.empty())
+    who += " running \"" + f.behaviour + "\"";
+  if (!f.stage.empty())
+    who += " added by stage \"" + f.stage + "\"";
+  return who;
+}
+
+} // namespace
+
 std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
-                                         const std::vector<std::string>& behaviour_labels) {
+                                         const std::vector<std::string>& behaviour_labels,
+                                         std::uint32_t users) {
   std::vector<fault_spec> out;
+  std::optional<std::vector<user_identity>> ids; // made once, when a cohort needs them
   for (const auto& f : sc.faults) {
     fault_spec s;
     s.name = f.name;
@@ -122,57 +185,57 @@ std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
     s.every = f.every;
     s.times = f.times;
     s.duration = f.duration;
-    if (f.kind == fault_kind::proxy_refuse) {
-      s.proxy_refuse = true;
-      s.target = "new connections through the fault proxy (refused)";
-      out.push_back(std::move(s));
-      continue;
-    }
-    if (f.kind == fault_kind::proxy_toxic) {
-      s.toxic = toxic_spec(f);
-      s.toxicity = f.fraction;
-      s.target =
-          percent(f.fraction) + " of the connections through the fault proxy (" + s.toxic + ")";
+    auto o = cohort_order(sc, f, behaviour_labels);
+    if (config::is_proxy_fault(f.kind)) {
+      // The engine routes a cohort's users through their own proxy lane (fault_lanes).
+      if (has_cohort(f)) {
+        auto lane = o;
+        lane.fraction = 1.0;
+        s.proxy_cohort = lane;
+      }
+      if (f.kind == fault_kind::proxy_refuse) {
+        s.proxy_refuse = true;
+        s.target = "new connections through the fault proxy" +
+                   (has_cohort(f) ? " of the users" + cohort_words(f, "in") : std::string{}) +
+                   " (refused)";
+      } else {
+        s.toxic = toxic_spec(f);
+        s.toxicity = f.fraction;
+        s.target = percent(f.fraction) + " of the connections through the fault proxy" +
+                   (has_cohort(f) ? " of the users" + cohort_words(f, "in") : std::string{}) +
+                   " (" + s.toxic + ")";
+      }
       out.push_back(std::move(s));
       continue;
     }
     if (!config::is_user_fault(f.kind)) {
       server_calls(f, s);
+      if (has_cohort(f)) {
+        std::vector<std::int64_t> members;
+        if (!f.behaviour.empty() || !f.stage.empty()) {
+          if (!ids)
+            ids = make_identities(sc, users);
+          auto by_user = o;
+          by_user.rooms.clear(); // the server checks rooms itself
+          by_user.fraction = 1.0;
+          for (auto& id : *ids)
+            if (in_cohort(by_user, id.index, id.room, id.behaviour))
+              members.push_back(id.member_id);
+          if (members.empty())
+            members.push_back(-1); // a cohort of nobody still narrows the fault
+        }
+        for (auto* calls : {&s.apply, &s.rollback})
+          for (auto& c : *calls) {
+            c.rooms = f.rooms;
+            c.members = members;
+          }
+        s.target += ", sessions of the users" + cohort_words(f, "in");
+      }
       out.push_back(std::move(s));
       continue;
     }
-    user_fault_order o;
-    o.kind = to_user_fault(f.kind);
-    o.fraction = f.fraction;
-    o.rooms = f.rooms;
-    o.seed = sc.run.random_seed;
-    std::string who = percent(f.fraction) + " of the connected users";
-    if (!f.rooms.empty()) {
-      who += " in room" + std::string{f.rooms.size() > 1 ? "s " : " "};
-      for (std::size_t i = 0; i < f.rooms.size(); ++i)
-        who += (i == 0 ? "" : ", ") + std::to_string(f.rooms[i]);
-    }
-    if (!f.behaviour.empty()) {
-      auto it = std::find(behaviour_labels.begin(), behaviour_labels.end(), f.behaviour);
-      o.behaviour = it == behaviour_labels.end()
-                        ? static_cast<int>(behaviour_labels.size()) // matches nobody
-                        : static_cast<int>(it - behaviour_labels.begin());
-      who += " running \"" + f.behaviour + "\"";
-    }
-    if (!f.stage.empty()) {
-      std::uint32_t before = 0;
-      for (auto& st : sc.stages) {
-        if (st.name == f.stage) {
-          o.index_from = before;
-          o.index_to = std::max(before, st.users);
-          break;
-        }
-        before = std::max(before, st.users);
-      }
-      who += " added by stage \"" + f.stage + "\"";
-    }
     s.user = o;
-    s.target = who;
+    s.target = percent(f.fraction) + " of the connected users" + cohort_words(f, "in");
     out.push_back(std::move(s));
   }
   return out;

@@ -15,9 +15,11 @@
 namespace stompede {
 
 /// The `[[fault]]` entries for the injector; `behaviour_labels` are the run's behaviours in
-/// the order users' identities index them.
+/// the order users' identities index them. A server fault with a `behaviour` or `stage`
+/// cohort names the members of the run's `users` users (its peak population) in its calls.
 std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
-                                         const std::vector<std::string>& behaviour_labels);
+                                         const std::vector<std::string>& behaviour_labels,
+                                         std::uint32_t users = 0);
 
 /// The experiment's settings for the tracker (hypothesis parsed, times in seconds).
 metrics::experiment_settings make_experiment_settings(const config::scenario& sc);

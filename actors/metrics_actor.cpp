@@ -372,6 +372,11 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           experiment->fault_started(std::move(r));
         }
       },
+      [=](fault_atom, uint32_t id, int64_t hit) {
+        // What an instant server fault hit, counted once its effects landed.
+        if (auto* experiment = self->state.config.experiment.get())
+          experiment->fault_hit(id, hit);
+      },
       [=](stats_atom, const supervisor_stats& last) {
         // The supervisors' final counts (they have quit and answer no more): the next emit
         // counts what they did since the last ask. Never below what was seen already (a

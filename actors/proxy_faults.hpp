@@ -9,15 +9,18 @@
 
 namespace stompede {
 
-/// Each call returns "" on success, else one line.
+/// Each call returns "" on success, else one line. `entry` is the `[[fault]]` entry: with a
+/// cohort, its toxic goes on the proxy lanes of that cohort's users only.
 struct proxy_fault_port {
   /// Adds the toxic of `spec` ("latency:downstream:latency=100ms") applied to `toxicity` of the
   /// connections; `id` receives its handle.
-  std::function<std::string(const std::string& spec, double toxicity, std::uint64_t& id)> add;
+  std::function<std::string(std::uint32_t entry, const std::string& spec, double toxicity,
+                            std::uint64_t& id)>
+      add;
   /// Removes toxic `id`; `affected` receives the connections it applied to.
   std::function<std::string(std::uint64_t id, std::int64_t& affected)> remove;
   /// Refuses new connections (on) or accepts them again (off).
-  std::function<std::string(bool on)> refuse;
+  std::function<std::string(std::uint32_t entry, bool on)> refuse;
 
   explicit operator bool() const noexcept {
     return static_cast<bool>(add);

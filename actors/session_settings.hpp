@@ -115,6 +115,9 @@ struct user_identity {
   std::string source_address;
   /// Fault injection: treat the token as expired (log in again before connecting).
   bool token_expired = false;
+  /// The WebSocket connection's port instead of the target's (0 = the target's): the fault
+  /// proxy lane of the user's cohort.
+  std::uint16_t ws_port = 0;
 };
 
 } // namespace stompede

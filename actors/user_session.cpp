@@ -779,6 +779,8 @@ private:
       opts.headers.emplace_back("Authorization", "Bearer " + id_.token);
     if (!id_.source_address.empty())
       opts.source_address = id_.source_address;
+    if (id_.ws_port != 0)
+      opts.target.port = id_.ws_port;
     agg_.counters.connect_attempts++;
     client_ = net::make_ws_client(ioc_, std::move(opts), shared_from_this());
     client_->start();

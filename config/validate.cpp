@@ -549,19 +549,14 @@ void check_experiment(const scenario& s, checker& c) {
                             format_duration(f.at));
     if (!is_proxy_fault(f.kind) && !f.toxic.empty())
       c.fail(p + ".toxic", "toxic is the proxy spec of net.* and stomp.* kinds only");
-    if (!user) {
-      if (!f.rooms.empty())
-        c.fail(p + ".rooms", "\"" + kind +
-                                 "\" acts on the server as a whole; rooms choose users "
-                                 "of user.* faults");
-      if (!f.behaviour.empty())
-        c.fail(p + ".behaviour", "\"" + kind +
-                                     "\" acts on the server as a whole; behaviour chooses users of "
-                                     "user.* faults");
-      if (!f.stage.empty())
-        c.fail(p + ".stage", "\"" + kind +
-                                 "\" acts on the server as a whole; stage chooses users "
-                                 "of user.* faults");
+    // Every kind takes a cohort but the restart, which takes the whole listener down.
+    if (f.kind == fault_kind::server_restart) {
+      for (auto [key, set] : {std::pair{"rooms", !f.rooms.empty()},
+                              std::pair{"behaviour", !f.behaviour.empty()},
+                              std::pair{"stage", !f.stage.empty()}})
+        if (set)
+          c.fail(p + "." + key, "\"server.restart\" takes the whole server down; it has no "
+                                "cohort (server.close_sessions with a cohort cuts some users)");
     }
     if (!f.behaviour.empty()) {
       bool found = false;

@@ -53,6 +53,11 @@ void experiment_tracker::fault_started(fault_record r) {
                 faults_.back().error, faults_.back().hit);
 }
 
+void experiment_tracker::fault_hit(std::uint32_t id, std::int64_t hit) {
+  if (auto* f = find(id); f != nullptr && hit >= 0)
+    f->hit = hit;
+}
+
 void experiment_tracker::fault_ended(std::uint32_t id, double at_s, const std::string& ended_by,
                                      const std::string& error, std::int64_t hit) {
   auto* found = find(id);
@@ -150,6 +155,21 @@ void experiment_tracker::on_interval(const load_snapshot& iv) {
       latest = f.start_s;
     }
   if (active >= 0) {
+    // Faults that ended before this interval began recover in it when the hypothesis holds,
+    // even while a later fault is on: recovery is from a fault's end to the hypothesis holding.
+    if (!pending_.empty() && holds(iv)) {
+      std::vector<std::size_t> still;
+      for (auto i : pending_) {
+        auto& rec = recoveries_[i];
+        if (rec.fault_end_s <= t0) {
+          rec.recovered = true;
+          rec.recovery_s = std::max(0.0, t1 - rec.fault_end_s);
+        } else {
+          still.push_back(i);
+        }
+      }
+      pending_ = std::move(still);
+    }
     add(phase("during", active), iv);
     return;
   }
@@ -175,7 +195,10 @@ void experiment_tracker::on_interval(const load_snapshot& iv) {
     add(phase(pending_.empty() ? "after" : "recovering", last_ended_), iv);
     return;
   }
-  if (faults_.empty()) {
+  // Before any fault: also an interval whose figures were taken just before the first fault
+  // started but that was handed over just after (a fault due on a whole second).
+  if (std::none_of(faults_.begin(), faults_.end(),
+                   [t1](const fault_record& f) { return f.start_s < t1; })) {
     if ((t0 + t1) / 2.0 >= settings_.first_fault_s - settings_.baseline_s)
       add(phase("baseline", -1), iv);
     return;

@@ -272,7 +272,9 @@ void connection::upgrade() {
 void connection::do_read_ws() {
   if (finalized_ || reading_ || phase_ == phase::closing || phase_ == phase::closed)
     return;
-  if (core_.reading_paused.load(std::memory_order_relaxed)) {
+  if (core_.reads_paused_for(member_)) {
+    if (!read_paused_)
+      core_.stats.paused_sessions.fetch_add(1, std::memory_order_relaxed);
     read_paused_ = true; // the shard's tick resumes reading
     return;
   }
@@ -441,6 +443,12 @@ void connection::on_connect(const stomp::frame_view& f) {
       fail("auth", "auth", "no token on CONNECT or on the upgrade request", receipt);
       return;
     }
+  }
+  if (core_.refused_at_connect(member_)) {
+    // A refuse fault on a cohort: as if the listener had refused the connection (TCP reset).
+    core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+    abort(true);
+    return;
   }
   const stomp::heartbeat_spec ours{cfg.heartbeat_send_ms, cfg.heartbeat_recv_ms};
   plan_ = stomp::negotiate(ours, theirs, cfg.heartbeat_grace);
@@ -611,7 +619,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     if (it != body.end() && !it->is_null())
       out[k] = *it;
   }
-  if (core_.maybe_drop_broadcast(room))
+  if (core_.maybe_drop_broadcast(room, member_))
     return;
   const std::string message_id = std::to_string(room) + "-" + std::to_string(seq);
   std::string wire = out.dump();
@@ -637,7 +645,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
                    head + std::to_string(unread) + tail, room);
     });
   };
-  const auto delay = core_.broadcast_delay_ms.load(std::memory_order_relaxed);
+  const auto delay = core_.broadcast_delay(room, member_);
   if (delay > 0) {
     auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
     timer->expires_after(std::chrono::milliseconds(delay));
@@ -656,7 +664,7 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
     return;
   }
   core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
-  if (core_.maybe_drop_broadcast(0))
+  if (core_.maybe_drop_broadcast(0, 0))
     return;
   const std::string id =
       "m-" + std::to_string(core_.message_ids.fetch_add(1, std::memory_order_relaxed) + 1);
@@ -666,7 +674,7 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
                ct = ct ? std::string(*ct) : std::string(), body = std::string(f.body)]() mutable {
     core.publish(topic, id, ct, std::move(body), 0);
   };
-  const auto delay = core_.broadcast_delay_ms.load(std::memory_order_relaxed);
+  const auto delay = core_.broadcast_delay(0, 0);
   if (delay > 0) {
     auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
     timer->expires_after(std::chrono::milliseconds(delay));
@@ -918,7 +926,7 @@ void connection::tick(clock::time_point now) {
   case phase::connected:
     break;
   }
-  if (read_paused_ && !core_.reading_paused.load(std::memory_order_relaxed)) {
+  if (read_paused_ && !core_.reads_paused_for(member_)) {
     read_paused_ = false;
     last_read_ = now;
     do_read_ws();

@@ -66,6 +66,11 @@ public:
     return phase_ == phase::connected;
   }
 
+  /// The authenticated member (chat mode; 0 before CONNECT and in broker mode).
+  std::uint64_t member() const noexcept {
+    return member_;
+  }
+
   std::uint32_t shard_index() const noexcept {
     return shard_.index;
   }

@@ -3,9 +3,26 @@
 #include "server/connection.hpp"
 #include "server/server_core.hpp"
 
+#include <algorithm>
+#include <memory>
+
 namespace stompede::server {
 
-void fault_control::pause_reading(bool paused) {
+namespace {
+
+std::shared_ptr<const fault_cohort> cohort_ptr(const fault_cohort& who) {
+  if (who.empty())
+    return nullptr;
+  auto c = std::make_shared<fault_cohort>(who);
+  std::sort(c->rooms.begin(), c->rooms.end());
+  std::sort(c->members.begin(), c->members.end());
+  return c;
+}
+
+} // namespace
+
+void fault_control::pause_reading(bool paused, const fault_cohort& who) {
+  std::atomic_store(&core_.pause_cohort, paused ? cohort_ptr(who) : nullptr);
   core_.reading_paused.store(paused);
 }
 
@@ -13,17 +30,19 @@ bool fault_control::reading_paused() const {
   return core_.reading_paused.load();
 }
 
-void fault_control::delay_broadcasts(std::chrono::milliseconds delay) {
+void fault_control::delay_broadcasts(std::chrono::milliseconds delay, const fault_cohort& who) {
+  std::atomic_store(&core_.delay_cohort, delay.count() > 0 ? cohort_ptr(who) : nullptr);
   core_.broadcast_delay_ms.store(delay.count() > 0 ? delay.count() : 0);
 }
 
-void fault_control::drop_broadcasts(double fraction) {
+void fault_control::drop_broadcasts(double fraction, const fault_cohort& who) {
+  std::atomic_store(&core_.drop_cohort, fraction > 0.0 ? cohort_ptr(who) : nullptr);
   core_.drop_fraction.store(fraction < 0.0 ? 0.0 : (fraction > 1.0 ? 1.0 : fraction));
 }
 
-void fault_control::close_sessions(double fraction, bool abortive) {
+void fault_control::close_sessions(double fraction, bool abortive, const fault_cohort& who) {
   auto& stats = core_.stats;
-  core_.for_sessions(fraction, [&stats, abortive](detail::connection& c) {
+  core_.for_sessions(fraction, cohort_ptr(who), [&stats, abortive](detail::connection& c) {
     stats.fault_closed_sessions.fetch_add(1, std::memory_order_relaxed);
     if (abortive) {
       c.abort(true);
@@ -33,13 +52,15 @@ void fault_control::close_sessions(double fraction, bool abortive) {
   });
 }
 
-void fault_control::refuse_connections(bool refuse) {
+void fault_control::refuse_connections(bool refuse, const fault_cohort& who) {
+  std::atomic_store(&core_.refuse_cohort, refuse ? cohort_ptr(who) : nullptr);
   core_.refusing.store(refuse);
 }
 
-void fault_control::error_sessions(double fraction, const std::string& message) {
+void fault_control::error_sessions(double fraction, const std::string& message,
+                                   const fault_cohort& who) {
   auto& stats = core_.stats;
-  core_.for_sessions(fraction, [&stats, message](detail::connection& c) {
+  core_.for_sessions(fraction, cohort_ptr(who), [&stats, message](detail::connection& c) {
     stats.fault_error_sessions.fetch_add(1, std::memory_order_relaxed);
     c.fail(message, "fault", "injected by the fault interface");
   });
@@ -54,6 +75,19 @@ void fault_control::clear() {
   delay_broadcasts(std::chrono::milliseconds(0));
   drop_broadcasts(0.0);
   refuse_connections(false);
+}
+
+fault_tally fault_control::tally() const {
+  const auto& st = core_.stats;
+  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  fault_tally t;
+  t.dropped_broadcasts = get(st.dropped_broadcasts);
+  t.delayed_broadcasts = get(st.delayed_broadcasts);
+  t.closed_sessions = get(st.fault_closed_sessions);
+  t.error_sessions = get(st.fault_error_sessions);
+  t.refused_connections = get(st.refused_connections);
+  t.paused_sessions = get(st.paused_sessions);
+  return t;
 }
 
 std::map<std::uint64_t, std::uint64_t> fault_control::dropped_broadcasts() const {

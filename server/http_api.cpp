@@ -218,6 +218,27 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     f = std::strtod(s.c_str(), &end);
     return end != s.c_str() && *end == '\0' && f >= 0.0 && f <= 1.0;
   };
+  // A fault's cohort: a JSON body {"rooms": [...], "members": [...]} (both optional).
+  fault_cohort who;
+  if (req.method == "POST" && !req.body.empty()) {
+    auto body = json::parse(req.body, nullptr, false);
+    auto ids = [&](const char* key, std::vector<std::uint64_t>& out) {
+      auto it = body.find(key);
+      if (it == body.end())
+        return true;
+      if (!it->is_array())
+        return false;
+      for (auto& v : *it) {
+        if (!v.is_number_unsigned())
+          return false;
+        out.push_back(v.get<std::uint64_t>());
+      }
+      return true;
+    };
+    if (!body.is_object() || !ids("rooms", who.rooms) || !ids("members", who.members))
+      return error(400, "INVALID_REQUEST",
+                   "the body is a cohort: {\"rooms\": [ids], \"members\": [ids]}");
+  }
   auto& faults = core.faults;
   if (path == "/admin/stats" && req.method == "GET") {
     const auto s = core.stats.snapshot();
@@ -229,33 +250,40 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     d["broadcasts"] = s.broadcasts;
     d["droppedBroadcasts"] = s.dropped_broadcasts;
     d["framesOut"] = s.frames_out;
+    const auto t = core.faults.tally();
+    d["faultTally"] = {{"droppedBroadcasts", t.dropped_broadcasts},
+                       {"delayedBroadcasts", t.delayed_broadcasts},
+                       {"closedSessions", t.closed_sessions},
+                       {"errorSessions", t.error_sessions},
+                       {"refusedConnections", t.refused_connections},
+                       {"pausedSessions", t.paused_sessions}};
     return ok(d);
   }
   if (req.method != "POST")
     return error(405, "METHOD_NOT_ALLOWED", "use POST");
   double f = 0;
   if (path == "/admin/faults/pause-reading") {
-    faults.pause_reading(flag("on"));
+    faults.pause_reading(flag("on"), who);
   } else if (path == "/admin/faults/delay-broadcasts") {
     std::uint64_t ms = 0;
     const auto v = arg("ms", "0");
     if (v != "0" && !parse_number(v, ms))
       return error(400, "INVALID_REQUEST", "ms=<integer>");
-    faults.delay_broadcasts(std::chrono::milliseconds(ms));
+    faults.delay_broadcasts(std::chrono::milliseconds(ms), who);
   } else if (path == "/admin/faults/drop-broadcasts") {
     if (!fraction(f))
       return error(400, "INVALID_REQUEST", "fraction in [0,1]");
-    faults.drop_broadcasts(f);
+    faults.drop_broadcasts(f, who);
   } else if (path == "/admin/faults/close-sessions") {
     if (!fraction(f))
       return error(400, "INVALID_REQUEST", "fraction in [0,1]");
-    faults.close_sessions(f, arg("mode", "graceful") == "abortive");
+    faults.close_sessions(f, arg("mode", "graceful") == "abortive", who);
   } else if (path == "/admin/faults/refuse-connections") {
-    faults.refuse_connections(flag("on"));
+    faults.refuse_connections(flag("on"), who);
   } else if (path == "/admin/faults/error-sessions") {
     if (!fraction(f))
       return error(400, "INVALID_REQUEST", "fraction in [0,1]");
-    faults.error_sessions(f, arg("message", "INJECTED_FAULT"));
+    faults.error_sessions(f, arg("message", "INJECTED_FAULT"), who);
   } else if (path == "/admin/faults/restart-listener") {
     faults.restart_listener();
   } else if (path == "/admin/faults/clear") {

@@ -151,7 +151,9 @@ void server_core::do_accept() {
         }
         const bool full = stats.connections.load(std::memory_order_relaxed) >=
                           cfg_.max_sessions + 64; // some room for REST calls
-        if (refusing.load() || full) {
+        // A refuse fault on a cohort waits for the CONNECT that names the member.
+        const bool refuse = refusing.load() && !std::atomic_load(&refuse_cohort);
+        if (refuse || full) {
           boost::system::error_code ignored;
           socket.set_option(net::socket_base::linger(true, 0), ignored);
           socket.close(ignored);
@@ -251,9 +253,64 @@ void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,
   }
 }
 
-bool server_core::maybe_drop_broadcast(std::uint64_t room) {
+bool server_core::in_cohort(const fault_cohort* who, std::uint64_t member) const {
+  if (who == nullptr || who->empty())
+    return true;
+  if (member == 0)
+    return false; // no identity (broker mode, or before CONNECT)
+  if (!who->members.empty() &&
+      !std::binary_search(who->members.begin(), who->members.end(), member))
+    return false;
+  if (who->rooms.empty())
+    return true;
+  return std::any_of(who->rooms.begin(), who->rooms.end(),
+                     [&](std::uint64_t r) { return rooms.is_member(r, member); });
+}
+
+namespace {
+
+/// A broadcast of `room` by `sender` is in the cohort.
+bool broadcast_in(const fault_cohort* who, std::uint64_t room, std::uint64_t sender) {
+  if (who == nullptr)
+    return true;
+  if (!who->rooms.empty() && !std::binary_search(who->rooms.begin(), who->rooms.end(), room))
+    return false;
+  return who->members.empty() ||
+         std::binary_search(who->members.begin(), who->members.end(), sender);
+}
+
+} // namespace
+
+bool server_core::reads_paused_for(std::uint64_t member) const {
+  if (!reading_paused.load(std::memory_order_relaxed))
+    return false;
+  auto who = std::atomic_load(&pause_cohort);
+  return in_cohort(who.get(), member);
+}
+
+bool server_core::refused_at_connect(std::uint64_t member) const {
+  if (!refusing.load(std::memory_order_relaxed))
+    return false;
+  auto who = std::atomic_load(&refuse_cohort);
+  return who && in_cohort(who.get(), member);
+}
+
+std::int64_t server_core::broadcast_delay(std::uint64_t room, std::uint64_t sender) {
+  const auto delay = broadcast_delay_ms.load(std::memory_order_relaxed);
+  if (delay <= 0)
+    return 0;
+  auto who = std::atomic_load(&delay_cohort);
+  if (!broadcast_in(who.get(), room, sender))
+    return 0;
+  stats.delayed_broadcasts.fetch_add(1, std::memory_order_relaxed);
+  return delay;
+}
+
+bool server_core::maybe_drop_broadcast(std::uint64_t room, std::uint64_t sender) {
   const double f = drop_fraction.load(std::memory_order_relaxed);
   if (f <= 0.0)
+    return false;
+  if (auto who = std::atomic_load(&drop_cohort); !broadcast_in(who.get(), room, sender))
     return false;
   bool drop = f >= 1.0;
   if (!drop) {
@@ -270,17 +327,19 @@ bool server_core::maybe_drop_broadcast(std::uint64_t room) {
   return true;
 }
 
-void server_core::for_sessions(double fraction, std::function<void(connection&)> f) {
+void server_core::for_sessions(double fraction, std::shared_ptr<const fault_cohort> who,
+                               std::function<void(connection&)> f) {
   if (!started_ || stopped_)
     return;
   auto fn = std::make_shared<std::function<void(connection&)>>(std::move(f));
   for (auto& sp : shards_) {
     io_shard* s = sp.get();
-    net::post(s->ioc, [s, fn, fraction] {
+    net::post(s->ioc, [this, s, fn, fraction, who] {
       std::vector<std::shared_ptr<connection>> picked;
       std::uniform_real_distribution<double> u(0.0, 1.0);
       for (auto* c : s->connections) {
-        if (c->stomp_connected() && (fraction >= 1.0 || u(s->rng) < fraction)) {
+        if (c->stomp_connected() && in_cohort(who.get(), c->member()) &&
+            (fraction >= 1.0 || u(s->rng) < fraction)) {
           picked.push_back(c->shared_from_this());
         }
       }

@@ -98,10 +98,21 @@ public:
                const std::shared_ptr<const broadcast_frame>& frame);
 
   // --- fault helpers -------------------------------------------------------------------
-  /// Runs f(connection&) for a random `fraction` of the STOMP sessions of every shard.
-  void for_sessions(double fraction, std::function<void(connection&)> f);
+  /// Runs f(connection&) for a random `fraction` of the STOMP sessions of every shard that
+  /// are in `who` (null = all).
+  void for_sessions(double fraction, std::shared_ptr<const fault_cohort> who,
+                    std::function<void(connection&)> f);
   void restart_listener();
-  bool maybe_drop_broadcast(std::uint64_t room);
+  /// True (and counted) when the drop fault takes this broadcast of `room` by `sender`.
+  bool maybe_drop_broadcast(std::uint64_t room, std::uint64_t sender);
+  /// The delay the delay fault puts on this broadcast (0 = none; counted when not).
+  std::int64_t broadcast_delay(std::uint64_t room, std::uint64_t sender);
+  /// True when the session of `member` is in the cohort (null = everyone).
+  bool in_cohort(const fault_cohort* who, std::uint64_t member) const;
+  /// True when reads of the session of `member` are paused.
+  bool reads_paused_for(std::uint64_t member) const;
+  /// True when a session of `member` must be refused at CONNECT (a refuse fault on a cohort).
+  bool refused_at_connect(std::uint64_t member) const;
 
   /// Called by a connection on its shard thread when it has fully closed.
   void on_connection_closed(connection& c);
@@ -119,6 +130,11 @@ public:
   std::atomic<bool> refusing{false};
   std::atomic<std::int64_t> broadcast_delay_ms{0};
   std::atomic<double> drop_fraction{0.0};
+  // Each fault's cohort (null = the whole server), read with std::atomic_load.
+  std::shared_ptr<const fault_cohort> pause_cohort;
+  std::shared_ptr<const fault_cohort> delay_cohort;
+  std::shared_ptr<const fault_cohort> drop_cohort;
+  std::shared_ptr<const fault_cohort> refuse_cohort;
   mutable std::mutex dropped_mutex;
   std::map<std::uint64_t, std::uint64_t> dropped_per_room;
 

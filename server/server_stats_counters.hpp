@@ -25,6 +25,8 @@ struct counters {
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> broadcasts{0};
   std::atomic<std::uint64_t> dropped_broadcasts{0};
+  std::atomic<std::uint64_t> delayed_broadcasts{0};
+  std::atomic<std::uint64_t> paused_sessions{0};
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> heartbeat_timeouts{0};
   std::atomic<std::uint64_t> protocol_errors{0};

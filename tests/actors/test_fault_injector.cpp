@@ -26,6 +26,10 @@ struct seen {
   std::vector<std::tuple<milliseconds, server_fault_call::op, bool>> calls;
   /// (time, record, ended) per journal event.
   std::vector<std::tuple<milliseconds, metrics::fault_record, bool>> events;
+  /// (time, fault id, hit) per late hit count.
+  std::vector<std::tuple<milliseconds, uint32_t, int64_t>> hits;
+  /// The fake server's tally: a pause counts 5 sessions paused, a close 4 sessions closed.
+  server_fault_tally tally;
 };
 
 milliseconds since(caf::actor_clock::time_point now, caf::actor_clock::time_point t0) {
@@ -62,6 +66,9 @@ caf::behavior fake_metrics(caf::event_based_actor* self, std::shared_ptr<seen> l
       [=](fault_atom, const metrics::fault_record& r, bool ended) {
         log->events.emplace_back(since(self->clock().now(), t0), r, ended);
       },
+      [=](fault_atom, uint32_t id, int64_t hit) {
+        log->hits.emplace_back(since(self->clock().now(), t0), id, hit);
+      },
   };
 }
 
@@ -88,6 +95,7 @@ fault_spec server_spec(std::string name, server_fault_call::op op, milliseconds 
   c.what = op;
   c.on = true;
   s.apply.push_back(c);
+  s.hit_counter = hit_counter(c);
   if (lasting) {
     c.on = false;
     s.rollback.push_back(c);
@@ -110,10 +118,20 @@ struct injector_fixture : test::actor_fixture {
     auto l = log;
     auto* s = &sched;
     auto start = t0;
-    return [l, s, start](const server_fault_call& c) {
+    server_fault_port p;
+    p.apply = [l, s, start](const server_fault_call& c) {
       l->calls.emplace_back(since(s->clock().now(), start), c.what, c.on);
+      if (c.what == server_fault_call::op::pause_reading && c.on)
+        l->tally.paused_sessions += 5;
+      if (c.what == server_fault_call::op::close_sessions)
+        l->tally.closed_sessions += 4;
       return std::string{};
     };
+    p.tally = [l](server_fault_tally& t) {
+      t = l->tally;
+      return std::string{};
+    };
+    return p;
   }
 
   std::size_t events_named(const std::string& name, bool ended) const {
@@ -167,6 +185,9 @@ TEST_CASE_METHOD(injector_fixture, "faults start, repeat and end on the schedule
   CHECK_FALSE(std::get<3>(log->orders[3]));
   CHECK(events_named("slow", true) == 1);
   CHECK(events_named("pause", true) == 1);
+  // A lasting server fault's hits: the server's tally across it.
+  CHECK(std::get<1>(log->events.back()).name == "pause");
+  CHECK(std::get<1>(log->events.back()).hit == 5);
 
   advance_to(30s);
   // The second occurrence of "slow", and the instant "close": applied, no rollback call.
@@ -176,6 +197,12 @@ TEST_CASE_METHOD(injector_fixture, "faults start, repeat and end on the schedule
   CHECK(std::get<1>(log->calls[2]) == server_fault_call::op::close_sessions);
   CHECK(events_named("close", false) == 1);
   CHECK(events_named("close", true) == 1);
+  // An instant one's hits are read once its effects have landed, half a second later.
+  CHECK(log->hits.empty());
+  advance_to(30500ms);
+  REQUIRE(log->hits.size() == 1);
+  CHECK(std::get<0>(log->hits[0]) == 30500ms);
+  CHECK(std::get<2>(log->hits[0]) == 4);
 
   advance_to(35s);
   CHECK(log->orders.size() == 8);
@@ -284,7 +311,8 @@ TEST_CASE_METHOD(injector_fixture,
   auto start = t0;
   auto now = [s, start] { return since(s->clock().now(), start); };
   proxy_fault_port pp;
-  pp.add = [calls, now](const std::string& spec, double toxicity, std::uint64_t& id) {
+  pp.add = [calls, now](std::uint32_t, const std::string& spec, double toxicity,
+                        std::uint64_t& id) {
     calls->emplace_back(now(), "add " + spec + " " + std::to_string(toxicity));
     id = 7;
     return std::string{};
@@ -294,7 +322,7 @@ TEST_CASE_METHOD(injector_fixture,
     affected = 4;
     return std::string{};
   };
-  pp.refuse = [calls, now](bool on) {
+  pp.refuse = [calls, now](std::uint32_t, bool on) {
     calls->emplace_back(now(), std::string{"refuse "} + (on ? "on" : "off"));
     return std::string{};
   };

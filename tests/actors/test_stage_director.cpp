@@ -372,6 +372,7 @@ fault_injector_actor::behavior_type fake_injector(fault_injector_actor::pointer 
   return {
       [](start_atom, uint32_t, uint32_t) {},
       [](end_atom, uint32_t) {},
+      [](tally_atom, uint32_t) {},
       [=](stop_atom) -> done_atom {
         shutdowns_seen->push_back(sup->shutdowns);
         self->quit();

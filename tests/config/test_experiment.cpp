@@ -126,10 +126,18 @@ kind = "stomp.frame_drop"
 at = "30s"
 duration = "2s"
 rooms = [1]
+
+[[fault]]
+kind = "server.restart"
+at = "40s"
+duration = "2s"
+rooms = [2]
 )");
   REQUIRE_FALSE(r.ok());
+  // Proxy faults take a cohort (their users get a proxy lane); the restart has none.
   REQUIRE(r.problems.size() == 1);
-  CHECK(r.problems[0].key == "fault[2].rooms");
+  CHECK(r.problems[0].key == "fault[3].rooms");
+  CHECK_THAT(r.problems[0].message, Catch::Contains("no cohort"));
   auto ok = load(R"(
 [experiment]
 hypothesis = ["lost == 0"]
@@ -179,7 +187,8 @@ behaviour = "nobody"
   auto text = all(r);
   INFO(text);
   CHECK_THAT(text, Catch::Contains("fault[0].duration: \"server.pause\" lasts until"));
-  CHECK_THAT(text, Catch::Contains("fault[0].rooms:"));
+  // A server fault's cohort is fine (sessions of those rooms' members).
+  CHECK_THAT(text, !Catch::Contains("fault[0].rooms:"));
   CHECK_THAT(text, Catch::Contains("fault[1].fraction: expected a fraction in (0, 1]"));
   CHECK_THAT(text, Catch::Contains("fault[1].every: occurrences would overlap"));
   CHECK_THAT(text, Catch::Contains("fault[1].at: the run ends at"));

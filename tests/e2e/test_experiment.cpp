@@ -87,6 +87,8 @@ duration = "1s"
   // The server closed sessions; each was reconnected by its supervisor.
   auto closed = stats.fault_closed_sessions;
   CHECK(closed >= 1);
+  // The journal's hit is the server's own count of the sessions it closed.
+  CHECK(cut["hit"].get<std::uint64_t>() == closed);
   auto summary = read_json(dir + "/summary.json");
   CHECK(summary["counters"]["reconnect_attempts"].get<std::uint64_t>() == closed);
   CHECK(summary["counters"]["reconnect_successes"].get<std::uint64_t>() == closed);
@@ -193,6 +195,7 @@ at = "4200ms"
   auto sent = u64(a, "sent");
   REQUIRE(dropped > 0);
   CHECK(u64(a, "lost") == dropped);
+  CHECK(fault_named(journal, "drops")["hit"].get<std::uint64_t>() == dropped);
   CHECK(u64(a, "pending") == 0);
   CHECK(a.at("balanced").get<bool>());
   CHECK(u64(a, "delivered_all") + u64(a, "delivered_some") + u64(a, "lost") + u64(a, "duplicated") +
@@ -324,5 +327,118 @@ fraction = 0.2
   CHECK(c["give_ups"].get<std::uint64_t>() == 0);
   // Expired tokens meant logging in again: one REST login per user at the start, plus those.
   CHECK(stats.logins == 20 + expired);
+  fs::remove_all(dir);
+}
+
+// Server faults on cohorts, each counted in the journal as the server's own tally says:
+// sessions of room 2's members cut (exactly 10), an ERROR to the users of one behaviour
+// (exactly its users), new sessions of room 1's members refused while its users reconnect,
+// room 2's broadcasts delayed (its round trips grow by the delay), and a restart of the whole
+// server that every user comes back from.
+TEST_CASE("server faults on a cohort hit only it, and the journal counts what they hit",
+          "[e2e][experiment]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 20
+ramp = "500ms"
+duration = "9800ms"
+[[behaviour]]
+name = "seed_mix"
+label = "talk"
+interval = "200ms"
+[[behaviour]]
+name = "listener"
+label = "quiet"
+[reconnect]
+enabled = true
+max_attempts = 30
+initial = "100ms"
+max = "300ms"
+[experiment]
+hypothesis = ["connected >= 50%"]
+baseline = "1s"
+recovery_deadline = "3s"
+admin_token = "in-process"
+[[fault]]
+name = "cut room 2"
+kind = "server.close_sessions"
+at = "2200ms"
+rooms = [2]
+abortive = true
+[[fault]]
+name = "error quiet"
+kind = "server.error"
+at = "3200ms"
+behaviour = "quiet"
+message = "GO_AWAY"
+[[fault]]
+name = "refuse room 1"
+kind = "server.refuse_connections"
+at = "4400ms"
+duration = "1200ms"
+rooms = [1]
+[[fault]]
+name = "close room 1"
+kind = "user.close"
+at = "4600ms"
+rooms = [1]
+[[fault]]
+name = "slow room 2"
+kind = "server.delay_broadcasts"
+at = "6200ms"
+duration = "1000ms"
+delay = "400ms"
+rooms = [2]
+[[fault]]
+name = "restart"
+kind = "server.restart"
+at = "7600ms"
+duration = "500ms"
+)");
+  sc.output.round_trip_timeout = std::chrono::seconds(3);
+  auto dir = temp_dir("experiment-server-cohorts");
+  auto opts = quiet_options(dir);
+  opts.server_faults = embedded_fault_port(srv);
+  auto code = run_load_test(sc, opts);
+  auto stats = srv.stats();
+  srv.stop();
+  auto journal = read_json(dir + "/experiment.json");
+  INFO(journal.dump(2));
+  auto summary = read_json(dir + "/summary.json");
+  INFO(summary["counters"].dump(2));
+  // Every fault was recovered from, each within the deadline, though the next one had begun.
+  CHECK(code == exit_completed);
+  for (auto& r : journal["recoveries"])
+    CHECK(r["recovered"] == true);
+  auto hit = [&](const char* name) { return fault_named(journal, name)["hit"].get<std::int64_t>(); };
+  // Room 2's ten sessions, and nobody else's.
+  CHECK(hit("cut room 2") == 10);
+  CHECK_THAT(fault_named(journal, "cut room 2")["target"].get<std::string>(),
+             Catch::Contains("in room 2"));
+  // The users running "quiet" (half of them), each ending with the server's ERROR.
+  auto quiet = hit("error quiet");
+  CHECK(quiet == 10);
+  CHECK(error_count(summary, "stomp_error_frame") == static_cast<std::uint64_t>(quiet));
+  // Room 1's users, closed by the user fault, were refused at least once each while the
+  // refusal lasted, and came back after it.
+  CHECK(hit("close room 1") == 10);
+  CHECK(hit("refuse room 1") >= 10);
+  // Room 2's broadcasts were held back: counted, and their round trips grew by the delay.
+  CHECK(hit("slow room 2") >= 1);
+  auto slow_id = fault_named(journal, "slow room 2")["id"].get<std::int64_t>();
+  for (auto& p : journal["phases"])
+    if (p["kind"] == "during" && p["fault"] == slow_id)
+      CHECK(p["metrics"]["rtt_p99_ms"].get<double>() >= 400.0);
+  // The restart cut every session; everyone reconnected, nobody was given up.
+  CHECK(hit("restart") >= 19);
+  auto& c = summary["counters"];
+  CHECK(c["give_ups"].get<std::uint64_t>() == 0);
+  // Every session a fault ended came back: room 2's, the quiet users', room 1's, the restart's.
+  CHECK(c["reconnect_successes"].get<std::uint64_t>() >=
+        static_cast<std::uint64_t>(10 + quiet + 10 + hit("restart")));
+  CHECK(stats.fault_closed_sessions == static_cast<std::uint64_t>(10 + hit("restart")));
   fs::remove_all(dir);
 }

@@ -135,3 +135,74 @@ toxic = "both:scope=existing"
   CHECK(code == exit_completed);
   fs::remove_all(dir);
 }
+
+// Proxy faults on a cohort: the users of room 2 and those of room 1 go through proxy lanes of
+// their own, so a reset on room 2's cohort cuts exactly its 10 connections (and only those
+// users reconnect), and a throttle of 2 MESSAGE frames a second on room 1's cohort holds back
+// exactly its 10 connections' frames: their round trips grow by far more than the baseline's.
+TEST_CASE("fault proxy: a cohort's faults reach only its users' connections",
+          "[e2e][experiment][proxy]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 20
+ramp = "500ms"
+duration = "6s"
+[behaviour]
+interval = "200ms"
+[reconnect]
+enabled = true
+max_attempts = 20
+initial = "100ms"
+max = "300ms"
+[experiment]
+hypothesis = ["connected >= 50%"]
+baseline = "1s"
+recovery_deadline = "2s"
+[[fault]]
+name = "reset room 2"
+kind = "net.reset_peer"
+at = "2200ms"
+duration = "500ms"
+rooms = [2]
+toxic = "downstream:scope=existing"
+[[fault]]
+name = "throttle room 1"
+kind = "stomp.throttle"
+at = "3500ms"
+duration = "1500ms"
+rooms = [1]
+toxic = "downstream:rate=2"
+)");
+  sc.output.round_trip_timeout = std::chrono::seconds(3);
+  auto dir = temp_dir("experiment-proxy-cohort");
+  auto code = run_load_test(sc, quiet_options(dir));
+  srv.stop();
+  auto journal = read_json(dir + "/experiment.json");
+  INFO(journal.dump(2));
+  auto summary = read_json(dir + "/summary.json");
+  INFO(summary["counters"].dump(2));
+  CHECK(code == exit_completed);
+  REQUIRE(journal["faults"].size() == 2);
+  auto& reset = journal["faults"][0];
+  auto& throttle = journal["faults"][1];
+  CHECK_THAT(reset["target"].get<std::string>(), Catch::Contains("in room 2"));
+  // Exactly room 2's connections were reset, and only those users reconnected.
+  CHECK(u64(reset, "hit") == 10);
+  auto& c = summary["counters"];
+  CHECK(u64(c, "reconnect_attempts") == 10);
+  CHECK(u64(c, "reconnect_successes") == 10);
+  CHECK(u64(c, "give_ups") == 0);
+  // Exactly room 1's connections were throttled; their own messages came back late.
+  CHECK(u64(throttle, "hit") == 10);
+  auto base_p99 = phase_of(journal, "baseline", -1)["metrics"]["rtt_p99_ms"].get<double>();
+  auto slow_p99 = phase_of(journal, "during", 1)["metrics"]["rtt_p99_ms"].get<double>();
+  CHECK(slow_p99 - base_p99 >= 300.0);
+  // Held-back frames are late, not lost: the accounting adds up with nothing lost.
+  auto& a = journal.at("accounting");
+  CHECK(u64(a, "lost") == 0);
+  CHECK(a.at("balanced").get<bool>());
+  fs::remove_all(dir);
+}

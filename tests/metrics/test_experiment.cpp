@@ -187,3 +187,49 @@ TEST_CASE("thresholds: connected is a level read from the gauges", "[metrics][th
   CHECK_FALSE(evaluate(c, s, 1.0).has_value);
   CHECK(std::holds_alternative<threshold_parse_error>(parse_threshold("p99(connected) < 5")));
 }
+
+TEST_CASE("experiment: a fault due on a whole second leaves the second before it in the baseline",
+          "[metrics][experiment]") {
+  // The fault due at 5 s reaches the tracker a moment before the second ending at 5 s does: that
+  // second is still the baseline's. An instant fault's hit count may come after its end.
+  experiment_tracker t{settings()};
+  t.on_interval(second(3, 10, 5));
+  t.on_interval(second(4, 10, 5));
+  t.fault_started(fault(0, "cut", 5.003));
+  t.on_interval(second(5, 10, 5));
+  t.on_interval(second(6, 10, 5));
+  t.fault_ended(0, 6.2, "schedule");
+  t.fault_hit(0, 7);
+  for (int s = 7; s <= 9; ++s)
+    t.on_interval(second(s, 10, 5));
+  auto r = t.finish(9.0);
+  auto* base = find(r, "baseline");
+  REQUIRE(base != nullptr);
+  CHECK(base->intervals == 3);
+  auto* during = find(r, "during cut");
+  REQUIRE(during != nullptr);
+  CHECK(during->intervals == 2);
+  CHECK(r.held);
+  REQUIRE(r.faults.size() == 1);
+  CHECK(r.faults[0].hit == 7);
+}
+
+TEST_CASE("experiment: a fault recovers while the next one is on", "[metrics][experiment]") {
+  experiment_tracker t{settings()};
+  for (int s = 3; s <= 5; ++s)
+    t.on_interval(second(s, 10, 5));
+  t.fault_started(fault(0, "cut", 5.2));
+  t.fault_ended(0, 5.2, "instant");
+  t.on_interval(second(6, 5, 5)); // during cut: half the users gone
+  t.fault_started(fault(1, "slow", 6.5));
+  t.on_interval(second(7, 10, 5)); // during slow, and cut's users are back
+  t.fault_ended(1, 8.5, "schedule");
+  for (int s = 8; s <= 10; ++s)
+    t.on_interval(second(s, 10, 5));
+  auto r = t.finish(10.0);
+  REQUIRE(r.recoveries.size() == 2);
+  CHECK(r.recoveries[0].recovered);
+  CHECK(r.recoveries[0].recovery_s == Approx(7.0 - 5.2));
+  CHECK(r.recoveries[1].recovered);
+  CHECK(r.held);
+}

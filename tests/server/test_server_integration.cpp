@@ -341,6 +341,55 @@ TEST_CASE("fault interface over HTTP needs the admin token", "[server][integrati
   srv.stop();
 }
 
+TEST_CASE("fault cohorts act on their members only, over HTTP too", "[server][integration][faults]") {
+  server srv(small_config()); // rooms of 100: member 1 in room 1, member 150 in room 2
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  const auto t150 = login(port, 150);
+  const std::string admin = "Bearer adm-token";
+  stomp_test_client a(port), b(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t150));
+  REQUIRE(a.subscribe_sync("s", "/topic/chat.room.1"));
+  // A cohort that is not one: 400, and nothing happens.
+  CHECK(http_call(port, http::verb::post, "/admin/faults/close-sessions?fraction=1",
+                  R"({"rooms":"2"})", admin)
+            .status == 400);
+  // Close the sessions of room 2's members: b goes, a stays.
+  CHECK(http_call(port, http::verb::post, "/admin/faults/close-sessions?fraction=1",
+                  R"({"rooms":[2]})", admin)
+            .status == 200);
+  frame f;
+  CHECK(b.next(f) == wait_result::closed);
+  CHECK(eventually([&] { return srv.stats().fault_closed_sessions == 1; }));
+  CHECK(srv.stats().sessions == 1);
+  // Drop the broadcasts member 150 sends (none here): member 1's still arrive.
+  srv.faults().drop_broadcasts(1.0, fault_cohort{{}, {150}});
+  a.send_to("/publish/1", chat_body(1, 1, "kept"));
+  REQUIRE(a.expect(command::message, f));
+  srv.faults().drop_broadcasts(1.0, fault_cohort{{1}, {1}});
+  a.send_to("/publish/1", chat_body(1, 1, "dropped"));
+  CHECK(a.next(f, std::chrono::milliseconds(300)) == wait_result::timeout);
+  srv.faults().drop_broadcasts(0.0);
+  // Refuse member 150 at CONNECT; member 1 still gets in.
+  CHECK(http_call(port, http::verb::post, "/admin/faults/refuse-connections?on=true",
+                  R"({"members":[150]})", admin)
+            .status == 200);
+  stomp_test_client c(port), d(port);
+  CHECK_FALSE(c.connect(t150));
+  CHECK(d.connect(t1));
+  srv.faults().refuse_connections(false);
+  // The tally over HTTP: one session closed, one broadcast dropped, one connection refused.
+  const auto st = http_call(port, http::verb::get, "/admin/stats", {}, admin);
+  REQUIRE(st.status == 200);
+  const auto tally = nlohmann::json::parse(st.body)["data"]["faultTally"];
+  CHECK(tally["closedSessions"] == 1);
+  CHECK(tally["droppedBroadcasts"] == 1);
+  CHECK(tally["refusedConnections"] == 1);
+  srv.stop();
+}
+
 TEST_CASE("GET /metrics renders Prometheus text", "[server][integration][metrics]") {
   server srv(small_config());
   REQUIRE_FALSE(srv.start());
