@@ -442,3 +442,87 @@ duration = "500ms"
   CHECK(stats.fault_closed_sessions == static_cast<std::uint64_t>(10 + hit("restart")));
   fs::remove_all(dir);
 }
+
+// The lasting user faults: room 1's users stop reading for 1.5 s (slow consumers: their own
+// messages come back only when they read again, so the window's p99 round trip passes the
+// stall), then the users running "quiet" (listeners: heart-beats are all they send) stop
+// heart-beating, and the server, which wants one every 300 ms, closes exactly those sessions;
+// their supervisors bring them back.
+TEST_CASE("user faults that last: a slow consumer's round trips, heart-beats the server misses",
+          "[e2e][experiment]") {
+  auto cfg = server_settings();
+  cfg.heartbeat_send_ms = 300;
+  cfg.heartbeat_recv_ms = 300;
+  server::server srv{cfg};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 20
+ramp = "500ms"
+duration = "7200ms"
+[[behaviour]]
+name = "seed_mix"
+label = "talk"
+interval = "200ms"
+[[behaviour]]
+name = "listener"
+label = "quiet"
+[reconnect]
+enabled = true
+max_attempts = 20
+initial = "100ms"
+max = "300ms"
+[experiment]
+hypothesis = ["connected >= 50%"]
+baseline = "1s"
+recovery_deadline = "3s"
+[[fault]]
+name = "deaf room 1"
+kind = "user.stop_reading"
+at = "2200ms"
+duration = "1500ms"
+rooms = [1]
+[[fault]]
+name = "mute quiet"
+kind = "user.stop_heartbeats"
+at = "4300ms"
+duration = "1300ms"
+behaviour = "quiet"
+)");
+  sc.target.heartbeat_send = std::chrono::milliseconds(300);
+  sc.target.heartbeat_recv = std::chrono::milliseconds(300);
+  sc.output.round_trip_timeout = std::chrono::seconds(3);
+  auto dir = temp_dir("experiment-lasting-user-faults");
+  auto code = run_load_test(sc, quiet_options(dir));
+  auto stats = srv.stats();
+  srv.stop();
+  auto journal = read_json(dir + "/experiment.json");
+  INFO(journal.dump(2));
+  auto summary = read_json(dir + "/summary.json");
+  INFO(summary["counters"].dump(2));
+  CHECK(code == exit_completed);
+  auto& deaf = fault_named(journal, "deaf room 1");
+  auto& mute = fault_named(journal, "mute quiet");
+  CHECK(deaf["hit"].get<std::int64_t>() == 10);
+  CHECK(deaf["rolled_back"] == true);
+  double base_p99 = -1.0;
+  double deaf_p99 = -1.0;
+  for (auto& p : journal["phases"]) {
+    if (p["kind"] == "baseline")
+      base_p99 = p["metrics"]["rtt_p99_ms"].get<double>();
+    if (p["kind"] == "during" && p["fault"] == deaf["id"])
+      deaf_p99 = std::max(deaf_p99, p["metrics"]["rtt_p99_ms"].get<double>());
+  }
+  CHECK(base_p99 >= 0.0);
+  CHECK(deaf_p99 - base_p99 >= 800.0);
+  // Slow, not failed: nobody's session ended while room 1 was not reading.
+  CHECK(summary["counters"]["errors"]["heartbeat_timeout"].get<std::uint64_t>() == 0);
+  // Every quiet user stopped heart-beating; the server timed exactly those out.
+  auto muted = mute["hit"].get<std::uint64_t>();
+  CHECK(muted == 10);
+  CHECK(stats.heartbeat_timeouts == muted);
+  CHECK(summary["counters"]["reconnect_successes"].get<std::uint64_t>() >= muted);
+  CHECK(summary["counters"]["give_ups"].get<std::uint64_t>() == 0);
+  fs::remove_all(dir);
+}
