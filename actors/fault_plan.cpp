@@ -222,14 +222,29 @@ std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
             if (in_cohort(by_user, id.index, id.room, id.behaviour))
               members.push_back(id.member_id);
           if (members.empty())
-            members.push_back(-1); // a cohort of nobody still narrows the fault
+            members.push_back(0); // member 0 is nobody: a cohort of nobody still narrows it
         }
         for (auto* calls : {&s.apply, &s.rollback})
           for (auto& c : *calls) {
             c.rooms = f.rooms;
             c.members = members;
           }
-        s.target += ", sessions of the users" + cohort_words(f, "in");
+        const bool broadcasts = f.kind == fault_kind::server_delay_broadcasts ||
+                                f.kind == fault_kind::server_drop_broadcasts;
+        if (!broadcasts) {
+          s.target += ", sessions of the users" + cohort_words(f, "in");
+        } else {
+          // Broadcasts match by room and by sender.
+          auto rooms_only = f;
+          rooms_only.behaviour.clear();
+          rooms_only.stage.clear();
+          auto senders_only = f;
+          senders_only.rooms.clear();
+          std::string who = cohort_words(rooms_only, "in");
+          if (!senders_only.behaviour.empty() || !senders_only.stage.empty())
+            who += " sent by users" + cohort_words(senders_only, "in");
+          s.target += ", broadcasts" + who;
+        }
       }
       out.push_back(std::move(s));
       continue;

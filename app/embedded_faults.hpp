@@ -22,8 +22,8 @@ inline server_fault_port embedded_fault_port(server::server& srv) {
     for (auto r : c.rooms)
       if (r > 0)
         who.rooms.push_back(static_cast<std::uint64_t>(r));
-    for (auto m : c.members)
-      if (m > 0)
+    for (auto m : c.members) // 0 is nobody's: it keeps a cohort of nobody from meaning all
+      if (m >= 0)
         who.members.push_back(static_cast<std::uint64_t>(m));
     switch (c.what) {
     case op::pause_reading:
