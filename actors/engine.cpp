@@ -396,7 +396,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::vector<std::string> labels;
     for (auto& b : session_cfg.behaviours)
       labels.push_back(b.label);
-    if (!lanes.start(sc, make_fault_specs(sc, labels), session_cfg.ws.target, ids, why)) {
+    if (!lanes.start(sc, make_fault_specs(sc, labels, peak), session_cfg.ws.target, ids, why)) {
       std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
       return exit_failed;
     }

@@ -19,7 +19,7 @@ namespace stompede {
 /// cohort names the members of the run's `users` users (its peak population) in its calls.
 std::vector<fault_spec> make_fault_specs(const config::scenario& sc,
                                          const std::vector<std::string>& behaviour_labels,
-                                         std::uint32_t users = 0);
+                                         std::uint32_t users);
 
 /// The experiment's settings for the tracker (hypothesis parsed, times in seconds).
 metrics::experiment_settings make_experiment_settings(const config::scenario& sc);

@@ -19,10 +19,12 @@ inline server_fault_port embedded_fault_port(server::server& srv) {
     using op = server_fault_call::op;
     auto& f = srv.faults();
     server::fault_cohort who;
+    // Ids as they are (0 is no room's and no member's: a cohort naming it matches nobody, as
+    // over the admin endpoint); only negative ones, which name nothing, are left out.
     for (auto r : c.rooms)
-      if (r > 0)
+      if (r >= 0)
         who.rooms.push_back(static_cast<std::uint64_t>(r));
-    for (auto m : c.members) // 0 is nobody's: it keeps a cohort of nobody from meaning all
+    for (auto m : c.members)
       if (m >= 0)
         who.members.push_back(static_cast<std::uint64_t>(m));
     switch (c.what) {

@@ -549,6 +549,15 @@ void check_experiment(const scenario& s, checker& c) {
                             format_duration(f.at));
     if (!is_proxy_fault(f.kind) && !f.toxic.empty())
       c.fail(p + ".toxic", "toxic is the proxy spec of net.* and stomp.* kinds only");
+    // A server knows a session by the member its token names: with one shared token (or
+    // none) it cannot tell a behaviour's or a stage's users from the others.
+    if (!user && !is_proxy_fault(f.kind) && s.auth.mode != auth_mode::login)
+      for (auto [key, set] : {std::pair{"behaviour", !f.behaviour.empty()},
+                              std::pair{"stage", !f.stage.empty()}})
+        if (set)
+          c.fail(p + "." + key, "a server fault finds a " + std::string{key} +
+                                    "'s users by their member ids: it needs [auth] mode = "
+                                    "\"login\"");
     // Every kind takes a cohort but the restart, which takes the whole listener down.
     if (f.kind == fault_kind::server_restart) {
       for (auto [key, set] : {std::pair{"rooms", !f.rooms.empty()},

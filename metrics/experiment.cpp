@@ -157,13 +157,19 @@ void experiment_tracker::on_interval(const load_snapshot& iv) {
   if (active >= 0) {
     // Faults that ended before this interval began recover in it when the hypothesis holds,
     // even while a later fault is on: recovery is from a fault's end to the hypothesis holding.
-    if (!pending_.empty() && holds(iv)) {
+    // Past the deadline without holding, they did not recover (as below).
+    if (!pending_.empty()) {
+      const bool ok = holds(iv);
       std::vector<std::size_t> still;
       for (auto i : pending_) {
         auto& rec = recoveries_[i];
-        if (rec.fault_end_s <= t0) {
+        if (rec.fault_end_s >= t0) {
+          still.push_back(i); // ended within this interval: judged from the next one
+        } else if (ok) {
           rec.recovered = true;
           rec.recovery_s = std::max(0.0, t1 - rec.fault_end_s);
+        } else if (t1 - rec.fault_end_s > settings_.recovery_deadline_s) {
+          rec.note = "did not recover within " + fixed(settings_.recovery_deadline_s, 1) + " s";
         } else {
           still.push_back(i);
         }

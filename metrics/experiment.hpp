@@ -110,9 +110,9 @@ public:
 
   /// A fault occurrence started (`r.end_s` < 0) or, for an instant, happened (`end_s` set).
   void fault_started(fault_record r);
-  /// A fault occurrence ended at `at_s`; `error` says why its rollback failed, if it did.
   /// Sets what fault `id` hit, learnt after it ended (instant server faults).
   void fault_hit(std::uint32_t id, std::int64_t hit);
+  /// A fault occurrence ended at `at_s`; `error` says why its rollback failed, if it did.
   void fault_ended(std::uint32_t id, double at_s, const std::string& ended_by,
                    const std::string& error = {}, std::int64_t hit = -1);
   /// One interval of the run (elapsed_s = its end, interval_s = its length). Intervals of the

@@ -447,6 +447,7 @@ void connection::on_connect(const stomp::frame_view& f) {
   if (core_.refused_at_connect(member_)) {
     // A refuse fault on a cohort: as if the listener had refused the connection (TCP reset).
     core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+    core_.stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
     abort(true);
     return;
   }

@@ -21,9 +21,17 @@ std::shared_ptr<const fault_cohort> cohort_ptr(const fault_cohort& who) {
 
 } // namespace
 
+// Each switch publishes the cohort before turning a fault on and after turning it off, so a
+// reader never sees the fault on with no cohort (which would mean the whole server).
+
 void fault_control::pause_reading(bool paused, const fault_cohort& who) {
-  std::atomic_store(&core_.pause_cohort, paused ? cohort_ptr(who) : nullptr);
-  core_.reading_paused.store(paused);
+  if (paused) {
+    std::atomic_store(&core_.pause_cohort, cohort_ptr(who));
+    core_.reading_paused.store(true);
+  } else {
+    core_.reading_paused.store(false);
+    std::atomic_store(&core_.pause_cohort, std::shared_ptr<const fault_cohort>{});
+  }
 }
 
 bool fault_control::reading_paused() const {
@@ -31,13 +39,23 @@ bool fault_control::reading_paused() const {
 }
 
 void fault_control::delay_broadcasts(std::chrono::milliseconds delay, const fault_cohort& who) {
-  std::atomic_store(&core_.delay_cohort, delay.count() > 0 ? cohort_ptr(who) : nullptr);
-  core_.broadcast_delay_ms.store(delay.count() > 0 ? delay.count() : 0);
+  if (delay.count() > 0) {
+    std::atomic_store(&core_.delay_cohort, cohort_ptr(who));
+    core_.broadcast_delay_ms.store(delay.count());
+  } else {
+    core_.broadcast_delay_ms.store(0);
+    std::atomic_store(&core_.delay_cohort, std::shared_ptr<const fault_cohort>{});
+  }
 }
 
 void fault_control::drop_broadcasts(double fraction, const fault_cohort& who) {
-  std::atomic_store(&core_.drop_cohort, fraction > 0.0 ? cohort_ptr(who) : nullptr);
-  core_.drop_fraction.store(fraction < 0.0 ? 0.0 : (fraction > 1.0 ? 1.0 : fraction));
+  if (fraction > 0.0) {
+    std::atomic_store(&core_.drop_cohort, cohort_ptr(who));
+    core_.drop_fraction.store(fraction > 1.0 ? 1.0 : fraction);
+  } else {
+    core_.drop_fraction.store(0.0);
+    std::atomic_store(&core_.drop_cohort, std::shared_ptr<const fault_cohort>{});
+  }
 }
 
 void fault_control::close_sessions(double fraction, bool abortive, const fault_cohort& who) {
@@ -53,8 +71,13 @@ void fault_control::close_sessions(double fraction, bool abortive, const fault_c
 }
 
 void fault_control::refuse_connections(bool refuse, const fault_cohort& who) {
-  std::atomic_store(&core_.refuse_cohort, refuse ? cohort_ptr(who) : nullptr);
-  core_.refusing.store(refuse);
+  if (refuse) {
+    std::atomic_store(&core_.refuse_cohort, cohort_ptr(who));
+    core_.refusing.store(true);
+  } else {
+    core_.refusing.store(false);
+    std::atomic_store(&core_.refuse_cohort, std::shared_ptr<const fault_cohort>{});
+  }
 }
 
 void fault_control::error_sessions(double fraction, const std::string& message,
@@ -85,7 +108,7 @@ fault_tally fault_control::tally() const {
   t.delayed_broadcasts = get(st.delayed_broadcasts);
   t.closed_sessions = get(st.fault_closed_sessions);
   t.error_sessions = get(st.fault_error_sessions);
-  t.refused_connections = get(st.refused_connections);
+  t.refused_connections = get(st.fault_refused_connections);
   t.paused_sessions = get(st.paused_sessions);
   return t;
 }

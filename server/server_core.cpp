@@ -158,6 +158,8 @@ void server_core::do_accept() {
           socket.set_option(net::socket_base::linger(true, 0), ignored);
           socket.close(ignored);
           stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+          if (refuse)
+            stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
         } else {
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
@@ -275,8 +277,10 @@ bool broadcast_in(const fault_cohort* who, std::uint64_t room, std::uint64_t sen
     return true;
   if (!who->rooms.empty() && !std::binary_search(who->rooms.begin(), who->rooms.end(), room))
     return false;
-  return who->members.empty() ||
-         std::binary_search(who->members.begin(), who->members.end(), sender);
+  if (who->members.empty())
+    return true;
+  // A broker-mode publish has no sender: a cohort of members never takes it.
+  return sender != 0 && std::binary_search(who->members.begin(), who->members.end(), sender);
 }
 
 } // namespace

@@ -32,6 +32,8 @@ struct counters {
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> auth_failures{0};
   std::atomic<std::uint64_t> refused_connections{0};
+  /// Of those, refused by the refuse fault (not for being full or a foreign origin).
+  std::atomic<std::uint64_t> fault_refused_connections{0};
   std::atomic<std::uint64_t> fault_closed_sessions{0};
   std::atomic<std::uint64_t> fault_error_sessions{0};
   std::atomic<std::uint64_t> logins{0};

@@ -124,7 +124,7 @@ kind = "net.refuse"
 at = "9s"
 duration = "2s"
 )");
-  auto specs = make_fault_specs(sc, {"talk", "quiet"});
+  auto specs = make_fault_specs(sc, {"talk", "quiet"}, 30);
   REQUIRE(specs.size() == 2);
   REQUIRE(specs[0].proxy_cohort);
   CHECK(specs[0].proxy_cohort->fraction == 1.0);

@@ -63,6 +63,37 @@ interval = "200ms"
 keys = false
 )";
 
+/// Runs `sc` on two worker processes (against `targets` when given) into `dir` while `faulty`
+/// drops a fifth of its broadcasts for one second, once it has `sessions` sessions (a bounded
+/// wait of at most 10 s) and half a second more, so every sender sends again after its last
+/// dropped message. Returns the run's exit code; `dropped` gets the server's drop count.
+int run_two_workers_with_drops(const config::scenario& sc, const std::string& dir,
+                               server::server& faulty, std::uint64_t sessions,
+                               std::uint64_t& dropped, std::vector<std::string> targets = {}) {
+  cluster::controller_options co;
+  co.workers = 2;
+  co.program = STOMPEDE_BIN;
+  co.targets = std::move(targets);
+  std::string why;
+  auto ctl = cluster::make_controller(sc, co, why);
+  REQUIRE(ctl);
+  auto opts = quiet_options(dir);
+  opts.remote = ctl;
+  std::thread fault([&] {
+    wait_for_sessions(faulty, sessions);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    faulty.faults().drop_broadcasts(0.2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    faulty.faults().drop_broadcasts(0.0);
+  });
+  auto code = run_load_test(sc, opts);
+  fault.join();
+  dropped = 0;
+  for (auto& [room, n] : faulty.faults().dropped_broadcasts())
+    dropped += n;
+  return code;
+}
+
 } // namespace
 
 TEST_CASE("two worker processes run the users from their own source addresses into one report",
@@ -275,28 +306,8 @@ interval = "100ms"
 keys = false
 )");
   auto dir = temp_dir("workers-accounting");
-  cluster::controller_options co;
-  co.workers = 2;
-  co.program = STOMPEDE_BIN;
-  std::string why;
-  auto ctl = cluster::make_controller(sc, co, why);
-  REQUIRE(ctl);
-  auto opts = quiet_options(dir);
-  opts.remote = ctl;
-  std::thread fault([&] {
-    // Bounded waits: 30 sessions (at most 10 s), then drops for a second in the middle of the
-    // run, then none, so that every sender sends again after its last dropped message.
-    wait_for_sessions(srv, 30);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    srv.faults().drop_broadcasts(0.2);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    srv.faults().drop_broadcasts(0.0);
-  });
-  auto code = run_load_test(sc, opts);
-  fault.join();
   std::uint64_t dropped = 0;
-  for (auto& [room, n] : srv.faults().dropped_broadcasts())
-    dropped += n;
+  auto code = run_two_workers_with_drops(sc, dir, srv, 30, dropped);
   srv.stop();
   REQUIRE(code == exit_completed);
   auto summary = read_json(dir + "/summary.json");
@@ -329,5 +340,57 @@ keys = false
   // Both workers' subscribers checked the server's numbering.
   CHECK(n(a, "server_seq_checked") > 0);
   CHECK(n(a, "server_seq_gaps") >= n(pairs, "lost"));
+  fs::remove_all(dir);
+}
+
+// --targets: worker 0's users on server A, worker 1's on server B. A server delivers a room's
+// messages only to the members connected to it, so the ledger must count room R on each server
+// as a room of its own: then every message is delivered to all its expected receivers (none
+// "delivered to some"), and the broadcasts server B dropped are exactly the losses.
+TEST_CASE("with two servers (--targets) a room on each server is its own, and the accounting "
+          "adds up",
+          "[cluster]") {
+  // One service behind two servers: the tokens server A's login issues verify on B too.
+  auto cfg = server_settings();
+  cfg.jwt_secret = "one-secret-for-both-servers-of-this-test";
+  server::server a{cfg};
+  server::server b{cfg};
+  REQUIRE(!a.start());
+  REQUIRE(!b.start());
+  auto sc = make_scenario(a, R"(
+[[stage]]
+name = "steady"
+users = 20
+ramp = "500ms"
+duration = "4s"
+[behaviour]
+interval = "100ms"
+[control]
+keys = false
+)");
+  auto dir = temp_dir("workers-targets");
+  std::uint64_t dropped = 0;
+  // Server B drops; its 10 sessions are worker 1's.
+  auto code = run_two_workers_with_drops(sc, dir, b, 10, dropped, {a.ws_url(), b.ws_url()});
+  auto stats_a = a.stats();
+  auto stats_b = b.stats();
+  a.stop();
+  b.stop();
+  REQUIRE(code == exit_completed);
+  // Each server had its worker's half of the users.
+  CHECK(stats_a.sessions_total == 10);
+  CHECK(stats_b.sessions_total == 10);
+  auto summary = read_json(dir + "/summary.json");
+  auto& acc = summary.at("accounting");
+  auto n = [](const nlohmann::json& j, const char* key) { return j.at(key).get<std::uint64_t>(); };
+  auto sent = n(acc, "sent");
+  CHECK(sent == n(summary.at("counters"), "messages_sent"));
+  REQUIRE(dropped > 0);
+  CHECK(acc.at("balanced").get<bool>());
+  CHECK(n(acc, "pending") == 0);
+  CHECK(n(acc, "lost") == dropped);
+  CHECK(n(acc, "delivered_some") == 0);
+  CHECK(n(acc, "delivered_all") == sent - dropped);
+  CHECK(n(acc, "missed_reconnecting") == 0);
   fs::remove_all(dir);
 }
