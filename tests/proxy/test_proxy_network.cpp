@@ -268,12 +268,14 @@ TEST_CASE("refusing new connections gives ECONNREFUSED and keeps the port", "[pr
   write_all(open_conn.fd, "open");
   REQUIRE(read_for(open_conn.fd, 4, 10s).data == "open");
   p->refuse_new_connections(true);
+  // The switch happens on the proxy's thread: a connect racing it may still be accepted or be
+  // reset (ECONNRESET) as the listener closes; once it is in force the kernel refuses.
   int err = 0;
   CHECK(eventually([&] {
     int fd = connect_to(p->port(), &err);
     if (fd >= 0)
       ::close(fd);
-    return fd < 0;
+    return fd < 0 && err == ECONNREFUSED;
   }));
   CHECK(err == ECONNREFUSED);
   write_all(open_conn.fd, "still");
