@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -140,6 +141,24 @@ bool experiment_tracker::holds(const load_snapshot& iv) const {
   return true;
 }
 
+void experiment_tracker::settle_pending(double ended_before, double t1, bool holds_now) {
+  std::vector<std::size_t> still;
+  for (auto i : pending_) {
+    auto& rec = recoveries_[i];
+    if (rec.fault_end_s >= ended_before) {
+      still.push_back(i);
+    } else if (holds_now) {
+      rec.recovered = true;
+      rec.recovery_s = std::max(0.0, t1 - rec.fault_end_s);
+    } else if (t1 - rec.fault_end_s > settings_.recovery_deadline_s) {
+      rec.note = "did not recover within " + fixed(settings_.recovery_deadline_s, 1) + " s";
+    } else {
+      still.push_back(i);
+    }
+  }
+  pending_ = std::move(still);
+}
+
 void experiment_tracker::on_interval(const load_snapshot& iv) {
   if (!counted_phase(iv.gauges.phase_name))
     return;
@@ -157,48 +176,16 @@ void experiment_tracker::on_interval(const load_snapshot& iv) {
   if (active >= 0) {
     // Faults that ended before this interval began recover in it when the hypothesis holds,
     // even while a later fault is on: recovery is from a fault's end to the hypothesis holding.
-    // Past the deadline without holding, they did not recover (as below).
-    if (!pending_.empty()) {
-      const bool ok = holds(iv);
-      std::vector<std::size_t> still;
-      for (auto i : pending_) {
-        auto& rec = recoveries_[i];
-        if (rec.fault_end_s >= t0) {
-          still.push_back(i); // ended within this interval: judged from the next one
-        } else if (ok) {
-          rec.recovered = true;
-          rec.recovery_s = std::max(0.0, t1 - rec.fault_end_s);
-        } else if (t1 - rec.fault_end_s > settings_.recovery_deadline_s) {
-          rec.note = "did not recover within " + fixed(settings_.recovery_deadline_s, 1) + " s";
-        } else {
-          still.push_back(i);
-        }
-      }
-      pending_ = std::move(still);
-    }
+    // One that ended within this interval is judged from the next one.
+    if (!pending_.empty())
+      settle_pending(t0, t1, holds(iv));
     add(phase("during", active), iv);
     return;
   }
   if (!pending_.empty()) {
-    if (holds(iv)) {
-      for (auto i : pending_) {
-        recoveries_[i].recovered = true;
-        recoveries_[i].recovery_s = std::max(0.0, t1 - recoveries_[i].fault_end_s);
-      }
-      pending_.clear();
-      add(phase("after", last_ended_), iv);
-      return;
-    }
-    std::vector<std::size_t> still;
-    for (auto i : pending_) {
-      if (t1 - recoveries_[i].fault_end_s > settings_.recovery_deadline_s)
-        recoveries_[i].note =
-            "did not recover within " + fixed(settings_.recovery_deadline_s, 1) + " s";
-      else
-        still.push_back(i);
-    }
-    pending_ = std::move(still);
-    add(phase(pending_.empty() ? "after" : "recovering", last_ended_), iv);
+    const bool ok = holds(iv);
+    settle_pending(std::numeric_limits<double>::infinity(), t1, ok);
+    add(phase(ok || pending_.empty() ? "after" : "recovering", last_ended_), iv);
     return;
   }
   // Before any fault: also an interval whose figures were taken just before the first fault

@@ -136,6 +136,9 @@ private:
   experiment_phase& phase(const std::string& kind, std::int64_t fault);
   void add(experiment_phase& p, const load_snapshot& iv);
   bool holds(const load_snapshot& iv) const;
+  /// Pending recoveries of faults that ended before `ended_before`: recovered when the interval
+  /// ending at `t1` holds, not recovered once past the deadline without holding.
+  void settle_pending(double ended_before, double t1, bool holds_now);
 
   experiment_settings settings_;
   std::vector<fault_record> faults_;
