@@ -2,6 +2,7 @@
 
 #include "server/destination.hpp"
 #include "server/http_api.hpp"
+#include "server/utf8.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/read.hpp>
@@ -22,6 +23,26 @@ namespace net = boost::asio;
 namespace {
 
 constexpr std::size_t max_subscriptions = 256;
+/// Room previews keep this many characters (code points, never a byte sequence cut in half).
+constexpr std::size_t preview_chars = 100;
+
+/// The first `max_chars` code points of the valid UTF-8 `text`.
+std::string utf8_prefix(const std::string& text, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    // A code point starts at every byte that is not a continuation byte (10xxxxxx).
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars)
+      return text.substr(0, i);
+  }
+  return text;
+}
+
+/// JSON text of a document built from client input; bytes that are not UTF-8 become U+FFFD
+/// instead of an exception.
+template<class Json>
+std::string dump_lenient(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 constexpr std::size_t read_chunk = 16 * 1024;
 
 std::string escaped(std::string_view s) {
@@ -588,10 +609,17 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     return;
   }
   const std::string type = it->get<std::string>();
+  const auto content = body.find("content");
+  if (content != body.end() && !content->is_null() && !content->is_string()) {
+    fail("INVALID_MESSAGE", "invalid_message", "content is not a string", receipt);
+    return;
+  }
   if (!core_.rooms.is_member(room, member_)) {
     fail("UNAUTHORIZED_ROOM_MEMBER", "unauthorized_room_member", {}, receipt);
     return;
   }
+  // From the seq to the hand-over to every IO thread: no other sender of the room in between.
+  auto order = core_.rooms.publish_order(room);
   const std::uint64_t seq = core_.rooms.next_seq(room);
   core_.rooms.mark_read(room, member_, seq); // one's own message is read
   core_.stats.messages.fetch_add(1, std::memory_order_relaxed);
@@ -609,11 +637,10 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
   }
   out["createdAt"] = created;
   std::string preview;
-  it = body.find("content");
+  it = content;
   if (it != body.end() && !it->is_null()) {
     out["content"] = *it;
-    if (it->is_string())
-      preview = it->get<std::string>().substr(0, 100);
+    preview = utf8_prefix(it->get_ref<const std::string&>(), preview_chars);
   }
   for (const char* k : {"fileUrl", "fileName", "fileSize"}) {
     it = body.find(k);
@@ -623,7 +650,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
   if (core_.maybe_drop_broadcast(room, member_))
     return;
   const std::string message_id = std::to_string(room) + "-" + std::to_string(seq);
-  std::string wire = out.dump();
+  std::string wire = dump_lenient(out);
   const bool summaries = core_.config().room_summaries;
   if (summaries)
     core_.rooms.set_last(room, preview, created);
@@ -639,7 +666,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     s["chatRoomType"] = "GROUP";
     s["lastMessagePreview"] = preview;
     s["lastMessageAt"] = created;
-    std::string tail = s.dump();
+    std::string tail = dump_lenient(s);
     tail[0] = ',';
     core.rooms.for_each_member_unread(room, [&](std::uint64_t m, std::uint64_t unread) {
       core.publish(user_summary_topic(m), message_id + "-s", "application/json",
@@ -648,6 +675,9 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
   };
   const auto delay = core_.broadcast_delay(room, member_);
   if (delay > 0) {
+    // A delayed broadcast (a fault) keeps its seq, so messages sent during the change of the
+    // delay may arrive out of seq order: that is the fault's effect.
+    order.unlock();
     auto timer = std::make_shared<net::steady_timer>(shard_.ioc);
     timer->expires_after(std::chrono::milliseconds(delay));
     timer->async_wait([timer, work = std::move(work)](beast::error_code ec) {
@@ -691,14 +721,15 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
 // --- writing --------------------------------------------------------------------------------
 
 void connection::send_frame(std::string wire) {
-  enqueue(outbound{nullptr, std::move(wire)});
+  const bool binary = !valid_utf8(wire); // an ERROR or RECEIPT echoing a client's bytes
+  enqueue(outbound{nullptr, std::move(wire), binary});
 }
 
 void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
                          const std::string& sub_id) {
   if (phase_ != phase::connected || finalized_)
     return;
-  enqueue(outbound{frame, sub_id});
+  enqueue(outbound{frame, sub_id, frame->binary || !valid_utf8(sub_id)});
 }
 
 void connection::enqueue(outbound o) {
@@ -773,7 +804,8 @@ void connection::do_write() {
     std::size_t bytes = 0;
     std::size_t count = 0;
     for (const auto& q : queue_) {
-      if (count > 0 && (bytes + q.bytes() > max_batch_bytes || q.text == "\n"))
+      if (count > 0 &&
+          (bytes + q.bytes() > max_batch_bytes || q.text == "\n" || q.binary != o.binary))
         break;
       if (q.shared) {
         write_bufs_.push_back(net::buffer(q.shared->prefix));
@@ -786,9 +818,11 @@ void connection::do_write() {
       ++count;
     }
     in_flight_count_ = count;
+    ws_.binary(o.binary);
     ws_.async_write(write_bufs_, std::move(handler));
     return;
   }
+  ws_.binary(o.binary);
   if (o.shared) {
     const std::array<net::const_buffer, 3> bufs{net::buffer(o.shared->prefix), net::buffer(o.text),
                                                 net::buffer(o.shared->suffix)};

@@ -81,6 +81,7 @@ private:
   struct outbound {
     std::shared_ptr<const broadcast_frame> shared; // null: `text` is the whole frame
     std::string text;                              // the subscription id, or a whole frame
+    bool binary = false; // not UTF-8: goes in a binary WebSocket message of its own kind
     std::size_t bytes() const {
       return shared ? shared->prefix.size() + text.size() + shared->suffix.size() : text.size();
     }

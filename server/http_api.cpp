@@ -22,7 +22,8 @@ api_response error(unsigned status, const std::string& code, const std::string& 
 }
 
 api_response ok(const json& data) {
-  return {200, "application/json", success_json(data.dump())};
+  return {200, "application/json",
+          success_json(data.dump(-1, ' ', false, json::error_handler_t::replace))};
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(const std::string& q) {
@@ -251,12 +252,10 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     d["droppedBroadcasts"] = s.dropped_broadcasts;
     d["framesOut"] = s.frames_out;
     const auto t = core.faults.tally();
-    d["faultTally"] = {{"droppedBroadcasts", t.dropped_broadcasts},
-                       {"delayedBroadcasts", t.delayed_broadcasts},
-                       {"closedSessions", t.closed_sessions},
-                       {"errorSessions", t.error_sessions},
-                       {"refusedConnections", t.refused_connections},
-                       {"pausedSessions", t.paused_sessions}};
+    d["faultTally"] = {
+        {"droppedBroadcasts", t.dropped_broadcasts},   {"delayedBroadcasts", t.delayed_broadcasts},
+        {"closedSessions", t.closed_sessions},         {"errorSessions", t.error_sessions},
+        {"refusedConnections", t.refused_connections}, {"pausedSessions", t.paused_sessions}};
     return ok(d);
   }
   if (req.method != "POST")
@@ -306,7 +305,7 @@ std::string error_json(const std::string& code, const std::string& message) {
   e["data"] = nullptr;
   e["error"]["code"] = code;
   e["error"]["message"] = message;
-  return e.dump();
+  return e.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool url_decode(const std::string& in, std::string& out) {

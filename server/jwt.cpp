@@ -38,6 +38,8 @@ public:
       return "wrong token type";
     case jwt_errc::bad_subject:
       return "token subject is not a member id";
+    case jwt_errc::bad_header:
+      return "token header is not a plain JWT header";
     }
     return "unknown jwt error";
   }
@@ -199,7 +201,12 @@ std::error_code jwt_codec::verify(std::string_view token, token_kind expected, j
   }
   const auto typ = header.find("typ");
   if (typ != header.end() && (!typ->is_string() || typ->get<std::string>() != "JWT")) {
-    return jwt_errc::bad_algorithm;
+    return jwt_errc::bad_header;
+  }
+  // RFC 7515 4.1.11: a recipient must refuse a token whose crit lists what it does not
+  // understand, and this verifier understands no extension.
+  if (header.contains("crit")) {
+    return jwt_errc::bad_header;
   }
 
   std::string sig;

@@ -16,12 +16,13 @@ enum class jwt_errc {
   ok = 0,
   malformed,     ///< not three dot-separated parts, or JSON that is not an object
   bad_base64,    ///< a part is not unpadded base64url
-  bad_algorithm, ///< header alg is not HS256 (none, HS384, RS256, ...) or typ is not JWT
+  bad_algorithm, ///< header alg is not HS256 (none, HS384, RS256, ...)
   bad_signature, ///< HMAC mismatch
   expired,       ///< exp missing or not in the future
   not_yet_valid, ///< nbf in the future
   wrong_type,    ///< an access token where a refresh token is expected, or the reverse
   bad_subject,   ///< sub missing or not a positive member id
+  bad_header,    ///< typ present but not JWT, or a crit extension (none is understood)
 };
 
 const std::error_category& jwt_category() noexcept;

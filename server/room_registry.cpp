@@ -131,6 +131,13 @@ room_result room_registry::join(std::uint64_t room, std::uint64_t member) {
   return room_result::ok;
 }
 
+std::unique_lock<std::mutex> room_registry::publish_order(std::uint64_t room) {
+  room_state* r = find(room);
+  if (r == nullptr)
+    return {};
+  return std::unique_lock<std::mutex>(r->order);
+}
+
 std::uint64_t room_registry::next_seq(std::uint64_t room) {
   room_state* r = find(room);
   if (r == nullptr)

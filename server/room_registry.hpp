@@ -55,6 +55,10 @@ public:
 
   /// Next per-room sequence number (1, 2, ...); 0 when the room does not exist.
   std::uint64_t next_seq(std::uint64_t room);
+  /// Held by a sender from next_seq() until its broadcast is handed to every IO thread, so
+  /// that senders on different IO threads cannot overtake each other: every subscriber sees a
+  /// room's messages in seq order. Not locked when the room does not exist.
+  std::unique_lock<std::mutex> publish_order(std::uint64_t room);
   /// Records the last message of a room for the room lists.
   void set_last(std::uint64_t room, const std::string& preview, const std::string& at);
 
@@ -124,6 +128,7 @@ private:
     std::uint64_t auto_first = 0; // 0 = no automatic members
     std::uint64_t auto_last = 0;
     std::atomic<std::uint64_t> seq{0};
+    std::mutex order;         // see publish_order()
     mutable std::mutex mutex; // guards extra, readers and last_*
     std::unordered_set<std::uint64_t> extra;
     struct reader {

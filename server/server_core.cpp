@@ -3,8 +3,12 @@
 #include "protocol/transport_error.hpp"
 #include "server/connection.hpp"
 #include "server/server_stream.hpp"
+#include "server/utf8.hpp"
 
 #include <boost/asio/post.hpp>
+
+#include <cstdio>
+#include <exception>
 
 namespace stompede::server::detail {
 
@@ -118,9 +122,20 @@ std::error_code server_core::start() {
     guards_.emplace_back(s->ioc.get_executor());
     arm_sweep(*s);
     io_shard* sp = s.get();
-    s->thread = std::thread([sp] {
+    s->thread = std::thread([this, sp] {
       this_shard = sp;
-      sp->ioc.run();
+      // A handler that throws must not end the server: the exception is counted (category
+      // `internal`) and logged, and the shard goes on with its other sessions.
+      for (;;) {
+        try {
+          sp->ioc.run();
+          break;
+        } catch (const std::exception& e) {
+          stats.count_error("internal");
+          std::fprintf(stderr, "stompede serve: internal error in a session handler: %s\n",
+                       e.what());
+        }
+      }
       this_shard = nullptr;
     });
   }
@@ -222,36 +237,53 @@ void server_core::publish(const std::string& topic, const std::string& message_i
   frame->suffix += "\n\n";
   frame->suffix += body;
   frame->suffix += '\0';
+  frame->binary = !valid_utf8(frame->prefix) || !valid_utf8(frame->suffix);
   fan_out(subs, frame);
+}
+
+/// Delivers what other threads (and this one) handed to `shard`, in order.
+void drain_inbox(io_shard& shard) {
+  {
+    std::lock_guard<std::mutex> lock(shard.inbox_mutex);
+    shard.draining.swap(shard.inbox);
+    shard.inbox_posted = false;
+  }
+  for (const auto& d : shard.draining) {
+    for (const auto& s : *d.subs) {
+      if (s.shard == shard.index)
+        s.session->deliver(d.frame, s.sub_id);
+    }
+  }
+  shard.draining.clear();
 }
 
 void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,
                           const std::shared_ptr<const broadcast_frame>& frame) {
   stats.broadcasts.fetch_add(1, std::memory_order_relaxed);
-  io_shard* cur = this_shard;
-  std::vector<bool> others(shards_.size(), false);
-  bool any_other = false;
-  for (const auto& s : *subs) {
-    if (cur != nullptr && s.shard == cur->index) {
+  if (shards_.size() == 1 && this_shard != nullptr) {
+    for (const auto& s : *subs)
       s.session->deliver(frame, s.sub_id);
-    } else {
-      others[s.shard] = true;
-      any_other = true;
-    }
-  }
-  if (!any_other)
     return;
+  }
+  // Several IO threads (or a caller off them): every shard with subscribers, this one
+  // included, gets the broadcast through its inbox, in the order of the hand-overs
+  // (publish_order() makes that a room's seq order).
+  std::vector<bool> wanted(shards_.size(), false);
+  for (const auto& s : *subs)
+    wanted[s.shard] = true;
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    if (!others[i])
+    if (!wanted[i])
       continue;
-    const auto idx = static_cast<std::uint32_t>(i);
-    // One post per shard; that shard picks its own subscribers out of the shared list.
-    net::post(shards_[i]->ioc, [subs, frame, idx] {
-      for (const auto& s : *subs) {
-        if (s.shard == idx)
-          s.session->deliver(frame, s.sub_id);
-      }
-    });
+    io_shard& shard = *shards_[i];
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> lock(shard.inbox_mutex);
+      shard.inbox.push_back({subs, frame});
+      post = !shard.inbox_posted;
+      shard.inbox_posted = true;
+    }
+    if (post)
+      net::post(shard.ioc, [&shard] { drain_inbox(shard); });
   }
 }
 

@@ -39,6 +39,9 @@ class connection;
 struct broadcast_frame {
   std::string prefix; ///< "MESSAGE\n...headers...\nsubscription:"
   std::string suffix; ///< "\n\n" + body + NUL
+  /// Not UTF-8 (a broker-mode body of bytes): sent in binary WebSocket messages, since a text
+  /// message must be UTF-8 (RFC 6455 8.1) and clients close the connection on one that is not.
+  bool binary = false;
 };
 
 /// One IO thread: its io_context, the connections it owns, and its housekeeping timer.
@@ -63,6 +66,18 @@ struct io_shard {
   std::uint64_t flush_mark = 0;
   unsigned flush_deferrals = 0;
   std::minstd_rand rng{std::random_device{}()};
+  /// Broadcasts for this shard's subscribers, in the order they were handed over (with several
+  /// IO threads). Asio runs a thread's posts to its own io_context only after the handler that
+  /// made them, so posting each broadcast would let another thread's later one overtake; one
+  /// inbox drained in order keeps every room's seq order.
+  struct delivery {
+    std::shared_ptr<const subscriber_list> subs;
+    std::shared_ptr<const broadcast_frame> frame;
+  };
+  std::mutex inbox_mutex;
+  std::vector<delivery> inbox;    // guarded by inbox_mutex
+  bool inbox_posted = false;      // guarded by inbox_mutex
+  std::vector<delivery> draining; // this shard's thread only
 };
 
 /// The shard whose thread is running (null off the IO threads).

@@ -71,6 +71,18 @@ public:
     ws_.write(net::buffer(bytes));
   }
 
+  /// Bytes in a binary WebSocket message (they need not be UTF-8).
+  void send_binary(const std::string& bytes) {
+    ws_.binary(true);
+    ws_.write(net::buffer(bytes));
+    ws_.text(true);
+  }
+
+  /// Whether any WebSocket message read so far was binary.
+  bool got_binary() const {
+    return got_binary_;
+  }
+
   void send(const stomp::frame& f) {
     send_raw(stomp::encode(f));
   }
@@ -110,6 +122,7 @@ public:
         closed_ = true;
         continue;
       }
+      got_binary_ = got_binary_ || ws_.got_binary();
       const auto d = buf_.cdata();
       parser_.feed(std::string_view(static_cast<const char*>(d.data()), d.size()));
       buf_.consume(buf_.size());
@@ -180,6 +193,7 @@ private:
   stomp::parser parser_;
   std::deque<stomp::frame> pending_;
   bool closed_ = false;
+  bool got_binary_ = false;
   std::size_t heartbeats_ = 0;
 };
 

@@ -79,6 +79,14 @@ TEST_CASE("JWT negatives are refused with their reason", "[server][jwt]") {
     CHECK(c.verify(forge(c, R"({"alg":"RS256","typ":"JWT"})", payload), token_kind::access,
                    claims) == make_error_code(jwt_errc::bad_algorithm));
   }
+  SECTION("a typ other than JWT, or a crit extension, even with our HS256 signature") {
+    CHECK(c.verify(forge(c, R"({"alg":"HS256","typ":"JWE"})", payload), token_kind::access,
+                   claims) == make_error_code(jwt_errc::bad_header));
+    CHECK(c.verify(forge(c, R"({"alg":"HS256","typ":"JWT","crit":["exp2"],"exp2":1})", payload),
+                   token_kind::access, claims) == make_error_code(jwt_errc::bad_header));
+    // typ is optional (RFC 7519 5.1): a header with alg alone is a plain JWT header.
+    CHECK_FALSE(c.verify(forge(c, R"({"alg":"HS256"})", payload), token_kind::access, claims));
+  }
   SECTION("malformed") {
     CHECK(c.verify("", token_kind::access, claims) == make_error_code(jwt_errc::malformed));
     CHECK(c.verify("abc", token_kind::access, claims) == make_error_code(jwt_errc::malformed));

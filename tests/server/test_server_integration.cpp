@@ -1,4 +1,5 @@
 #include "server/server.hpp"
+#include "server/utf8.hpp"
 
 #include "tests/server/test_client.hpp"
 
@@ -342,7 +343,8 @@ TEST_CASE("fault interface over HTTP needs the admin token", "[server][integrati
   srv.stop();
 }
 
-TEST_CASE("fault cohorts act on their members only, over HTTP too", "[server][integration][faults]") {
+TEST_CASE("fault cohorts act on their members only, over HTTP too",
+          "[server][integration][faults]") {
   server srv(small_config()); // rooms of 100: member 1 in room 1, member 150 in room 2
   REQUIRE_FALSE(srv.start());
   const auto port = srv.port();
@@ -525,5 +527,142 @@ TEST_CASE("unreadCount counts what a member missed while not viewing the room",
   CHECK(unread_of(t2) == 1);
   // Member 3 never connected: everything in the room is unread.
   CHECK(unread_of(login(port, 3)) == 3);
+  srv.stop();
+}
+
+TEST_CASE("valid_utf8 follows RFC 3629", "[server][utf8]") {
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  CHECK_FALSE(valid_utf8("\xC3"));             // cut in half
+  CHECK_FALSE(valid_utf8("\xF0\x9F\x98"));     // cut in half
+  CHECK_FALSE(valid_utf8("h\xFFi"));           // never in UTF-8
+  CHECK_FALSE(valid_utf8("\xC0\xAF"));         // overlong '/'
+  CHECK_FALSE(valid_utf8("\xE0\x80\xAF"));     // overlong
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));     // a surrogate
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80")); // above U+10FFFF
+  CHECK_FALSE(valid_utf8("\x80"));             // a lone continuation byte
+}
+
+TEST_CASE("previews are cut on a character boundary and never end the server",
+          "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  const auto t2 = login(port, 2);
+  stomp_test_client a(port), b(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t2));
+  REQUIRE(a.subscribe_sync("room", "/topic/chat.room.1"));
+  REQUIRE(b.subscribe_sync("me", "/topic/user.2.room-summary"));
+  // 1 + 2 x 200 bytes: a 100-byte cut would split an 'é' in half.
+  std::string content = "a";
+  for (int i = 0; i < 200; ++i)
+    content += "\xC3\xA9";
+  a.send_to("/publish/1", chat_body(1, 1, content));
+  frame m;
+  REQUIRE(a.expect(command::message, m));
+  CHECK(nlohmann::json::parse(m.body)["content"] == content);
+  REQUIRE(b.expect(command::message, m));
+  const auto preview = nlohmann::json::parse(m.body)["lastMessagePreview"].get<std::string>();
+  CHECK(preview == content.substr(0, 1 + 2 * 99)); // 100 characters
+  // The room lists show the same preview, and the server is still there.
+  const auto r = http_call(port, http::verb::get, "/v1/chat/rooms/me", {}, "Bearer " + t2);
+  REQUIRE(r.status == 200);
+  CHECK(nlohmann::json::parse(r.body)["data"][0]["lastMessagePreview"] == preview);
+  // A 4-byte character across the cut too.
+  std::string emoji = "ab";
+  for (int i = 0; i < 120; ++i)
+    emoji += "\xF0\x9F\x98\x80";
+  a.send_to("/publish/1", chat_body(1, 1, emoji));
+  REQUIRE(a.expect(command::message, m));
+  REQUIRE(b.expect(command::message, m));
+  CHECK(nlohmann::json::parse(m.body)["lastMessagePreview"] == emoji.substr(0, 2 + 4 * 98));
+  CHECK(http_call(port, http::verb::get, "/v1/chat/rooms", {}, "Bearer " + t1).status == 200);
+  srv.stop();
+}
+
+TEST_CASE("content that is not a string is refused", "[server][integration]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client a(port);
+  REQUIRE(a.connect(login(port, 1)));
+  a.send_to("/publish/1",
+            R"({"roomId":1,"senderId":1,"type":"TEXT","content":{"a":[1,2]},"createdAt":"x"})");
+  frame e;
+  REQUIRE(a.expect(command::error, e));
+  CHECK(e.get("message") == "INVALID_MESSAGE");
+  CHECK(srv.stats().messages == 0);
+  srv.stop();
+}
+
+TEST_CASE("broker mode relays a body that is not UTF-8 in a binary WebSocket message",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  stomp_test_client a(srv.port()), b(srv.port());
+  REQUIRE(a.connect(""));
+  REQUIRE(b.connect(""));
+  REQUIRE(a.subscribe_sync("1", "/topic/x"));
+  b.send_binary(std::string("SEND\ndestination:/topic/x\ncontent-length:3\n\nh\xFFi") +
+                std::string(1, '\0'));
+  frame f;
+  REQUIRE(a.expect(command::message, f));
+  CHECK(f.body == "h\xFFi");
+  CHECK(a.got_binary()); // a text message must be UTF-8: the subscriber would close otherwise
+  // A UTF-8 body after it still comes as text, and the subscriber is still connected.
+  frame s(command::send);
+  s.add("destination", "/topic/x");
+  s.body = "caf\xC3\xA9";
+  b.send(s);
+  REQUIRE(a.expect(command::message, f));
+  CHECK(f.body == "caf\xC3\xA9");
+  srv.stop();
+}
+
+TEST_CASE("senders on different IO threads cannot overtake each other's seq",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.io_threads = 4;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  constexpr int senders = 5, each = 200;
+  stomp_test_client observer(port);
+  REQUIRE(observer.connect(login(port, 10)));
+  REQUIRE(observer.subscribe_sync("o", "/topic/chat.room.1"));
+  std::vector<std::thread> threads;
+  for (int s = 1; s <= senders; ++s) {
+    const auto token = login(port, s);
+    threads.emplace_back([port, token, s] {
+      stomp_test_client c(port);
+      if (!c.connect(token))
+        return;
+      for (int i = 0; i < each; ++i)
+        c.send_to("/publish/1", chat_body(1, s, "m" + std::to_string(i)));
+      frame r(command::disconnect);
+      r.add("receipt", "bye");
+      c.send(r);
+      frame f;
+      while (c.next(f) == wait_result::frame && f.cmd != command::receipt) {
+      }
+    });
+  }
+  std::uint64_t last = 0, inversions = 0, got = 0;
+  frame f;
+  while (got < senders * each && observer.expect(command::message, f)) {
+    const auto seq = nlohmann::json::parse(f.body)["seq"].get<std::uint64_t>();
+    inversions += seq <= last ? 1 : 0;
+    last = seq;
+    ++got;
+  }
+  for (auto& t : threads)
+    t.join();
+  CHECK(got == senders * each);
+  CHECK(inversions == 0);
   srv.stop();
 }
