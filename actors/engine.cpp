@@ -219,7 +219,8 @@ std::vector<metrics::report_window> pause_windows(const std::vector<metrics::tim
 /// When every connection attempt so far failed (and there were enough of them to be sure),
 /// the reason in one line: the count and the most frequent error type.
 std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak,
-                                            const std::string& tls_failure) {
+                                            const std::string& tls_failure,
+                                            const std::string& server_error) {
   auto enough = std::min<std::uint64_t>(std::max<std::uint32_t>(peak, 1), 10);
   if (c.stomp_connected > 0 || c.errors_total() < enough)
     return std::nullopt;
@@ -233,6 +234,9 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
   // A TLS failure says why: expired, unknown CA, wrong host name, refused client certificate.
   if (type == metrics::error_type::tls_error && !tls_failure.empty())
     why += ": " + tls_failure;
+  // An ERROR frame says why in its message: bad credentials, wrong room, unknown destination.
+  if (type == metrics::error_type::stomp_error_frame && !server_error.empty())
+    why += ": the server said \"" + server_error + "\"";
   return why + ")";
 }
 
@@ -320,6 +324,37 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::ofstream out(dir + "/scenario.toml");
     out << config::to_toml(sc);
   }
+  // A failure before the load (a listener that cannot bind, logins, the fault proxy) still
+  // leaves reports: the same files as a run, with nothing measured and the reason in them.
+  auto stop_before_load = [&](const std::string& failure) {
+    // The reason may quote a server's answer, which may echo a credential.
+    const auto what = config::scrub_secrets(failure, sc);
+    std::fprintf(stderr, "stompede: %s\n", what.c_str());
+    metrics_result nothing;
+    metrics::run_info run;
+    run.total_users = peak;
+    run.scenario = sc.source.empty() ? "environment" : sc.source;
+    run.tls_verify = sc.tls.verify;
+    run.ended = "stopped early: " + what;
+    auto verdicts = metrics::evaluate_all(checks, nothing.total, 0.0);
+    write_reports(dir, nothing, run, sc.output.csv, verdicts);
+    metrics::timeseries_writer empty_series;
+    if (!empty_series.open(dir + "/timeseries.csv"))
+      empty_series.close();
+    if (sc.output.html) {
+      metrics::html_report_input report;
+      report.run = run;
+      report.thresholds = verdicts;
+      report.scenario_toml = config::to_toml(sc);
+      report.note = run.ended;
+      if (auto ec = metrics::write_html_report(dir + "/report.html", report))
+        std::fprintf(stderr, "stompede: cannot write %s/report.html: %s\n", dir.c_str(),
+                     ec.message().c_str());
+    }
+    if (!opts.quiet)
+      std::printf("reports: %s/ (stopped before the load)\n", dir.c_str());
+    return exit_failed;
+  };
   // With workers, this process runs no users: one idle IO thread keeps the metrics path uniform.
   io_pool pool(opts.remote ? 1 : sc.run.io_threads);
   std::vector<io_aggregate> aggregates(pool.size());
@@ -330,13 +365,19 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   // Live control: an HTTP endpoint on loopback and console keys, both through one handler.
   auto link = std::make_shared<control_link>();
   std::atomic<std::uint32_t> current_target{0};
-  control_handler on_command = [link, sending_paused,
-                                quiet = opts.quiet](const control_command& c) -> std::string {
+  control_handler on_command = [link, sending_paused, quiet = opts.quiet,
+                                peak](control_command c) -> std::string {
     std::lock_guard<std::mutex> guard(link->m);
     if (!link->director)
       return "the run is not going on";
+    std::string capped;
     switch (c.kind) {
     case control_command::set_target:
+      // Identities, logins and open files are planned for the stages' peak: no more than that.
+      if (c.users > peak) {
+        capped = " (capped: the plan's peak is " + std::to_string(peak) + " users)";
+        c.users = peak;
+      }
       caf::anon_send(link->director, target_atom::value, c.users);
       break;
     case control_command::pause:
@@ -355,7 +396,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       caf::anon_send(link->director, skip_atom::value);
       break;
     }
-    auto what = describe(c);
+    auto what = describe(c) + capped;
     caf::anon_send(link->metrics, control_atom::value, what);
     if (!quiet)
       std::fprintf(stderr, "\nstompede: control: %s\n", what.c_str());
@@ -365,26 +406,32 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (!sc.control.listen.empty()) {
     std::error_code cec;
     control_http = control_server::start(sc.control.listen, on_command, cec);
-    if (!control_http) {
-      std::fprintf(stderr, "stompede: cannot listen for control on %s: %s\n",
-                   sc.control.listen.c_str(), cec.message().c_str());
-      return exit_failed;
-    }
+    if (!control_http)
+      return stop_before_load("cannot listen for control on " + sc.control.listen + ": " +
+                              cec.message());
     if (!opts.quiet)
       std::printf("stompede: control on http://%s:%u/ (POST /target?users=N, /pause, /resume, "
                   "/end-stage)\n",
                   sc.control.listen.substr(0, sc.control.listen.rfind(':')).c_str(),
                   control_http->port());
   }
+  // The exporter binds before the logins: a busy port fails the run before any work.
+  std::shared_ptr<metrics::prometheus_exporter> exporter;
+  if (!sc.output.prometheus.empty()) {
+    std::error_code ec;
+    metrics::prometheus_exporter_config pc;
+    pc.listen = sc.output.prometheus;
+    exporter = metrics::prometheus_exporter::start(pc, ec);
+    if (!exporter)
+      return stop_before_load("cannot serve metrics on " + pc.listen + ": " + ec.message());
+  }
   // Identities, logins, rooms.
   std::string why;
   std::int64_t created_room = 0;
   // With workers, each worker makes and logs in the identities of its own slice.
   auto ids = opts.remote ? std::vector<user_identity>{} : make_identities(sc, peak);
-  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why)) {
-    std::fprintf(stderr, "stompede: %s\n", why.c_str());
-    return exit_failed;
-  }
+  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why))
+    return stop_before_load(why);
   if (sc.rooms.mode == config::rooms_mode::create)
     for (auto& id : ids)
       id.room = created_room;
@@ -396,10 +443,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::vector<std::string> labels;
     for (auto& b : session_cfg.behaviours)
       labels.push_back(b.label);
-    if (!lanes.start(sc, make_fault_specs(sc, labels, peak), session_cfg.ws.target, ids, why)) {
-      std::fprintf(stderr, "stompede: cannot start the fault proxy: %s\n", why.c_str());
-      return exit_failed;
-    }
+    if (!lanes.start(sc, make_fault_specs(sc, labels, peak), session_cfg.ws.target, ids, why))
+      return stop_before_load("cannot start the fault proxy: " + why);
   }
   // Each behaviour's members by ordinal: a user can find its partner (private_pairs).
   session_cfg.behaviour_members.resize(session_cfg.behaviours.size());
@@ -411,19 +456,6 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       list[id.behaviour_index] = id.member_id;
     }
   auto settings = std::make_shared<const session_settings>(std::move(session_cfg));
-  // Exporters.
-  std::shared_ptr<metrics::prometheus_exporter> exporter;
-  if (!sc.output.prometheus.empty()) {
-    std::error_code ec;
-    metrics::prometheus_exporter_config pc;
-    pc.listen = sc.output.prometheus;
-    exporter = metrics::prometheus_exporter::start(pc, ec);
-    if (!exporter) {
-      std::fprintf(stderr, "stompede: cannot serve metrics on %s: %s\n", pc.listen.c_str(),
-                   ec.message().c_str());
-      return exit_failed;
-    }
-  }
   auto timeseries = std::make_shared<metrics::timeseries_writer>();
   if (auto ec = timeseries->open(dir + "/timeseries.csv"))
     std::fprintf(stderr, "stompede: cannot write timeseries.csv: %s\n", ec.message().c_str());
@@ -521,6 +553,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     mcfg.experiment = experiment;
     mcfg.workers = workers;
     mcfg.worker_servers = opts.remote ? opts.remote->server_count() : 1;
+    for (const auto& s : sc.stages)
+      mcfg.open_stages.push_back(s.arrival_rate > 0);
     mcfg.ledger.grace_us =
         std::chrono::duration_cast<std::chrono::microseconds>(sc.output.round_trip_timeout).count();
     auto metrics = sys.spawn(metrics_actor, mcfg, &pool, aggregates.data(), supervisor_handles,
@@ -612,7 +646,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                     return;
                   }
                 }
-                if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure)) {
+                if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure,
+                                                config::scrub_secrets(r.server_error, sc))) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
                   failed_fast = true;
@@ -655,9 +690,22 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   timeseries->close();
   run.tls_failure = result.tls_failure;
+  run.tls_failure = config::scrub_secrets(run.tls_failure, sc);
+  run.server_error = config::scrub_secrets(result.server_error, sc);
+  int sig = stop_signal.load();
+  // How the run ended, in every report: completed, or why not.
+  std::string end_note;
+  if (!abort_note.empty())
+    end_note = abort_note;
+  else if (failed_fast)
+    end_note = "stopped early: nothing could connect";
+  else if (workers_gone)
+    end_note = "stopped early: every worker was lost";
+  else if (sig != 0)
+    end_note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+  run.ended = end_note.empty() ? "completed" : end_note;
   auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
   write_reports(dir, result, run, sc.output.csv, verdicts);
-  int sig = stop_signal.load();
   std::optional<metrics::experiment_result> verdict;
   if (experiment) {
     verdict = experiment->finish(run.duration_s);
@@ -687,14 +735,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
             {"fault", f.name + ": " + f.target, f.start_s, std::max(f.end_s, f.start_s + 0.25)});
     if (sampler)
       report.server = sampler->series();
-    if (!abort_note.empty())
-      report.note = abort_note;
-    else if (failed_fast)
-      report.note = "stopped early: nothing could connect";
-    else if (workers_gone)
-      report.note = "stopped early: every worker was lost";
-    else if (sig != 0)
-      report.note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+    report.note = end_note;
     for (auto& lost : run.lost_workers)
       report.note += (report.note.empty() ? "" : "; ") + lost;
     if (auto ec = metrics::write_html_report(dir + "/report.html", report))

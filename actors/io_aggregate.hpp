@@ -29,6 +29,9 @@ struct io_aggregate {
   /// The reason of the latest TLS failure on this thread since the last delta ("certificate
   /// has expired", ...); empty when there was none.
   std::string tls_failure;
+  /// The `message` of the latest STOMP ERROR frame a server sent on this thread since the last
+  /// delta (first line, at most 256 bytes); empty when there was none.
+  std::string server_error;
   /// Message accounting: sends, receipts and session lifecycle of this thread's sessions.
   metrics::ledger_shard ledger;
 };
@@ -42,6 +45,7 @@ struct io_delta {
   std::int64_t in_flight = 0;
   std::vector<metrics::behaviour_figures> behaviours;
   std::string tls_failure;
+  std::string server_error;
   metrics::ledger_shard ledger;
   /// Which IO thread, and its wall clock (µs) when the delta was taken: every ledger record of
   /// the thread stamped before that is in this delta or an earlier one.
@@ -64,6 +68,8 @@ inline io_delta take_delta(io_aggregate& a) {
     d.behaviours.push_back(b.take());
   d.tls_failure = std::move(a.tls_failure);
   a.tls_failure.clear();
+  d.server_error = std::move(a.server_error);
+  a.server_error.clear();
   d.ledger = a.ledger.take();
   return d;
 }

@@ -32,6 +32,7 @@ std::int64_t wall_now_us() {
 }
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick);
+void finish_collection(caf::stateful_actor<metrics_state>* self);
 
 /// IO threads and workers answering one collection (a lost worker is asked no more).
 std::size_t sources(const metrics_state& st) {
@@ -109,11 +110,21 @@ void collect(caf::stateful_actor<metrics_state>* self) {
       caf::anon_send(me, std::move(d), tick);
     });
   }
-  // Supervisors own the restart counts; their answers land in the next interval at the latest.
-  for (std::size_t i = 0; i < st.supervisors.size(); ++i) {
-    self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value, stats_atom::value)
+  // Supervisors own the restart counts and the levels; the interval waits for their answers
+  // (at most one interval: a supervisor too busy to answer leaves its last levels in place).
+  st.sup_pending = st.sup_final ? 0 : st.supervisors.size();
+  auto sup_answered = [self, tick = st.tick] {
+    auto& s = self->state;
+    if (tick != s.tick || s.sup_pending == 0)
+      return;
+    if (--s.sup_pending == 0 && s.pending == 0)
+      finish_collection(self);
+  };
+  const auto sup_timeout = std::max(st.config.interval, std::chrono::milliseconds{1});
+  for (std::size_t i = 0; i < st.supervisors.size() && !st.sup_final; ++i) {
+    self->request(st.supervisors[i], sup_timeout, get_atom::value, stats_atom::value)
         .then(
-            [self, i](const supervisor_stats& s) {
+            [self, i, sup_answered](const supervisor_stats& s) {
               if (self->state.sup_final)
                 return; // the director's final counts replace these
               auto& c = self->state.sup_now[i];
@@ -127,9 +138,11 @@ void collect(caf::stateful_actor<metrics_state>* self) {
               auto& t = self->state.sup_levels[i];
               t.target = s.target;
               t.reconnecting = s.reconnecting;
+              sup_answered();
             },
-            [](caf::error&) {
-              // A supervisor that ended already has nothing new to say.
+            [sup_answered](caf::error&) {
+              // A supervisor that ended already (or is too busy) has nothing new to say.
+              sup_answered();
             });
     self->request(st.supervisors[i], std::chrono::seconds(5), get_atom::value,
                   reconnect_atom::value)
@@ -208,8 +221,15 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   }
   d.accounting += st.ledger->take();
   d.accounting_pending = st.ledger->pending();
-  if (!st.stages.empty())
-    st.stages.back().target_users = std::max(st.stages.back().target_users, d.gauges.target_users);
+  if (!st.stages.empty()) {
+    auto& sr = st.stages.back();
+    const auto index = static_cast<std::size_t>(sr.index);
+    const auto& open = st.config.open_stages;
+    if (open.empty() || (index < open.size() && open[index]))
+      sr.target_users = std::max(sr.target_users, d.gauges.target_users);
+    else if (st.phase == run_phase::ramp || st.phase == run_phase::steady)
+      sr.target_users = d.gauges.target_users; // a ramp down ends below where it started
+  }
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
   st.total.accounting += d.accounting;
@@ -247,7 +267,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
 }
 
 metrics_result make_result(const metrics_state& st) {
-  return metrics_result{st.total, st.stages, st.tls_failure};
+  return metrics_result{st.total, st.stages, st.tls_failure, st.server_error};
 }
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick) {
@@ -264,6 +284,8 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
   metrics::merge(iv.behaviours, d.behaviours);
   if (!d.tls_failure.empty())
     st.tls_failure = std::move(d.tls_failure);
+  if (!d.server_error.empty())
+    st.server_error = std::move(d.server_error);
   st.ledger->apply(std::move(d.ledger));
   if (d.thread < st.ledger_marks.size())
     st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);
@@ -279,16 +301,44 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
   iv.gauges.connected_users += d.subscribed_sessions;
   for (std::size_t i = 0; i < levels.size(); ++i)
     iv.behaviours[i].connected += levels[i];
-  if (--st.pending == 0) {
-    emit(self);
-    if (!st.finishing.empty() && st.tick < st.final_tick) {
-      collect(self); // the final collection must begin after the end
-    } else if (!st.finishing.empty()) {
-      st.done = true;
-      for (auto& rp : st.finishing)
-        rp.deliver(make_result(st));
-      st.finishing.clear();
-    }
+  if (--st.pending == 0 && st.sup_pending == 0)
+    finish_collection(self);
+}
+
+/// Makes (stage, phase) the current one; a new stage starts its report where the one before
+/// ended.
+void apply_phase(metrics_state& st, std::uint32_t stage, std::string name, run_phase phase) {
+  auto& g = st.interval.gauges;
+  if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
+    metrics::stage_report sr;
+    sr.index = static_cast<int>(stage);
+    sr.name = name;
+    sr.start_s = sr.end_s =
+        st.stages.empty() ? seconds_since(st.started, clock_type::now()) : st.stages.back().end_s;
+    st.stages.push_back(std::move(sr));
+  }
+  g.stage_index = static_cast<std::int32_t>(stage);
+  g.stage_name = std::move(name);
+  g.phase_name = to_string(phase);
+  st.phase = phase;
+}
+
+/// Every source answered the collection in progress: the interval is complete.
+void finish_collection(caf::stateful_actor<metrics_state>* self) {
+  auto& st = self->state;
+  emit(self);
+  if (st.next_stage) {
+    auto next = std::move(*st.next_stage);
+    st.next_stage.reset();
+    apply_phase(st, next.stage, std::move(next.name), next.phase);
+  }
+  if (!st.finishing.empty() && st.tick < st.final_tick) {
+    collect(self); // the final collection must begin after the end
+  } else if (!st.finishing.empty()) {
+    st.done = true;
+    for (auto& rp : st.finishing)
+      rp.deliver(make_result(st));
+    st.finishing.clear();
   }
 }
 
@@ -327,17 +377,17 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
       [=](io_delta& d, std::uint64_t tick) { absorb(self, d, tick); },
       [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
         auto& st = self->state;
-        auto& g = st.interval.gauges;
-        if (g.stage_index != static_cast<std::int32_t>(stage) || st.stages.empty()) {
-          metrics::stage_report sr;
-          sr.index = static_cast<int>(stage);
-          sr.name = name;
-          sr.start_s = sr.end_s = seconds_since(st.started, clock_type::now());
-          st.stages.push_back(std::move(sr));
+        const bool new_stage = st.interval.gauges.stage_index != static_cast<std::int32_t>(stage);
+        if (st.next_stage || (new_stage && !st.stages.empty() && !st.done)) {
+          // The interval in progress belongs to the stage before: close it now (a collection
+          // out of turn), and switch once it is emitted.
+          const bool collecting = st.next_stage.has_value();
+          st.next_stage = metrics_state::stage_change{stage, std::move(name), phase};
+          if (!collecting && st.finishing.empty())
+            collect(self);
+          return;
         }
-        g.stage_index = static_cast<std::int32_t>(stage);
-        g.stage_name = std::move(name);
-        g.phase_name = to_string(phase);
+        apply_phase(st, stage, std::move(name), phase);
       },
       [=](done_atom) -> caf::result<metrics_result> {
         auto& st = self->state;
@@ -346,8 +396,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         auto rp = self->make_response_promise<metrics_result>();
         st.finishing.push_back(rp);
         st.final_tick = st.tick + 1;
-        if (st.pending == 0)
-          collect(self);
+        if (st.pending == 0 && st.sup_pending == 0)
+          collect(self); // otherwise the collection in progress starts the final one
         return rp;
       },
       [=](get_atom) -> metrics_result { return make_result(self->state); },

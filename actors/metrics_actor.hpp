@@ -7,6 +7,7 @@
 // an individual chat message.
 
 #include "actors/io_aggregate.hpp"
+#include "actors/population_plan.hpp"
 #include "actors/wire.hpp"
 #include "metrics/message_ledger.hpp"
 #include "metrics/snapshot.hpp"
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,6 +59,10 @@ struct metrics_config {
   std::uint32_t worker_servers = 1;
   /// Message accounting's grace and settle times.
   metrics::ledger_config ledger;
+  /// Per stage of the plan: an open-model stage (its reported target is the peak of concurrent
+  /// sessions; a closed stage's is its target while it ramps and holds, as it ended). Empty:
+  /// every stage reports its peak.
+  std::vector<bool> open_stages;
 };
 
 /// What one worker process ships once per interval: its IO threads' deltas merged, its
@@ -88,6 +94,20 @@ struct metrics_state {
   /// Deltas of the collection in progress.
   std::uint64_t tick = 0;
   std::size_t pending = 0;
+  /// Supervisors yet to answer this collection: the interval waits for their levels (target,
+  /// reconnecting) so that they describe the same second as the IO threads' counts.
+  std::size_t sup_pending = 0;
+  /// The director's phase as last applied.
+  run_phase phase = run_phase::idle;
+  /// A change of stage announced while the interval in progress still belongs to the stage
+  /// before: it is applied once that interval is emitted, so per-stage figures and rows are
+  /// not shifted by up to one interval.
+  struct stage_change {
+    std::uint32_t stage = 0;
+    std::string name;
+    run_phase phase = run_phase::idle;
+  };
+  std::optional<stage_change> next_stage;
   metrics::load_snapshot interval;
   metrics::load_snapshot total;
   /// Latest cumulative restart counts per supervisor, and what was already counted.
@@ -114,6 +134,8 @@ struct metrics_state {
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure of the run (empty: none).
   std::string tls_failure;
+  /// The message of the latest STOMP ERROR frame of the run (empty: none).
+  std::string server_error;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
   /// Message accounting, fed by every delta.
@@ -135,6 +157,8 @@ struct metrics_result {
   std::vector<metrics::stage_report> stages;
   /// The reason of the latest TLS failure ("certificate has expired", ...); empty: none.
   std::string tls_failure;
+  /// The message of the latest STOMP ERROR frame a server sent; empty: none.
+  std::string server_error;
 };
 
 /// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the

@@ -931,6 +931,8 @@ private:
       on_receipt(ev.text);
       return client_ != nullptr;
     case stomp::client_event::error:
+      // What the server said, for the one-line diagnosis and the reports (counted on close).
+      agg_.server_error = ev.text;
       fail(stomp::errc::error_frame);
       return false;
     case stomp::client_event::protocol_violation:

@@ -18,7 +18,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -29,6 +32,29 @@
 namespace {
 
 using namespace stompede;
+
+/// While it lives, SIGINT and SIGTERM are blocked in the calling thread, so every thread started
+/// meanwhile (the embedded server's IO threads, the controller's) inherits them blocked. The
+/// run's signal watcher (actors/engine.cpp) then gets them through `sigwait`; a thread with them
+/// unblocked would take the default action instead and end the process without its reports.
+class stop_signals_blocked {
+public:
+  stop_signals_blocked() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~stop_signals_blocked() {
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  stop_signals_blocked(const stop_signals_blocked&) = delete;
+  stop_signals_blocked& operator=(const stop_signals_blocked&) = delete;
+
+private:
+  sigset_t old_{};
+};
 
 /// Loads and validates a scenario (from a file, or from the seed's environment variables when
 /// `path` is empty); prints every problem as one line on stderr.
@@ -78,6 +104,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   opts.quiet = quiet;
   // embedded = true: the reference server runs in this process, on its own IO thread and an
   // ephemeral loopback port, for the length of the run.
+  std::optional<stop_signals_blocked> helpers_block_signals{std::in_place};
   std::unique_ptr<server::server> embedded;
   if (sc->target.embedded) {
     server::server_config scfg;
@@ -130,7 +157,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     if (!quiet)
       std::printf("stompede: %u worker process(es), %zu agent(s)\n", workers, copts.agents.size());
   }
-  auto code = run_load_test(*sc, opts);
+  auto code = run_load_test(*sc, opts); // its signal watcher takes SIGINT/SIGTERM meanwhile
+  helpers_block_signals.reset();
   if (embedded) {
     // What the server's own fault counts say, to set beside the run's accounting.
     auto st = embedded->stats();

@@ -362,6 +362,8 @@ caf::behavior slice_actor(slice_ptr self, worker_runtime* rt) {
         metrics::merge(acc.behaviours, d.behaviours);
         if (!d.tls_failure.empty())
           acc.tls_failure = std::move(d.tls_failure);
+        if (!d.server_error.empty())
+          acc.server_error = std::move(d.server_error);
         // Message accounting: the controller's ledger merges every worker's records (keys carry
         // the global user index, so a message sent here and received on another worker is
         // matched there). This worker's mark is its oldest IO thread's.

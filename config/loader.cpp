@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <variant>
 
 namespace stompede::config {
@@ -1439,6 +1441,12 @@ load_result load_scenario_text(const std::string& text, const std::string& name,
 load_result load_scenario(const std::string& path, const std::vector<std::string>& overrides,
                           const env_map& env, const std::string& dotenv_path) {
   std::string text;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    load_result out;
+    out.problems.push_back({path, 0, 0, {}, "is a directory, not a scenario file"});
+    return out;
+  }
   if (!read_file(path, text)) {
     load_result out;
     out.problems.push_back({path, 0, 0, {}, "cannot read the scenario file"});

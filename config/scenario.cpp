@@ -1,6 +1,7 @@
 #include "config/scenario.hpp"
 
 #include <utility>
+#include <vector>
 
 #include <algorithm>
 #include <cctype>
@@ -15,10 +16,36 @@ bool is_sensitive_header(const std::string& name) {
   if (n == "authorization" || n == "proxy-authorization" || n == "cookie" || n == "set-cookie" ||
       n == "passcode" || n == "login")
     return true;
-  for (const char* part : {"token", "passw", "secret", "api-key", "apikey", "auth"})
+  for (const char* part : {"token", "passw", "secret", "key", "auth", "bearer", "credential",
+                           "csrf", "xsrf", "session", "signature", "jwt"})
     if (n.find(part) != std::string::npos)
       return true;
   return false;
+}
+
+std::string scrub_secrets(std::string text, const scenario& sc) {
+  std::vector<std::string> values{sc.auth.token.reveal(), sc.auth.password.reveal(),
+                                  sc.auth.stomp_login.reveal(), sc.auth.stomp_passcode.reveal(),
+                                  sc.experiment.admin_token.reveal()};
+  for (const auto* headers : {&sc.target.connect_headers, &sc.target.upgrade_headers})
+    for (const auto& h : *headers)
+      if (is_sensitive_header(h.name)) {
+        const auto& v = h.value.reveal();
+        values.push_back(v);
+        // "Bearer <token>": the token alone may come back too.
+        if (auto sp = v.find(' '); sp != std::string::npos)
+          values.push_back(v.substr(sp + 1));
+      }
+  // Longest first, so that a secret containing another is replaced whole.
+  std::sort(values.begin(), values.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& v : values) {
+    if (v.size() < 3)
+      continue; // "" or a word this short would mask ordinary text, not a credential
+    for (auto at = text.find(v); at != std::string::npos; at = text.find(v, at + 3))
+      text.replace(at, v.size(), "***");
+  }
+  return text;
 }
 
 const char* to_string(auth_mode m) noexcept {

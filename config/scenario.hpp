@@ -436,4 +436,10 @@ const char* to_string(rooms_mode m) noexcept;
 const char* to_string(wait_for w) noexcept;
 const char* to_string(behaviour_kind k) noexcept;
 
+/// `text` (a server's error message, a failure line) with every secret value of `sc` in it
+/// replaced by `***`: the token, password, STOMP login and passcode, the admin token and the
+/// values of credential-like headers. What a server echoes back never carries a secret into
+/// logs or reports.
+std::string scrub_secrets(std::string text, const scenario& sc);
+
 } // namespace stompede::config

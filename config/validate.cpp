@@ -183,8 +183,18 @@ public:
   }
 
   void positive(const std::string& key, std::chrono::milliseconds d) {
-    if (d.count() <= 0)
+    if (d.count() > 0)
+      return;
+    if (missing(key))
+      fail(key, "required (a duration greater than zero, e.g. \"30s\")");
+    else
       fail(key, "expected a duration greater than zero, got " + format_duration(d));
+  }
+
+  /// A key the file did not give (and so holds its default). Scenarios built in code, with no
+  /// positions at all, count every key as given.
+  bool missing(const std::string& key) const {
+    return !s_.positions.empty() && s_.positions.find(key) == s_.positions.end();
   }
 
   std::vector<diagnostic> out;
@@ -222,6 +232,15 @@ void check_target(const scenario& s, checker& c) {
       c.fail("target.http_url", "host \"" + u.host +
                                     "\" is neither loopback nor private; set "
                                     "target.i_own_this_target = true if you own it");
+  } else {
+    // Unused with the built-in server, but printed with the scenario: no credentials either.
+    for (auto [key, url] :
+         {std::pair{"target.url", &t.url}, std::pair{"target.http_url", &t.http_url}}) {
+      url_parts u;
+      std::string why;
+      if (url->find('@') != std::string::npos && !split_url(*url, u, why))
+        c.fail(key, why);
+    }
   }
   for (const auto* list : {&t.connect_headers, &t.upgrade_headers}) {
     const std::string table =
@@ -311,7 +330,8 @@ void check_stages(const scenario& s, checker& c) {
     const auto& st = s.stages[i];
     const std::string p = "stage[" + std::to_string(i) + "]";
     if (st.users == 0)
-      c.fail(p + ".users", "expected at least 1 user");
+      c.fail(p + ".users", c.missing(p + ".users") ? "required (at least 1 user)"
+                                                   : "expected at least 1 user");
     c.positive(p + ".duration", st.duration);
     if (st.arrival_rate > 0 && st.session_length.count() <= 0)
       c.fail(p + ".session_length", "required (greater than zero) with arrival_rate");
@@ -552,17 +572,17 @@ void check_experiment(const scenario& s, checker& c) {
     // A server knows a session by the member its token names: with one shared token (or
     // none) it cannot tell a behaviour's or a stage's users from the others.
     if (!user && !is_proxy_fault(f.kind) && s.auth.mode != auth_mode::login)
-      for (auto [key, set] : {std::pair{"behaviour", !f.behaviour.empty()},
-                              std::pair{"stage", !f.stage.empty()}})
+      for (auto [key, set] :
+           {std::pair{"behaviour", !f.behaviour.empty()}, std::pair{"stage", !f.stage.empty()}})
         if (set)
           c.fail(p + "." + key, "a server fault finds a " + std::string{key} +
                                     "'s users by their member ids: it needs [auth] mode = "
                                     "\"login\"");
     // Every kind takes a cohort but the restart, which takes the whole listener down.
     if (f.kind == fault_kind::server_restart) {
-      for (auto [key, set] : {std::pair{"rooms", !f.rooms.empty()},
-                              std::pair{"behaviour", !f.behaviour.empty()},
-                              std::pair{"stage", !f.stage.empty()}})
+      for (auto [key, set] :
+           {std::pair{"rooms", !f.rooms.empty()}, std::pair{"behaviour", !f.behaviour.empty()},
+            std::pair{"stage", !f.stage.empty()}})
         if (set)
           c.fail(p + "." + key, "\"server.restart\" takes the whole server down; it has no "
                                 "cohort (server.close_sessions with a cohort cuts some users)");

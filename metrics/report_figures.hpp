@@ -23,10 +23,16 @@ struct run_info {
   /// The reason of the latest TLS failure of the run ("certificate has expired", ...); empty
   /// when there was none.
   std::string tls_failure;
+  /// The `message` of the latest STOMP ERROR frame a server sent (first line, at most 256
+  /// bytes); empty when there was none.
+  std::string server_error;
   /// Load processes (workers) the run was spread over; 0 for a single-process run.
   std::uint32_t workers = 0;
   /// Workers lost during the run, one line each (which, when, why).
   std::vector<std::string> lost_workers;
+  /// How the run ended: "completed", "interrupted by SIGINT" / "SIGTERM", "aborted: threshold
+  /// ... failed", "stopped early: ...".
+  std::string ended = "completed";
 };
 
 /// The warning every report and the run output carry when certificate verification is off.

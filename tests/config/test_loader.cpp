@@ -258,3 +258,39 @@ TEST_CASE("control and server_metrics keys are read and checked", "[config][load
   REQUIRE(bad.problems.size() == 1);
   CHECK(bad.problems[0].key == "server_metrics.prometheus_url");
 }
+
+TEST_CASE("a missing stage key is called required, a directory is no scenario",
+          "[config][loader]") {
+  auto r = load("[target]\nurl = \"ws://127.0.0.1:8080/ws-stomp\"\n[auth]\nmode = \"none\"\n"
+                "[[stage]]\nname = \"x\"\n");
+  REQUIRE_FALSE(r.ok());
+  const auto text = all(r);
+  CHECK(text.find("stage[0].users: required") != std::string::npos);
+  CHECK(text.find("stage[0].duration: required") != std::string::npos);
+  // Given but zero is another message.
+  auto z = load(minimal + "[[stage]]\nusers = 0\nduration = \"0s\"\n");
+  CHECK(all(z).find("stage[1].users: expected at least 1 user") != std::string::npos);
+  CHECK(all(z).find("stage[1].duration: expected a duration greater than zero") !=
+        std::string::npos);
+  auto d = load_scenario("/", {}, {});
+  REQUIRE(d.problems.size() == 1);
+  CHECK(d.problems[0].to_string().find("is a directory") != std::string::npos);
+}
+
+TEST_CASE("credential-like headers print masked; a server's echo of a secret is scrubbed",
+          "[config][secret]") {
+  for (const char* name : {"Authorization", "X-Bearer", "X-Csrf-Token", "X-XSRF", "X-Session-Id",
+                           "X-Api-Key", "jwt", "login", "passcode", "X-Signature"})
+    CHECK(is_sensitive_header(name));
+  for (const char* name : {"content-type", "host", "X-Request-Id", "accept-version"})
+    CHECK_FALSE(is_sensitive_header(name));
+  auto r =
+      load(minimal + "[target.connect_headers]\nAuthorization = \"Bearer tok-12345\"\n", {}, {});
+  REQUIRE(r.ok());
+  auto sc = *r.value;
+  sc.auth.password = secret{"pw-canary"};
+  sc.auth.stomp_login = secret{"ab"}; // too short to mask: ordinary text stays
+  CHECK(scrub_secrets("bad password pw-canary for ab", sc) == "bad password *** for ab");
+  CHECK(scrub_secrets("token tok-12345 refused", sc) == "token *** refused");
+  CHECK(scrub_secrets("Bearer tok-12345", sc) == "***");
+}

@@ -110,5 +110,7 @@ enabled = false
   CHECK(c["stomp_connected"].get<std::uint64_t>() == 8);
   CHECK(c["errors"]["stomp_error_frame"].get<std::uint64_t>() == 8);
   CHECK(p->counters(id)->frames_injected == 8);
+  // What the server said is kept for the reader.
+  CHECK(summary["run"]["server_error"] == "injected by the proxy");
   std::filesystem::remove_all(dir);
 }

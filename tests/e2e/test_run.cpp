@@ -243,6 +243,48 @@ duration = "1s"
   auto dir = temp_dir("badlogin");
   CHECK(run_load_test(sc, quiet_options(dir)) == exit_failed);
   srv.stop();
+  // Reports even so: the same files as a run, nothing measured, the reason in them.
+  auto summary = read_json(dir + "/summary.json");
+  const auto ended = summary["run"]["ended"].get<std::string>();
+  CHECK(ended.rfind("stopped early: login failed", 0) == 0);
+  CHECK(ended.find("wrong-password") == std::string::npos);
+  CHECK(summary["counters"]["messages_sent"] == 0);
+  CHECK(fs::exists(dir + "/load_test_result.csv"));
+  CHECK(fs::exists(dir + "/timeseries.csv"));
+  CHECK(read_file(dir + "/report.html").find("stopped early: login failed") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("stage figures end where the next stage starts, a ramp down reports its target",
+          "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "up"
+users = 30
+ramp = "500ms"
+duration = "2s"
+[[stage]]
+name = "down"
+users = 10
+ramp = "500ms"
+duration = "2s"
+[behaviour]
+interval = "200ms"
+)");
+  auto dir = temp_dir("stages");
+  CHECK(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  srv.stop();
+  auto stages = read_json(dir + "/summary.json")["stages"];
+  REQUIRE(stages.size() == 2);
+  // The interval in progress when the stage changed was closed and counted for "up".
+  CHECK(stages[0]["end_s"].get<double>() == stages[1]["start_s"].get<double>());
+  CHECK(stages[0]["end_s"].get<double>() == Approx(2.5).margin(0.4));
+  CHECK(stages[0]["target_users"] == 30);
+  CHECK(stages[1]["target_users"] == 10);
+  CHECK(stages[1]["end_s"].get<double>() - stages[1]["start_s"].get<double>() ==
+        Approx(2.5).margin(0.6));
   fs::remove_all(dir);
 }
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SIGINT and SIGTERM during a run with the embedded server (its IO threads run in the same
+# process): the run drains, exits 130 / 143 and leaves complete reports. A signal taken by a
+# thread that did not block it would end the process at once, with no reports. And a run that
+# fails before its load (the login target refuses) still leaves its reports, with the reason.
+# Usage: run_signal_test.sh path/to/stompede
+set -u
+stompede="$1"
+work="$(mktemp -d)"
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "signal FAIL: $*"; exit 1; }
+
+cat >"$work/run.toml" <<'TOML'
+[target]
+embedded = true
+heartbeat = "0,0"
+
+[auth]
+mode = "login"
+password = "signal-test"
+
+[rooms]
+members_per_room = 10
+
+[[stage]]
+name = "only"
+users = 20
+ramp = "500ms"
+duration = "60s"
+
+[behaviour]
+interval = "200ms"
+
+[output]
+prometheus = ""
+TOML
+
+one_signal() { # SIGNAL expected-exit
+  local sig="$1" want="$2" out="$work/out-$1"
+  "$stompede" run "$work/run.toml" --out "$out" >"$work/$sig.out" 2>"$work/$sig.err" </dev/null &
+  pid=$!
+  # Bounded wait for the run to be under way: three rows of timeseries.csv (~2 s).
+  for _ in $(seq 1 100); do
+    [ "$(wc -l <"$out/timeseries.csv" 2>/dev/null || echo 0)" -ge 4 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null || { cat "$work/$sig.out" "$work/$sig.err"; fail "$sig: the run ended before the signal"; }
+  kill -s "$sig" "$pid"
+  # Bounded wait for the drain (20 s), then force.
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fail "$sig: still running 20 s after the signal"; fi
+  wait "$pid"
+  local code=$?
+  pid=""
+  [ "$code" -eq "$want" ] || { cat "$work/$sig.out" "$work/$sig.err"; fail "$sig: exit $code, expected $want"; }
+  for f in summary.json load_test_result.csv timeseries.csv report.html scenario.toml; do
+    [ -s "$out/$f" ] || fail "$sig: $f missing after the signal"
+  done
+  grep -q "\"ended\": *\"interrupted by $sig\"" "$out/summary.json" || fail "$sig: summary.json run.ended is not 'interrupted by $sig'"
+  grep -q "draining" "$work/$sig.err" || fail "$sig: no drain announced on stderr"
+  grep -q '"stomp_connected": *20' "$out/summary.json" || fail "$sig: not every user connected before the signal"
+}
+
+one_signal SIGINT 130
+one_signal SIGTERM 143
+
+# A failure before the load: nothing listens on the login target.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+sed -e 's/^embedded = true$/url = "ws:\/\/127.0.0.1:'"$port"'\/ws-stomp"\nhttp_url = "http:\/\/127.0.0.1:'"$port"'"/' \
+  "$work/run.toml" >"$work/early.toml"
+timeout 60 "$stompede" run "$work/early.toml" --out "$work/out-early" >"$work/early.out" 2>"$work/early.err" </dev/null
+code=$?
+[ "$code" -eq 1 ] || { cat "$work/early.out" "$work/early.err"; fail "early failure: exit $code, expected 1"; }
+[ "$(grep -c . "$work/early.err")" -eq 1 ] || { cat "$work/early.err"; fail "early failure: not one line on stderr"; }
+for f in summary.json load_test_result.csv timeseries.csv report.html scenario.toml; do
+  [ -s "$work/out-early/$f" ] || fail "early failure: $f missing"
+done
+grep -q '"ended": *"stopped early: login failed' "$work/out-early/summary.json" ||
+  fail "early failure: summary.json run.ended does not give the reason"
+echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure leaves reports too"
