@@ -6,15 +6,26 @@
 // HTTP phase and `websocket::stream<server_stream>` run unchanged over either. Included only by
 // the server's connection code: it pulls in Beast and Asio's SSL.
 
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
 #include <memory>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace stompede::server::detail {
@@ -109,6 +120,108 @@ private:
   std::unique_ptr<tls_stream> tls_;
 };
 
+/// A complete write of a buffer sequence to a plain TCP socket with as many buffers per
+/// `sendmsg` as the batch has (up to 1,024), where Asio's composed write passes at most 16:
+/// a gathered MESSAGE frame is three buffers, so Asio's write could carry only five frames per
+/// system call however many were queued (docs/performance.md). It tries the write at once and
+/// waits for the socket to become writable only when the kernel takes less than everything.
+/// Used for every `async_write` on a plain server_stream (Beast's WebSocket writes, control
+/// frames included, so Beast's own write lock still orders them).
+template<class Buffers, class Handler>
+class gather_write_op {
+public:
+  gather_write_op(server_stream& stream, const Buffers& buffers, Handler handler)
+      : stream_(&stream), buffers_(buffers), total_(boost::asio::buffer_size(buffers)),
+        handler_(std::move(handler)) {}
+
+  using executor_type = boost::asio::associated_executor_t<Handler, server_stream::executor_type>;
+  executor_type get_executor() const noexcept {
+    return boost::asio::get_associated_executor(handler_, stream_->get_executor());
+  }
+  using allocator_type = boost::asio::associated_allocator_t<Handler>;
+  allocator_type get_allocator() const noexcept {
+    return boost::asio::get_associated_allocator(handler_);
+  }
+
+  /// The first attempt, from the initiating function: a completion then is posted.
+  void start() {
+    attempt(false);
+  }
+
+  /// The socket became writable (or the wait failed).
+  void operator()(boost::system::error_code ec) {
+    if (ec) {
+      finish(ec, true);
+      return;
+    }
+    attempt(true);
+  }
+
+private:
+  void attempt(bool in_handler) {
+    constexpr std::size_t max_iov = 1024;
+    for (;;) {
+      iovec iov[max_iov];
+      std::size_t count = 0;
+      std::size_t skip = written_;
+      for (auto it = boost::asio::buffer_sequence_begin(buffers_);
+           it != boost::asio::buffer_sequence_end(buffers_) && count < max_iov; ++it) {
+        boost::asio::const_buffer b(*it);
+        if (skip >= b.size()) {
+          skip -= b.size();
+          continue;
+        }
+        iov[count].iov_base = const_cast<char*>(static_cast<const char*>(b.data()) + skip);
+        iov[count].iov_len = b.size() - skip;
+        skip = 0;
+        ++count;
+      }
+      if (count == 0) {
+        finish({}, in_handler);
+        return;
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      const auto n =
+          ::sendmsg(stream_->socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) {
+        written_ += static_cast<std::size_t>(n);
+        if (written_ >= total_) {
+          finish({}, in_handler);
+          return;
+        }
+        continue; // a short write: the socket may take more at once, or says EAGAIN next
+      }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        auto& socket = stream_->socket();
+        socket.async_wait(boost::asio::ip::tcp::socket::wait_write, std::move(*this));
+        return;
+      }
+      finish(boost::system::error_code(errno, boost::system::system_category()), in_handler);
+      return;
+    }
+  }
+
+  void finish(boost::system::error_code ec, bool in_handler) {
+    if (in_handler) {
+      handler_(ec, written_);
+      return;
+    }
+    // Never complete inside the initiating function.
+    boost::asio::post(stream_->get_executor(),
+                      [h = std::move(handler_), ec, n = written_]() mutable { h(ec, n); });
+  }
+
+  server_stream* stream_;
+  Buffers buffers_;
+  std::size_t total_;
+  std::size_t written_ = 0;
+  Handler handler_;
+};
+
 /// The server's TLS context from PEM files: certificate chain and key, and, when
 /// `client_ca_file` is not empty, a client certificate required and verified against it.
 /// Null with `why` (naming the file) when a file cannot be used.
@@ -117,3 +230,43 @@ make_server_tls_context(const std::string& cert_file, const std::string& key_fil
                         const std::string& client_ca_file, std::string& why);
 
 } // namespace stompede::server::detail
+
+namespace boost::asio::detail {
+
+/// `boost::asio::async_write(server_stream&, buffers[, transfer_all], handler)`: plain TCP
+/// streams write through gather_write_op; TLS streams (and any other completion condition)
+/// take Asio's own composed write.
+template<>
+class initiate_async_write_buffer_sequence<stompede::server::detail::server_stream> {
+public:
+  using stream_type = stompede::server::detail::server_stream;
+  using executor_type = stream_type::executor_type;
+
+  explicit initiate_async_write_buffer_sequence(stream_type& stream) : stream_(stream) {}
+
+  executor_type get_executor() const noexcept {
+    return stream_.get_executor();
+  }
+
+  template<typename WriteHandler, typename ConstBufferSequence, typename CompletionCondition>
+  void operator()(WriteHandler&& handler, const ConstBufferSequence& buffers,
+                  CompletionCondition&& completion_cond) const {
+    if constexpr (std::is_same_v<std::decay_t<CompletionCondition>, transfer_all_t>) {
+      if (!stream_.is_tls()) {
+        stompede::server::detail::gather_write_op<ConstBufferSequence, std::decay_t<WriteHandler>>(
+            stream_, buffers, std::forward<WriteHandler>(handler))
+            .start();
+        return;
+      }
+    }
+    non_const_lvalue<WriteHandler> handler2(handler);
+    non_const_lvalue<CompletionCondition> completion_cond2(completion_cond);
+    start_write_buffer_sequence_op(stream_, buffers, boost::asio::buffer_sequence_begin(buffers),
+                                   completion_cond2.value, handler2.value);
+  }
+
+private:
+  stream_type& stream_;
+};
+
+} // namespace boost::asio::detail
