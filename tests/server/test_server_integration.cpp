@@ -666,3 +666,38 @@ TEST_CASE("senders on different IO threads cannot overtake each other's seq",
   CHECK(inversions == 0);
   srv.stop();
 }
+
+TEST_CASE("a subscriber that stops reading is cut at its queue bound; readers get everything",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  cfg.max_queue_bytes = 64 * 1024;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client stuck(port), reader(port), publisher(port);
+  REQUIRE(stuck.connect(""));
+  REQUIRE(reader.connect(""));
+  REQUIRE(publisher.connect(""));
+  REQUIRE(stuck.subscribe_sync("s", "/topic/x"));
+  REQUIRE(reader.subscribe_sync("r", "/topic/x"));
+  // 24 MB: more than the kernel buffers of the stuck subscriber's connection can hold, so the
+  // server's writes to it come back short, then its queue passes the bound.
+  constexpr int count = 6000;
+  const std::string body(4000, 'b');
+  int got = 0;
+  std::thread read_all([&] {
+    frame f;
+    while (got < count && reader.expect(command::message, f))
+      got += f.body == body ? 1 : 0;
+  });
+  frame s(command::send);
+  s.add("destination", "/topic/x");
+  s.body = body;
+  for (int i = 0; i < count; ++i)
+    publisher.send(s);
+  read_all.join();
+  CHECK(got == count);
+  CHECK(eventually([&] { return srv.stats().slow_consumer_closes == 1; }));
+  srv.stop();
+}
