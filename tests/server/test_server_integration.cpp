@@ -667,11 +667,18 @@ TEST_CASE("senders on different IO threads cannot overtake each other's seq",
   srv.stop();
 }
 
-TEST_CASE("a subscriber that stops reading is cut at its queue bound; readers get everything",
+TEST_CASE("a subscriber that stops reading is cut at its queue bound or write time limit; "
+          "readers get everything",
           "[server][integration]") {
   auto cfg = small_config();
   cfg.mode = server_mode::broker;
-  cfg.max_queue_bytes = 64 * 1024;
+  SECTION("the queue bound") {
+    cfg.max_queue_bytes = 64 * 1024;
+  }
+  SECTION("the write time limit") {
+    cfg.max_queue_bytes = 256 * 1024 * 1024;
+    cfg.slow_consumer_timeout = std::chrono::milliseconds(500);
+  }
   server srv(cfg);
   REQUIRE_FALSE(srv.start());
   const auto port = srv.port();
