@@ -708,3 +708,27 @@ TEST_CASE("a subscriber that stops reading is cut at its queue bound or write ti
   CHECK(eventually([&] { return srv.stats().slow_consumer_closes == 1; }));
   srv.stop();
 }
+
+TEST_CASE("max_sessions refuses the upgrade beyond the limit with 503, and frees a place on close",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  cfg.max_sessions = 2;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  auto a = std::make_unique<stomp_test_client>(port);
+  stomp_test_client b(port);
+  REQUIRE(a->connect(""));
+  REQUIRE(b.connect(""));
+  // The third upgrade is answered 503 TOO_MANY_SESSIONS: the handshake fails.
+  CHECK_THROWS(stomp_test_client(port));
+  CHECK(srv.stats().refused_connections == 1);
+  // The others are untouched, and a place frees when one leaves.
+  CHECK(b.subscribe_sync("s", "/topic/x"));
+  a.reset();
+  CHECK(eventually([&] { return srv.stats().sessions == 1; }));
+  stomp_test_client c(port);
+  CHECK(c.connect(""));
+  srv.stop();
+}
