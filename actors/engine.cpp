@@ -525,14 +525,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     if (opts.remote) {
       workers = opts.remote->start(sys, why);
       if (workers.empty()) {
-        std::fprintf(stderr, "stompede: %s\n", why.c_str());
         opts.remote->finish();
         control_http.reset();
         if (sampler)
           sampler->stop();
         pool.stop();
         timeseries->close();
-        return exit_failed;
+        return stop_before_load(why);
       }
       // The director treats every worker as one supervisor of its slice: targets are split
       // evenly, worker k taking users k, k + N, k + 2N, ... (cluster/agent.hpp).

@@ -125,8 +125,10 @@ void collect(caf::stateful_actor<metrics_state>* self) {
     self->request(st.supervisors[i], sup_timeout, get_atom::value, stats_atom::value)
         .then(
             [self, i, sup_answered](const supervisor_stats& s) {
-              if (self->state.sup_final)
-                return; // the director's final counts replace these
+              if (self->state.sup_final) {
+                sup_answered(); // the director's final counts replace these
+                return;
+              }
               auto& c = self->state.sup_now[i];
               c.reconnect_attempts = s.attempts;
               c.reconnect_successes = s.successes;
@@ -225,10 +227,14 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     auto& sr = st.stages.back();
     const auto index = static_cast<std::size_t>(sr.index);
     const auto& open = st.config.open_stages;
+    // The interval that closes a stage is collected after the director set the next stage's
+    // targets: the stage's own is the one of the interval before.
+    const auto target =
+        st.next_stages.empty() ? d.gauges.target_users : st.total.gauges.target_users;
     if (open.empty() || (index < open.size() && open[index]))
-      sr.target_users = std::max(sr.target_users, d.gauges.target_users);
+      sr.target_users = std::max(sr.target_users, target);
     else if (st.phase == run_phase::ramp || st.phase == run_phase::steady)
-      sr.target_users = d.gauges.target_users; // a ramp down ends below where it started
+      sr.target_users = target; // a ramp down ends below where it started
   }
   st.total.counters += d.counters;
   st.total.histograms.merge(d.histograms);
@@ -327,10 +333,14 @@ void apply_phase(metrics_state& st, std::uint32_t stage, std::string name, run_p
 void finish_collection(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
   emit(self);
-  if (st.next_stage) {
-    auto next = std::move(*st.next_stage);
-    st.next_stage.reset();
+  if (!st.next_stages.empty()) {
+    auto next = std::move(st.next_stages.front());
+    st.next_stages.erase(st.next_stages.begin());
     apply_phase(st, next.stage, std::move(next.name), next.phase);
+    if (!st.next_stages.empty() && st.finishing.empty()) {
+      collect(self); // the next change closes this (short) stage's interval in turn
+      return;
+    }
   }
   if (!st.finishing.empty() && st.tick < st.final_tick) {
     collect(self); // the final collection must begin after the end
@@ -377,13 +387,18 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
       [=](io_delta& d, std::uint64_t tick) { absorb(self, d, tick); },
       [=](phase_atom, std::uint32_t stage, std::string& name, run_phase phase) {
         auto& st = self->state;
+        auto& pending = st.next_stages;
+        if (!pending.empty() && pending.back().stage == stage) {
+          pending.back().name = std::move(name); // a phase of a stage not switched to yet
+          pending.back().phase = phase;
+          return;
+        }
         const bool new_stage = st.interval.gauges.stage_index != static_cast<std::int32_t>(stage);
-        if (st.next_stage || (new_stage && !st.stages.empty() && !st.done)) {
+        if (!pending.empty() || (new_stage && !st.stages.empty() && !st.done)) {
           // The interval in progress belongs to the stage before: close it now (a collection
           // out of turn), and switch once it is emitted.
-          const bool collecting = st.next_stage.has_value();
-          st.next_stage = metrics_state::stage_change{stage, std::move(name), phase};
-          if (!collecting && st.finishing.empty())
+          pending.push_back(metrics_state::stage_change{stage, std::move(name), phase});
+          if (pending.size() == 1 && st.finishing.empty())
             collect(self);
           return;
         }

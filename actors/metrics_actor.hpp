@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -99,15 +98,15 @@ struct metrics_state {
   std::size_t sup_pending = 0;
   /// The director's phase as last applied.
   run_phase phase = run_phase::idle;
-  /// A change of stage announced while the interval in progress still belongs to the stage
-  /// before: it is applied once that interval is emitted, so per-stage figures and rows are
-  /// not shifted by up to one interval.
+  /// Changes of stage announced while the interval in progress still belongs to the stage
+  /// before: each is applied once the interval before it is emitted (one collection out of
+  /// turn per change), so per-stage figures and rows are not shifted by up to one interval.
   struct stage_change {
     std::uint32_t stage = 0;
     std::string name;
     run_phase phase = run_phase::idle;
   };
-  std::optional<stage_change> next_stage;
+  std::vector<stage_change> next_stages;
   metrics::load_snapshot interval;
   metrics::load_snapshot total;
   /// Latest cumulative restart counts per supervisor, and what was already counted.

@@ -12,6 +12,8 @@
 
 #include <array>
 #include <ctime>
+#include <utility>
+#include <vector>
 
 namespace stompede::server::detail {
 
@@ -668,10 +670,14 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     s["lastMessageAt"] = created;
     std::string tail = dump_lenient(s);
     tail[0] = ',';
-    core.rooms.for_each_member_unread(room, [&](std::uint64_t m, std::uint64_t unread) {
+    // Counted under the room's lock, published after it: a delivery may end a session (a
+    // slow consumer), whose ending takes the same lock to leave the room.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> unread_of;
+    core.rooms.for_each_member_unread(
+        room, [&](std::uint64_t m, std::uint64_t unread) { unread_of.emplace_back(m, unread); });
+    for (const auto& [m, unread] : unread_of)
       core.publish(user_summary_topic(m), message_id + "-s", "application/json",
                    head + std::to_string(unread) + tail, room);
-    });
   };
   const auto delay = core_.broadcast_delay(room, member_);
   if (delay > 0) {

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <vector>
 
 namespace stompede::server::detail {
 
@@ -243,18 +244,19 @@ void server_core::publish(const std::string& topic, const std::string& message_i
 
 /// Delivers what other threads (and this one) handed to `shard`, in order.
 void drain_inbox(io_shard& shard) {
+  // A local batch: should a delivery throw, nothing of it comes back to be delivered again.
+  std::vector<io_shard::delivery> batch;
   {
     std::lock_guard<std::mutex> lock(shard.inbox_mutex);
-    shard.draining.swap(shard.inbox);
+    batch.swap(shard.inbox);
     shard.inbox_posted = false;
   }
-  for (const auto& d : shard.draining) {
+  for (const auto& d : batch) {
     for (const auto& s : *d.subs) {
       if (s.shard == shard.index)
         s.session->deliver(d.frame, s.sub_id);
     }
   }
-  shard.draining.clear();
 }
 
 void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,

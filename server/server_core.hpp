@@ -75,9 +75,8 @@ struct io_shard {
     std::shared_ptr<const broadcast_frame> frame;
   };
   std::mutex inbox_mutex;
-  std::vector<delivery> inbox;    // guarded by inbox_mutex
-  bool inbox_posted = false;      // guarded by inbox_mutex
-  std::vector<delivery> draining; // this shard's thread only
+  std::vector<delivery> inbox; // guarded by inbox_mutex
+  bool inbox_posted = false;   // guarded by inbox_mutex
 };
 
 /// The shard whose thread is running (null off the IO threads).

@@ -14,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
@@ -212,7 +213,7 @@ private:
     }
     // Never complete inside the initiating function.
     boost::asio::post(stream_->get_executor(),
-                      [h = std::move(handler_), ec, n = written_]() mutable { h(ec, n); });
+                      boost::beast::bind_front_handler(std::move(handler_), ec, written_));
   }
 
   server_stream* stream_;
