@@ -335,6 +335,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     run.total_users = peak;
     run.scenario = sc.source.empty() ? "environment" : sc.source;
     run.tls_verify = sc.tls.verify;
+    run.reconnect = sc.reconnect.enabled;
     run.ended = "stopped early: " + what;
     auto verdicts = metrics::evaluate_all(checks, nothing.total, 0.0);
     write_reports(dir, nothing, run, sc.output.csv, verdicts);
@@ -478,6 +479,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.total_users = peak;
   run.scenario = sc.source.empty() ? "environment" : sc.source;
   run.tls_verify = sc.tls.verify;
+  run.reconnect = sc.reconnect.enabled;
   int code = exit_completed;
   bool failed_fast = false;
   bool workers_gone = false;

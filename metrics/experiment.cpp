@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <limits>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace stompede::metrics {

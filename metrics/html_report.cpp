@@ -152,9 +152,13 @@ std::string summary_table(const html_report_input& in) {
             ms(f.ws_connect_avg_ms) + " / " + ms(f.ws_connect_p95_ms));
   table_row(t, "stomp connect avg / p95",
             ms(f.stomp_connect_avg_ms) + " / " + ms(f.stomp_connect_p95_ms));
-  table_row(t, "reconnects tried / ok / given up",
-            std::to_string(f.connection_retries) + " / " + std::to_string(f.reconnect_successes) +
-                " / " + std::to_string(f.give_ups));
+  if (in.run.reconnect)
+    table_row(t, "reconnects tried / ok / given up",
+              std::to_string(f.connection_retries) + " / " + std::to_string(f.reconnect_successes) +
+                  " / " + std::to_string(f.give_ups));
+  else
+    table_row(t, "reconnect",
+              "off: " + std::to_string(f.give_ups) + " failed session(s) not restarted");
   if (const auto& c = in.total.counters; c.arrivals > 0) {
     table_row(t, "arrivals scheduled / started / dropped",
               std::to_string(c.arrivals) + " / " + std::to_string(c.arrivals_started) + " / " +

@@ -30,6 +30,9 @@ struct run_info {
   std::uint32_t workers = 0;
   /// Workers lost during the run, one line each (which, when, why).
   std::vector<std::string> lost_workers;
+  /// Whether `[reconnect] enabled` was on: without it a failed session is not restarted, and
+  /// the reports say so instead of calling it a reconnect given up.
+  bool reconnect = true;
   /// How the run ended: "completed", "interrupted by SIGINT" / "SIGTERM", "aborted: threshold
   /// ... failed", "stopped early: ...".
   std::string ended = "completed";

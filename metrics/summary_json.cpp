@@ -289,9 +289,12 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
        std::to_string(f.late_sends) + " / " + ms(f.send_lateness_p99_ms));
   line("websocket connect avg / p95", ms(f.ws_connect_avg_ms) + " / " + ms(f.ws_connect_p95_ms));
   line("stomp connect avg / p95", ms(f.stomp_connect_avg_ms) + " / " + ms(f.stomp_connect_p95_ms));
-  line("reconnects tried / ok / given up", std::to_string(f.connection_retries) + " / " +
-                                               std::to_string(f.reconnect_successes) + " / " +
-                                               std::to_string(f.give_ups));
+  if (run.reconnect)
+    line("reconnects tried / ok / given up", std::to_string(f.connection_retries) + " / " +
+                                                 std::to_string(f.reconnect_successes) + " / " +
+                                                 std::to_string(f.give_ups));
+  else
+    line("reconnect", "off: " + std::to_string(f.give_ups) + " failed session(s) not restarted");
   if (const auto& c = total.counters; c.arrivals > 0) {
     line("arrivals scheduled / started / dropped", std::to_string(c.arrivals) + " / " +
                                                        std::to_string(c.arrivals_started) + " / " +

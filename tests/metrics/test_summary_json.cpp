@@ -92,3 +92,24 @@ TEST_CASE("reports stamp verify = false as a warning and keep the TLS failure re
   CHECK(table.find(std::string("WARNING: ") + tls_verify_off_warning) != std::string::npos);
   CHECK(table.find("certificate has expired") != std::string::npos);
 }
+
+TEST_CASE("reports name the end of the run, the server's ERROR, and reconnect off as such") {
+  auto run = test::sample_run();
+  auto doc = nlohmann::json::parse(summary_json_text(test::sample_total(), run));
+  CHECK(doc["run"]["ended"] == "completed");
+  CHECK(doc["run"]["server_error"] == "");
+  auto table = format_summary_table(test::sample_total(), run);
+  CHECK(table.find("reconnects tried / ok / given up") != std::string::npos);
+  CHECK(table.find("last server ERROR") == std::string::npos);
+
+  run.ended = "interrupted by SIGINT";
+  run.server_error = "UNAUTHORIZED_ROOM_MEMBER";
+  run.reconnect = false;
+  doc = nlohmann::json::parse(summary_json_text(test::sample_total(), run));
+  CHECK(doc["run"]["ended"] == "interrupted by SIGINT");
+  CHECK(doc["run"]["server_error"] == "UNAUTHORIZED_ROOM_MEMBER");
+  table = format_summary_table(test::sample_total(), run);
+  CHECK(table.find("reconnects tried") == std::string::npos);
+  CHECK(table.find("failed session(s) not restarted") != std::string::npos);
+  CHECK(table.find("UNAUTHORIZED_ROOM_MEMBER") != std::string::npos);
+}
