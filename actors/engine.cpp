@@ -125,6 +125,16 @@ failing_threshold(const std::vector<metrics::threshold>& checks, const metrics_r
   return std::nullopt;
 }
 
+/// What every report says about the run before anything is measured.
+metrics::run_info make_run_info(const config::scenario& sc, std::uint32_t peak) {
+  metrics::run_info run;
+  run.total_users = peak;
+  run.scenario = sc.source.empty() ? "environment" : sc.source;
+  run.tls_verify = sc.tls.verify;
+  run.reconnect = sc.reconnect.enabled;
+  return run;
+}
+
 void write_reports(const std::string& dir, const metrics_result& r, const metrics::run_info& run,
                    bool csv, const std::vector<metrics::threshold_result>& thresholds) {
   if (csv) {
@@ -331,11 +341,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     const auto what = config::scrub_secrets(failure, sc);
     std::fprintf(stderr, "stompede: %s\n", what.c_str());
     metrics_result nothing;
-    metrics::run_info run;
-    run.total_users = peak;
-    run.scenario = sc.source.empty() ? "environment" : sc.source;
-    run.tls_verify = sc.tls.verify;
-    run.reconnect = sc.reconnect.enabled;
+    auto run = make_run_info(sc, peak);
     run.ended = "stopped early: " + what;
     auto verdicts = metrics::evaluate_all(checks, nothing.total, 0.0);
     write_reports(dir, nothing, run, sc.output.csv, verdicts);
@@ -475,11 +481,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::fprintf(stderr, "stompede: WARNING: %s\n", metrics::tls_verify_off_warning);
 
   metrics_result result;
-  metrics::run_info run;
-  run.total_users = peak;
-  run.scenario = sc.source.empty() ? "environment" : sc.source;
-  run.tls_verify = sc.tls.verify;
-  run.reconnect = sc.reconnect.enabled;
+  auto run = make_run_info(sc, peak);
   int code = exit_completed;
   bool failed_fast = false;
   bool workers_gone = false;
