@@ -247,6 +247,9 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
   // An ERROR frame says why in its message: bad credentials, wrong room, unknown destination.
   if (type == metrics::error_type::stomp_error_frame && !server_error.empty())
     why += ": the server said \"" + server_error + "\"";
+  // A refused upgrade says how: 404 (wrong path) or 401/403 (token).
+  if (type == metrics::error_type::upgrade_rejected && !server_error.empty())
+    why += ": " + server_error;
   return why + ")";
 }
 
@@ -296,32 +299,6 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   auto checks = parse_thresholds(sc);
   bool aborted = false;
   std::string abort_note;
-  // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
-  auto fd_limit = raise_nofile_limit();
-  std::uint64_t reserve = 64;
-  // With workers, the users' own descriptors are theirs; this process holds the server's.
-  std::uint64_t client_fds = opts.remote ? 0 : peak;
-  std::uint64_t fds_needed = client_fds + reserve + (opts.embedded_server_in_process ? peak : 0);
-  if (fds_needed > fd_limit) {
-    std::fprintf(stderr,
-                 "stompede: the plan needs %llu open files (%u users%s + %llu reserve) but "
-                 "this process may open %llu; run fewer users per process (--workers)\n",
-                 static_cast<unsigned long long>(fds_needed), peak,
-                 opts.remote                       ? " on the in-process server"
-                 : opts.embedded_server_in_process ? " x2 for the in-process server"
-                                                   : "",
-                 static_cast<unsigned long long>(reserve),
-                 static_cast<unsigned long long>(fd_limit));
-    return exit_failed;
-  }
-  auto sources = std::max<std::size_t>(1, sc.target.source_addresses.size());
-  if (!opts.remote && peak > ephemeral_ports() * sources) {
-    std::fprintf(stderr,
-                 "stompede: %u users need more ephemeral ports than %zu source address(es) "
-                 "give (%llu each); add [target] source_addresses\n",
-                 peak, sources, static_cast<unsigned long long>(ephemeral_ports()));
-    return exit_failed;
-  }
   // Output directory, and the scenario as run (secrets redacted) first of all.
   auto dir = expand_timestamp(opts.out_dir.empty() ? sc.output.dir : opts.out_dir);
   std::error_code fec;
@@ -336,11 +313,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   }
   // A failure before the load (a listener that cannot bind, logins, the fault proxy) still
   // leaves reports: the same files as a run, with nothing measured and the reason in them.
+  std::size_t failed_logins = 0;
   auto stop_before_load = [&](const std::string& failure) {
     // The reason may quote a server's answer, which may echo a credential.
     const auto what = config::scrub_secrets(failure, sc);
     std::fprintf(stderr, "stompede: %s\n", what.c_str());
     metrics_result nothing;
+    nothing.total.counters.add_error(metrics::error_type::login_failed, failed_logins);
     auto run = make_run_info(sc, peak);
     run.ended = "stopped early: " + what;
     auto verdicts = metrics::evaluate_all(checks, nothing.total, 0.0);
@@ -362,8 +341,45 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       std::printf("reports: %s/ (stopped before the load)\n", dir.c_str());
     return exit_failed;
   };
+  // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
+  auto fd_limit = raise_nofile_limit();
+  std::uint64_t reserve = 64;
+  // With workers, the users' own descriptors are theirs; this process holds the server's.
+  std::uint64_t client_fds = opts.remote ? 0 : peak;
+  std::uint64_t fds_needed = client_fds + reserve + (opts.embedded_server_in_process ? peak : 0);
+  if (fds_needed > fd_limit) {
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "the plan needs %llu open files (%u users%s + %llu reserve) but this process "
+                  "may open %llu; %s",
+                  static_cast<unsigned long long>(fds_needed), peak,
+                  opts.remote                       ? " on the in-process server"
+                  : opts.embedded_server_in_process ? " x2 for the in-process server"
+                                                    : "",
+                  static_cast<unsigned long long>(reserve),
+                  static_cast<unsigned long long>(fd_limit),
+                  opts.embedded_server_in_process
+                      ? "run fewer users, or the server apart (stompede serve) with the users "
+                        "in worker processes (--workers, docs/workers.md)"
+                      : "run fewer users per process (--workers)");
+    return stop_before_load(line);
+  }
+  auto sources = std::max<std::size_t>(1, sc.target.source_addresses.size());
+  if (!opts.remote && peak > ephemeral_ports() * sources) {
+    return stop_before_load(std::to_string(peak) + " users need more ephemeral ports than " +
+                            std::to_string(sources) + " source address(es) give (" +
+                            std::to_string(ephemeral_ports()) +
+                            " each); add [target] source_addresses");
+  }
   // With workers, this process runs no users: one idle IO thread keeps the metrics path uniform.
-  io_pool pool(opts.remote ? 1 : sc.run.io_threads);
+  // A process or container out of threads fails here with the reports, not with an abort.
+  std::optional<io_pool> pool_storage;
+  try {
+    pool_storage.emplace(opts.remote ? 1 : sc.run.io_threads);
+  } catch (const std::system_error& e) {
+    return stop_before_load(std::string("cannot start the IO threads: ") + e.what());
+  }
+  io_pool& pool = *pool_storage;
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
@@ -437,8 +453,14 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::int64_t created_room = 0;
   // With workers, each worker makes and logs in the identities of its own slice.
   auto ids = opts.remote ? std::vector<user_identity>{} : make_identities(sc, peak);
-  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why))
+  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why, &failed_logins))
     return stop_before_load(why);
+  // Users whose login failed go on without a token; their logins count as errors, through IO
+  // thread 0's aggregate like every other error (it is read on that thread).
+  if (failed_logins > 0)
+    pool.post(0, [agg = &aggregates[0], n = failed_logins] {
+      agg->counters.add_error(metrics::error_type::login_failed, n);
+    });
   if (sc.rooms.mode == config::rooms_mode::create)
     for (auto& id : ids)
       id.room = created_room;
@@ -470,9 +492,12 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (!opts.quiet) {
     std::printf("stompede: %u users at %s, results in %s", peak, sc.target.url.c_str(),
                 dir.c_str());
-    if (exporter)
-      std::printf(", metrics on http://%s/metrics",
-                  metrics::normalize_listen_address(sc.output.prometheus).c_str());
+    if (exporter) {
+      // The port as bound: "0" asks for a free one.
+      auto listen = metrics::normalize_listen_address(sc.output.prometheus);
+      std::printf(", metrics on http://%s:%u/metrics", listen.substr(0, listen.rfind(':')).c_str(),
+                  static_cast<unsigned>(exporter->port()));
+    }
     std::printf("\n");
     std::fflush(stdout);
   }

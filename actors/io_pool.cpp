@@ -24,11 +24,18 @@ io_pool::io_pool(std::size_t threads) {
     guards->emplace_back(contexts_.back()->get_executor());
   }
   guards_ = guards;
-  for (std::size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, i] {
-      current_io_index = i;
-      contexts_[i]->run();
-    });
+  try {
+    for (std::size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, i] {
+        current_io_index = i;
+        contexts_[i]->run();
+      });
+    }
+  } catch (...) {
+    // Out of threads (RLIMIT_NPROC, a container's pids limit): join the ones that started,
+    // then let the caller report it.
+    stop();
+    throw;
   }
 }
 

@@ -1,6 +1,7 @@
 #include "actors/login.hpp"
 
 #include "actors/io_pool.hpp"
+#include "config/validate.hpp"
 #include "protocol/http_client.hpp"
 
 #include <nlohmann/json.hpp>
@@ -19,11 +20,7 @@ namespace {
 using json = nlohmann::json;
 
 std::string email_of(const std::string& pattern, std::int64_t member_id) {
-  if (pattern.find('%') == std::string::npos)
-    return pattern;
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), pattern.c_str(), static_cast<long long>(member_id));
-  return buf;
+  return config::render_email(pattern, member_id);
 }
 
 net::tls_options tls_of(const config::scenario& sc) {
@@ -238,7 +235,7 @@ std::optional<std::int64_t> jwt_expiry(std::string_view token) {
 }
 
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
-                   std::int64_t& created_room, std::string& why) {
+                   std::int64_t& created_room, std::string& why, std::size_t* failed_logins) {
   if (sc.auth.mode == config::auth_mode::login && !ids.empty()) {
     auto ls = make_login_settings(sc);
     if (!ls) {
@@ -265,6 +262,8 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
         },
         // Everything failed so far over a full window: the target refuses us; stop asking.
         [&] { return ok == 0 && failed >= concurrency; });
+    if (failed_logins)
+      *failed_logins = failed;
     if (ok == 0) {
       why = "login failed at " + login_url.to_string() + " (" + first_failure + ")";
       return false;
@@ -272,7 +271,7 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
     if (failed > 0)
       std::fprintf(stderr,
                    "stompede: warning: %zu of %zu logins failed (first: %s); those users "
-                   "connect without a token\n",
+                   "connect without a token (counted as login_failed errors)\n",
                    failed, ids.size(), first_failure.c_str());
   }
   if (sc.rooms.mode == config::rooms_mode::create) {

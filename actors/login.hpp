@@ -49,8 +49,10 @@ bool parse_room_response(const std::error_code& ec, const net::http_response& r,
 
 /// Fills in tokens (auth mode login) and creates the room (rooms mode create). False with a
 /// one-line `why` when it cannot: a target that refuses every login is a failed run, not a
-/// run that retries forever.
+/// run that retries forever. `failed_logins`, when given, receives the number of logins that
+/// failed (those users go on without a token; the run counts them as `login_failed` errors).
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
-                   std::int64_t& created_room, std::string& why);
+                   std::int64_t& created_room, std::string& why,
+                   std::size_t* failed_logins = nullptr);
 
 } // namespace stompede

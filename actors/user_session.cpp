@@ -261,6 +261,14 @@ public:
     arm_deadline(settings_->stomp_connect_timeout, net::transport_errc::handshake_timeout);
   }
 
+  void on_upgrade_declined(unsigned status, std::string_view reason) override {
+    // A 404 (wrong path) and a 401 (no or bad token) look alike as upgrade_rejected: the
+    // status tells them apart in the reports and the nothing-connects line.
+    agg_.server_error = "WebSocket upgrade answered HTTP " + std::to_string(status);
+    if (!reason.empty())
+      agg_.server_error.append(" ").append(reason.substr(0, 64));
+  }
+
   void on_tls_failure(std::string_view reason) override {
     // Kept for the one-line diagnosis and the reports; the error itself is counted on close.
     agg_.tls_failure.assign(reason);

@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -88,12 +90,27 @@ int cmd_check(const std::string& path, const std::vector<std::string>& overrides
   return 0;
 }
 
+/// More worker processes than this would be a typo: 64 × 19,500 users is past any one machine.
+constexpr std::uint32_t max_workers = 64;
+
+std::uint32_t peak_of(const config::scenario& sc) {
+  std::uint32_t peak = 0;
+  for (auto& st : sc.stages)
+    peak = std::max(peak, st.users);
+  return peak;
+}
+
 int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
             const std::string& out_dir, bool quiet, std::uint32_t workers,
             const std::string& agents, const std::string& targets) {
   auto sc = load(path, overrides);
   if (!sc)
     return exit_bad_input;
+  if (workers > max_workers || (workers > 0 && workers > peak_of(*sc))) {
+    std::fprintf(stderr, "--workers: %u worker processes for %u users; at most %u, and no more "
+                 "than the users\n", workers, peak_of(*sc), max_workers);
+    return exit_bad_input;
+  }
   if (path.empty()) {
     // The seed's way: settings from the environment, printed before the run.
     std::fputs("# effective settings (from environment and .env)\n", stdout);
@@ -109,9 +126,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   if (sc->target.embedded) {
     server::server_config scfg;
     scfg.listen = "127.0.0.1:0";
-    std::uint32_t peak = 0;
-    for (auto& st : sc->stages)
-      peak = std::max(peak, st.users);
+    const auto peak = peak_of(*sc);
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
     scfg.room_size = sc->rooms.members_per_room;
     // The seed's placement counts from the scenario's first member id.
@@ -211,6 +226,22 @@ int cmd_serve(const serve_flags& f) {
   return server::run_serve(cfg);
 }
 
+/// std::terminate's handler: the reason on one line, exit 1. Threads that cannot be created
+/// inside a library (CAF's scheduler) end up here.
+[[noreturn]] void terminate_in_one_line() {
+  const char* what = "an unexpected error";
+  try {
+    if (auto e = std::current_exception())
+      std::rethrow_exception(e);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "stompede: cannot go on: %s\n", what);
+  std::fflush(nullptr);
+  std::_Exit(exit_failed);
+}
+
 } // namespace
 
 // The whole command line as a library function (app/cli.hpp), so that a program that registers
@@ -284,15 +315,23 @@ int stompede::cli_main(int argc, char** argv) {
     auto code = app.exit(e);
     return code == 0 ? 0 : exit_bad_input;
   }
-  if (*run)
-    return cmd_run(scenario_path, overrides, out_dir, quiet, workers, agents, targets);
-  if (*agent)
-    return cluster::run_agent(ao);
-  if (*check)
-    return cmd_check(check_path, check_overrides);
-  if (*serve)
-    return cmd_serve(sf);
-  if (*prox)
-    return proxy::run_proxy(pf);
+  // Whatever escapes (a thread the system will not give, memory) ends the process with one
+  // line and exit 1, not an abort with a core.
+  std::set_terminate(terminate_in_one_line);
+  try {
+    if (*run)
+      return cmd_run(scenario_path, overrides, out_dir, quiet, workers, agents, targets);
+    if (*agent)
+      return cluster::run_agent(ao);
+    if (*check)
+      return cmd_check(check_path, check_overrides);
+    if (*serve)
+      return cmd_serve(sf);
+    if (*prox)
+      return proxy::run_proxy(pf);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stompede: %s\n", e.what());
+    return exit_failed;
+  }
   return exit_bad_input;
 }

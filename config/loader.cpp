@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <fstream>
 
@@ -156,6 +157,10 @@ void apply_override(toml::table& root, const std::string& key, const std::string
       std::string digits = name.substr(lb + 1, name.size() - lb - 2);
       if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
         fail(key, "expected a number between \"[\" and \"]\"");
+        return;
+      }
+      if (digits.size() > 9) {
+        fail(key, "the index " + digits + " is too large");
         return;
       }
       index = std::stol(digits);
@@ -451,7 +456,11 @@ private:
       type_error(path, *n0, "a number");
       return;
     }
-    if (v < 0 || v != v) {
+    if (!std::isfinite(v)) {
+      error(path, n0->source(), "expected a finite number");
+      return;
+    }
+    if (v < 0) {
       error(path, n0->source(), "must not be negative");
       return;
     }
@@ -1522,7 +1531,9 @@ std::string toml_string(const std::string& v) {
 /// Integers stay bare (so the reader types them); anything else becomes a string that the
 /// reader then rejects with the variable's name.
 std::string int_text(const std::string& v) {
-  return all_digits(v) ? v : toml_string(v);
+  // "-1" stays a number, so that the key's own check says what is wrong with it.
+  const bool negative = v.size() > 1 && v[0] == '-' && all_digits(v.substr(1));
+  return all_digits(v) || negative ? v : toml_string(v);
 }
 
 std::string ms_text(const std::string& v) {
@@ -1562,10 +1573,23 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
           break;
         }
       }
-      if (auto slash = hostport.find('/'); slash != std::string::npos)
+      // A scheme the loop above did not know is still in front.
+      const bool unknown_scheme = hostport.find("://") != std::string::npos;
+      // A path, when given, is the WebSocket endpoint's; the seed's is /ws-stomp.
+      std::string path = "/ws-stomp";
+      if (auto slash = hostport.find('/'); slash != std::string::npos) {
+        if (slash + 1 < hostport.size())
+          path = hostport.substr(slash);
         hostport = hostport.substr(0, slash);
-      put("SERVER_URL", "target.url", toml_string(ws + "://" + hostport + "/ws-stomp"));
-      put("SERVER_URL", "target.http_url", toml_string(http + "://" + hostport));
+      }
+      if (unknown_scheme) {
+        problems.push_back({"env SERVER_URL", 0, 0, "",
+                            "expected host:port or a ws://, wss://, http:// or https:// URL, got " +
+                                quoted(*v)});
+      } else {
+        put("SERVER_URL", "target.url", toml_string(ws + "://" + hostport + path));
+        put("SERVER_URL", "target.http_url", toml_string(http + "://" + hostport));
+      }
     }
     if (auto* v = get("TOKEN")) {
       put("TOKEN", "auth.mode", "\"token\"");
@@ -1602,9 +1626,11 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
     toml::table root =
         toml::parse(std::string_view{seed_scenario}, std::string_view{"seed defaults"});
     if (auto* v = get("MAX_USERS")) {
-      if (!all_digits(*v) || v->size() > 9) {
-        problems.push_back({"env MAX_USERS", 0, 0, "MAX_USERS",
+      if (!all_digits(*v)) {
+        problems.push_back({"env MAX_USERS", 0, 0, "",
                             "expected a non-negative integer, got " + quoted(*v)});
+      } else if (v->size() > 9) {
+        problems.push_back({"env MAX_USERS", 0, 0, "", "too large: " + quoted(*v)});
       } else {
         const std::int64_t cap = std::stoll(*v);
         auto* stages = root.get_as<toml::array>("stage");

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 
@@ -34,6 +35,7 @@ bool split_url(const std::string& text, url_parts& out, std::string& why) {
     return false;
   }
   std::string port_text;
+  bool port_given = false;
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
     if (close == std::string::npos) {
@@ -47,18 +49,21 @@ bool split_url(const std::string& text, url_parts& out, std::string& why) {
         return false;
       }
       port_text = authority.substr(close + 2);
+      port_given = true;
     }
   } else {
     auto colon = authority.rfind(':');
     out.host = authority.substr(0, colon);
-    if (colon != std::string::npos)
+    if (colon != std::string::npos) {
       port_text = authority.substr(colon + 1);
+      port_given = true;
+    }
   }
   if (out.host.empty()) {
     why = "the URL has no host";
     return false;
   }
-  if (!port_text.empty() || authority.find(':') != std::string::npos) {
+  if (port_given) {
     if (port_text.empty() || port_text.size() > 5 ||
         port_text.find_first_not_of("0123456789") != std::string::npos ||
         std::stoi(port_text) == 0 || std::stoi(port_text) > 65535) {
@@ -71,7 +76,12 @@ bool split_url(const std::string& text, url_parts& out, std::string& why) {
 }
 
 /// Loopback or private (RFC 1918, IPv6 unique local) address, or "localhost".
-bool is_local_host(const std::string& host) {
+bool is_local_host(std::string host) {
+  // Host names are case-insensitive, and "localhost." is the same name written absolute.
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (!host.empty() && host.back() == '.')
+    host.pop_back();
   if (host == "localhost" ||
       (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
     return true;
@@ -116,8 +126,13 @@ bool valid_email_pattern(const std::string& p, std::string& why) {
     std::size_t j = i + 1;
     while (j < p.size() && (p[j] == '0' || p[j] == '-' || p[j] == ' ' || p[j] == '+'))
       ++j;
+    const auto width_at = j;
     while (j < p.size() && p[j] >= '0' && p[j] <= '9')
       ++j;
+    if (j - width_at > 2) {
+      why = "the field width of " + p.substr(i, j - i + 1) + " is too large (at most 99)";
+      return false;
+    }
     if (j >= p.size() || (p[j] != 'd' && p[j] != 'i' && p[j] != 'u')) {
       why = "expected at most one integer conversion such as %d or %05d (write %% for a "
             "literal %)";
@@ -263,8 +278,41 @@ void check_target(const scenario& s, checker& c) {
              "expected an IPv4 or IPv6 address, got \"" + t.source_addresses[i] + "\"");
 }
 
+/// The embedded server's accounts are user<id>@test.com (any zero padding): a pattern that
+/// renders anything else for the scenario's members cannot log in there.
+bool embedded_email(const std::string& pattern, std::int64_t first_id, std::string& why) {
+  auto e = render_email(pattern, first_id);
+  const std::string prefix = "user", suffix = "@test.com";
+  bool ok = e.size() > prefix.size() + suffix.size() && e.compare(0, 4, prefix) == 0 &&
+            e.compare(e.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (ok) {
+    auto digits = e.substr(4, e.size() - 4 - suffix.size());
+    ok = digits.find_first_not_of("0123456789") == std::string::npos && digits.size() <= 18 &&
+         std::stoll(digits) == first_id;
+  }
+  if (!ok)
+    why = "the embedded server's accounts are user<member id>@test.com (\"user%05d@test.com\"), "
+          "but this pattern gives \"" + e + "\" for member " + std::to_string(first_id);
+  return ok;
+}
+
 void check_auth(const scenario& s, checker& c) {
   const auto& a = s.auth;
+  std::uint32_t peak = 0;
+  for (const auto& st : s.stages)
+    peak = std::max(peak, st.users);
+  // Member ids travel as JSON numbers: keep them where every JSON parser is exact.
+  constexpr std::int64_t max_id = (std::int64_t{1} << 53) - 1;
+  bool ids_ok = false;
+  if (a.start_id < 0)
+    c.fail("auth.start_id", "expected a member id of 0 or more, got " + std::to_string(a.start_id));
+  else if (a.start_id > max_id - peak)
+    c.fail("auth.start_id", "start_id + users must stay below 2^53 (9007199254740991), got " +
+                                std::to_string(a.start_id) + " + " + std::to_string(peak));
+  else if (s.target.embedded && a.start_id == 0)
+    c.fail("auth.start_id", "the embedded server's member ids start at 1");
+  else
+    ids_ok = true;
   if (a.mode == auth_mode::token && a.token.empty())
     c.fail("auth.token", "required when auth.mode = \"token\"");
   if (a.mode == auth_mode::login) {
@@ -274,6 +322,8 @@ void check_auth(const scenario& s, checker& c) {
     if (a.email.empty())
       c.fail("auth.email", "required when auth.mode = \"login\"");
     else if (!valid_email_pattern(a.email, why))
+      c.fail("auth.email", why);
+    else if (s.target.embedded && ids_ok && !embedded_email(a.email, a.start_id, why))
       c.fail("auth.email", why);
     if (a.concurrency == 0)
       c.fail("auth.concurrency", "expected at least 1");
@@ -467,7 +517,13 @@ void check_output(const scenario& s, checker& c) {
   if (!o.prometheus.empty()) {
     url_parts u;
     std::string why;
-    if (!split_url("http://" + o.prometheus, u, why) || u.port == 0)
+    // A bare port means 127.0.0.1; port 0 picks a free port (printed at the start of the run).
+    std::string probe = o.prometheus;
+    if (probe.find_first_not_of("0123456789") == std::string::npos)
+      probe = "127.0.0.1:" + probe;
+    if (probe.size() > 2 && probe.compare(probe.size() - 2, 2, ":0") == 0)
+      probe.back() = '1';
+    if (!split_url("http://" + probe, u, why) || u.port == 0)
       c.fail("output.prometheus", "expected \"HOST:PORT\" such as \"127.0.0.1:2112\", or \"\" "
                                   "to disable, got \"" +
                                       o.prometheus + "\"");
@@ -587,6 +643,24 @@ void check_experiment(const scenario& s, checker& c) {
           c.fail(p + "." + key, "\"server.restart\" takes the whole server down; it has no "
                                 "cohort (server.close_sessions with a cohort cuts some users)");
     }
+    // A cohort of rooms no user is in would select nobody, silently.
+    if (s.rooms.mode != rooms_mode::create)
+      for (std::size_t k = 0; k < f.rooms.size(); ++k) {
+        std::uint32_t peak = 0;
+        for (const auto& st : s.stages)
+          peak = std::max(peak, st.users);
+        const auto per = std::max<std::uint32_t>(1, s.rooms.members_per_room);
+        const std::int64_t last = (static_cast<std::int64_t>(peak) + per - 1) / per;
+        const auto room = f.rooms[k];
+        if (s.rooms.mode == rooms_mode::existing ? room != s.rooms.room_id
+                                                 : room < 1 || room > last)
+          c.fail(p + ".rooms[" + std::to_string(k) + "]",
+                 "no user is in room " + std::to_string(room) + " (" +
+                     (s.rooms.mode == rooms_mode::existing
+                          ? "every user is in room " + std::to_string(s.rooms.room_id)
+                          : "the users are in rooms 1 to " + std::to_string(last)) +
+                     ")");
+      }
     if (!f.behaviour.empty()) {
       bool found = false;
       for (auto& b : s.behaviours)
@@ -631,6 +705,31 @@ void check_experiment(const scenario& s, checker& c) {
 }
 
 } // namespace
+
+/// The e-mail of member `id` under `pattern` (at most one %d-like conversion, 64-bit).
+std::string render_email(const std::string& pattern, std::int64_t id) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') {
+      out += pattern[i];
+      continue;
+    }
+    if (i + 1 < pattern.size() && pattern[i + 1] == '%') {
+      out += '%';
+      ++i;
+      continue;
+    }
+    auto j = pattern.find_first_of("diu", i);
+    if (j == std::string::npos)
+      return out;
+    auto spec = pattern.substr(i, j - i) + "lld";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, spec.c_str(), static_cast<long long>(id));
+    out += buf;
+    i = j;
+  }
+  return out;
+}
 
 std::vector<diagnostic> validate(const scenario& s) {
   checker c{s};

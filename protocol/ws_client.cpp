@@ -374,14 +374,24 @@ private:
     ws_.text(true);
     ws_.control_callback(
         [this](websocket::frame_type, beast::string_view) { last_rx_ = clock_type::now(); });
+    // The server's answer is kept for the handshake only: a refusal is reported with its status.
+    upgrade_response_ = std::make_unique<websocket::response_type>();
     ws_.async_handshake(
-        opts_.target.host_header(), opts_.target.target,
+        *upgrade_response_, opts_.target.host_header(), opts_.target.target,
         [self = this->shared_from_this()](beast::error_code ec) { self->on_ws_handshake(ec); });
   }
 
   void on_ws_handshake(beast::error_code ec) {
+    auto response = std::move(upgrade_response_);
     if (state_ != state::handshaking)
       return;
+    if (ec == websocket::error::upgrade_declined && response && handler_) {
+      const auto reason = response->reason();
+      handler_->on_upgrade_declined(static_cast<unsigned>(response->result_int()),
+                                    std::string_view(reason.data(), reason.size()));
+      if (state_ != state::handshaking)
+        return;
+    }
     if (ec)
       return fail(ec, step::ws_handshake);
     state_ = state::open;
@@ -648,6 +658,8 @@ private:
   timer_type timer_;
   std::unique_ptr<asio::ip::basic_resolver<asio::ip::tcp, executor_type>> resolver_;
   beast::flat_buffer buffer_;
+  /// The upgrade's answer, during the handshake only.
+  std::unique_ptr<websocket::response_type> upgrade_response_;
   std::vector<std::string> queue_;
   std::string in_flight_;
   std::size_t head_ = 0;

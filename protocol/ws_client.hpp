@@ -72,6 +72,13 @@ public:
     (void)code;
     (void)reason;
   }
+  /// The server answered the WebSocket upgrade with something else than 101 (the connection
+  /// then ends with upgrade_rejected): its HTTP status and reason phrase. `reason` is valid
+  /// during the call only.
+  virtual void on_upgrade_declined(unsigned status, std::string_view reason) {
+    (void)status;
+    (void)reason;
+  }
   /// TLS failed (the connection then ends with tls_error): OpenSSL's reason, such as the
   /// certificate verification error ("certificate has expired", "hostname mismatch") or the
   /// peer's alert. Called just before on_closed; `reason` is valid during the call only.

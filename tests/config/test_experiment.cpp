@@ -60,6 +60,9 @@ duration = "5s"
 fraction = 0.5
 rooms = [1, 2]
 stage = "steady"
+
+[rooms]
+members_per_room = 10
 )");
   INFO(all(r));
   REQUIRE(r.ok());
@@ -131,7 +134,7 @@ rooms = [1]
 kind = "server.restart"
 at = "40s"
 duration = "2s"
-rooms = [2]
+rooms = [1]
 )");
   REQUIRE_FALSE(r.ok());
   // Proxy faults take a cohort (their users get a proxy lane); the restart has none.

@@ -294,3 +294,21 @@ TEST_CASE("credential-like headers print masked; a server's echo of a secret is 
   CHECK(scrub_secrets("token tok-12345 refused", sc) == "token *** refused");
   CHECK(scrub_secrets("Bearer tok-12345", sc) == "***");
 }
+
+TEST_CASE("numbers must be finite", "[config][loader]") {
+  for (const char* v : {"nan", "inf", "-inf"}) {
+    auto r = load(minimal + "[reconnect]\nmultiplier = " + v + "\n");
+    INFO(v);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(all(r), Catch::Contains("t.toml:11:") &&
+                           Catch::Contains("reconnect.multiplier: expected a finite number"));
+  }
+}
+
+TEST_CASE("an override's index past 64 bits is refused in one line", "[config][loader]") {
+  auto r = load(minimal, {"stage[99999999999999999999].users=3"});
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 1);
+  CHECK_THAT(all(r), Catch::Contains("--set") && Catch::Contains("too large") &&
+                         !Catch::Contains("stol"));
+}

@@ -107,6 +107,21 @@ TEST_CASE("bad seed variables name the variable", "[config][seed]") {
   CHECK_THAT(text, Catch::Contains("env MAX_USERS"));
 }
 
+TEST_CASE("seed variables: negative numbers, sizes, schemes and paths", "[config][seed]") {
+  auto text = all(load_from_env({{"PASSWORD", "pw"}, {"MAX_RECONNECT_ATTEMPTS", "-1"}}, {}, ""));
+  CHECK_THAT(text, Catch::Contains("reconnect.max_attempts"));
+  CHECK_THAT(text, !Catch::Contains("got a string"));
+  text = all(load_from_env({{"PASSWORD", "pw"}, {"MAX_USERS", "99999999999"}}, {}, ""));
+  CHECK_THAT(text, Catch::Contains("env MAX_USERS: too large"));
+  text = all(load_from_env({{"PASSWORD", "pw"}, {"SERVER_URL", "ftp://127.0.0.1:1"}}, {}, ""));
+  CHECK_THAT(text, Catch::Contains("env SERVER_URL: expected host:port or a ws://"));
+  auto r = load_from_env({{"PASSWORD", "pw"}, {"SERVER_URL", "127.0.0.1:1/chat"}}, {}, "");
+  INFO(all(r));
+  REQUIRE(r.ok());
+  CHECK(r.value->target.url == "ws://127.0.0.1:1/chat");
+  CHECK(r.value->target.http_url == "http://127.0.0.1:1");
+}
+
 TEST_CASE("a .env file feeds the seed variables and the real environment wins", "[config][seed]") {
   {
     std::ofstream f{"test_config_seed.env"};

@@ -141,3 +141,91 @@ TEST_CASE("the embedded server's certificate and key go together, with embedded 
   s.target.embedded_key_file = "/nonexistent/server.key";
   CHECK(has(validate(s), "target.embedded_key_file"));
 }
+
+TEST_CASE("an IPv6 literal without a port takes the scheme's port", "[config][validate]") {
+  auto s = runnable();
+  s.target.url = "ws://[::1]/ws-stomp";
+  s.target.http_url = "http://[::1]";
+  CHECK(validate(s).empty());
+  s.target.url = "ws://[::1]:/ws-stomp";
+  CHECK(has(validate(s), "target.url"));
+}
+
+TEST_CASE("loopback host names are case-insensitive and may end with a dot", "[config][validate]") {
+  auto s = runnable();
+  for (const char* host : {"LOCALHOST", "localhost.", "LocalHost"}) {
+    s.target.url = std::string{"ws://"} + host + ":8080/ws-stomp";
+    INFO(host);
+    CHECK(validate(s).empty());
+  }
+  s.target.url = "ws://localhost.example.com:8080/ws-stomp";
+  CHECK(has(validate(s), "target.url"));
+}
+
+TEST_CASE("member ids stay in range", "[config][validate]") {
+  auto s = runnable();
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
+  s.auth.start_id = (std::int64_t{1} << 53) - 5;
+  CHECK(has(validate(s), "auth.start_id"));
+  s.auth.start_id = -1;
+  CHECK(has(validate(s), "auth.start_id"));
+  s.auth.start_id = 2147483647; // past 32 bits is fine
+  CHECK(validate(s).empty());
+}
+
+TEST_CASE("e-mails are formatted from 64-bit member ids", "[config][validate]") {
+  CHECK(render_email("user%05d@test.com", 42) == "user00042@test.com");
+  CHECK(render_email("user%d@test.com", 2147483648LL) == "user2147483648@test.com");
+  CHECK(render_email("u%%%d", 7) == "u%7");
+  CHECK(render_email("shared@test.com", 7) == "shared@test.com");
+  auto s = runnable();
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
+  s.auth.email = "user%099999999d@test.com";
+  CHECK(has(validate(s), "auth.email"));
+}
+
+TEST_CASE("the embedded server only knows user<id>@test.com", "[config][validate]") {
+  auto s = runnable();
+  s.target.embedded = true;
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
+  s.auth.email = "user%d@test.com";
+  CHECK(validate(s).empty());
+  for (const char* bad : {"u%d@x.com", "shared@test.com", "user%d@example.com"}) {
+    s.auth.email = bad;
+    INFO(bad);
+    CHECK(has(validate(s), "auth.email"));
+  }
+  s.auth.email = "user%05d@test.com";
+  s.auth.start_id = 0;
+  CHECK(has(validate(s), "auth.start_id"));
+}
+
+TEST_CASE("the metrics address may be a bare port or port 0", "[config][validate]") {
+  auto s = runnable();
+  for (const char* ok : {"2112", "127.0.0.1:0", "localhost:2112", "[::1]:2112"}) {
+    s.output.prometheus = ok;
+    INFO(ok);
+    CHECK(validate(s).empty());
+  }
+  s.output.prometheus = "127.0.0.1:99999";
+  CHECK(has(validate(s), "output.prometheus"));
+}
+
+TEST_CASE("a fault cohort must name rooms the users are in", "[config][validate]") {
+  auto s = runnable(); // 10 users
+  s.rooms.members_per_room = 5;
+  s.experiment.enabled = true;
+  fault_entry f;
+  f.kind = fault_kind::server_close_sessions;
+  f.at = 1s;
+  f.rooms = {2};
+  s.faults.push_back(f);
+  CHECK(!has(validate(s), "fault[0].rooms[0]"));
+  s.faults[0].rooms = {3};
+  CHECK(has(validate(s), "fault[0].rooms[0]"));
+  s.faults[0].rooms = {0};
+  CHECK(has(validate(s), "fault[0].rooms[0]"));
+}

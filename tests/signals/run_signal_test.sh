@@ -42,7 +42,7 @@ one_signal() { # SIGNAL expected-exit
   pid=$!
   # Bounded wait for the run to be under way: three rows of timeseries.csv (~2 s).
   for _ in $(seq 1 100); do
-    [ "$(wc -l <"$out/timeseries.csv" 2>/dev/null || echo 0)" -ge 4 ] && break
+    [ "$(wc -l 2>/dev/null <"$out/timeseries.csv" || echo 0)" -ge 4 ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -79,4 +79,36 @@ for f in summary.json load_test_result.csv timeseries.csv report.html scenario.t
 done
 grep -q '"ended": *"stopped early: login failed' "$work/out-early/summary.json" ||
   fail "early failure: summary.json run.ended does not give the reason"
-echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure leaves reports too"
+
+# A plan past the open-files limit stops before the load, with its reports.
+( ulimit -n 40; timeout 60 "$stompede" run "$work/run.toml" --out "$work/out-nofile" >"$work/nofile.out" 2>"$work/nofile.err" </dev/null )
+code=$?
+[ "$code" -eq 1 ] || { cat "$work/nofile.out" "$work/nofile.err"; fail "open files: exit $code, expected 1"; }
+[ "$(grep -c . "$work/nofile.err")" -eq 1 ] || { cat "$work/nofile.err"; fail "open files: not one line on stderr"; }
+grep -q '"ended": *"stopped early: the plan needs' "$work/out-nofile/summary.json" ||
+  fail "open files: summary.json run.ended does not give the reason"
+
+# More worker processes than users (or than any machine needs) is refused at once.
+timeout 30 "$stompede" run "$work/run.toml" --workers 21 --out "$work/out-workers" >"$work/workers.out" 2>"$work/workers.err" </dev/null
+code=$?
+[ "$code" -eq 2 ] || { cat "$work/workers.out" "$work/workers.err"; fail "--workers 21 for 20 users: exit $code, expected 2"; }
+grep -q -- "--workers: 21 worker processes for 20 users" "$work/workers.err" || { cat "$work/workers.err"; fail "--workers: no reason given"; }
+
+# An upgrade answered 404 (a wrong path): the reason names the status.
+mkdir -p "$work/www"
+python3 -m http.server --bind 127.0.0.1 "$port" --directory "$work/www" >/dev/null 2>&1 &
+web=$!
+for _ in $(seq 1 50); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+  sleep 0.1
+done
+sed -e 's/^mode = "login"$/mode = "none"/' -e '/^password = /d' "$work/early.toml" >"$work/upgrade.toml"
+timeout 60 "$stompede" run "$work/upgrade.toml" --out "$work/out-upgrade" >"$work/upgrade.out" 2>"$work/upgrade.err" </dev/null
+code=$?
+kill "$web" 2>/dev/null; wait "$web" 2>/dev/null
+[ "$code" -eq 1 ] || { cat "$work/upgrade.out" "$work/upgrade.err"; fail "upgrade 404: exit $code, expected 1"; }
+grep -q "upgrade_rejected: WebSocket upgrade answered HTTP 404" "$work/upgrade.err" ||
+  { cat "$work/upgrade.err"; fail "upgrade 404: the status is not in the reason"; }
+grep -q '"server_error": *"WebSocket upgrade answered HTTP 404' "$work/out-upgrade/summary.json" ||
+  fail "upgrade 404: summary.json run.server_error does not name the status"
+echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure and a plan past the open-files limit leave reports too; --workers is bounded; a refused upgrade names its status"
