@@ -69,9 +69,13 @@ std::optional<config::scenario> load(const std::string& path,
   if (result.ok()) {
     auto more = config::validate(*result.value);
     problems.insert(problems.end(), more.begin(), more.end());
-    auto behaviours = check_behaviours(*result.value);
+  }
+  // Behaviour and toxic checks run on a scenario that only failed semantic checks too: every
+  // problem of the file at once.
+  if (const auto* sc = result.ok() ? &*result.value : result.unchecked ? &*result.unchecked : nullptr) {
+    auto behaviours = check_behaviours(*sc);
     problems.insert(problems.end(), behaviours.begin(), behaviours.end());
-    auto toxics = check_fault_toxics(*result.value);
+    auto toxics = check_fault_toxics(*sc);
     problems.insert(problems.end(), toxics.begin(), toxics.end());
   }
   for (auto& p : problems)

@@ -1398,13 +1398,16 @@ load_result finish(toml::table& root, const std::string& name,
     apply_override(root, key, o.substr(eq + 1), where, false, r.sink(), problems);
   }
   r.read(root);
-  if (problems.empty()) {
+  bool read_clean = problems.empty();
+  if (read_clean) {
     for (auto& d : validate(s))
       problems.push_back(std::move(d));
   }
   load_result out;
   if (problems.empty())
     out.value = std::move(s);
+  else if (read_clean)
+    out.unchecked = std::move(s);
   out.problems = std::move(problems);
   return out;
 }

@@ -14,6 +14,10 @@ namespace stompede::config {
 struct load_result {
   /// Set only when `problems` is empty.
   std::optional<config::scenario> value;
+  /// The scenario as read when only semantic checks failed (every key known, every type
+  /// right): later checks (behaviour names and parameters, fault toxics) can still run on it,
+  /// so that all the problems of a file are reported at once.
+  std::optional<config::scenario> unchecked;
   std::vector<diagnostic> problems;
 
   bool ok() const noexcept {

@@ -312,3 +312,12 @@ TEST_CASE("an override's index past 64 bits is refused in one line", "[config][l
   CHECK_THAT(all(r), Catch::Contains("--set") && Catch::Contains("too large") &&
                          !Catch::Contains("stol"));
 }
+
+TEST_CASE("a scenario that only fails semantic checks is kept for later checks", "[config][loader]") {
+  auto r = load(minimal, {"stage[0].users=0"});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.unchecked.has_value());
+  auto bad_type = load(minimal, {"stage[0].users=\"ten\""});
+  REQUIRE_FALSE(bad_type.ok());
+  CHECK_FALSE(bad_type.unchecked.has_value());
+}
