@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
 #include <limits>
 #include <random>
 
@@ -1023,11 +1022,13 @@ private:
   }
 
   void expire_pending(clock_type::time_point now) {
-    while (!pending_.empty() && now - pending_.front().intended > settings_->round_trip_timeout) {
-      pending_.pop_front();
-      agg_.in_flight--;
-      agg_.counters.lost++;
-    }
+    auto expired = pending_.begin();
+    while (expired != pending_.end() && now - expired->intended > settings_->round_trip_timeout)
+      ++expired;
+    const auto n = static_cast<std::int64_t>(expired - pending_.begin());
+    pending_.erase(pending_.begin(), expired);
+    agg_.in_flight -= n;
+    agg_.counters.lost += static_cast<std::uint64_t>(n);
   }
 
   /// A MESSAGE on the room subscription, for message accounting: the first one confirms the
@@ -1090,7 +1091,9 @@ private:
   clock_type::time_point opened_at_{};
   clock_type::time_point stomp_sent_at_{};
   clock_type::time_point last_write_{};
-  std::deque<pending_send> pending_;
+  /// Own messages awaiting their round trip, oldest first. A vector, not a deque: a session
+  /// has a handful at most in flight, and an empty deque already holds ~600 bytes.
+  std::vector<pending_send> pending_;
   std::string send_destination_;
   std::string room_topic_;
   std::string content_;
