@@ -1,6 +1,7 @@
 #include "metrics/experiment.hpp"
 
 #include "metrics/metrics_error.hpp"
+#include "metrics/report_figures.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,12 +16,6 @@ namespace stompede::metrics {
 namespace {
 
 using nlohmann::json;
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 double connected_share(const load_gauges& g) {
   if (g.target_users <= 0)

@@ -1,6 +1,7 @@
 #include "metrics/html_report.hpp"
 
 #include "metrics/metrics_error.hpp"
+#include "metrics/report_figures.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -12,12 +13,6 @@ namespace stompede::metrics {
 namespace {
 
 using nlohmann::json;
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 /// JSON that is safe inside <script>: no "</" (closing tag) and no "<!--".
 std::string script_safe(std::string s) {

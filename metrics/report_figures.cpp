@@ -1,5 +1,7 @@
 #include "metrics/report_figures.hpp"
 
+#include <cstdio>
+
 namespace stompede::metrics {
 
 namespace {
@@ -55,6 +57,12 @@ report_figures compute_figures(const load_snapshot& total, const run_info& run) 
   f.reconnect_time_avg_ms = h.reconnect_time_ms.mean();
   f.reconnect_time_p95_ms = static_cast<double>(h.reconnect_time_ms.quantile(0.95));
   return f;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
 }
 
 } // namespace stompede::metrics

@@ -93,4 +93,8 @@ inline double us_to_ms(double us) noexcept {
   return us / 1000.0;
 }
 
+/// `v` with `decimals` digits after the point (printf's rounding): every report prints its
+/// figures through this one function, so a value reads the same in each of them.
+std::string fixed(double v, int decimals);
+
 } // namespace stompede::metrics

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/metrics_error.hpp"
+#include "metrics/report_figures.hpp"
 
 namespace stompede::metrics {
 
@@ -135,12 +136,6 @@ json behaviours_json(const std::vector<behaviour_figures>& list) {
     });
   }
   return out;
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
 }
 
 /// Message accounting: a stable object (docs/accounting.md).

@@ -152,12 +152,6 @@ bool compare(double v, threshold_op op, double limit) {
   return false;
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 } // namespace
 
 std::vector<std::string> threshold_metric_names() {
