@@ -626,6 +626,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     bool done = false;
     bool stop_sent = false;
     auto last_check = std::chrono::steady_clock::now();
+    // Failing fast waits until the first failure is a few seconds old and the first stage's
+    // ramp (up to 30 s) is over: a server that refuses its first connections while it warms up,
+    // or users that have not started yet, are not a target nothing can connect to.
+    std::optional<std::chrono::steady_clock::time_point> first_failure;
+    const auto first_ramp = sc.stages.empty() || sc.stages.front().arrival_rate > 0
+                                ? std::chrono::milliseconds{0}
+                                : std::min<std::chrono::milliseconds>(sc.stages.front().ramp,
+                                                                      std::chrono::seconds(30));
+    const auto fail_fast_after =
+        std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), first_ramp);
     while (!done) {
       self->receive([&](done_atom) { done = true; },
                     caf::after(std::chrono::milliseconds(100)) >> [] {});
@@ -674,7 +684,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                     return;
                   }
                 }
-                if (auto why = nothing_connects(r.total.counters, peak, r.tls_failure,
+                const auto& counters = r.total.counters;
+                if (!first_failure && counters.errors_total() > 0)
+                  first_failure = now;
+                if (now - started < fail_fast_after || !first_failure ||
+                    now - *first_failure < std::chrono::seconds(5))
+                  return;
+                if (auto why = nothing_connects(counters, peak, r.tls_failure,
                                                 config::scrub_secrets(r.server_error, sc))) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
@@ -721,12 +737,29 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.tls_failure = config::scrub_secrets(run.tls_failure, sc);
   run.server_error = config::scrub_secrets(result.server_error, sc);
   int sig = stop_signal.load();
+  // A run in which no user ever connected did not load the server, however it ended: a dead
+  // server (no answer to the upgrade or to CONNECT) leaves no error behind when every attempt
+  // is still waiting at the end, and must not pass as a completed run.
+  bool never_connected = false;
+  if (!failed_fast && sig == 0 && !workers_gone && peak > 0 &&
+      result.total.counters.stomp_connected == 0) {
+    never_connected = true;
+    auto why = nothing_connects(result.total.counters, peak, run.tls_failure, run.server_error);
+    std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n", sc.target.url.c_str(),
+                 why ? why->c_str()
+                     : (std::to_string(result.total.counters.errors_total()) +
+                        " failed attempts, none connected during the run (the others were "
+                        "still waiting for the server when it ended)")
+                           .c_str());
+  }
   // How the run ended, in every report: completed, or why not.
   std::string end_note;
   if (!abort_note.empty())
     end_note = abort_note;
   else if (failed_fast)
     end_note = "stopped early: nothing could connect";
+  else if (never_connected)
+    end_note = "failed: no user connected during the run";
   else if (workers_gone)
     end_note = "stopped early: every worker was lost";
   else if (sig != 0)
@@ -739,7 +772,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     verdict = experiment->finish(run.duration_s);
     if (sig != 0)
       verdict->status = "interrupted";
-    else if (failed_fast)
+    else if (failed_fast || never_connected)
       verdict->status = "failed";
     else if (aborted)
       verdict->status = "aborted";
@@ -777,7 +810,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s%s)\n", dir.c_str(),
               sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "",
               verdict ? ", experiment.json" : "");
-  if (failed_fast || workers_gone)
+  if (failed_fast || workers_gone || never_connected)
     code = exit_failed;
   else if (sig != 0)
     code = sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;

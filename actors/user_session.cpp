@@ -45,6 +45,26 @@ const std::error_category& session_category() noexcept {
 /// A user could not log in again (its token had expired).
 const std::error_code login_failed_error{1, session_category()};
 
+/// Server-chosen text made safe for a terminal: control bytes (ASCII and the C1 controls as
+/// UTF-8, whose CSI can drive a terminal like ESC [) become '?'. It ends up on stderr and in
+/// the end-of-run table, where an escape sequence would act on the operator's terminal.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out[i] = '?';
+    } else if (c == 0xc2 && i + 1 < out.size() &&
+               static_cast<unsigned char>(out[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(out[i + 1]) <= 0x9f) {
+      out[i] = '?';
+      out[i + 1] = '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 std::error_code injected_fault_error() noexcept {
@@ -265,7 +285,7 @@ public:
     // status tells them apart in the reports and the nothing-connects line.
     agg_.server_error = "WebSocket upgrade answered HTTP " + std::to_string(status);
     if (!reason.empty())
-      agg_.server_error.append(" ").append(reason.substr(0, 64));
+      agg_.server_error.append(" ").append(printable(reason.substr(0, 64)));
   }
 
   void on_tls_failure(std::string_view reason) override {
@@ -911,9 +931,21 @@ private:
 
   bool on_frame(const stomp::frame_view& f) {
     if (f.cmd == stomp::command::message) {
-      // The hot path: count and measure without asking the client state machine.
+      // The hot path: count and measure without the client state machine, after the checks
+      // STOMP 1.2 makes of every MESSAGE (a server that breaks them is not counted as
+      // delivering): it comes after CONNECTED and names its subscription, destination and id.
+      const auto sub = f.get("subscription");
+      if (const auto st = stomp_.state();
+          st == stomp::client_state::idle || st == stomp::client_state::connecting) {
+        fail(make_error_code(stomp::errc::unexpected_frame));
+        return false;
+      }
+      if (!sub || !f.get("message-id") || !f.get("destination")) {
+        fail(make_error_code(stomp::errc::missing_header));
+        return false;
+      }
       agg_.counters.messages_received++;
-      measure(f.body, f.get("subscription").value_or(std::string_view{}) == room_subscription);
+      measure(f.body, *sub == room_subscription);
       if (slot_ == nullptr)
         return true;
       figures().messages_received++;
@@ -939,7 +971,7 @@ private:
       return client_ != nullptr;
     case stomp::client_event::error:
       // What the server said, for the one-line diagnosis and the reports (counted on close).
-      agg_.server_error = ev.text;
+      agg_.server_error = printable(ev.text);
       fail(stomp::errc::error_frame);
       return false;
     case stomp::client_event::protocol_violation:

@@ -46,6 +46,16 @@ std::string_view to_string(command c) noexcept {
   return i < std::size(command_names) ? command_names[i] : std::string_view{"?"};
 }
 
+bool could_be_command(std::string_view s) noexcept {
+  static constexpr std::string_view names[] = {
+      "ACK",    "SEND",      "NACK",    "STOMP",      "BEGIN",   "ABORT",       "ERROR", "COMMIT",
+      "CONNECT", "MESSAGE", "RECEIPT", "SUBSCRIBE", "CONNECTED", "DISCONNECT", "UNSUBSCRIBE"};
+  for (auto name : names)
+    if (name.substr(0, s.size()) == s)
+      return true;
+  return false;
+}
+
 std::optional<command> parse_command(std::string_view s) noexcept {
   // Dispatch on length and first byte: the parser calls this for every frame.
   switch (s.size()) {

@@ -37,6 +37,10 @@ std::string_view to_string(command c) noexcept;
 /// Parses a command line (without EOL); nullopt when it is not a STOMP command.
 std::optional<command> parse_command(std::string_view s) noexcept;
 
+/// True when `s` is the beginning of a command name (the empty string included): what a
+/// parser that has not seen the end of the command line can still accept.
+bool could_be_command(std::string_view s) noexcept;
+
 /// True for the frames whose headers are not escaped (CONNECT, STOMP, CONNECTED).
 constexpr bool is_unescaped(command c) noexcept {
   return c == command::connect || c == command::stomp || c == command::connected;

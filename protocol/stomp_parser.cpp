@@ -187,6 +187,16 @@ parse_status parser::scan_headers() {
     crossing x;
     if (le == none) {
       const std::size_t t = avail - ls;
+      // A command line that can no longer become a command fails now, not when (if ever) its
+      // line ends: garbage after a frame is an error as soon as its first wrong byte arrives.
+      // (A final CR may be the start of a CRLF.)
+      if (lines_ == 0) {
+        std::string_view partial{b + ls, t};
+        if (!partial.empty() && partial.back() == '\r')
+          partial.remove_suffix(1);
+        if (!could_be_command(partial))
+          return fail(errc::unknown_command, pos_);
+      }
       if (avail > limits_.max_frame_bytes)
         x.offer(limits_.max_frame_bytes, errc::frame_too_large);
       const bool header_line = t >= 2 || (t == 1 && b[ls] != '\r');
@@ -202,6 +212,10 @@ parse_status parser::scan_headers() {
     }
     const std::size_t content_end = (le > ls && b[le - 1] == '\r') ? le - 1 : le;
     const std::size_t len = content_end - ls;
+    // The command is known as soon as its line is, and an unknown one takes precedence over
+    // the line's length, as it does before the line ends (above).
+    if (lines_ == 0 && !parse_command(std::string_view{b + ls, len}))
+      return fail(errc::unknown_command, pos_);
     if (le >= limits_.max_frame_bytes)
       x.offer(limits_.max_frame_bytes, errc::frame_too_large);
     if (lines_ >= 1 && len > 0 && lines_ - 1 >= limits_.max_headers)
@@ -210,10 +224,6 @@ parse_status parser::scan_headers() {
       x.offer(ls + max_line, errc::header_line_too_long);
     if (x.at != none)
       return fail(x.code, pos_ + x.at);
-    // The command is known as soon as its line is: garbage fails here instead of waiting for a
-    // blank line that may never come.
-    if (lines_ == 0 && !parse_command(std::string_view{b + ls, len}))
-      return fail(errc::unknown_command, pos_);
     if (lines_ >= 1 && len == 0) {
       body_ = le + 1;
       return parse_status::frame;

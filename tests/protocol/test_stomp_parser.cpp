@@ -184,6 +184,30 @@ TEST_CASE("heart-beat-only slices produce heart-beats and no frame", "[stomp][pa
   CHECK(o.frames[1].get("receipt-id") == std::optional<std::string_view>{"2"});
 }
 
+TEST_CASE("bytes that cannot start a command fail before their line ends", "[stomp][parser]") {
+  parser p;
+  frame_view f;
+  p.feed("RECEIPT\nreceipt-id:1\n\n\0"s);
+  REQUIRE(p.next(f) == parse_status::frame);
+  // A prefix of a command waits for more; a byte that no command continues with is an error
+  // at once, with no newline ever coming.
+  p.feed("CONN");
+  CHECK(p.next(f) == parse_status::need_more);
+  p.feed("x");
+  CHECK(p.next(f) == parse_status::error);
+  CHECK(p.error() == errc::unknown_command);
+
+  parser q;
+  q.feed("MESSAGE\nsubscription:s\nmessage-id:1\ndestination:/d\n\nhi\0cd\0"s);
+  REQUIRE(q.next(f) == parse_status::frame);
+  CHECK(q.next(f) == parse_status::error);
+  CHECK(q.error() == errc::unknown_command);
+  // The CR of a CRLF after a complete command is not a wrong byte.
+  parser r;
+  r.feed("SEND\r");
+  CHECK(r.next(f) == parse_status::need_more);
+}
+
 TEST_CASE("bodies: content-length with NULs, NUL-terminated, and truncation without CL",
           "[stomp][parser]") {
   auto cl = parse_whole("SEND\ncontent-length:3\n\n\0\0\0\0"s);
@@ -272,7 +296,8 @@ std::vector<bad_case> bad_cases() {
       {"too many headers", "SEND\na:1\nb:2\nc:3\n\n\0"s, errc::too_many_headers, 13, sl},
       {"long header line", "SEND\nabcdefgh:1234567890123\n\n\0"s, errc::header_line_too_long,
        5 + 20, sl},
-      {"long command line", "SENDSENDSENDSENDSENDSEND\n\n\0"s, errc::header_line_too_long, 20, sl},
+      // Not a command before it is too long: the unknown command is what is reported.
+      {"long command line", "SENDSENDSENDSENDSENDSEND\n\n\0"s, errc::unknown_command, 0, sl},
       {"unterminated body", "SEND\n\n" + std::string(100, 'x'), errc::body_too_large, 6 + 20, sl},
       {"unterminated header block", "SEND\n" + std::string(40, 'a') + "\n",
        errc::header_line_too_long, 5 + 20, sl},
