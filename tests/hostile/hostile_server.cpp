@@ -272,7 +272,9 @@ private:
       if (m_ == misbehaviour::silent)
         return;
       if (m_ == misbehaviour::error_on_connect) {
-        send(stomp::encode(stomp::frame(stomp::command::error).add("message", "go away")));
+        // Escape sequences in server text must not reach the operator's terminal.
+        send(stomp::encode(
+            stomp::frame(stomp::command::error).add("message", "go away\x1b[31m")));
         ::shutdown(c_.fd(), SHUT_WR);
         acted_ = true;
         return;
@@ -311,7 +313,8 @@ private:
     switch (m_) {
     case misbehaviour::error_frame:
       acted_ = true;
-      send(stomp::encode(stomp::frame(stomp::command::error).add("message", "hostile")));
+      send(stomp::encode(
+          stomp::frame(stomp::command::error).add("message", "hostile\x1b[2J\x07\xc2\x9b")));
       ::shutdown(c_.fd(), SHUT_WR);
       return;
     case misbehaviour::malformed:

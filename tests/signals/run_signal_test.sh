@@ -111,4 +111,26 @@ grep -q "upgrade_rejected: WebSocket upgrade answered HTTP 404" "$work/upgrade.e
   { cat "$work/upgrade.err"; fail "upgrade 404: the status is not in the reason"; }
 grep -q '"server_error": *"WebSocket upgrade answered HTTP 404' "$work/out-upgrade/summary.json" ||
   fail "upgrade 404: summary.json run.server_error does not name the status"
-echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure and a plan past the open-files limit leave reports too; --workers is bounded; a refused upgrade names its status"
+# A server that accepts connections and never answers: no error before the end, and still no
+# completed run (nobody connected).
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(64); held = []
+end = time.time() + 60
+s.settimeout(0.5)
+while time.time() < end:
+    try: held.append(s.accept()[0])
+    except socket.timeout: pass
+" &
+silent=$!
+sleep 0.5
+sed -e 's/^duration = "60s"$/duration = "2s"/' "$work/upgrade.toml" >"$work/silent.toml"
+timeout 60 "$stompede" run "$work/silent.toml" --out "$work/out-silent" >"$work/silent.out" 2>"$work/silent.err" </dev/null
+code=$?
+kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
+[ "$code" -eq 1 ] || { cat "$work/silent.out" "$work/silent.err"; fail "silent server: exit $code, expected 1"; }
+grep -q "nothing can connect to ws://127.0.0.1:$port" "$work/silent.err" || { cat "$work/silent.err"; fail "silent server: no reason line"; }
+grep -q '"ended": *"failed: no user connected during the run"' "$work/out-silent/summary.json" ||
+  fail "silent server: summary.json run.ended does not say that nobody connected"
+echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure and a plan past the open-files limit leave reports too; --workers is bounded; a refused upgrade names its status; a silent server fails the run"
