@@ -627,13 +627,13 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     bool stop_sent = false;
     auto last_check = std::chrono::steady_clock::now();
     // Failing fast waits until the first failure is a few seconds old and the first stage's
-    // ramp (up to 30 s) is over: a server that refuses its first connections while it warms up,
+    // ramp (up to 10 s) is over: a server that refuses its first connections while it warms up,
     // or users that have not started yet, are not a target nothing can connect to.
     std::optional<std::chrono::steady_clock::time_point> first_failure;
     const auto first_ramp = sc.stages.empty() || sc.stages.front().arrival_rate > 0
                                 ? std::chrono::milliseconds{0}
                                 : std::min<std::chrono::milliseconds>(sc.stages.front().ramp,
-                                                                      std::chrono::seconds(30));
+                                                                      std::chrono::seconds(10));
     const auto fail_fast_after =
         std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), first_ramp);
     while (!done) {
