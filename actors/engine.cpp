@@ -30,6 +30,7 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -39,13 +40,42 @@
 #include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <variant>
+#include <vector>
 
 namespace stompede {
 
 namespace {
+
+/// True when `n` more threads can run at once in this process (RLIMIT_NPROC, a container's pids
+/// limit); false with the system's reason otherwise. The threads only wait and end.
+bool can_start_threads(unsigned n, std::string& why) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool go = false;
+  std::vector<std::thread> probes;
+  probes.reserve(n);
+  try {
+    for (unsigned i = 0; i < n; ++i)
+      probes.emplace_back([&] {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return go; });
+      });
+  } catch (const std::system_error& e) {
+    why = e.what();
+  }
+  {
+    std::lock_guard<std::mutex> lock(m);
+    go = true;
+  }
+  cv.notify_all();
+  for (auto& t : probes)
+    t.join();
+  return why.empty();
+}
 
 namespace fs = std::filesystem;
 
@@ -380,6 +410,11 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     return stop_before_load(std::string("cannot start the IO threads: ") + e.what());
   }
   io_pool& pool = *pool_storage;
+  // The threads started after this point (CAF's scheduler, timer and printer, the exporter, the
+  // control endpoint, the sampler) are probed for now: CAF cannot undo a scheduler that started
+  // only some of its threads, so a process near its thread limit must stop here, with reports.
+  if (std::string why; !can_start_threads(16, why))
+    return stop_before_load("cannot start the run's threads: " + why);
   std::vector<io_aggregate> aggregates(pool.size());
   auto session_cfg = make_session_settings(sc);
   auto sending_paused = std::make_shared<std::atomic<bool>>(false);
