@@ -661,16 +661,19 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     bool done = false;
     bool stop_sent = false;
     auto last_check = std::chrono::steady_clock::now();
-    // Failing fast waits until the first failure is a few seconds old and the first stage's
-    // ramp (up to 10 s) is over: a server that refuses its first connections while it warms up,
-    // or users that have not started yet, are not a target nothing can connect to.
+    // Failing fast waits until the first stage's ramp (up to 10 s) is over, and with reconnects
+    // until the first failure is 5 s old: users that have not started yet, or a server that
+    // refuses its first connections while it warms up (the users will try again), are not a
+    // target nothing can connect to. Without reconnects every failure is a user's only attempt.
     std::optional<std::chrono::steady_clock::time_point> first_failure;
     const auto first_ramp = sc.stages.empty() || sc.stages.front().arrival_rate > 0
                                 ? std::chrono::milliseconds{0}
                                 : std::min<std::chrono::milliseconds>(sc.stages.front().ramp,
                                                                       std::chrono::seconds(10));
+    const std::chrono::steady_clock::duration retry_wait =
+        sc.reconnect.enabled ? std::chrono::seconds(5) : std::chrono::seconds(0);
     const auto fail_fast_after =
-        std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), first_ramp);
+        std::max<std::chrono::steady_clock::duration>(retry_wait, first_ramp);
     while (!done) {
       self->receive([&](done_atom) { done = true; },
                     caf::after(std::chrono::milliseconds(100)) >> [] {});
@@ -723,7 +726,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                 if (!first_failure && counters.errors_total() > 0)
                   first_failure = now;
                 if (now - started < fail_fast_after || !first_failure ||
-                    now - *first_failure < std::chrono::seconds(5))
+                    now - *first_failure < retry_wait)
                   return;
                 if (auto why = nothing_connects(counters, peak, r.tls_failure,
                                                 config::scrub_secrets(r.server_error, sc))) {

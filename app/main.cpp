@@ -72,7 +72,10 @@ std::optional<config::scenario> load(const std::string& path,
   }
   // Behaviour and toxic checks run on a scenario that only failed semantic checks too: every
   // problem of the file at once.
-  if (const auto* sc = result.ok() ? &*result.value : result.unchecked ? &*result.unchecked : nullptr) {
+  const config::scenario* sc = result.ok()          ? &*result.value
+                               : result.unchecked ? &*result.unchecked
+                                                  : nullptr;
+  if (sc) {
     auto behaviours = check_behaviours(*sc);
     problems.insert(problems.end(), behaviours.begin(), behaviours.end());
     auto toxics = check_fault_toxics(*sc);

@@ -313,7 +313,8 @@ TEST_CASE("an override's index past 64 bits is refused in one line", "[config][l
                          !Catch::Contains("stol"));
 }
 
-TEST_CASE("a scenario that only fails semantic checks is kept for later checks", "[config][loader]") {
+TEST_CASE("a scenario that only fails semantic checks is kept for later checks",
+          "[config][loader]") {
   auto r = load(minimal, {"stage[0].users=0"});
   REQUIRE_FALSE(r.ok());
   CHECK(r.unchecked.has_value());
