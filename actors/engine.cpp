@@ -116,13 +116,6 @@ std::string expand_timestamp(std::string dir) {
   return dir;
 }
 
-std::uint32_t peak_users(const config::scenario& sc) {
-  std::uint32_t peak = 0;
-  for (auto& s : sc.stages)
-    peak = std::max(peak, s.users);
-  return peak;
-}
-
 /// The director's view of the stages.
 std::vector<stage> plan_stages(const config::scenario& sc) {
   std::vector<stage> out;
@@ -325,7 +318,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       }
     }
   }
-  auto peak = peak_users(sc);
+  auto peak = config::peak_users(sc);
   auto checks = parse_thresholds(sc);
   bool aborted = false;
   std::string abort_note;

@@ -100,22 +100,15 @@ int cmd_check(const std::string& path, const std::vector<std::string>& overrides
 /// More worker processes than this would be a typo: 64 × 19,500 users is past any one machine.
 constexpr std::uint32_t max_workers = 64;
 
-std::uint32_t peak_of(const config::scenario& sc) {
-  std::uint32_t peak = 0;
-  for (auto& st : sc.stages)
-    peak = std::max(peak, st.users);
-  return peak;
-}
-
 int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
             const std::string& out_dir, bool quiet, std::uint32_t workers,
             const std::string& agents, const std::string& targets) {
   auto sc = load(path, overrides);
   if (!sc)
     return exit_bad_input;
-  if (workers > max_workers || (workers > 0 && workers > peak_of(*sc))) {
+  if (workers > max_workers || (workers > 0 && workers > config::peak_users(*sc))) {
     std::fprintf(stderr, "--workers: %u worker processes for %u users; at most %u, and no more "
-                 "than the users\n", workers, peak_of(*sc), max_workers);
+                 "than the users\n", workers, config::peak_users(*sc), max_workers);
     return exit_bad_input;
   }
   if (path.empty()) {
@@ -133,7 +126,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
   if (sc->target.embedded) {
     server::server_config scfg;
     scfg.listen = "127.0.0.1:0";
-    const auto peak = peak_of(*sc);
+    const auto peak = config::peak_users(*sc);
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
     scfg.room_size = sc->rooms.members_per_room;
     // The seed's placement counts from the scenario's first member id.

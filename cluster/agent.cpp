@@ -55,13 +55,6 @@ struct worker_runtime {
   }
 };
 
-std::uint32_t peak_of(const config::scenario& sc) {
-  std::uint32_t peak = 0;
-  for (auto& s : sc.stages)
-    peak = std::max(peak, s.users);
-  return peak;
-}
-
 /// Builds the slice: scenario, identities of this worker's users, IO threads, logins.
 bool prepare(worker_runtime& rt, const worker_plan& plan, std::string& why) {
   auto loaded = config::load_scenario_text(plan.scenario_toml, "worker plan", {}, {});
@@ -77,7 +70,7 @@ bool prepare(worker_runtime& rt, const worker_plan& plan, std::string& why) {
     rt.sc.target.source_addresses = {plan.source_address};
   if (!plan.target_url.empty())
     rt.sc.target.url = plan.target_url;
-  auto peak = peak_of(rt.sc);
+  auto peak = config::peak_users(rt.sc);
   auto users = slice_size(peak, rt.index, rt.count);
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -185,4 +185,11 @@ bool is_lasting_fault(fault_kind k) noexcept {
   }
 }
 
+std::uint32_t peak_users(const scenario& sc) noexcept {
+  std::uint32_t peak = 0;
+  for (const auto& st : sc.stages)
+    peak = std::max(peak, st.users);
+  return peak;
+}
+
 } // namespace stompede::config

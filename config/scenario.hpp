@@ -442,4 +442,7 @@ const char* to_string(behaviour_kind k) noexcept;
 /// logs or reports.
 std::string scrub_secrets(std::string text, const scenario& sc);
 
+/// The most users any stage holds: what identities, logins, rooms and open files are planned for.
+std::uint32_t peak_users(const scenario& sc) noexcept;
+
 } // namespace stompede::config

@@ -298,9 +298,7 @@ bool embedded_email(const std::string& pattern, std::int64_t first_id, std::stri
 
 void check_auth(const scenario& s, checker& c) {
   const auto& a = s.auth;
-  std::uint32_t peak = 0;
-  for (const auto& st : s.stages)
-    peak = std::max(peak, st.users);
+  const auto peak = peak_users(s);
   // Member ids travel as JSON numbers: keep them where every JSON parser is exact.
   constexpr std::int64_t max_id = (std::int64_t{1} << 53) - 1;
   bool ids_ok = false;
@@ -644,21 +642,18 @@ void check_experiment(const scenario& s, checker& c) {
                                 "cohort (server.close_sessions with a cohort cuts some users)");
     }
     // A cohort of rooms no user is in would select nobody, silently.
+    const auto per = std::max<std::uint32_t>(1, s.rooms.members_per_room);
+    const std::int64_t last_room = (static_cast<std::int64_t>(peak_users(s)) + per - 1) / per;
     if (s.rooms.mode != rooms_mode::create)
       for (std::size_t k = 0; k < f.rooms.size(); ++k) {
-        std::uint32_t peak = 0;
-        for (const auto& st : s.stages)
-          peak = std::max(peak, st.users);
-        const auto per = std::max<std::uint32_t>(1, s.rooms.members_per_room);
-        const std::int64_t last = (static_cast<std::int64_t>(peak) + per - 1) / per;
         const auto room = f.rooms[k];
         if (s.rooms.mode == rooms_mode::existing ? room != s.rooms.room_id
-                                                 : room < 1 || room > last)
+                                                 : room < 1 || room > last_room)
           c.fail(p + ".rooms[" + std::to_string(k) + "]",
                  "no user is in room " + std::to_string(room) + " (" +
                      (s.rooms.mode == rooms_mode::existing
                           ? "every user is in room " + std::to_string(s.rooms.room_id)
-                          : "the users are in rooms 1 to " + std::to_string(last)) +
+                          : "the users are in rooms 1 to " + std::to_string(last_room)) +
                      ")");
       }
     if (!f.behaviour.empty()) {
