@@ -7,7 +7,17 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 PREFIX   ?= /usr/local
 STOMPEDE := $(BUILD)/app/stompede
 
-.PHONY: all deps configure build run test bench clean format install package fuzz soak sanitize-core
+.PHONY: all deps configure build run test test-release bench clean format install package fuzz soak sanitize-core
+
+# `make test`: every test tier built with ASan+UBSan in its own folder, with clang at -O0: a
+# sanitizer build of the whole tree with clang at -O0 compiles faster than GCC's Release build
+# (GCC's UBSan instrumentation is what makes its sanitizer builds slow; docs/reliability.md has
+# the figures), so CI runs the whole suite sanitized. The binary the tests start is this build's.
+# `make test-release` runs the same suite on the Release build of `make run`.
+TEST_BUILD ?= build-test
+TEST_CC    ?= clang
+TEST_CXX   ?= clang++
+TEST_FLAGS ?= -DSTOMPEDE_SANITIZE=address,undefined -DSTOMPEDE_SANITIZE_OPT=-O0 -DSTOMPEDE_BUILD_BENCH=OFF
 
 # `make fuzz`: the libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan in their own
 # build folder, each run FUZZ_SECONDS; `make soak`: a long steady run sampled for growth
@@ -15,9 +25,8 @@ STOMPEDE := $(BUILD)/app/stompede
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
-# `make sanitize-core`: CI's sanitizer tier -- the codec, the scenario loader and the fuzz smoke
-# runs built with ASan+UBSan at -O0 (they need neither Beast nor CAF; -O0 builds fastest);
-# the whole suite under ASan+UBSan and under TSan is a longer run (docs/reliability.md).
+# `make sanitize-core`: a quick loop over the parsers -- the codec, the scenario loader and the
+# fuzz smoke runs built with GCC's ASan+UBSan at -O0 (they need neither Beast nor CAF).
 SAN_BUILD    ?= build-asan-core
 
 all: build
@@ -37,7 +46,14 @@ run: build
 	$(STOMPEDE) run $(SCENARIO)
 
 # A test without its own TIMEOUT property gets 300 s, so a hang fails the run instead of stalling it.
-test: build
+$(TEST_BUILD)/CMakeCache.txt:
+	CC=$(TEST_CC) CXX=$(TEST_CXX) cmake -S . -B $(TEST_BUILD) $(TEST_FLAGS)
+
+test: deps $(TEST_BUILD)/CMakeCache.txt
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+	ctest --test-dir $(TEST_BUILD) --output-on-failure -j$(JOBS) --timeout 300
+
+test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 bench: build
@@ -56,7 +72,7 @@ package: build
 	cd $(BUILD) && cpack -G DEB
 
 fuzz:
-	@scripts/install-deps --fuzz
+	@scripts/install-deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release \
 	  -DSTOMPEDE_FUZZ=ON -DSTOMPEDE_SANITIZE=address,undefined \
 	  -DSTOMPEDE_BUILD_TESTS=OFF -DSTOMPEDE_BUILD_BENCH=OFF
