@@ -305,6 +305,9 @@ public:
       } else if (st == stomp::parse_status::heartbeat) {
         continue;
       } else if (st == stomp::parse_status::need_more) {
+        // Between messages a session keeps no parse buffer (a WebSocket message is usually
+        // one whole frame): memory per quiet user over a malloc per message.
+        parser_.release_buffer();
         return;
       } else {
         fail(parser_.error());

@@ -76,6 +76,19 @@ std::size_t parser::buffered() const noexcept {
   return buf_.size() - (consume_pending_ ? consume_to_ : pos_);
 }
 
+void parser::release_buffer() noexcept {
+  if (error_ || buffered() != 0)
+    return;
+  if (consume_pending_) {
+    pos_ = consume_to_;
+    consume_pending_ = false;
+  }
+  base_ += pos_;
+  pos_ = 0;
+  std::string().swap(buf_);
+  views_stale_ = true;
+}
+
 void parser::reset() {
   buf_.clear();
   pos_ = base_ = consume_to_ = 0;

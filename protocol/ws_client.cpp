@@ -39,8 +39,6 @@ constexpr int bind_address_no_port = IP_BIND_ADDRESS_NO_PORT;
 constexpr int bind_address_no_port = 24;
 #endif
 
-/// A read buffer that grew past this is given back after the message.
-constexpr std::size_t shrink_read_buffer_above = 8 * 1024;
 /// Close bound when handshake_timeout is 0 (a close must never hang forever).
 constexpr std::chrono::milliseconds fallback_close_timeout{5000};
 
@@ -414,38 +412,74 @@ private:
            (state_ == state::open || (state_ == state::closing && !close_started_));
   }
 
+  // Between messages the connection waits for the next frame header with an empty buffer
+  // (Beast parses a header into its own frame buffer and completes a read_some of 0 bytes once
+  // it has one), and only then reads the message into buffer_, sized to it. So an idle
+  // connection holds no message memory: a pending async_read would have prepared Beast's
+  // initial read size (1,536 bytes) before any byte arrived, and kept it for as long as the
+  // connection is quiet. buffer_ is released after every message.
   void do_read() {
     if (!may_read())
       return;
     reading_ = true;
+    if (ws_.is_message_done()) {
+      // Zero bytes, but not a null pointer: Beast's UTF-8 check computes `data + size - 3`.
+      static char no_bytes;
+      ws_.async_read_some(asio::mutable_buffer(&no_bytes, 0),
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_frame_start(ec);
+                          });
+      return;
+    }
     ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
 
+  /// Returns true when the read ended the connection (or our own close is reporting it).
+  bool read_failed(beast::error_code ec) {
+    if (state_ == state::closed)
+      return true;
+    if (!ec)
+      return false;
+    // Our own close is under way: the close operation reports the end.
+    if (state_ == state::closing && close_started_)
+      return true;
+    if (ec == websocket::error::closed) {
+      const auto& reason = ws_.reason();
+      handler_->on_close_frame(static_cast<std::uint16_t>(reason.code),
+                               std::string_view(reason.reason.data(), reason.reason.size()));
+      if (state_ == state::closed)
+        return true;
+    }
+    fail(ec, step::read);
+    return true;
+  }
+
+  void on_frame_start(beast::error_code ec) {
+    reading_ = false;
+    if (read_failed(ec))
+      return;
+    last_rx_ = clock_type::now();
+    // A message with no payload is complete already.
+    if (ws_.is_message_done())
+      return deliver();
+    do_read();
+  }
+
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (state_ == state::closed)
+    if (read_failed(ec))
       return;
-    if (ec) {
-      // Our own close is under way: the close operation reports the end.
-      if (state_ == state::closing && close_started_)
-        return;
-      if (ec == websocket::error::closed) {
-        const auto& reason = ws_.reason();
-        handler_->on_close_frame(static_cast<std::uint16_t>(reason.code),
-                                 std::string_view(reason.reason.data(), reason.reason.size()));
-        if (state_ == state::closed)
-          return;
-      }
-      return fail(ec, step::read);
-    }
     last_rx_ = clock_type::now();
+    deliver();
+  }
+
+  void deliver() {
     const auto data = buffer_.cdata();
     handler_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > shrink_read_buffer_above)
-      buffer_.shrink_to_fit();
+    buffer_.clear();
+    buffer_.shrink_to_fit();
     do_read();
   }
 

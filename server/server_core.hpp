@@ -177,7 +177,8 @@ private:
   std::uint32_t next_shard_ = 0;
   std::chrono::milliseconds sweep_period_{1000};
   bool started_ = false;
-  bool stopped_ = false;
+  /// Set by stop() on the caller's thread, read by the accept loop on an IO thread.
+  std::atomic<bool> stopped_{false};
 };
 
 } // namespace stompede::server::detail

@@ -49,9 +49,10 @@ inline bool drain(parser& p, outcome& o) {
   }
 }
 
-/// Feeds `wire` in slices of the given sizes (the last slice takes the rest).
+/// Feeds `wire` in slices of the given sizes (the last slice takes the rest). With `release`,
+/// the parser gives its buffer back after every slice it drained (as a quiet session does).
 inline outcome parse_sliced(std::string_view wire, const std::vector<std::size_t>& cuts,
-                            parser_limits limits = {}) {
+                            parser_limits limits = {}, bool release = false) {
   parser p{limits};
   outcome o;
   std::size_t at = 0;
@@ -63,6 +64,8 @@ inline outcome parse_sliced(std::string_view wire, const std::vector<std::size_t
     at += n;
     if (!drain(p, o))
       return o;
+    if (release)
+      p.release_buffer();
   }
   if (at < wire.size()) {
     p.feed(wire.substr(at));

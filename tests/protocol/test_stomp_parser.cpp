@@ -355,6 +355,28 @@ TEST_CASE("error offsets count from the first byte fed, across earlier frames",
   CHECK(parse_sliced(stream, std::vector<std::size_t>(stream.size() / 7 + 1, 7)) == o);
 }
 
+TEST_CASE("giving the buffer back between slices changes no frame, heart-beat or error offset",
+          "[stomp][parser][split]") {
+  std::string stream = "\n"s;
+  for (const auto& fx : fixtures())
+    stream += fx.wire + "\n\r\n" + to_crlf(fx.wire);
+  const outcome whole = parse_whole(stream);
+  REQUIRE_FALSE(whole.error);
+  for (std::size_t k = 1; k < stream.size(); ++k)
+    REQUIRE(parse_sliced(stream, {k}, {}, true) == whole);
+  REQUIRE(parse_sliced(stream, std::vector<std::size_t>(stream.size(), 1), {}, true) == whole);
+
+  // Offsets still count from the first byte ever fed when the buffer was given back between
+  // frames, and a partial frame is never dropped.
+  std::string broken = stream + "MESSAGE\n:x\n\n\0"s;
+  const outcome err = parse_whole(broken);
+  REQUIRE(err.error == errc::malformed_header);
+  CHECK(err.error_offset == stream.size() + 8);
+  for (std::size_t k : {1, 2, 7, 64})
+    CHECK(parse_sliced(broken, std::vector<std::size_t>(broken.size() / k + 1, k), {}, true) ==
+          err);
+}
+
 TEST_CASE("the parser never buffers an unterminated frame beyond the limit",
           "[stomp][parser][limits]") {
   parser_limits l;

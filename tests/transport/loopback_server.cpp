@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -12,8 +13,11 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace test_support {
@@ -31,7 +35,8 @@ class server_session : public std::enable_shared_from_this<server_session<Tls>> 
 
 public:
   server_session(tcp::socket socket, behaviour b, std::size_t big, asio::ssl::context* ctx)
-      : ws_(make(std::move(socket), ctx)), behaviour_(b), big_(big) {}
+      : ws_(make(std::move(socket), ctx)), behaviour_(b), big_(big),
+        timer_(ws_.get_executor()) {}
 
   void start() {
     if constexpr (Tls) {
@@ -75,6 +80,11 @@ private:
     ws_.async_accept([self = this->shared_from_this()](beast::error_code ec) {
       if (ec)
         return;
+      if (self->behaviour_ == behaviour::raw_frames) {
+        self->out_ = raw_script();
+        self->write_piece(0);
+        return;
+      }
       if (self->behaviour_ == behaviour::send_big) {
         self->out_.assign(self->big_, 'x');
         self->ws_.async_write(asio::buffer(self->out_),
@@ -83,6 +93,42 @@ private:
       }
       self->do_read();
     });
+  }
+
+  // Unmasked server frames, written past Beast straight to the socket.
+  static std::string frame(std::uint8_t first, std::string_view payload) {
+    std::string f(1, static_cast<char>(first));
+    if (payload.size() < 126) {
+      f += static_cast<char>(payload.size());
+    } else {
+      f += static_cast<char>(126);
+      f += static_cast<char>(payload.size() >> 8);
+      f += static_cast<char>(payload.size() & 0xff);
+    }
+    f += payload;
+    return f;
+  }
+
+  static std::string raw_script() {
+    return frame(0x89, "pg") + frame(0x81, "") + frame(0x81, "one") + frame(0x01, "two") +
+           frame(0x89, "") + frame(0x00, "-") + frame(0x80, "parts") +
+           frame(0x81, std::string(200, 'y')) + frame(0x81, "last");
+  }
+
+  void write_piece(std::size_t at) {
+    if (at >= out_.size())
+      return do_read();
+    const std::size_t n = std::min(std::max<std::size_t>(big_, 1), out_.size() - at);
+    asio::async_write(ws_.next_layer(), asio::buffer(out_.data() + at, n),
+                      [self = this->shared_from_this(), at, n](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return;
+                        self->timer_.expires_after(std::chrono::milliseconds(1));
+                        self->timer_.async_wait([self, at, n](beast::error_code e) {
+                          if (!e)
+                            self->write_piece(at + n);
+                        });
+                      });
   }
 
   void do_read() {
@@ -121,6 +167,7 @@ private:
   std::size_t big_;
   beast::flat_buffer buffer_;
   std::string out_;
+  asio::steady_timer timer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
 };

@@ -111,6 +111,34 @@ TEST_CASE("ws_client delivers several messages in order", "[ws_client]") {
   CHECK_FALSE(rec->closed_ec);
 }
 
+TEST_CASE("ws_client delivers whole messages however the server cuts its frames",
+          "[ws_client]") {
+  // Byte by byte, in threes, and all at once: an empty message, a message in three fragments
+  // with a ping between them, a 16-bit length, pings while idle. Between messages the client
+  // waits for a frame header with no buffer of its own, so every cut lands in a new place.
+  for (std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{1} << 20}) {
+    INFO("piece " << piece);
+    boost::asio::io_context ioc;
+    loopback_server server(ioc, behaviour::raw_frames, piece);
+    auto rec = std::make_shared<recorder>(ioc);
+    auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+    rec->message_fn = [&](std::string_view m) {
+      if (m == "last")
+        client->close(true);
+    };
+    client->start();
+    run_bounded(ioc);
+    REQUIRE(rec->messages.size() == 5);
+    CHECK(rec->messages[0].empty());
+    CHECK(rec->messages[1] == "one");
+    CHECK(rec->messages[2] == "two-parts");
+    CHECK(rec->messages[3] == std::string(200, 'y'));
+    CHECK(rec->messages[4] == "last");
+    CHECK(rec->closed_count == 1);
+    CHECK_FALSE(rec->closed_ec);
+  }
+}
+
 TEST_CASE("ws_client ends with write_queue_full past its queue bound", "[ws_client]") {
   boost::asio::io_context ioc;
   loopback_server server(ioc, behaviour::silent);
