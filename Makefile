@@ -7,7 +7,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 PREFIX   ?= /usr/local
 STOMPEDE := $(BUILD)/app/stompede
 
-.PHONY: all deps configure build run test test-release bench clean format install package fuzz soak sanitize-core
+.PHONY: all deps configure build run test test-release tsan bench clean format install package fuzz soak sanitize-core
 
 # `make test`: every test tier built with ASan+UBSan in its own folder, with clang at -O0: a
 # sanitizer build of the whole tree with clang at -O0 compiles faster than GCC's Release build
@@ -25,6 +25,9 @@ TEST_FLAGS ?= -DSTOMPEDE_SANITIZE=address,undefined -DSTOMPEDE_SANITIZE_OPT=-O0 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+# `make tsan`: the whole suite under ThreadSanitizer (clang, -O0) in its own folder, with the
+# hand-overs inside the uninstrumented libcaf suppressed (tests/sanitizers/tsan.supp).
+TSAN_BUILD ?= build-tsan
 # `make sanitize-core`: a quick loop over the parsers -- the codec, the scenario loader and the
 # fuzz smoke runs built with GCC's ASan+UBSan at -O0 (they need neither Beast nor CAF).
 SAN_BUILD    ?= build-asan-core
@@ -52,6 +55,13 @@ $(TEST_BUILD)/CMakeCache.txt:
 test: deps $(TEST_BUILD)/CMakeCache.txt
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j$(JOBS) --timeout 300
+
+tsan: deps
+	CC=$(TEST_CC) CXX=$(TEST_CXX) cmake -S . -B $(TSAN_BUILD) -DSTOMPEDE_SANITIZE=thread \
+	  -DSTOMPEDE_SANITIZE_OPT=-O0 -DSTOMPEDE_BUILD_BENCH=OFF
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/sanitizers/tsan.supp history_size=4" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) --timeout 600
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300

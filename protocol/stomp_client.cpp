@@ -172,6 +172,10 @@ client_event client_session::on_frame(const frame_view& f) {
     }
     plan_ = negotiate(opts_.heartbeat, theirs, opts_.heartbeat_grace);
     state_ = client_state::connected;
+    // The credentials served the CONNECT only: a connected session keeps no copy of them.
+    std::string().swap(opts_.login);
+    std::string().swap(opts_.passcode);
+    std::vector<std::pair<std::string, std::string>>().swap(opts_.connect_headers);
     client_event ev = make_event(client_event::connected, f);
     ev.heartbeat = plan_;
     ev.text = f.get("server").value_or(std::string_view{});

@@ -111,6 +111,8 @@ public:
     return subscriptions_.size();
   }
 
+  /// The options as given; `login`, `passcode` and `connect_headers` are emptied once
+  /// CONNECTED arrived (they serve the CONNECT frame only).
   const client_options& options() const noexcept {
     return opts_;
   }

@@ -167,9 +167,11 @@ class ws_session final : public ws_client, public std::enable_shared_from_this<w
 public:
   ws_session(asio::io_context& ioc, ws_options opts, std::shared_ptr<ws_handler> handler,
              std::shared_ptr<ssl::context> ctx)
-      : strand_(ioc.get_executor()), ctx_(std::move(ctx)), opts_(std::move(opts)),
-        handler_(std::move(handler)), ws_(make_stream()), timer_(strand_),
-        idle_(opts_.idle_timeout) {}
+      : strand_(ioc.get_executor()), ctx_(std::move(ctx)),
+        opts_(std::make_unique<ws_options>(std::move(opts))), handler_(std::move(handler)),
+        ws_(make_stream()), timer_(strand_), idle_(opts_->idle_timeout),
+        handshake_timeout_(opts_->handshake_timeout), write_timeout_(opts_->write_timeout),
+        max_queued_bytes_(opts_->max_queued_bytes) {}
 
   void start() override {
     asio::dispatch(strand_, [self = this->shared_from_this()] { self->do_start(); });
@@ -238,20 +240,20 @@ private:
     if (state_ != state::idle)
       return;
     started_ = clock_type::now();
-    connect_deadline_ = opts_.connect_timeout.count() > 0 ? started_ + opts_.connect_timeout
+    connect_deadline_ = opts_->connect_timeout.count() > 0 ? started_ + opts_->connect_timeout
                                                           : clock_type::time_point::max();
     state_ = state::resolving;
     // An address literal needs no resolver (and no resolver thread hop): the common case when
     // thousands of users connect to 127.0.0.1.
     beast::error_code ec;
-    auto addr = asio::ip::make_address(opts_.target.host, ec);
+    auto addr = asio::ip::make_address(opts_->target.host, ec);
     if (!ec) {
-      do_connect(tcp::endpoint(addr, opts_.target.port));
+      do_connect(tcp::endpoint(addr, opts_->target.port));
       return;
     }
     resolver_ = std::make_unique<asio::ip::basic_resolver<asio::ip::tcp, executor_type>>(strand_);
     arm_timer();
-    resolver_->async_resolve(opts_.target.host, std::to_string(opts_.target.port),
+    resolver_->async_resolve(opts_->target.host, std::to_string(opts_->target.port),
                              [self = this->shared_from_this()](
                                  beast::error_code ec, tcp::resolver::results_type results) {
                                self->on_resolve(ec, std::move(results));
@@ -266,7 +268,7 @@ private:
       return fail(ec, step::resolve);
     if (results.empty())
       return fail(asio::error::host_not_found, step::resolve);
-    if (opts_.source_address.empty()) {
+    if (opts_->source_address.empty()) {
       state_ = state::connecting;
       set_tcp_deadline(connect_deadline_);
       tcp().async_connect(
@@ -277,7 +279,7 @@ private:
     }
     // A bound socket cannot be reopened per endpoint, so take the first of the right family.
     beast::error_code aec;
-    auto src = asio::ip::make_address(opts_.source_address, aec);
+    auto src = asio::ip::make_address(opts_->source_address, aec);
     for (const auto& entry : results) {
       if (!aec && entry.endpoint().address().is_v4() != src.is_v4())
         continue;
@@ -288,9 +290,9 @@ private:
 
   void do_connect(const tcp::endpoint& ep) {
     state_ = state::connecting;
-    if (!opts_.source_address.empty()) {
+    if (!opts_->source_address.empty()) {
       beast::error_code ec;
-      auto src = asio::ip::make_address(opts_.source_address, ec);
+      auto src = asio::ip::make_address(opts_->source_address, ec);
       if (ec)
         return fail(ec, step::connect);
       auto& sock = tcp().socket();
@@ -321,10 +323,10 @@ private:
     tcp().socket().set_option(tcp::no_delay(true), ignored);
     if constexpr (Tls) {
       auto& tls = ws_.next_layer();
-      if (auto tec = prepare_client_tls(tls, opts_.tls, opts_.target.host))
+      if (auto tec = prepare_client_tls(tls, opts_->tls, opts_->target.host))
         return fail(tec, step::tls_handshake);
-      set_tcp_deadline(opts_.handshake_timeout.count() > 0
-                           ? clock_type::now() + opts_.handshake_timeout
+      set_tcp_deadline(opts_->handshake_timeout.count() > 0
+                           ? clock_type::now() + opts_->handshake_timeout
                            : clock_type::time_point::max());
       tls.async_handshake(
           ssl::stream_base::client,
@@ -347,8 +349,8 @@ private:
     tcp().expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout =
-        opts_.handshake_timeout.count() > 0
-            ? std::chrono::duration_cast<websocket::stream_base::duration>(opts_.handshake_timeout)
+        opts_->handshake_timeout.count() > 0
+            ? std::chrono::duration_cast<websocket::stream_base::duration>(opts_->handshake_timeout)
             : websocket::stream_base::none();
     // Idle detection is ours (see arm_timer): it counts pings as activity, can change at
     // runtime, and costs no timer operation per message.
@@ -357,17 +359,17 @@ private:
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
       req.set(beast::http::field::user_agent,
-              opts_.user_agent.empty() ? "stompede/" STOMPEDE_VERSION : opts_.user_agent);
-      for (const auto& [name, value] : opts_.headers)
+              opts_->user_agent.empty() ? "stompede/" STOMPEDE_VERSION : opts_->user_agent);
+      for (const auto& [name, value] : opts_->headers)
         req.set(name, value);
     }));
-    if (opts_.compression) {
+    if (opts_->compression) {
       websocket::permessage_deflate pmd;
       pmd.client_enable = true;
       ws_.set_option(pmd);
     }
-    ws_.read_message_max(opts_.max_message_bytes);
-    ws_.write_buffer_bytes(std::max<std::size_t>(opts_.write_buffer_bytes, 64));
+    ws_.read_message_max(opts_->max_message_bytes);
+    ws_.write_buffer_bytes(std::max<std::size_t>(opts_->write_buffer_bytes, 64));
     ws_.auto_fragment(false);
     ws_.text(true);
     ws_.control_callback(
@@ -375,7 +377,7 @@ private:
     // The server's answer is kept for the handshake only: a refusal is reported with its status.
     upgrade_response_ = std::make_unique<websocket::response_type>();
     ws_.async_handshake(
-        *upgrade_response_, opts_.target.host_header(), opts_.target.target,
+        *upgrade_response_, opts_->target.host_header(), opts_->target.target,
         [self = this->shared_from_this()](beast::error_code ec) { self->on_ws_handshake(ec); });
   }
 
@@ -393,9 +395,9 @@ private:
     if (ec)
       return fail(ec, step::ws_handshake);
     state_ = state::open;
-    // The upgrade headers (tokens among them) are not needed any more.
-    opts_.headers.clear();
-    opts_.headers.shrink_to_fit();
+    // The options of the way in (the target, TLS files, the upgrade headers with their tokens)
+    // are not needed any more: ~400 bytes per connection.
+    opts_.reset();
     last_rx_ = clock_type::now();
     handler_->on_open(elapsed());
     if (state_ != state::open)
@@ -498,7 +500,7 @@ private:
   void do_send(std::string message) {
     if (state_ == state::closing || state_ == state::closed)
       return;
-    if (queued_bytes_ + message.size() > opts_.max_queued_bytes) {
+    if (queued_bytes_ + message.size() > max_queued_bytes_) {
       fail_with(transport_errc::write_queue_full);
       return;
     }
@@ -566,7 +568,7 @@ private:
     close_started_ = true;
     close_deadline_ =
         clock_type::now() +
-        (opts_.handshake_timeout.count() > 0 ? opts_.handshake_timeout : fallback_close_timeout);
+        (handshake_timeout_.count() > 0 ? handshake_timeout_ : fallback_close_timeout);
     arm_timer();
     ws_.async_close(websocket::close_code::normal,
                     [self = this->shared_from_this()](beast::error_code) {
@@ -591,8 +593,8 @@ private:
     case state::closing:
       if (idle_.count() > 0 && !paused_ && !close_started_)
         next = std::min(next, last_rx_ + idle_);
-      if (writing_ && opts_.write_timeout.count() > 0)
-        next = std::min(next, write_started_ + opts_.write_timeout);
+      if (writing_ && write_timeout_.count() > 0)
+        next = std::min(next, write_started_ + write_timeout_);
       if (close_started_)
         next = std::min(next, close_deadline_);
       break;
@@ -628,8 +630,7 @@ private:
     case state::closing:
       if (close_started_ && now >= close_deadline_)
         return finish(close_reason_);
-      if (writing_ && opts_.write_timeout.count() > 0 &&
-          now >= write_started_ + opts_.write_timeout)
+      if (writing_ && write_timeout_.count() > 0 && now >= write_started_ + write_timeout_)
         return fail_with(transport_errc::write_timeout);
       if (idle_.count() > 0 && !paused_ && !close_started_ && now >= last_rx_ + idle_)
         return fail_with(transport_errc::idle_timeout);
@@ -686,7 +687,8 @@ private:
 
   strand_type strand_;
   std::shared_ptr<ssl::context> ctx_; // before ws_: the TLS stream refers to it
-  ws_options opts_;
+  /// Everything the way in needs; freed once the connection is open.
+  std::unique_ptr<ws_options> opts_;
   std::shared_ptr<ws_handler> handler_;
   stream_type ws_;
   timer_type timer_;
@@ -699,6 +701,9 @@ private:
   std::size_t head_ = 0;
   std::size_t queued_bytes_ = 0;
   std::chrono::milliseconds idle_;
+  std::chrono::milliseconds handshake_timeout_;
+  std::chrono::milliseconds write_timeout_;
+  std::size_t max_queued_bytes_;
   clock_type::time_point started_{};
   clock_type::time_point connect_deadline_{};
   clock_type::time_point last_rx_{};

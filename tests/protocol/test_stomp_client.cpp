@@ -74,6 +74,20 @@ TEST_CASE("connect writes CONNECT with version, host, credentials, heart-beat an
   CHECK_FALSE(reparse(out2).get("login"));
 }
 
+TEST_CASE("a connected session keeps no credentials", "[stomp][client]") {
+  client_options o;
+  o.login = "alice";
+  o.passcode = "secret-passcode";
+  o.connect_headers = {{"Authorization", "Bearer a-long-token-value-for-the-test"}};
+  harness h{o};
+  CHECK(h.session.options().passcode == "secret-passcode"); // still needed until CONNECTED
+  h.connect();
+  CHECK(h.session.options().login.empty());
+  CHECK(h.session.options().passcode.empty());
+  CHECK(h.session.options().connect_headers.empty());
+  CHECK(h.session.options().host == "/");
+}
+
 TEST_CASE("CONNECTED negotiates heart-beats, a missing header means 0,0", "[stomp][client]") {
   client_options o;
   o.heartbeat = {10000, 10000};
