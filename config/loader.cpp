@@ -1634,6 +1634,9 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
                             "expected a non-negative integer, got " + quoted(*v)});
       } else if (v->size() > 9) {
         problems.push_back({"env MAX_USERS", 0, 0, "", "too large: " + quoted(*v)});
+      } else if (std::stoll(*v) == 0) {
+        // One line for the variable, not one per seed stage it would have capped.
+        problems.push_back({"env MAX_USERS", 0, 0, "", "expected at least 1 user, got \"0\""});
       } else {
         const std::int64_t cap = std::stoll(*v);
         auto* stages = root.get_as<toml::array>("stage");

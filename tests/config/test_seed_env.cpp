@@ -113,6 +113,9 @@ TEST_CASE("seed variables: negative numbers, sizes, schemes and paths", "[config
   CHECK_THAT(text, !Catch::Contains("got a string"));
   text = all(load_from_env({{"PASSWORD", "pw"}, {"MAX_USERS", "99999999999"}}, {}, ""));
   CHECK_THAT(text, Catch::Contains("env MAX_USERS: too large"));
+  auto zero = load_from_env({{"PASSWORD", "pw"}, {"MAX_USERS", "0"}}, {}, "");
+  REQUIRE(zero.problems.size() == 1);
+  CHECK_THAT(all(zero), Catch::Contains("env MAX_USERS: expected at least 1 user"));
   text = all(load_from_env({{"PASSWORD", "pw"}, {"SERVER_URL", "ftp://127.0.0.1:1"}}, {}, ""));
   CHECK_THAT(text, Catch::Contains("env SERVER_URL: expected host:port or a ws://"));
   auto r = load_from_env({{"PASSWORD", "pw"}, {"SERVER_URL", "127.0.0.1:1/chat"}}, {}, "");
