@@ -1634,11 +1634,10 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
                             "expected a non-negative integer, got " + quoted(*v)});
       } else if (v->size() > 9) {
         problems.push_back({"env MAX_USERS", 0, 0, "", "too large: " + quoted(*v)});
-      } else if (std::stoll(*v) == 0) {
+      } else if (const std::int64_t cap = std::stoll(*v); cap == 0) {
         // One line for the variable, not one per seed stage it would have capped.
         problems.push_back({"env MAX_USERS", 0, 0, "", "expected at least 1 user, got \"0\""});
       } else {
-        const std::int64_t cap = std::stoll(*v);
         auto* stages = root.get_as<toml::array>("stage");
         for (std::size_t i = 0; i < stages->size(); ++i) {
           auto* users = stages->get(i)->as_table()->get_as<std::int64_t>("users");
