@@ -48,10 +48,10 @@ build: deps configure
 run: build
 	$(STOMPEDE) run $(SCENARIO)
 
-# A test without its own TIMEOUT property gets 300 s, so a hang fails the run instead of stalling it.
 $(TEST_BUILD)/CMakeCache.txt:
 	CC=$(TEST_CC) CXX=$(TEST_CXX) cmake -S . -B $(TEST_BUILD) $(TEST_FLAGS)
 
+# A test without its own TIMEOUT property gets 300 s, so a hang fails the run instead of stalling it.
 test: deps $(TEST_BUILD)/CMakeCache.txt
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j$(JOBS) --timeout 300
