@@ -57,6 +57,9 @@ void check_done(self_ptr self) {
 
 // Starts the user of `index` now; a factory that fails counts as a failed attempt.
 void spawn_user(self_ptr self, uint32_t index);
+bool start_waiting_arrival(self_ptr self, uint32_t index);
+void drop_waiting_arrivals(self_ptr self);
+void prune_waiting_arrivals(self_ptr self);
 
 void schedule_restart(self_ptr self, uint32_t index) {
   auto& st = self->state;
@@ -141,6 +144,7 @@ void start_slot(self_ptr self, uint32_t index, std::chrono::milliseconds wait) {
 // counted as completed) and their slots go back to the closed model.
 void cut_open_sessions(self_ptr self) {
   auto& st = self->state;
+  drop_waiting_arrivals(self);
   for (auto it = st.slots.begin(); it != st.slots.end();) {
     auto& slot = it->second;
     if (slot.arrival == 0 || slot.state == slot_state::stopping) {
@@ -217,10 +221,14 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
     if (normal && slot.arrival != 0 && slot.expired)
       ++st.stats.sessions_completed;
     // The target may have grown again while this user was stopping: start the slot afresh.
-    if (!st.shutting_down && index < st.target)
+    // Else an open-model arrival waiting for a free slot takes it.
+    if (!st.shutting_down && index < st.target) {
       start_slot(self, index, std::chrono::milliseconds{0});
-    else
+    } else {
       st.slots.erase(it);
+      if (!st.shutting_down && !st.waiting_arrivals.empty() && !start_waiting_arrival(self, index))
+        prune_waiting_arrivals(self);
+    }
     check_done(self);
     return;
   }
@@ -282,40 +290,96 @@ uint32_t apply_fault(self_ptr self, const user_fault_order& o) {
   return told;
 }
 
+// Open model: starts one arrival in the free slot `index`, living `lifetime_ms`.
+void start_arrival(self_ptr self, uint32_t index, uint32_t lifetime_ms) {
+  auto& st = self->state;
+  ++st.stats.arrivals_started;
+  auto arrival = ++st.arrival_seq;
+  self->delayed_send(handle_of(self), std::chrono::milliseconds{lifetime_ms}, expire_atom::value,
+                     index, arrival);
+  // The slot is marked before the spawn: a factory that fails leaves an open slot waiting
+  // for its restart, which the expiry frees.
+  auto& slot = st.slots[index];
+  slot = user_slot{};
+  slot.arrival = arrival;
+  slot.id = st.make_identity ? st.make_identity(st.config.first_index + index) : user_identity{};
+  if (!st.make_identity)
+    slot.id.index = st.config.first_index + index;
+  spawn_user(self, index);
+}
+
 // Open model: `count` arrivals, each started in the lowest free slot below `cap` with a
-// lifetime drawn from [min_ms, max_ms]; an arrival without a free slot is dropped (counted):
-// an open model that cannot keep up says so instead of silently becoming a closed one.
+// lifetime drawn from [min_ms, max_ms]. An arrival without a free slot waits for a user that
+// is leaving (one per leaving user below the cap: the end of a closed warm-up, a ramp-down)
+// and otherwise is dropped (counted): an open model that cannot keep up says so instead of
+// silently becoming a closed one.
 void arrive(self_ptr self, uint32_t count, uint32_t min_ms, uint32_t max_ms, uint32_t cap) {
   auto& st = self->state;
   if (st.shutting_down)
     return;
   st.stats.arrivals += count;
   cap = std::min(cap, st.config.capacity);
+  auto lifetime = [&] {
+    auto l = min_ms;
+    if (max_ms > min_ms)
+      l += static_cast<uint32_t>(st.rng() % (uint64_t{max_ms} - min_ms + 1));
+    return l;
+  };
   uint32_t next = 0;
   for (uint32_t k = 0; k < count; ++k) {
     while (next < cap && st.slots.count(next) != 0)
       ++next;
-    if (next >= cap) {
-      st.stats.arrivals_dropped += count - k;
-      return;
+    if (next < cap) {
+      start_arrival(self, next++, lifetime());
+      continue;
     }
-    auto index = next++;
-    auto lifetime = min_ms;
-    if (max_ms > min_ms)
-      lifetime += static_cast<uint32_t>(st.rng() % (uint64_t{max_ms} - min_ms + 1));
-    ++st.stats.arrivals_started;
-    auto arrival = ++st.arrival_seq;
-    self->delayed_send(handle_of(self), std::chrono::milliseconds{lifetime}, expire_atom::value,
-                       index, arrival);
-    // The slot is marked before the spawn: a factory that fails leaves an open slot waiting
-    // for its restart, which the expiry frees.
-    auto& slot = st.slots[index];
-    slot = user_slot{};
-    slot.arrival = arrival;
-    slot.id = st.make_identity ? st.make_identity(st.config.first_index + index) : user_identity{};
-    if (!st.make_identity)
-      slot.id.index = st.config.first_index + index;
-    spawn_user(self, index);
+    std::size_t leaving = 0;
+    for (auto it = st.slots.begin(); it != st.slots.end() && it->first < cap; ++it)
+      if (it->second.state == slot_state::stopping)
+        ++leaving;
+    for (; k < count && st.waiting_arrivals.size() < leaving; ++k)
+      st.waiting_arrivals.push_back({lifetime(), cap});
+    st.stats.arrivals_dropped += count - k;
+    return;
+  }
+}
+
+// Open model: a leaving user's slot `index` is free now; the oldest arrival waiting for one
+// under its cap takes it. True when one did.
+bool start_waiting_arrival(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  for (auto it = st.waiting_arrivals.begin(); it != st.waiting_arrivals.end(); ++it) {
+    if (index >= it->cap)
+      continue;
+    auto lifetime = it->lifetime_ms;
+    st.waiting_arrivals.erase(it);
+    start_arrival(self, index, lifetime);
+    return true;
+  }
+  return false;
+}
+
+// Open model: arrivals still waiting when nothing will free a slot for them are dropped.
+void drop_waiting_arrivals(self_ptr self) {
+  auto& st = self->state;
+  st.stats.arrivals_dropped += st.waiting_arrivals.size();
+  st.waiting_arrivals.clear();
+}
+
+// Open model: no more arrivals wait than users are still leaving under their caps; the newest
+// ones beyond that are dropped.
+void prune_waiting_arrivals(self_ptr self) {
+  auto& st = self->state;
+  uint32_t cap = 0;
+  for (const auto& w : st.waiting_arrivals)
+    cap = std::max(cap, w.cap);
+  std::size_t leaving = 0;
+  for (auto it = st.slots.begin(); it != st.slots.end() && it->first < cap; ++it)
+    if (it->second.state == slot_state::stopping)
+      ++leaving;
+  while (st.waiting_arrivals.size() > leaving) {
+    st.waiting_arrivals.pop_back();
+    ++st.stats.arrivals_dropped;
   }
 }
 
@@ -415,6 +479,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor
       [self](shutdown_atom) -> caf::result<done_atom, supervisor_stats> {
         auto& st = self->state;
         st.shutting_down = true;
+        drop_waiting_arrivals(self);
         for (auto it = st.slots.begin(); it != st.slots.end();) {
           switch (it->second.state) {
           case slot_state::running:

@@ -46,6 +46,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <map>
 #include <random>
 #include <string>
@@ -222,6 +223,14 @@ struct supervisor_state {
   uint32_t target = 0;
   /// Open model: the last arrival id handed out.
   uint64_t arrival_seq = 0;
+  /// Open model: an arrival that found every slot under its cap taken, some of them by users
+  /// still leaving (a ramp-down, a closed stage ending), waits for one of those to be gone
+  /// instead of being dropped; at most one waiting arrival per leaving user.
+  struct waiting_arrival {
+    uint32_t lifetime_ms;
+    uint32_t cap;
+  };
+  std::deque<waiting_arrival> waiting_arrivals;
   /// The stage last announced by the director (told to users).
   uint32_t stage = 0;
   bool shutting_down = false;

@@ -222,6 +222,18 @@ private:
 /// The room subscription's id; behaviours' own subscriptions are sub-1, sub-2, ...
 constexpr std::string_view room_subscription = "sub-0";
 
+/// n of a behaviour subscription id `sub-<n>`; 0 for anything else (the room's `sub-0` too).
+std::uint64_t own_subscription_number(std::string_view id) noexcept {
+  constexpr std::string_view prefix = "sub-";
+  if (id.size() <= prefix.size() || id.substr(0, prefix.size()) != prefix ||
+      id[prefix.size()] == '0')
+    return 0;
+  std::uint64_t n = 0;
+  const auto* end = id.data() + id.size();
+  auto [p, e] = std::from_chars(id.data() + prefix.size(), end, n);
+  return e == std::errc{} && p == end ? n : 0;
+}
+
 class session_impl final : public user_session,
                            public net::ws_handler,
                            public behaviour_context,
@@ -490,12 +502,13 @@ public:
   }
 
   std::string subscribe(std::string_view destination, std::string_view ack) override {
-    auto id = "sub-" + std::to_string(++sub_seq_);
+    const auto n = ++sub_seq_;
+    auto id = "sub-" + std::to_string(n);
     if (!can_send())
       return id;
     std::string out;
     stomp_.subscribe(out, id, destination, ack);
-    own_subscriptions_++;
+    own_subscriptions_.push_back(n);
     write(std::move(out));
     return id;
   }
@@ -503,10 +516,13 @@ public:
   void unsubscribe(std::string_view subscription_id) override {
     if (!can_send() || subscription_id == room_subscription)
       return;
+    const auto n = own_subscription_number(subscription_id);
+    auto it = std::find(own_subscriptions_.begin(), own_subscriptions_.end(), n);
+    if (n == 0 || it == own_subscriptions_.end())
+      return; // not one of ours, or already ended: nothing to send
+    own_subscriptions_.erase(it);
     std::string out;
     stomp_.unsubscribe(out, subscription_id);
-    if (own_subscriptions_ > 0)
-      own_subscriptions_--;
     write(std::move(out));
   }
 
@@ -862,6 +878,7 @@ private:
     if (!client_)
       return; // not connected yet (or logging in again): the login callback ends the session
     if (stomp_.state() != stomp::client_state::connected) {
+      agg_.counters.connects_abandoned++; // stopped before CONNECTED: not a success, not an error
       client_->close(false, {});
       return;
     }
@@ -947,13 +964,27 @@ private:
         fail(make_error_code(stomp::errc::missing_header));
         return false;
       }
+      const bool room = *sub == room_subscription;
+      if (!room) {
+        // A behaviour's subscription: live ones count; one we unsubscribed may still see
+        // MESSAGEs the server sent before our UNSUBSCRIBE reached it (ignored, not counted); an
+        // id this session never used is the server's error (before, it was counted as received).
+        const auto n = own_subscription_number(*sub);
+        if (n == 0 || n > sub_seq_) {
+          fail(make_error_code(stomp::errc::unknown_subscription));
+          return false;
+        }
+        if (std::find(own_subscriptions_.begin(), own_subscriptions_.end(), n) ==
+            own_subscriptions_.end())
+          return true;
+      }
       agg_.counters.messages_received++;
-      measure(f.body, *sub == room_subscription);
+      measure(f.body, room);
       if (slot_ == nullptr)
         return true;
       figures().messages_received++;
       // Behaviours that look at no message cost nothing more per message.
-      if (behaviour_ && (own_subscriptions_ > 0 || room_delivery_))
+      if (behaviour_ && (!own_subscriptions_.empty() || room_delivery_))
         deliver(f);
       return client_ != nullptr;
     }
@@ -1155,7 +1186,8 @@ private:
   std::uint64_t sub_seq_ = 0;
   std::uint64_t receipt_seq_ = 0;
   std::uint32_t room_request_seq_ = 0;
-  std::size_t own_subscriptions_ = 0;
+  /// The behaviour's live subscriptions, by the number in their id (`sub-<n>`, n ≥ 1).
+  std::vector<std::uint64_t> own_subscriptions_;
   bool room_delivery_ = false;
   /// Stopping, waiting for our own messages in flight before DISCONNECT.
   bool draining_ = false;

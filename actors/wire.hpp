@@ -13,7 +13,7 @@
 namespace stompede::metrics {
 
 // A field added to these structs must be added to their lists below, or it does not travel.
-static_assert(sizeof(load_counters) == 20 * sizeof(std::uint64_t) + sizeof(load_counters::errors),
+static_assert(sizeof(load_counters) == 21 * sizeof(std::uint64_t) + sizeof(load_counters::errors),
               "load_counters changed: update inspect(load_counters&) in actors/wire.hpp");
 static_assert(sizeof(load_histograms) == 8 * sizeof(histogram),
               "load_histograms changed: update inspect(load_histograms&) in actors/wire.hpp");
@@ -22,7 +22,7 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, load_counters& x) {
   return f(x.messages_sent, x.messages_received, x.own_received, x.lost, x.late_sends,
            x.connect_attempts, x.connects_ok, x.stomp_connected, x.subscribed, x.reconnect_attempts,
-           x.reconnect_successes, x.give_ups, x.disconnects_graceful, x.unresolved, x.bytes_in,
+           x.reconnect_successes, x.give_ups, x.disconnects_graceful, x.connects_abandoned, x.unresolved, x.bytes_in,
            x.bytes_out, x.errors);
 }
 

@@ -34,6 +34,7 @@ void for_each_scalar(A& a, B& b, F f) {
   f(a.reconnect_successes, b.reconnect_successes);
   f(a.give_ups, b.give_ups);
   f(a.disconnects_graceful, b.disconnects_graceful);
+  f(a.connects_abandoned, b.connects_abandoned);
   f(a.unresolved, b.unresolved);
   f(a.arrivals, b.arrivals);
   f(a.arrivals_started, b.arrivals_started);

@@ -73,6 +73,10 @@ struct load_counters {
   std::uint64_t give_ups = 0;
   /// Sessions ended by us with a STOMP DISCONNECT (ramp-down, end of run).
   std::uint64_t disconnects_graceful = 0;
+  /// Connection attempts still under way (TCP, TLS, upgrade or STOMP CONNECT not yet answered)
+  /// when their user was stopped by a ramp-down or the end of the run: neither a success nor
+  /// an error, and counted so that a run ending on slow connects says so.
+  std::uint64_t connects_abandoned = 0;
   /// Own messages whose session ended before their round trip completed and before the
   /// round-trip timeout: neither confirmed nor lost (sent = round trips + lost + unresolved,
   /// once nothing is in flight).

@@ -83,6 +83,7 @@ std::string csv_report_text(const load_snapshot& total, const run_info& run) {
   b.row("stomp_connect_p95", number(f.stomp_connect_p95_ms), "ms");
   b.row("lost_messages", number(f.lost), "");
   b.row("unresolved_messages", number(total.counters.unresolved), "");
+  b.row("connects_abandoned", number(total.counters.connects_abandoned), "");
   b.row("late_sends", number(f.late_sends), "");
   b.row("send_lateness_p99", number(f.send_lateness_p99_ms), "ms");
   b.row("reconnect_successes", number(f.reconnect_successes), "");

@@ -40,22 +40,23 @@ std::size_t slot_of(std::uint32_t key, std::size_t mask) noexcept {
 
 bool sender_window::behind(std::uint32_t sender, std::uint64_t seq) {
   // Up to 7/8 full: a room of 100 fits in 128 slots (1 KB).
-  if ((used_ + 1) * 8 > keys_.size() * 7)
+  if ((used_ + 1) * 8 > slots_.size() * 7)
     grow();
   const std::uint32_t key = sender + 1;
   // A user sends far fewer than 2^32 messages in a run.
   const auto s = static_cast<std::uint32_t>(seq);
-  const std::size_t mask = keys_.size() - 1;
+  const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
-    if (keys_[i] == key) {
-      if (s <= highest_[i])
+    auto& e = slots_[i];
+    if (e.key == key) {
+      if (s <= e.highest)
         return true;
-      highest_[i] = s;
+      e.highest = s;
       return false;
     }
-    if (keys_[i] == 0) {
-      keys_[i] = key;
-      highest_[i] = s;
+    if (e.key == 0) {
+      e.key = key;
+      e.highest = s;
       ++used_;
       return false;
     }
@@ -63,24 +64,21 @@ bool sender_window::behind(std::uint32_t sender, std::uint64_t seq) {
 }
 
 void sender_window::grow() {
-  std::vector<std::uint32_t> keys(keys_.empty() ? 16 : keys_.size() * 2, 0);
-  std::vector<std::uint32_t> highest(keys.size(), 0);
-  const std::size_t mask = keys.size() - 1;
-  for (std::size_t j = 0; j < keys_.size(); ++j) {
-    if (keys_[j] == 0)
+  std::vector<slot> slots(slots_.empty() ? 16 : slots_.size() * 2);
+  const std::size_t mask = slots.size() - 1;
+  for (const auto& e : slots_) {
+    if (e.key == 0)
       continue;
-    auto i = slot_of(keys_[j], mask);
-    while (keys[i] != 0)
+    auto i = slot_of(e.key, mask);
+    while (slots[i].key != 0)
       i = (i + 1) & mask;
-    keys[i] = keys_[j];
-    highest[i] = highest_[j];
+    slots[i] = e;
   }
-  keys_.swap(keys);
-  highest_.swap(highest);
+  slots_.swap(slots);
 }
 
 void sender_window::clear() noexcept {
-  std::fill(keys_.begin(), keys_.end(), 0);
+  std::fill(slots_.begin(), slots_.end(), slot{});
   used_ = 0;
 }
 

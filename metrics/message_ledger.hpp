@@ -90,8 +90,12 @@ public:
 
 private:
   void grow();
-  std::vector<std::uint32_t> keys_; // sender + 1; 0 = free
-  std::vector<std::uint32_t> highest_;
+  /// A key and its value side by side: a lookup touches one cache line, not two.
+  struct slot {
+    std::uint32_t key = 0; // sender + 1; 0 = free
+    std::uint32_t highest = 0;
+  };
+  std::vector<slot> slots_;
   std::size_t used_ = 0;
 };
 

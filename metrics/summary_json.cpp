@@ -52,6 +52,7 @@ json counters_json(const load_counters& c) {
       {"reconnect_successes", c.reconnect_successes},
       {"give_ups", c.give_ups},
       {"disconnects_graceful", c.disconnects_graceful},
+      {"connects_abandoned", c.connects_abandoned},
       {"unresolved", c.unresolved},
       {"arrivals", c.arrivals},
       {"arrivals_started", c.arrivals_started},
@@ -296,6 +297,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
                                                        std::to_string(c.arrivals_dropped));
     line("sessions completed", std::to_string(c.sessions_completed));
   }
+  if (const auto abandoned = total.counters.connects_abandoned; abandoned > 0)
+    line("connects abandoned at stop", std::to_string(abandoned));
   line("errors", std::to_string(f.errors_total));
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);

@@ -44,6 +44,8 @@ public:
       return "peer sent an ERROR frame";
     case errc::heartbeat_timeout:
       return "heart-beat timeout";
+    case errc::unknown_subscription:
+      return "MESSAGE for a subscription never made";
     }
     return "unknown STOMP error";
   }
@@ -90,6 +92,8 @@ const char* to_label(errc e) noexcept {
     return "error_frame";
   case errc::heartbeat_timeout:
     return "heartbeat_timeout";
+  case errc::unknown_subscription:
+    return "unknown_subscription";
   }
   return "unknown";
 }

@@ -39,6 +39,8 @@ enum class errc {
   error_frame,
   /// No byte from the peer within the negotiated heart-beat period times the grace factor.
   heartbeat_timeout,
+  /// A MESSAGE names a subscription id this session never sent a SUBSCRIBE for.
+  unknown_subscription,
 };
 
 const std::error_category& error_category() noexcept;

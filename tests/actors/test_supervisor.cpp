@@ -491,6 +491,52 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->stages == std::vector<uint32_t>{3});
 }
 
+TEST_CASE_METHOD(supervisor_fixture,
+                 "open model: arrivals wait for users still leaving instead of being dropped",
+                 "[supervisor][open]") {
+  // A closed warm-up of 3 ends; its users take their time to leave (they ignore the stop until
+  // the supervisor kills them after its 2 s stop timeout), and the open stage's first arrivals
+  // come while every slot under their cap is still taken by a leaving user.
+  w->ignore_stop = true;
+  start();
+  set_target(3);
+  advance(20ms);
+  REQUIRE(w->spawned.size() == 3);
+  set_target(0);
+  CHECK(stats().running == 3); // all three leaving
+  arrive(5, 1000, 1000, 3);    // three wait for the leaving users, two are dropped
+  auto s = stats();
+  CHECK(s.arrivals == 5);
+  CHECK(s.arrivals_started == 0);
+  CHECK(s.arrivals_dropped == 2);
+  CHECK(w->spawned.size() == 3);
+  advance(2s); // the leaving users are gone: the waiting arrivals take their slots
+  s = stats();
+  CHECK(s.killed == 3);
+  CHECK(s.arrivals_started == 3);
+  CHECK(s.arrivals_dropped == 2);
+  REQUIRE(w->spawned.size() == 6);
+  CHECK(w->spawned[3].index < 3);
+  CHECK(w->spawned[4].index < 3);
+  CHECK(w->spawned[5].index < 3);
+  CHECK(s.target == 3); // the open sessions alive
+
+  // Arrivals still waiting when a closed population is wanted again are dropped.
+  w->ignore_stop = false;
+  advance(1s); // the open sessions' length: they leave (and now quit at once)
+  CHECK(stats().sessions_completed == 3);
+  w->ignore_stop = true;
+  set_target(2);
+  advance(20ms);
+  set_target(0); // two leaving again
+  arrive(2, 1000, 1000, 2);
+  CHECK(stats().arrivals_dropped == 2); // both wait
+  set_target(1); // the closed model again: the waiting arrivals are dropped
+  s = stats();
+  CHECK(s.arrivals_dropped == 4);
+  CHECK(s.arrivals_started == 3);
+}
+
 TEST_CASE("supervisor config validation and redacted identities", "[supervisor]") {
   supervisor_config config;
   CHECK(validate(config).empty());

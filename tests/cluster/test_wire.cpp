@@ -45,6 +45,7 @@ TEST_CASE("a worker's delta crosses the link field for field", "[cluster][wire]"
   c.unresolved = 15;
   c.bytes_out = 16;
   c.give_ups = 17;
+  c.connects_abandoned = 18;
   c.add_error(metrics::error_type::tls_error, 3);
   c.add_error(metrics::error_type::other, 4);
   int i = 1;

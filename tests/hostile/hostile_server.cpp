@@ -57,6 +57,8 @@ const char* to_string(misbehaviour m) {
     return "binary_garbage";
   case misbehaviour::flood:
     return "flood";
+  case misbehaviour::foreign_message:
+    return "foreign_message";
   }
   return "?";
 }
@@ -385,6 +387,19 @@ private:
         send(stomp::encode(m));
         flooded_.fetch_add(1);
       }
+      return;
+    }
+    case misbehaviour::foreign_message: {
+      acted_ = true;
+      stomp::frame m(stomp::command::message);
+      m.add("subscription", sub_ + "-not-yours")
+          .add("message-id", "foreign-1")
+          .add("destination", destination_);
+      m.body = R"({"content":"for nobody here"})";
+      send(stomp::encode(m));
+      stomp::frame n(stomp::command::message);
+      n.add("subscription", "sub-77").add("message-id", "foreign-2").add("destination", "/x");
+      send(stomp::encode(n));
       return;
     }
     default:

@@ -36,6 +36,7 @@ enum class misbehaviour {
   raw_garbage,      ///< connects, then random bytes outside any WebSocket framing
   binary_garbage,   ///< connects, then a binary WebSocket message of random bytes
   flood,            ///< connects, then MESSAGE frames as fast as the socket takes them
+  foreign_message,  ///< connects, then a MESSAGE for a subscription the client never made
 };
 
 const char* to_string(misbehaviour m);

@@ -141,6 +141,7 @@ TEST_CASE("every hostile case ends its sessions with the expected error, the res
       {misbehaviour::reset, "connection_reset"},
       {misbehaviour::raw_garbage, "protocol_error"},
       {misbehaviour::binary_garbage, "protocol_error"},
+      {misbehaviour::foreign_message, "protocol_error"},
       {misbehaviour::split_every_byte, nullptr},
       {misbehaviour::flood, nullptr},
       {misbehaviour::none, nullptr},
@@ -214,6 +215,31 @@ TEST_CASE("every hostile case ends its sessions with the expected error, the res
 #ifndef STOMPEDE_ASAN
   CHECK(rss_after < rss_before + 256 * 1024 * 1024);
 #endif
+}
+
+TEST_CASE("connects still under way when the run ends are counted as abandoned, not as errors",
+          "[hostile]") {
+  // Half the users meet a well-behaved server; the other half one that upgrades and then never
+  // answers CONNECT, with the STOMP connect deadline (30 s) far past the stage's end, so those
+  // sessions are still connecting when the run stops them.
+  constexpr std::size_t per_case = 3;
+  hostile::hostile_server srv({misbehaviour::none, misbehaviour::silent}, per_case);
+  auto sc = scenario_for(srv, 2 * per_case);
+  sc.target.handshake_timeout = std::chrono::seconds{30};
+  sc.stages.at(0).duration = std::chrono::milliseconds{1500};
+  auto dir = scratch("abandoned");
+  CHECK(run_load_test(sc, quiet(dir)) == exit_completed);
+  srv.stop();
+  const json c = read_json(dir + "/summary.json")["counters"];
+  CHECK(c["connect_attempts"].get<std::uint64_t>() == 2 * per_case);
+  CHECK(c["stomp_connected"].get<std::uint64_t>() == per_case);
+  CHECK(c["disconnects_graceful"].get<std::uint64_t>() == per_case);
+  CHECK(c["connects_abandoned"].get<std::uint64_t>() == per_case);
+  CHECK(c["errors_total"].get<std::uint64_t>() == 0);
+  std::ifstream csv(dir + "/load_test_result.csv");
+  std::string text((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
+  CHECK(text.find("connects_abandoned," + std::to_string(per_case) + ",") != std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("a login answered with 401 or 500 fails the run with one line, the process stays up",
