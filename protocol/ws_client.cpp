@@ -1,6 +1,7 @@
 #include "protocol/ws_client.hpp"
 #include "protocol/tls_setup.hpp"
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -142,7 +143,10 @@ private:
 /// ws_client.hpp), so a plain io_context executor serialises everything a strand would, without
 /// the strand's queue and the type-erased executor's reference counting on every operation.
 using executor_type = asio::io_context::executor_type;
-using tcp_stream_type = beast::basic_stream<tcp, executor_type>;
+/// A plain socket under the WebSocket stream: the connect and TLS deadlines are the
+/// connection's own timer (beast::basic_stream would add ~470 bytes per connection and a
+/// wrapping operation, with a reference count, around every read and write).
+using tcp_stream_type = asio::basic_stream_socket<tcp, executor_type>;
 using timer_type =
     asio::basic_waitable_timer<std::chrono::steady_clock,
                                asio::wait_traits<std::chrono::steady_clock>, executor_type>;
@@ -205,8 +209,8 @@ public:
       if (self->state_ == state::closed)
         return;
       beast::error_code ignored;
-      if (self->tcp().socket().is_open())
-        self->tcp().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      if (self->tcp().is_open())
+        self->tcp().set_option(asio::socket_base::linger(true, 0), ignored);
       self->finish(reason);
     });
   }
@@ -223,12 +227,6 @@ private:
     return beast::get_lowest_layer(ws_);
   }
 
-  void set_tcp_deadline(clock_type::time_point t) {
-    if (t == clock_type::time_point::max())
-      tcp().expires_never();
-    else
-      tcp().expires_at(t);
-  }
 
   std::chrono::nanoseconds elapsed() const {
     return clock_type::now() - started_;
@@ -270,9 +268,10 @@ private:
       return fail(asio::error::host_not_found, step::resolve);
     if (opts_->source_address.empty()) {
       state_ = state::connecting;
-      set_tcp_deadline(connect_deadline_);
-      tcp().async_connect(
-          results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+      arm_timer();
+      asio::async_connect(
+          tcp(), results,
+          [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
             self->on_connect(ec);
           });
       return;
@@ -295,7 +294,7 @@ private:
       auto src = asio::ip::make_address(opts_->source_address, ec);
       if (ec)
         return fail(ec, step::connect);
-      auto& sock = tcp().socket();
+      auto& sock = tcp();
       sock.open(ep.protocol(), ec);
       if (ec)
         return fail(ec, step::connect);
@@ -308,7 +307,7 @@ private:
       if (ec)
         return fail(ec, step::connect);
     }
-    set_tcp_deadline(connect_deadline_);
+    arm_timer();
     tcp().async_connect(
         ep, [self = this->shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
@@ -320,14 +319,15 @@ private:
       return fail(ec, step::connect);
     state_ = state::handshaking;
     beast::error_code ignored;
-    tcp().socket().set_option(tcp::no_delay(true), ignored);
+    tcp().set_option(tcp::no_delay(true), ignored);
     if constexpr (Tls) {
       auto& tls = ws_.next_layer();
       if (auto tec = prepare_client_tls(tls, opts_->tls, opts_->target.host))
         return fail(tec, step::tls_handshake);
-      set_tcp_deadline(opts_->handshake_timeout.count() > 0
-                           ? clock_type::now() + opts_->handshake_timeout
-                           : clock_type::time_point::max());
+      tls_deadline_ = opts_->handshake_timeout.count() > 0
+                          ? clock_type::now() + opts_->handshake_timeout
+                          : clock_type::time_point::max();
+      arm_timer();
       tls.async_handshake(
           ssl::stream_base::client,
           [self = this->shared_from_this()](beast::error_code ec) { self->on_tls_handshake(ec); });
@@ -344,9 +344,8 @@ private:
     handler_->on_tcp_connected(elapsed());
     if (state_ != state::handshaking)
       return;
-    // From here the websocket stream's own timer bounds the upgrade and the close; the TCP
-    // stream's timer must be off or both would race.
-    tcp().expires_never();
+    // From here the websocket stream's own timer bounds the upgrade and the close.
+    upgrading_ = true;
     websocket::stream_base::timeout t{};
     t.handshake_timeout =
         opts_->handshake_timeout.count() > 0
@@ -587,7 +586,12 @@ private:
     auto next = clock_type::time_point::max();
     switch (state_) {
     case state::resolving:
+    case state::connecting:
       next = connect_deadline_;
+      break;
+    case state::handshaking:
+      if (!upgrading_)
+        next = tls_deadline_;
       break;
     case state::open:
     case state::closing:
@@ -623,8 +627,13 @@ private:
     const auto now = clock_type::now();
     switch (state_) {
     case state::resolving:
+    case state::connecting:
       if (now >= connect_deadline_)
         return fail_with(transport_errc::connect_timeout);
+      break;
+    case state::handshaking:
+      if (!upgrading_ && now >= tls_deadline_)
+        return fail_with(transport_errc::handshake_timeout);
       break;
     case state::open:
     case state::closing:
@@ -673,7 +682,8 @@ private:
       timer_.cancel();
       timer_armed_ = false;
     }
-    tcp().close();
+    beast::error_code ignored;
+    tcp().close(ignored);
     queue_.clear();
     queue_.shrink_to_fit();
     head_ = 0;
@@ -706,6 +716,8 @@ private:
   std::size_t max_queued_bytes_;
   clock_type::time_point started_{};
   clock_type::time_point connect_deadline_{};
+  /// The TLS handshake's deadline (the WebSocket stream's own timer bounds the upgrade).
+  clock_type::time_point tls_deadline_ = clock_type::time_point::max();
   clock_type::time_point last_rx_{};
   clock_type::time_point write_started_{};
   clock_type::time_point close_deadline_{};
@@ -716,6 +728,8 @@ private:
   bool paused_ = false;
   bool close_started_ = false;
   bool timer_armed_ = false;
+  /// The WebSocket upgrade has started (TLS, if any, is done).
+  bool upgrading_ = false;
 };
 
 } // namespace

@@ -307,3 +307,33 @@ TEST_CASE("ws_client reports handshake_timeout when the upgrade is never answere
   CHECK(rec->closed_count == 1);
   CHECK(rec->closed_ec == transport_errc::handshake_timeout);
 }
+
+TEST_CASE("ws_client reports connect_timeout when the TCP connect is never answered",
+          "[ws_client]") {
+  // A listener whose accept queue is full and never drained: Linux drops further SYNs, so the
+  // client's connect neither succeeds nor fails until its own deadline.
+  boost::asio::io_context ioc;
+  test_support::tcp::acceptor acceptor(ioc);
+  const test_support::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), 0);
+  acceptor.open(ep.protocol());
+  acceptor.bind(ep);
+  acceptor.listen(0);
+  const auto port = acceptor.local_endpoint().port();
+  // Fill the queue (a backlog of 0 holds one; a few more leave no doubt), without accepting.
+  std::vector<test_support::tcp::socket> fillers;
+  for (int i = 0; i < 4; ++i) {
+    fillers.emplace_back(ioc);
+    fillers.back().async_connect({ep.address(), port}, [](boost::system::error_code) {});
+  }
+  ioc.run_for(300ms);
+  ioc.restart();
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(port);
+  opts.connect_timeout = 300ms;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  client->start();
+  run_bounded(ioc);
+  CHECK_FALSE(rec->tcp_connected);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::connect_timeout);
+}

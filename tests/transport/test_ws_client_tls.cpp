@@ -144,6 +144,32 @@ TEST_CASE("an unreadable CA file fails with tls_error from start", "[ws_client][
   CHECK(rec->closed_ec == transport_errc::tls_error);
 }
 
+TEST_CASE("wss reports handshake_timeout when the TLS handshake is never answered",
+          "[ws_client][tls]") {
+  boost::asio::io_context ioc;
+  // Accepts TCP and then says nothing: no ServerHello ever comes.
+  test_support::tcp::acceptor acceptor(
+      ioc, test_support::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  test_support::tcp::socket held(ioc);
+  acceptor.async_accept(held, [](boost::system::error_code) {});
+  net::ws_options o;
+  auto u = net::parse_url("wss://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) +
+                          "/ws");
+  REQUIRE(u);
+  o.target = *u;
+  o.tls.ca_file = test_support::certs().ca_pem;
+  o.connect_timeout = 3s;
+  o.handshake_timeout = 200ms;
+  auto rec = std::make_shared<tls_recorder>(ioc);
+  rec->client = net::make_ws_client(ioc, o, rec);
+  rec->client->start();
+  ioc.run_for(10s);
+  rec->client = nullptr;
+  CHECK_FALSE(rec->opened);
+  CHECK(rec->closed_count == 1);
+  CHECK(rec->closed_ec == transport_errc::handshake_timeout);
+}
+
 TEST_CASE("one TLS context is shared by equal settings", "[tls]") {
   net::tls_options tls;
   tls.ca_file = test_support::certs().ca_pem;
