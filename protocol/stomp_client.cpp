@@ -1,10 +1,21 @@
 #include "protocol/stomp_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace stompede::stomp {
 
 namespace {
+
+/// Removes the first element equal to `v`, if any (order is not kept).
+void erase_one(std::vector<std::string>& set, std::string_view v) {
+  auto it = std::find(set.begin(), set.end(), v);
+  if (it == set.end())
+    return;
+  if (it != set.end() - 1)
+    *it = std::move(set.back());
+  set.pop_back();
+}
 
 // Frames are written straight into the caller's buffer: no intermediate `frame`, so a SEND
 // costs the growth of `out` and nothing else.
@@ -86,14 +97,15 @@ void client_session::subscribe(std::string& out, std::string_view id, std::strin
   for (const auto& [n, v] : extra)
     header(out, n, v);
   end_frame(out);
-  subscriptions_.emplace(id);
+  if (std::find(subscriptions_.begin(), subscriptions_.end(), id) == subscriptions_.end())
+    subscriptions_.emplace_back(id);
 }
 
 void client_session::unsubscribe(std::string& out, std::string_view id) {
   begin_frame(out, command::unsubscribe);
   header(out, "id", id);
   end_frame(out);
-  subscriptions_.erase(std::string{id});
+  erase_one(subscriptions_, id);
 }
 
 void client_session::send(std::string& out, std::string_view destination, std::string_view body,
@@ -110,7 +122,7 @@ void client_session::send(std::string& out, std::string_view destination, std::s
   out.push_back('\n');
   if (receipt) {
     header(out, "receipt", *receipt);
-    pending_receipts_.emplace(*receipt);
+    pending_receipts_.emplace_back(*receipt);
   }
   for (const auto& [n, v] : extra)
     header(out, n, v);
@@ -134,7 +146,7 @@ void client_session::disconnect(std::string& out, std::string_view receipt) {
   if (!receipt.empty()) {
     header(out, "receipt", receipt);
     disconnect_receipt_.assign(receipt.data(), receipt.size());
-    pending_receipts_.emplace(receipt);
+    pending_receipts_.emplace_back(receipt);
   }
   end_frame(out);
   state_ = client_state::disconnecting;
@@ -203,8 +215,7 @@ client_event client_session::on_frame(const frame_view& f) {
     }
     client_event ev = make_event(client_event::receipt, f);
     ev.text = *id;
-    if (auto it = pending_receipts_.find(std::string{*id}); it != pending_receipts_.end())
-      pending_receipts_.erase(it);
+    erase_one(pending_receipts_, *id);
     if (state_ == client_state::disconnecting && !disconnect_receipt_.empty() &&
         *id == disconnect_receipt_) {
       ev.disconnect_done = true;

@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -122,8 +121,10 @@ private:
   client_state state_ = client_state::idle;
   heartbeat_plan plan_{};
   std::string disconnect_receipt_;
-  std::unordered_set<std::string> subscriptions_;
-  std::unordered_set<std::string> pending_receipts_;
+  // Small sets as vectors: a session has a handful of subscriptions and receipts at most, and
+  // an unordered_set keeps its bucket array (100+ bytes per session) once it held anything.
+  std::vector<std::string> subscriptions_;
+  std::vector<std::string> pending_receipts_;
 };
 
 } // namespace stompede::stomp
