@@ -26,7 +26,7 @@ caf::error make_session_error(const std::error_code& ec) {
 namespace {
 
 /// Creates and starts a session for `id` whose events become messages to `me`.
-std::shared_ptr<user_session> start_session(const user_deps& deps, const user_identity& id,
+std::shared_ptr<user_session> start_session(const user_deps& deps, user_identity id,
                                             caf::actor me) {
   auto io = deps.pool->next_index();
   // The listener runs on the IO thread: it only turns lifecycle events into messages.
@@ -39,8 +39,8 @@ std::shared_ptr<user_session> start_session(const user_deps& deps, const user_id
       caf::anon_send(me, closed_atom::value,
                      ev.error ? static_cast<int>(classify(ev.error)) + 1 : 0);
   };
-  auto s = make_user_session(deps.pool->context(io), deps.aggregates[io], deps.settings, id,
-                             std::move(listener));
+  auto s = make_user_session(deps.pool->context(io), deps.aggregates[io], deps.settings,
+                             std::move(id), std::move(listener));
   s->start();
   return s;
 }
@@ -50,7 +50,9 @@ std::shared_ptr<user_session> start_session(const user_deps& deps, const user_id
 caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, user_identity id,
                          caf::actor supervisor) {
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  self->state.session = start_session(deps, id, me);
+  // The identity lives in the session (one copy per user besides the supervisor's); a fresh
+  // session the behaviour asks for takes it over from the one that closed.
+  self->state.session = start_session(deps, std::move(id), me);
   // However the actor ends, its session ends too (a no-op when it already closed). A session
   // restarted by its behaviour replaces the current one; the state may be gone by then, so the
   // functor keeps its own handle.
@@ -62,10 +64,10 @@ caf::behavior user_actor(caf::stateful_actor<user_state>* self, user_deps deps, 
   return {
       [=](subscribed_atom) { self->send(supervisor, connected_atom::value); },
       [=](closed_atom, int code) {
-        self->state.session.reset();
-        if (code == -1 && !self->state.stopping) {
+        auto closed = std::move(self->state.session);
+        if (code == -1 && !self->state.stopping && closed) {
           // The behaviour asked for a fresh session: same identity, at once, no error.
-          self->state.session = start_session(deps, id, me);
+          self->state.session = start_session(deps, closed->take_identity(), me);
           *current = self->state.session;
           return;
         }

@@ -270,6 +270,10 @@ public:
     asio::post(ioc_, [self = shared_from_this(), f, on] { self->do_inject(f, on); });
   }
 
+  user_identity take_identity() override {
+    return std::move(id_);
+  }
+
   void stage_changed(std::uint32_t stage) override {
     asio::post(ioc_, [self = shared_from_this(), stage] {
       if (self->behaviour_ && self->can_send())

@@ -58,6 +58,9 @@ public:
   virtual void inject(user_fault f, bool on) = 0;
   /// The run's stage `stage` began; the behaviour hears of it (`on_stage_changed`).
   virtual void stage_changed(std::uint32_t stage) = 0;
+  /// The identity the session ended with (its token renewed if it logged in again). Only after
+  /// the listener heard `closed`: until then the IO thread may change it.
+  virtual user_identity take_identity() = 0;
 };
 
 /// Creates a session on `ioc`, which must be the context of IO thread `agg` belongs to. The

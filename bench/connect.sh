@@ -2,7 +2,8 @@
 # Time to connect N users: N listener users (one `stompede run`, REST logins, rooms of 100,
 # heart-beats 10 s) ramped over RAMP seconds against `stompede serve` as a separate process.
 # Prints the connected users per second from timeseries.csv, the time until every user was
-# connected and subscribed, errors and the client's peak RSS. Bounded in time; asserts nothing.
+# connected and subscribed, errors, the client's RSS in the middle of the hold and its peak.
+# Bounded in time; asserts nothing.
 #
 #   bench/connect.sh [USERS]            (default 10000)
 #   RAMP=5 HOLD=20 SERVER_THREADS=2 bench/connect.sh 10000
@@ -43,7 +44,17 @@ prometheus = ""
 TOML
 start=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$out/maxrss" timeout $((ramp + hold + 120)) \
-  "$bin" run "$out/scenario.toml" --quiet --out "$out/results" >"$out/client.log" 2>&1 || true
+  "$bin" run "$out/scenario.toml" --quiet --out "$out/results" >"$out/client.log" 2>&1 &
+runner=$!
+# The steady state: the client's RSS in the middle of the hold (logins take a few seconds more
+# at 10,000 users, so this is at or after the end of the ramp).
+sleep $((ramp + hold / 2))
+hold_rss=0
+if client=$(pgrep -f -- "^$bin run $out/scenario.toml" | head -1); then
+  hold_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$client/status" 2>/dev/null || echo 0)
+fi
+hold_connected=$(awk -F, 'NR > 1 && $3 != "done" { c = $5 } END { print c + 0 }' "$out/results/timeseries.csv" 2>/dev/null || echo 0)
+wait $runner || true
 end=$(date +%s.%N)
 echo "connect bench: $users users, ramp ${ramp}s, server io_threads ${SERVER_THREADS:-2}"
 echo "  second  connected (timeseries.csv)"
@@ -57,5 +68,6 @@ c, h = s["counters"], s["histograms"]
 print(f"errors {c['errors_total']}, websocket connect p95 {h['websocket_connect_ms']['p95']:.1f} ms, "
       f"stomp connect p95 {h['stomp_connect_ms']['p95']:.1f} ms")
 PY
-echo "client peak RSS $(( $(cat "$out/maxrss") / 1024 )) MB; the whole run (logins included) $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+echo "client RSS mid-hold $((hold_rss / 1024)) MB with $hold_connected connected ($(awk -v r="$hold_rss" -v n="$hold_connected" 'BEGIN { if (n > 0) printf "%.1f", r / n; else printf "-" }') KB per user, everything included)"
+echo "client peak RSS $(( $(cat "$out/maxrss") / 1024 )) MB (the drain at the end included); the whole run (logins included) $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
 rm -rf "$out"
