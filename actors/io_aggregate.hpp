@@ -34,6 +34,14 @@ struct io_aggregate {
   std::string server_error;
   /// Message accounting: sends, receipts and session lifecycle of this thread's sessions.
   metrics::ledger_shard ledger;
+  /// Scratch for composing a chat message (content, rendered body, timestamp), shared by the
+  /// thread's sessions: a send is composed and written in one go on this thread, so no session
+  /// needs to keep the buffers (about 450 bytes per sending user otherwise).
+  struct scratch_buffers {
+    std::string content;
+    std::string body;
+    std::string created_at;
+  } scratch;
 };
 
 /// What leaves an IO thread once a second.

@@ -437,33 +437,42 @@ public:
     auto seq = settings_->keys ? settings_->keys->next(id_.index) : ++seq_;
     // The key carries the intended send time as wall-clock µs, for receivers in other processes.
     auto intended_wall = wall_now_us() - to_us(lateness);
-    content_.clear();
-    content_ += "[W";
-    content_ += std::to_string(id_.index);
-    content_ += "-N";
-    content_ += std::to_string(seq);
-    content_ += "-T";
-    content_ += std::to_string(intended_wall);
-    content_ += "] load test message";
+    auto& content = agg_.scratch.content;
+    content.clear();
+    content += "[W";
+    content += std::to_string(id_.index);
+    content += "-N";
+    content += std::to_string(seq);
+    content += "-T";
+    content += std::to_string(intended_wall);
+    content += "] load test message";
     template_vars v;
     v.user = id_.index;
     v.member = id_.member_id;
     v.room = id_.room;
     v.seq = seq;
-    v.content = content_;
-    created_at_ = iso8601_now();
-    v.created_at = created_at_;
-    body_.clear();
-    settings_->body.render(v, body_);
-    std::string out;
-    out.reserve(body_.size() + send_destination_.size() + 64);
-    stomp_.send(out, send_destination_, body_, settings_->content_type);
+    v.content = content;
+    auto out = compose_body(v);
     pending_.push_back({seq, intended, now});
     agg_.ledger.sent.push_back({id_.index, seq, id_.room, intended_wall});
     agg_.in_flight++;
     agg_.counters.messages_sent++;
     figures().messages_sent++;
     write(std::move(out));
+  }
+
+  /// The SEND of a chat message whose template variables are `v` (timestamp added), composed in
+  /// the IO thread's scratch buffers.
+  std::string compose_body(template_vars& v) {
+    auto& sc = agg_.scratch;
+    sc.created_at = iso8601_now();
+    v.created_at = sc.created_at;
+    sc.body.clear();
+    settings_->body.render(v, sc.body);
+    std::string out;
+    out.reserve(sc.body.size() + send_destination_.size() + 64);
+    stomp_.send(out, send_destination_, sc.body, settings_->content_type);
+    return out;
   }
 
   void say(std::string_view text) override {
@@ -477,13 +486,7 @@ public:
     v.room = id_.room;
     v.seq = ++seq_;
     v.content = escaped;
-    created_at_ = iso8601_now();
-    v.created_at = created_at_;
-    body_.clear();
-    settings_->body.render(v, body_);
-    std::string out;
-    out.reserve(body_.size() + send_destination_.size() + 64);
-    stomp_.send(out, send_destination_, body_, settings_->content_type);
+    auto out = compose_body(v);
     figures().messages_sent++;
     write(std::move(out));
   }
@@ -1166,9 +1169,6 @@ private:
   std::vector<pending_send> pending_;
   std::string send_destination_;
   std::string room_topic_;
-  std::string content_;
-  std::string body_;
-  std::string created_at_;
   std::uint64_t seq_ = 0;
   std::error_code failure_;
   bool open_ = false;

@@ -86,6 +86,10 @@ void parser::release_buffer() noexcept {
   base_ += pos_;
   pos_ = 0;
   std::string().swap(buf_);
+  // The header views and unescaped values of the last frame go too (~500 bytes kept per
+  // connection otherwise); the next frame allocates them again.
+  std::vector<header_view>().swap(headers_);
+  std::string().swap(scratch_);
   views_stale_ = true;
 }
 
@@ -260,11 +264,9 @@ parse_status parser::parse_block() {
   const bool raw = is_unescaped(cmd_);
 
   headers_.clear();
+  if (headers_.capacity() == 0)
+    headers_.reserve(8); // a chat MESSAGE has 5-8 headers: one allocation, not four
   scratch_.clear();
-  // Unescaping only shrinks, so the block size bounds the scratch: views into it stay valid
-  // while it fills, and steady state allocates nothing.
-  if (!raw && scratch_.capacity() < block)
-    scratch_.reserve(block);
   has_length_ = false;
   length_ = 0;
 
@@ -274,6 +276,11 @@ parse_status parser::parse_block() {
       out = s;
       return none;
     }
+    // Unescaping only shrinks, so the block size bounds the scratch: reserved at the frame's
+    // first escaped value (no view into it exists yet), views into it stay valid while it fills.
+    // A frame without escapes never touches it.
+    if (scratch_.empty() && scratch_.capacity() < block)
+      scratch_.reserve(block);
     const std::size_t start = scratch_.size();
     const std::size_t bad = unescape_at(s, scratch_);
     if (bad != none)

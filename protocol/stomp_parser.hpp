@@ -83,8 +83,9 @@ public:
   /// Forgets all state and buffered bytes.
   void reset();
 
-  /// Gives the buffer's memory back when no byte is buffered, so a quiet connection holds none
-  /// between messages (the next `feed` allocates again). Frame views from earlier `next` calls
+  /// Gives the buffers' memory back (bytes, header views, unescaped values) when no byte is
+  /// buffered, so a quiet connection holds none between messages (the next frame allocates
+  /// again). Frame views from earlier `next` calls
   /// become invalid; error offsets keep counting from the first byte ever fed.
   void release_buffer() noexcept;
 
