@@ -15,6 +15,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <type_traits>
 
@@ -368,7 +369,8 @@ private:
       ws_.set_option(pmd);
     }
     ws_.read_message_max(opts_->max_message_bytes);
-    ws_.write_buffer_bytes(std::max<std::size_t>(opts_->write_buffer_bytes, 64));
+    write_buffer_cap_ = std::max<std::size_t>(opts_->write_buffer_bytes, 64);
+    ws_.write_buffer_bytes(write_buffer_cap_);
     ws_.auto_fragment(false);
     ws_.text(true);
     ws_.control_callback(
@@ -518,11 +520,16 @@ private:
     in_flight_ = std::move(queue_[head_]);
     ++head_;
     if (head_ == queue_.size()) {
-      queue_.clear();
+      // Usually one message was queued: an empty queue holds no memory between writes.
+      std::vector<std::string>().swap(queue_);
       head_ = 0;
-      if (queue_.capacity() > 64)
-        queue_.shrink_to_fit();
     }
+    // Beast masks a client's message in a write buffer it keeps between writes and reallocates
+    // when the size option changes: sized to this message (in steps of 64 bytes, at most the
+    // configured size), a connection that last wrote a heart-beat keeps 64 bytes, not 512.
+    const std::size_t step = 64;
+    const std::size_t want = (in_flight_.size() + step - 1) / step * step;
+    ws_.write_buffer_bytes(std::clamp<std::size_t>(want, step, write_buffer_cap_));
     writing_ = true;
     write_started_ = clock_type::now();
     arm_timer();
@@ -714,6 +721,8 @@ private:
   std::chrono::milliseconds handshake_timeout_;
   std::chrono::milliseconds write_timeout_;
   std::size_t max_queued_bytes_;
+  /// Largest write (masking) buffer Beast may keep (ws_options::write_buffer_bytes).
+  std::size_t write_buffer_cap_ = 512;
   clock_type::time_point started_{};
   clock_type::time_point connect_deadline_{};
   /// The TLS handshake's deadline (the WebSocket stream's own timer bounds the upgrade).

@@ -46,8 +46,10 @@ struct ws_options {
   std::size_t max_queued_bytes = 1024 * 1024;
   /// Offer permessage-deflate (costs ~300 KB per connection; off by default).
   bool compression = false;
-  /// Beast's per-connection write (masking) buffer: smaller saves memory, larger saves
-  /// syscalls for big messages (Beast's default is 4096).
+  /// The largest write (masking) buffer Beast keeps per connection. It is sized to each message
+  /// in 64-byte steps up to this and kept until the next write, so a connection that last
+  /// wrote a heart-beat keeps 64 bytes; a message above it goes out in several writes of this
+  /// size (Beast's default is 4096).
   std::size_t write_buffer_bytes = 512;
   /// User-Agent of the upgrade request; empty = "stompede/<version>".
   std::string user_agent;
