@@ -452,7 +452,7 @@ public:
     v.room = id_.room;
     v.seq = seq;
     v.content = content;
-    auto out = compose_body(v);
+    auto out = compose_send(v);
     pending_.push_back({seq, intended, now});
     agg_.ledger.sent.push_back({id_.index, seq, id_.room, intended_wall});
     agg_.in_flight++;
@@ -461,9 +461,9 @@ public:
     write(std::move(out));
   }
 
-  /// The SEND of a chat message whose template variables are `v` (timestamp added), composed in
-  /// the IO thread's scratch buffers.
-  std::string compose_body(template_vars& v) {
+  /// The SEND frame of a chat message whose template variables are `v` (its timestamp is added
+  /// here), composed in the IO thread's scratch buffers.
+  std::string compose_send(template_vars& v) {
     auto& sc = agg_.scratch;
     sc.created_at = iso8601_now();
     v.created_at = sc.created_at;
@@ -486,7 +486,7 @@ public:
     v.room = id_.room;
     v.seq = ++seq_;
     v.content = escaped;
-    auto out = compose_body(v);
+    auto out = compose_send(v);
     figures().messages_sent++;
     write(std::move(out));
   }
@@ -975,7 +975,7 @@ private:
       if (!room) {
         // A behaviour's subscription: live ones count; one we unsubscribed may still see
         // MESSAGEs the server sent before our UNSUBSCRIBE reached it (ignored, not counted); an
-        // id this session never used is the server's error (before, it was counted as received).
+        // id this session never used is the server's error, not a delivery.
         const auto n = own_subscription_number(*sub);
         if (n == 0 || n > sub_seq_) {
           fail(make_error_code(stomp::errc::unknown_subscription));

@@ -147,7 +147,7 @@ using executor_type = asio::io_context::executor_type;
 /// A plain socket under the WebSocket stream: the connect and TLS deadlines are the
 /// connection's own timer (beast::basic_stream would add ~470 bytes per connection and a
 /// wrapping operation, with a reference count, around every read and write).
-using tcp_stream_type = asio::basic_stream_socket<tcp, executor_type>;
+using socket_type = asio::basic_stream_socket<tcp, executor_type>;
 using timer_type =
     asio::basic_waitable_timer<std::chrono::steady_clock,
                                asio::wait_traits<std::chrono::steady_clock>, executor_type>;
@@ -155,7 +155,7 @@ using timer_type =
 template<bool Tls>
 class ws_session final : public ws_client, public std::enable_shared_from_this<ws_session<Tls>> {
   using next_layer_type =
-      std::conditional_t<Tls, beast::ssl_stream<tcp_stream_type>, tcp_stream_type>;
+      std::conditional_t<Tls, beast::ssl_stream<socket_type>, socket_type>;
   using stream_type = websocket::stream<next_layer_type>;
   using strand_type = executor_type;
 
@@ -224,10 +224,9 @@ private:
       return stream_type(strand_);
   }
 
-  tcp_stream_type& tcp() {
+  socket_type& tcp() {
     return beast::get_lowest_layer(ws_);
   }
-
 
   std::chrono::nanoseconds elapsed() const {
     return clock_type::now() - started_;
