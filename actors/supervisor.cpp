@@ -308,6 +308,16 @@ void start_arrival(self_ptr self, uint32_t index, uint32_t lifetime_ms) {
   spawn_user(self, index);
 }
 
+// Open model: users still leaving (stopping) in slots below `cap`.
+std::size_t leaving_below(self_ptr self, uint32_t cap) {
+  const auto& slots = self->state.slots;
+  std::size_t n = 0;
+  for (auto it = slots.begin(); it != slots.end() && it->first < cap; ++it)
+    if (it->second.state == slot_state::stopping)
+      ++n;
+  return n;
+}
+
 // Open model: `count` arrivals, each started in the lowest free slot below `cap` with a
 // lifetime drawn from [min_ms, max_ms]. An arrival without a free slot waits for a user that
 // is leaving (one per leaving user below the cap: the end of a closed warm-up, a ramp-down)
@@ -333,10 +343,7 @@ void arrive(self_ptr self, uint32_t count, uint32_t min_ms, uint32_t max_ms, uin
       start_arrival(self, next++, lifetime());
       continue;
     }
-    std::size_t leaving = 0;
-    for (auto it = st.slots.begin(); it != st.slots.end() && it->first < cap; ++it)
-      if (it->second.state == slot_state::stopping)
-        ++leaving;
+    const auto leaving = leaving_below(self, cap);
     for (; k < count && st.waiting_arrivals.size() < leaving; ++k)
       st.waiting_arrivals.push_back({lifetime(), cap});
     st.stats.arrivals_dropped += count - k;
@@ -373,10 +380,7 @@ void prune_waiting_arrivals(self_ptr self) {
   uint32_t cap = 0;
   for (const auto& w : st.waiting_arrivals)
     cap = std::max(cap, w.cap);
-  std::size_t leaving = 0;
-  for (auto it = st.slots.begin(); it != st.slots.end() && it->first < cap; ++it)
-    if (it->second.state == slot_state::stopping)
-      ++leaving;
+  const auto leaving = leaving_below(self, cap);
   while (st.waiting_arrivals.size() > leaving) {
     st.waiting_arrivals.pop_back();
     ++st.stats.arrivals_dropped;

@@ -54,24 +54,34 @@ std::unique_ptr<ssl::context> server_context() {
   return ctx;
 }
 
-/// Connects to a TLS echo server with `tls` settings and returns what the client saw.
-std::shared_ptr<tls_recorder> run_tls(const net::tls_options& tls) {
-  boost::asio::io_context ioc;
-  auto sctx = server_context();
-  loopback_server server(ioc, behaviour::echo, 0, sctx.get());
+/// Options for wss://127.0.0.1:<port>/ws with `tls` settings.
+net::ws_options wss_options(std::uint16_t port, const net::tls_options& tls) {
   net::ws_options o;
-  auto u = net::parse_url("wss://127.0.0.1:" + std::to_string(server.port()) + "/ws");
+  auto u = net::parse_url("wss://127.0.0.1:" + std::to_string(port) + "/ws");
   REQUIRE(u);
   o.target = *u;
   o.tls = tls;
   o.connect_timeout = 3s;
   o.handshake_timeout = 3s;
+  return o;
+}
+
+/// Runs one client with `o` on `ioc` until it closes (or 10 s pass); returns what it saw.
+std::shared_ptr<tls_recorder> run_client(boost::asio::io_context& ioc, const net::ws_options& o) {
   auto rec = std::make_shared<tls_recorder>(ioc);
   rec->client = net::make_ws_client(ioc, o, rec);
   rec->client->start();
   ioc.run_for(10s);
   rec->client = nullptr;
   return rec;
+}
+
+/// Connects to a TLS echo server with `tls` settings and returns what the client saw.
+std::shared_ptr<tls_recorder> run_tls(const net::tls_options& tls) {
+  boost::asio::io_context ioc;
+  auto sctx = server_context();
+  loopback_server server(ioc, behaviour::echo, 0, sctx.get());
+  return run_client(ioc, wss_options(server.port(), tls));
 }
 
 } // namespace
@@ -152,19 +162,11 @@ TEST_CASE("wss reports handshake_timeout when the TLS handshake is never answere
       ioc, test_support::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   test_support::tcp::socket held(ioc);
   acceptor.async_accept(held, [](boost::system::error_code) {});
-  net::ws_options o;
-  auto u = net::parse_url("wss://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) +
-                          "/ws");
-  REQUIRE(u);
-  o.target = *u;
-  o.tls.ca_file = test_support::certs().ca_pem;
-  o.connect_timeout = 3s;
+  net::tls_options tls;
+  tls.ca_file = test_support::certs().ca_pem;
+  auto o = wss_options(acceptor.local_endpoint().port(), tls);
   o.handshake_timeout = 200ms;
-  auto rec = std::make_shared<tls_recorder>(ioc);
-  rec->client = net::make_ws_client(ioc, o, rec);
-  rec->client->start();
-  ioc.run_for(10s);
-  rec->client = nullptr;
+  auto rec = run_client(ioc, o);
   CHECK_FALSE(rec->opened);
   CHECK(rec->closed_count == 1);
   CHECK(rec->closed_ec == transport_errc::handshake_timeout);
