@@ -1,5 +1,7 @@
 #include "protocol/ws_client.hpp"
 #include "protocol/tls_setup.hpp"
+#include "protocol/ws_frame.hpp"
+#include "protocol/ws_reader.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -14,9 +16,12 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <netinet/in.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <random>
 #include <type_traits>
 
 #ifndef STOMPEDE_VERSION
@@ -105,6 +110,56 @@ transport_errc classify(const beast::error_code& ec, step s) {
   return transport_errc::io_error;
 }
 
+/// The random numbers of a client's WebSocket: the upgrade's nonce and every frame's masking
+/// key (RFC 6455 10.3 asks for keys a peer cannot predict; xorshift seeded from the system's
+/// random device per thread, as Beast's default does).
+std::uint32_t next_random() {
+  thread_local std::uint64_t state = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd() ^ 0x9E3779B97F4A7C15ULL;
+  }();
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return static_cast<std::uint32_t>(state >> 16);
+}
+
+/// Appends one whole client frame, masked with a fresh key.
+void append_masked(std::string& out, std::uint8_t op, std::string_view payload) {
+  const std::uint32_t r = next_random();
+  std::uint8_t key[4];
+  std::memcpy(key, &r, sizeof key);
+  ws::append_frame(out, true, op, payload, key);
+}
+
+std::string base64(const unsigned char* data, std::size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
+                                static_cast<int>(size));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+/// Sec-WebSocket-Accept for `key` (RFC 6455 4.2.2).
+std::string websocket_accept(const std::string& key) {
+  const std::string input = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(input.data(), input.size(), digest, &size, EVP_sha1(), nullptr);
+  return base64(digest, size);
+}
+
+/// Every plain connection on a thread reads into this block (the thread runs one io_context,
+/// so one read at a time): a connection keeps no read buffer of its own between reads.
+constexpr std::size_t thread_read_bytes = 64 * 1024;
+char* thread_read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[thread_read_bytes]);
+  return buffer.get();
+}
+/// What a TLS connection reads at once (into a buffer of its own: OpenSSL already keeps ~30 KB
+/// per connection, so 4 KB more does not change its cost).
+constexpr std::size_t tls_read_bytes = 4096;
+
 /// A client whose TLS settings could not be loaded: it reports the failure from start().
 class failed_ws_client final : public ws_client,
                                public std::enable_shared_from_this<failed_ws_client> {
@@ -138,8 +193,6 @@ private:
   std::shared_ptr<ws_handler> handler_;
 };
 
-/// One connection: plain (`Tls` = false) or over TLS. Every member function below the public
-/// overrides runs on strand_.
 /// The connection's executor. The io_context of a connection is run by exactly one thread (see
 /// ws_client.hpp), so a plain io_context executor serialises everything a strand would, without
 /// the strand's queue and the type-erased executor's reference counting on every operation.
@@ -152,12 +205,35 @@ using timer_type =
     asio::basic_waitable_timer<std::chrono::steady_clock,
                                asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
-template<bool Tls>
-class ws_session final : public ws_client, public std::enable_shared_from_this<ws_session<Tls>> {
+/// One connection: plain (`Tls` = false) or over TLS. Every member function below the public
+/// overrides runs on the connection's io_context thread.
+///
+/// `Lean` (the default, whenever permessage-deflate is not asked for): Beast makes the upgrade
+/// request and parses its answer, then the connection reads and writes RFC 6455 frames itself
+/// (ws_frame.hpp) on the bare socket or TLS stream. A plain connection waits for readability
+/// holding no buffer and reads into its thread's 64 KB block, so one read takes every frame
+/// the socket has and a message that arrived whole is handed over without a copy; the
+/// connection holds no WebSocket stream (Beast's keeps a 1,536-byte frame buffer, its own
+/// timer and write buffer per connection). Otherwise (`Lean` = false) Beast's
+/// websocket::stream does it all, with permessage-deflate.
+template<bool Tls, bool Lean>
+class ws_session final : public ws_client,
+                         ws_reader_handler,
+                         public std::enable_shared_from_this<ws_session<Tls, Lean>> {
   using next_layer_type =
       std::conditional_t<Tls, beast::ssl_stream<socket_type>, socket_type>;
-  using stream_type = websocket::stream<next_layer_type>;
+  using stream_type =
+      std::conditional_t<Lean, next_layer_type, websocket::stream<next_layer_type>>;
   using strand_type = executor_type;
+  using http_response_parser = beast::http::response_parser<beast::http::empty_body>;
+
+  /// The upgrade's request and answer, during the handshake only (Lean).
+  struct upgrade_state {
+    beast::http::request<beast::http::empty_body> request;
+    http_response_parser parser;
+    beast::flat_buffer buffer{16 * 1024};
+    std::string key;
+  };
 
   enum class state : std::uint8_t {
     idle,
@@ -174,7 +250,8 @@ public:
              std::shared_ptr<ssl::context> ctx)
       : strand_(ioc.get_executor()), ctx_(std::move(ctx)),
         opts_(std::make_unique<ws_options>(std::move(opts))), handler_(std::move(handler)),
-        ws_(make_stream()), timer_(strand_), idle_(opts_->idle_timeout),
+        ws_(make_stream()), timer_(strand_), reader_(opts_->max_message_bytes),
+        idle_(opts_->idle_timeout),
         handshake_timeout_(opts_->handshake_timeout), write_timeout_(opts_->write_timeout),
         max_queued_bytes_(opts_->max_queued_bytes) {}
 
@@ -226,6 +303,13 @@ private:
 
   socket_type& tcp() {
     return beast::get_lowest_layer(ws_);
+  }
+
+  next_layer_type& layer() {
+    if constexpr (Lean)
+      return ws_;
+    else
+      return ws_.next_layer();
   }
 
   std::chrono::nanoseconds elapsed() const {
@@ -321,10 +405,10 @@ private:
     beast::error_code ignored;
     tcp().set_option(tcp::no_delay(true), ignored);
     if constexpr (Tls) {
-      auto& tls = ws_.next_layer();
+      auto& tls = layer();
       if (auto tec = prepare_client_tls(tls, opts_->tls, opts_->target.host))
         return fail(tec, step::tls_handshake);
-      tls_deadline_ = opts_->handshake_timeout.count() > 0
+      step_deadline_ = opts_->handshake_timeout.count() > 0
                           ? clock_type::now() + opts_->handshake_timeout
                           : clock_type::time_point::max();
       arm_timer();
@@ -344,6 +428,13 @@ private:
     handler_->on_tcp_connected(elapsed());
     if (state_ != state::handshaking)
       return;
+    if constexpr (Lean)
+      start_upgrade();
+    else
+      start_beast_upgrade();
+  }
+
+  void start_beast_upgrade() {
     // From here the websocket stream's own timer bounds the upgrade and the close.
     upgrading_ = true;
     websocket::stream_base::timeout t{};
@@ -381,6 +472,101 @@ private:
         [self = this->shared_from_this()](beast::error_code ec) { self->on_ws_handshake(ec); });
   }
 
+  // ---- the upgrade (Lean) ------------------------------------------------------------------
+
+  void start_upgrade() {
+    namespace http = beast::http;
+    upgrading_ = true;
+    step_deadline_ = handshake_timeout_.count() > 0 ? clock_type::now() + handshake_timeout_
+                                                    : clock_type::time_point::max();
+    arm_timer();
+    auto up = std::make_unique<upgrade_state>();
+    const std::uint32_t words[4] = {next_random(), next_random(), next_random(), next_random()};
+    unsigned char nonce[sizeof words];
+    std::memcpy(nonce, words, sizeof nonce);
+    up->key = base64(nonce, sizeof nonce);
+    auto& req = up->request;
+    req.method(http::verb::get);
+    req.target(opts_->target.target);
+    req.version(11);
+    req.set(http::field::host, opts_->target.host_header());
+    req.set(http::field::upgrade, "websocket");
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::sec_websocket_key, up->key);
+    req.set(http::field::sec_websocket_version, "13");
+    req.set(http::field::user_agent,
+            opts_->user_agent.empty() ? "stompede/" STOMPEDE_VERSION : opts_->user_agent);
+    for (const auto& [name, value] : opts_->headers)
+      req.set(name, value);
+    // An answer other than 101 is reported by its status line; its body is never read.
+    upgrade_ = std::move(up);
+    http::async_write(ws_, upgrade_->request,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_upgrade_written(ec);
+                      });
+  }
+
+  void on_upgrade_written(beast::error_code ec) {
+    if (state_ != state::handshaking)
+      return;
+    if (ec)
+      return fail(ec, step::ws_handshake);
+    beast::http::async_read_header(
+        ws_, upgrade_->buffer, upgrade_->parser,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+          self->on_upgrade_read(ec);
+        });
+  }
+
+  /// Whether the server's 101 answer completes the handshake RFC 6455 4.1 describes.
+  static bool upgrade_accepted(const beast::http::response<beast::http::empty_body>& res,
+                               const std::string& key) {
+    namespace http = beast::http;
+    if (res.version() != 11)
+      return false;
+    if (!beast::iequals(res[http::field::upgrade], "websocket"))
+      return false;
+    if (!http::token_list(res[http::field::connection]).exists("upgrade"))
+      return false;
+    // No extension was offered, so none may be agreed.
+    if (res.find(http::field::sec_websocket_extensions) != res.end())
+      return false;
+    const auto accept = res[http::field::sec_websocket_accept];
+    return std::string_view(accept.data(), accept.size()) == websocket_accept(key);
+  }
+
+  void on_upgrade_read(beast::error_code ec) {
+    auto up = std::move(upgrade_);
+    if (state_ != state::handshaking)
+      return;
+    if (ec)
+      return fail(ec, step::ws_handshake);
+    const auto& res = up->parser.get();
+    if (res.result() != beast::http::status::switching_protocols) {
+      const auto reason = res.reason();
+      handler_->on_upgrade_declined(static_cast<unsigned>(res.result_int()),
+                                    std::string_view(reason.data(), reason.size()));
+      if (state_ != state::handshaking)
+        return;
+      return fail_with(transport_errc::upgrade_rejected);
+    }
+    if (!upgrade_accepted(res, up->key))
+      return fail_with(transport_errc::protocol_error);
+    // Bytes the server sent after its answer are the first frames.
+    const auto rest = up->buffer.cdata();
+    std::string early(static_cast<const char*>(rest.data()), rest.size());
+    up.reset();
+    if constexpr (!Tls) {
+      beast::error_code ignored;
+      tcp().non_blocking(true, ignored);
+    }
+    open_connection();
+    if (!early.empty() && state_ == state::open) {
+      last_rx_ = clock_type::now();
+      consume(early);
+    }
+  }
+
   void on_ws_handshake(beast::error_code ec) {
     auto response = std::move(upgrade_response_);
     if (state_ != state::handshaking)
@@ -394,6 +580,10 @@ private:
     }
     if (ec)
       return fail(ec, step::ws_handshake);
+    open_connection();
+  }
+
+  void open_connection() {
     state_ = state::open;
     // The options of the way in (the target, TLS files, the upgrade headers with their tokens)
     // are not needed any more: ~400 bytes per connection.
@@ -410,9 +600,150 @@ private:
   // ---- read ------------------------------------------------------------------------------
 
   bool may_read() const {
-    return !paused_ && !reading_ &&
-           (state_ == state::open || (state_ == state::closing && !close_started_));
+    if constexpr (Lean) {
+      // Our own close handshake reads on (for the server's close frame) even when paused.
+      return !reading_ && (!paused_ || close_started_) && !reader_.closed() &&
+             (state_ == state::open || state_ == state::closing);
+    } else {
+      return !paused_ && !reading_ &&
+             (state_ == state::open || (state_ == state::closing && !close_started_));
+    }
   }
+
+  // ---- read (Lean) -----------------------------------------------------------------------
+
+  /// Starts reading from outside a read handler (open, resume): posted, so that a handler's
+  /// call into this connection never re-enters the frame reader.
+  void start_lean_read() {
+    reading_ = true;
+    asio::post(strand_, [self = this->shared_from_this()] {
+      self->reading_ = false;
+      self->read_now();
+    });
+  }
+
+  /// Delivers kept frames, then reads what the socket has. A plain socket is read until a read
+  /// comes back short (the socket is then empty, and the next byte to arrive wakes the wait)
+  /// or would block; a bounded number of full reads, then the thread's other connections get
+  /// their turn.
+  void read_now() {
+    if (!may_read())
+      return;
+    if (reader_.has_complete_frame() && !consume({}))
+      return;
+    if constexpr (Tls) {
+      if (!tls_buffer_)
+        tls_buffer_ = std::make_unique<char[]>(tls_read_bytes);
+      reading_ = true;
+      ws_.async_read_some(asio::buffer(tls_buffer_.get(), tls_read_bytes),
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->reading_ = false;
+                            if (self->state_ == state::closed)
+                              return;
+                            if (ec)
+                              return self->lean_read_failed(ec);
+                            self->last_rx_ = clock_type::now();
+                            if (self->consume(std::string_view(self->tls_buffer_.get(), n)))
+                              self->read_now();
+                          });
+    } else {
+      char* buffer = thread_read_buffer();
+      for (int full_reads = 0; full_reads < 16; ++full_reads) {
+        beast::error_code ec;
+        const std::size_t n = ws_.read_some(asio::buffer(buffer, thread_read_bytes), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+          return wait_readable();
+        if (ec)
+          return lean_read_failed(ec);
+        last_rx_ = clock_type::now();
+        if (!consume(std::string_view(buffer, n)))
+          return;
+        if (n < thread_read_bytes)
+          return wait_readable();
+      }
+      start_lean_read();
+    }
+  }
+
+  void wait_readable() {
+    reading_ = true;
+    ws_.async_wait(asio::socket_base::wait_read,
+                   [self = this->shared_from_this()](beast::error_code ec) {
+                     self->reading_ = false;
+                     if (self->state_ == state::closed)
+                       return;
+                     if (ec)
+                       return self->lean_read_failed(ec);
+                     self->read_now();
+                   });
+  }
+
+  void lean_read_failed(beast::error_code ec) {
+    // The socket ended during our own close handshake: the close is done as we asked.
+    if (close_started_)
+      return finish(close_reason_);
+    fail(ec, step::read);
+  }
+
+  /// Feeds read bytes to the frame reader; true when reading should go on.
+  bool consume(std::string_view bytes) {
+    if (paused_ && !close_started_) {
+      // Read before the pause took effect: delivered when reading resumes.
+      reader_.keep(bytes);
+      return false;
+    }
+    const auto e = reader_.feed(bytes, *this);
+    if (state_ == state::closed)
+      return false;
+    if (e == ws_read_error::message_too_large) {
+      fail_with(transport_errc::message_too_large);
+      return false;
+    }
+    if (e != ws_read_error::none) {
+      fail_with(transport_errc::protocol_error);
+      return false;
+    }
+    return may_read();
+  }
+
+  bool on_ws_message(std::string_view payload) override {
+    // After our close frame the handshake only waits for the server's; messages are dropped.
+    if (close_started_)
+      return true;
+    handler_->on_message(payload);
+    return state_ != state::closed && !paused_;
+  }
+
+  void on_ws_ping(std::string_view payload) override {
+    if (close_started_ || state_ == state::closed)
+      return;
+    // Only the latest ping needs an answer (RFC 6455 5.5.3).
+    pong_.clear();
+    append_masked(pong_, ws::pong, payload);
+    do_write();
+  }
+
+  void on_ws_close(std::uint16_t code, std::string_view reason) override {
+    if (close_started_) {
+      // The answer to our close frame.
+      if (!writing_)
+        finish(close_reason_);
+      else
+        peer_closed_ = true; // the close frame's write completes, then the end
+      return;
+    }
+    handler_->on_close_frame(code, reason);
+    if (state_ == state::closed)
+      return;
+    // Echo the close (RFC 6455 5.5.1), then end with closed_by_peer.
+    peer_closed_ = true;
+    state_ = state::closing;
+    close_reason_ = make_error_code(transport_errc::closed_by_peer);
+    discard_queue();
+    start_close_frame(code == 1005 ? std::string() : ws::close_payload(code));
+  }
+
+  // ---- read (Beast) ----------------------------------------------------------------------
 
   // Between messages the connection waits for the next frame header with an empty buffer
   // (Beast parses a header into its own frame buffer and completes a read_some of 0 bytes once
@@ -423,6 +754,14 @@ private:
   void do_read() {
     if (!may_read())
       return;
+    if constexpr (Lean) {
+      start_lean_read();
+    } else {
+      beast_read();
+    }
+  }
+
+  void beast_read() {
     reading_ = true;
     if (ws_.is_message_done()) {
       // Zero bytes, but not a null pointer: Beast's UTF-8 check computes `data + size - 3`.
@@ -504,16 +843,65 @@ private:
       fail_with(transport_errc::write_queue_full);
       return;
     }
+    if constexpr (Lean) {
+      // Framed and masked now: the queue holds what goes on the wire.
+      std::string frame;
+      append_masked(frame, ws::text, message);
+      message = std::move(frame);
+    }
     queued_bytes_ += message.size();
     queue_.push_back(std::move(message));
     do_write();
   }
 
-  void do_write() {
-    if (writing_ || head_ == queue_.size())
-      return;
-    if (state_ != state::open && state_ != state::closing)
-      return;
+  void discard_queue() {
+    queue_.clear();
+    queue_.shrink_to_fit();
+    head_ = 0;
+    queued_bytes_ = in_flight_is_data_ ? in_flight_.size() : 0;
+  }
+
+  // ---- write (Lean) ----------------------------------------------------------------------
+
+  /// Queues our close frame after what is queued; nothing is written after it.
+  void start_close_frame(std::string payload) {
+    close_started_ = true;
+    close_deadline_ =
+        clock_type::now() +
+        (handshake_timeout_.count() > 0 ? handshake_timeout_ : fallback_close_timeout);
+    close_frame_.clear();
+    append_masked(close_frame_, ws::close, payload);
+    arm_timer();
+    do_write();
+    do_read(); // the server's close frame is read even if reading was paused
+  }
+
+  /// The next frame to write: a pong first, then queued messages, then the close frame.
+  bool next_lean_frame() {
+    if (close_sent_)
+      return false;
+    if (!pong_.empty()) {
+      in_flight_ = std::move(pong_);
+      pong_ = std::string();
+      in_flight_is_data_ = false;
+      return true;
+    }
+    if (head_ != queue_.size() && !peer_closed_) {
+      take_queued();
+      in_flight_is_data_ = true;
+      return true;
+    }
+    if (!close_frame_.empty()) {
+      in_flight_ = std::move(close_frame_);
+      close_frame_ = std::string();
+      in_flight_is_data_ = false;
+      close_sent_ = true;
+      return true;
+    }
+    return false;
+  }
+
+  void take_queued() {
     // The message in flight lives outside the queue: growing the queue moves its strings,
     // and a moved short string changes address.
     in_flight_ = std::move(queue_[head_]);
@@ -523,6 +911,33 @@ private:
       std::vector<std::string>().swap(queue_);
       head_ = 0;
     }
+  }
+
+  void do_write() {
+    if (writing_)
+      return;
+    if (state_ != state::open && state_ != state::closing)
+      return;
+    if constexpr (Lean) {
+      if (!next_lean_frame())
+        return;
+      writing_ = true;
+      write_started_ = clock_type::now();
+      arm_timer();
+      asio::async_write(ws_, asio::buffer(in_flight_),
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->on_write(ec);
+                        });
+      return;
+    } else {
+      beast_write();
+    }
+  }
+
+  void beast_write() {
+    if (head_ == queue_.size())
+      return;
+    take_queued();
     // Beast masks a client's message in a write buffer it keeps between writes and reallocates
     // when the size option changes: sized to this message (in steps of 64 bytes, at most the
     // configured size), a connection that last wrote a heart-beat keeps 64 bytes, not 512.
@@ -542,6 +957,27 @@ private:
     writing_ = false;
     if (state_ == state::closed)
       return;
+    if constexpr (Lean) {
+      if (ec) {
+        if (close_started_)
+          return finish(close_reason_);
+        return fail(ec, step::write);
+      }
+      if (in_flight_is_data_)
+        queued_bytes_ -= in_flight_.size();
+      in_flight_ = std::string();
+      in_flight_is_data_ = false;
+      if (close_sent_) {
+        // Our close frame is out: the end comes with the server's (or now, if it came first).
+        if (peer_closed_ || reader_.closed())
+          return finish(close_reason_);
+        return;
+      }
+      do_write();
+      if (!writing_ && state_ == state::closing && !close_started_)
+        do_close();
+      return;
+    }
     if (ec)
       return fail(ec, step::write);
     queued_bytes_ -= in_flight_.size();
@@ -570,6 +1006,13 @@ private:
   }
 
   void do_close() {
+    if constexpr (Lean)
+      start_close_frame(ws::close_payload(1000));
+    else
+      beast_close();
+  }
+
+  void beast_close() {
     close_started_ = true;
     close_deadline_ =
         clock_type::now() +
@@ -596,8 +1039,9 @@ private:
       next = connect_deadline_;
       break;
     case state::handshaking:
-      if (!upgrading_)
-        next = tls_deadline_;
+      // Beast's websocket stream bounds its own upgrade.
+      if (!upgrading_ || Lean)
+        next = step_deadline_;
       break;
     case state::open:
     case state::closing:
@@ -638,7 +1082,7 @@ private:
         return fail_with(transport_errc::connect_timeout);
       break;
     case state::handshaking:
-      if (!upgrading_ && now >= tls_deadline_)
+      if ((!upgrading_ || Lean) && now >= step_deadline_)
         return fail_with(transport_errc::handshake_timeout);
       break;
     case state::open:
@@ -662,7 +1106,7 @@ private:
     const auto e = classify(ec, s);
     if constexpr (Tls) {
       if (e == transport_errc::tls_error && handler_ && state_ != state::closed) {
-        const std::string reason = tls_failure_reason(ws_.next_layer(), ec);
+        const std::string reason = tls_failure_reason(layer(), ec);
         handler_->on_tls_failure(reason);
         if (state_ == state::closed)
           return;
@@ -710,8 +1154,17 @@ private:
   timer_type timer_;
   std::unique_ptr<asio::ip::basic_resolver<asio::ip::tcp, executor_type>> resolver_;
   beast::flat_buffer buffer_;
-  /// The upgrade's answer, during the handshake only.
+  /// The upgrade's answer, during the handshake only (Beast).
   std::unique_ptr<websocket::response_type> upgrade_response_;
+  /// The upgrade's request and answer, during the handshake only (Lean).
+  std::unique_ptr<upgrade_state> upgrade_;
+  /// Frames read but not yet complete, or kept while reading is paused (Lean).
+  ws_reader reader_;
+  /// A TLS connection's read buffer (Lean, TLS only).
+  std::unique_ptr<char[]> tls_buffer_;
+  /// The answer to the latest ping, and our close frame, waiting to be written (Lean).
+  std::string pong_;
+  std::string close_frame_;
   std::vector<std::string> queue_;
   std::string in_flight_;
   std::size_t head_ = 0;
@@ -725,7 +1178,7 @@ private:
   clock_type::time_point started_{};
   clock_type::time_point connect_deadline_{};
   /// The TLS handshake's deadline (the WebSocket stream's own timer bounds the upgrade).
-  clock_type::time_point tls_deadline_ = clock_type::time_point::max();
+  clock_type::time_point step_deadline_ = clock_type::time_point::max();
   clock_type::time_point last_rx_{};
   clock_type::time_point write_started_{};
   clock_type::time_point close_deadline_{};
@@ -738,20 +1191,36 @@ private:
   bool timer_armed_ = false;
   /// The WebSocket upgrade has started (TLS, if any, is done).
   bool upgrading_ = false;
+  /// The frame in flight is a queued message (counted in queued_bytes_), not a control frame.
+  bool in_flight_is_data_ = false;
+  /// Our close frame has been written (Lean).
+  bool close_sent_ = false;
+  /// The server's close frame has arrived (Lean).
+  bool peer_closed_ = false;
 };
 
 } // namespace
 
 std::shared_ptr<ws_client> make_ws_client(boost::asio::io_context& ioc, ws_options opts,
                                           std::shared_ptr<ws_handler> handler) {
-  if (!opts.target.tls())
-    return std::make_shared<ws_session<false>>(ioc, std::move(opts), std::move(handler), nullptr);
+  // permessage-deflate is Beast's; everything else reads and writes frames itself.
+  const bool lean = !opts.compression;
+  if (!opts.target.tls()) {
+    if (lean)
+      return std::make_shared<ws_session<false, true>>(ioc, std::move(opts), std::move(handler),
+                                                       nullptr);
+    return std::make_shared<ws_session<false, false>>(ioc, std::move(opts), std::move(handler),
+                                                      nullptr);
+  }
   std::error_code ec;
   auto ctx = shared_tls_context(opts.tls, ec);
   if (!ctx)
     return std::make_shared<failed_ws_client>(ioc, ec, std::move(handler));
-  return std::make_shared<ws_session<true>>(ioc, std::move(opts), std::move(handler),
-                                            std::move(ctx));
+  if (lean)
+    return std::make_shared<ws_session<true, true>>(ioc, std::move(opts), std::move(handler),
+                                                    std::move(ctx));
+  return std::make_shared<ws_session<true, false>>(ioc, std::move(opts), std::move(handler),
+                                                   std::move(ctx));
 }
 
 } // namespace stompede::net

@@ -2,7 +2,7 @@
 
 #include "server/destination.hpp"
 #include "server/http_api.hpp"
-#include "server/utf8.hpp"
+#include "protocol/utf8.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/read.hpp>

@@ -3,7 +3,7 @@
 #include "protocol/transport_error.hpp"
 #include "server/connection.hpp"
 #include "server/server_stream.hpp"
-#include "server/utf8.hpp"
+#include "protocol/utf8.hpp"
 
 #include <boost/asio/post.hpp>
 

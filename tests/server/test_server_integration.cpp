@@ -1,5 +1,5 @@
 #include "server/server.hpp"
-#include "server/utf8.hpp"
+#include "protocol/utf8.hpp"
 
 #include "tests/server/test_client.hpp"
 

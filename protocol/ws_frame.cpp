@@ -1,6 +1,8 @@
-#include "proxy/ws_frame.hpp"
+#include "protocol/ws_frame.hpp"
 
-namespace stompede::proxy::ws {
+#include <cstring>
+
+namespace stompede::ws {
 
 header_status parse_header(std::string_view buf, frame_header& h) noexcept {
   if (buf.size() < 2)
@@ -45,8 +47,21 @@ header_status parse_header(std::string_view buf, frame_header& h) noexcept {
 
 void apply_mask(char* data, std::size_t n, const std::uint8_t mask[4],
                 std::uint64_t offset) noexcept {
-  for (std::size_t i = 0; i < n; ++i)
-    data[i] = static_cast<char>(static_cast<std::uint8_t>(data[i]) ^ mask[(offset + i) & 3]);
+  // Eight bytes at a time with the key rotated to `offset`: every client frame is masked.
+  std::uint8_t k[8];
+  for (std::size_t i = 0; i < 8; ++i)
+    k[i] = mask[(offset + i) & 3];
+  std::uint64_t k64;
+  std::memcpy(&k64, k, sizeof k64);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, data + i, sizeof w);
+    w ^= k64;
+    std::memcpy(data + i, &w, sizeof w);
+  }
+  for (; i < n; ++i)
+    data[i] = static_cast<char>(static_cast<std::uint8_t>(data[i]) ^ k[i & 7]);
 }
 
 void append_frame(std::string& out, bool fin, std::uint8_t op, std::string_view payload,
@@ -66,6 +81,7 @@ void append_frame(std::string& out, bool fin, std::uint8_t op, std::string_view 
       out.push_back(static_cast<char>((len >> (8 * i)) & 0xFF));
   }
   if (mask) {
+    out.reserve(out.size() + 4 + payload.size());
     out.append(reinterpret_cast<const char*>(mask), 4);
     const std::size_t at = out.size();
     out.append(payload);
@@ -83,4 +99,9 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
   return p;
 }
 
-} // namespace stompede::proxy::ws
+bool valid_close_code(std::uint16_t code) noexcept {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+} // namespace stompede::ws
