@@ -1,5 +1,4 @@
 #include "server/server.hpp"
-#include "protocol/utf8.hpp"
 
 #include "tests/server/test_client.hpp"
 
@@ -528,20 +527,6 @@ TEST_CASE("unreadCount counts what a member missed while not viewing the room",
   // Member 3 never connected: everything in the room is unread.
   CHECK(unread_of(login(port, 3)) == 3);
   srv.stop();
-}
-
-TEST_CASE("valid_utf8 follows RFC 3629", "[server][utf8]") {
-  CHECK(valid_utf8(""));
-  CHECK(valid_utf8("plain ascii"));
-  CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
-  CHECK_FALSE(valid_utf8("\xC3"));             // cut in half
-  CHECK_FALSE(valid_utf8("\xF0\x9F\x98"));     // cut in half
-  CHECK_FALSE(valid_utf8("h\xFFi"));           // never in UTF-8
-  CHECK_FALSE(valid_utf8("\xC0\xAF"));         // overlong '/'
-  CHECK_FALSE(valid_utf8("\xE0\x80\xAF"));     // overlong
-  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));     // a surrogate
-  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80")); // above U+10FFFF
-  CHECK_FALSE(valid_utf8("\x80"));             // a lone continuation byte
 }
 
 TEST_CASE("previews are cut on a character boundary and never end the server",
