@@ -665,8 +665,8 @@ private:
     check_keys(t, p,
                {"url", "http_url", "embedded", "embedded_cert_file", "embedded_key_file",
                 "connect_headers", "upgrade_headers", "host", "heartbeat", "heartbeat_grace",
-                "connect_timeout", "handshake_timeout", "max_frame", "source_addresses",
-                "i_own_this_target"});
+                "connect_timeout", "handshake_timeout", "max_frame", "compression",
+                "source_addresses", "i_own_this_target"});
     auto& c = s_.target;
     str(t, p, "url", c.url);
     str(t, p, "http_url", c.http_url);
@@ -681,6 +681,7 @@ private:
     duration(t, p, "connect_timeout", c.connect_timeout);
     duration(t, p, "handshake_timeout", c.handshake_timeout);
     size(t, p, "max_frame", c.max_frame);
+    boolean(t, p, "compression", c.compression);
     string_list(t, p, "source_addresses", c.source_addresses);
     boolean(t, p, "i_own_this_target", c.i_own_this_target);
   }

@@ -59,6 +59,8 @@ struct target_config {
   std::chrono::milliseconds handshake_timeout = defaults::handshake_timeout;
   /// Largest inbound frame in bytes.
   std::uint64_t max_frame = defaults::max_frame_bytes;
+  /// Offer permessage-deflate on the WebSocket upgrade (~300 KB per connection when agreed).
+  bool compression = false;
   /// Local addresses to bind client sockets to, round robin (empty: the kernel picks).
   std::vector<std::string> source_addresses;
   /// Allows a target that is neither loopback nor private.

@@ -41,6 +41,7 @@ TEST_CASE("printed scenarios load back to the same values", "[config][print]") {
 url = "ws://127.0.0.1:8080/ws-stomp"
 heartbeat = "5s,0s"
 max_frame = "512KiB"
+compression = true
 [auth]
 mode = "none"
 [destinations]
@@ -66,6 +67,7 @@ active_weight = 1
   CHECK(a.target.heartbeat_send == b.target.heartbeat_send);
   CHECK(a.target.heartbeat_recv == b.target.heartbeat_recv);
   CHECK(a.target.max_frame == b.target.max_frame);
+  CHECK(b.target.compression);
   CHECK(a.destinations.body == b.destinations.body);
   CHECK(a.stages[0].name == b.stages[0].name);
   CHECK(a.stages[0].duration == b.stages[0].duration);

@@ -100,6 +100,30 @@ interval = "200ms"
   fs::remove_all(dir);
 }
 
+TEST_CASE("a run that asks for compression round-trips every message on Beast's stream",
+          "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+users = 10
+duration = "2s"
+[behaviour]
+interval = "200ms"
+)");
+  sc.target.compression = true;
+  auto dir = temp_dir("compression");
+  REQUIRE(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  srv.stop();
+  auto c = read_json(dir + "/summary.json")["counters"];
+  const auto sent = c["messages_sent"].get<std::uint64_t>();
+  CHECK(sent > 20);
+  CHECK(c["errors_total"].get<std::uint64_t>() == 0);
+  CHECK(c["round_trips"].get<std::uint64_t>() + c["unresolved"].get<std::uint64_t>() == sent);
+  CHECK(c["disconnects_graceful"].get<std::uint64_t>() == 10);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sessions closed by the server are restarted by their supervisors", "[e2e]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());

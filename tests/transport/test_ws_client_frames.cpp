@@ -405,3 +405,34 @@ TEST_CASE("a server that drops the socket without a close frame ends with connec
   CHECK(rec->messages == std::vector<std::string>{"x"});
   CHECK(rec->closed_ec == transport_errc::connection_reset);
 }
+
+TEST_CASE("asking for compression offers permessage-deflate, and a server that declines it "
+          "gets plain frames (Beast's stream)",
+          "[ws_client][frames]") {
+  asio::io_context ioc;
+  client_frame got;
+  raw_server server([&](raw_server& s) {
+    s.accept(s.read_request());
+    got = s.read_frame();
+    s.write(frame(0x81, "echo:" + got.payload));
+    s.read_frame(); // the close
+    s.write(frame(0x88, "\x03\xe8"s));
+    s.read_eof();
+  });
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(server.port());
+  opts.compression = true;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  rec->open_fn = [&] { client->send("hello"); };
+  client->start();
+  ioc.run_for(2s);
+  client->close(true);
+  ioc.restart();
+  ioc.run_for(8s);
+  CHECK(server.request.find("Sec-WebSocket-Extensions: permessage-deflate") != std::string::npos);
+  CHECK(got.masked);
+  CHECK(got.payload == "hello");
+  CHECK(rec->messages == std::vector<std::string>{"echo:hello"});
+  CHECK(rec->closed_count == 1);
+  CHECK_FALSE(rec->closed_ec);
+}
