@@ -561,7 +561,7 @@ private:
       tcp().non_blocking(true, ignored);
     }
     open_connection();
-    if (!early.empty() && state_ == state::open) {
+    if (!early.empty() && state_ != state::closed) {
       last_rx_ = clock_type::now();
       consume(early);
     }
@@ -601,8 +601,10 @@ private:
 
   bool may_read() const {
     if constexpr (Lean) {
-      // Our own close handshake reads on (for the server's close frame) even when paused.
-      return !reading_ && (!paused_ || close_started_) && !reader_.closed() &&
+      // Our own close handshake reads on (for the server's close frame, then its FIN) even
+      // when paused; nothing is read after a reader error.
+      return !reading_ && (!paused_ || close_started_) &&
+             (!reader_.closed() || close_started_) && reader_.error() == ws_read_error::none &&
              (state_ == state::open || state_ == state::closing);
     } else {
       return !paused_ && !reading_ &&
@@ -629,7 +631,7 @@ private:
   void read_now() {
     if (!may_read())
       return;
-    if (reader_.has_complete_frame() && !consume({}))
+    if (reader_.kept_bytes() > 0 && !consume({}))
       return;
     if constexpr (Tls) {
       if (!tls_buffer_)
@@ -695,15 +697,29 @@ private:
     const auto e = reader_.feed(bytes, *this);
     if (state_ == state::closed)
       return false;
-    if (e == ws_read_error::message_too_large) {
-      fail_with(transport_errc::message_too_large);
-      return false;
-    }
     if (e != ws_read_error::none) {
-      fail_with(transport_errc::protocol_error);
+      fail_with_close(e);
       return false;
     }
     return may_read();
+  }
+
+  /// The server broke the framing: tell it why with a close frame (RFC 6455 7.1.7: 1002, 1007
+  /// or 1009), then end with the error once that is written (or at the close deadline).
+  void fail_with_close(ws_read_error e) {
+    const auto errc = e == ws_read_error::message_too_large ? transport_errc::message_too_large
+                                                            : transport_errc::protocol_error;
+    // During our own close, whatever the server sends ends the close we asked for.
+    if (close_started_)
+      return finish(close_reason_);
+    const std::uint16_t code = e == ws_read_error::message_too_large ? 1009
+                               : e == ws_read_error::invalid_utf8    ? 1007
+                                                                     : 1002;
+    state_ = state::closing;
+    close_reason_ = make_error_code(errc);
+    end_after_close_sent_ = true;
+    discard_queue();
+    start_close_frame(ws::close_payload(code));
   }
 
   bool on_ws_message(std::string_view payload) override {
@@ -724,22 +740,18 @@ private:
   }
 
   void on_ws_close(std::uint16_t code, std::string_view reason) override {
-    if (close_started_) {
-      // The answer to our close frame.
-      if (!writing_)
-        finish(close_reason_);
-      else
-        peer_closed_ = true; // the close frame's write completes, then the end
-      return;
-    }
-    handler_->on_close_frame(code, reason);
-    if (state_ == state::closed)
-      return;
-    // Echo the close (RFC 6455 5.5.1), then end with closed_by_peer.
     peer_closed_ = true;
+    if (close_started_)
+      return; // the answer to our close frame: the server's FIN (or the deadline) ends it
+    // Nothing the handler sends now may follow the close.
     state_ = state::closing;
     close_reason_ = make_error_code(transport_errc::closed_by_peer);
     discard_queue();
+    handler_->on_close_frame(code, reason);
+    if (state_ == state::closed)
+      return;
+    // Echo the close (RFC 6455 5.5.1), then wait for the server to close the TCP connection
+    // first (7.1.1), so that the client's port is not the one left in TIME_WAIT.
     start_close_frame(code == 1005 ? std::string() : ws::close_payload(code));
   }
 
@@ -880,13 +892,18 @@ private:
   bool next_lean_frame() {
     if (close_sent_)
       return false;
-    if (!pong_.empty()) {
+    const bool data_waiting = head_ != queue_.size() && !peer_closed_;
+    // A pong goes first, but never twice in a row ahead of queued data (a ping flood must not
+    // starve the messages).
+    if (!pong_.empty() && !(last_was_pong_ && data_waiting)) {
       in_flight_ = std::move(pong_);
       pong_ = std::string();
       in_flight_is_data_ = false;
+      last_was_pong_ = true;
       return true;
     }
-    if (head_ != queue_.size() && !peer_closed_) {
+    last_was_pong_ = false;
+    if (data_waiting) {
       take_queued();
       in_flight_is_data_ = true;
       return true;
@@ -968,10 +985,12 @@ private:
       in_flight_ = std::string();
       in_flight_is_data_ = false;
       if (close_sent_) {
-        // Our close frame is out: the end comes with the server's (or now, if it came first).
-        if (peer_closed_ || reader_.closed())
+        // Our close frame is out. After a framing error that is the end; otherwise the server's
+        // close frame (if it has not come yet) and then its FIN end the connection, which
+        // reading goes on to see.
+        if (end_after_close_sent_)
           return finish(close_reason_);
-        return;
+        return do_read();
       }
       do_write();
       if (!writing_ && state_ == state::closing && !close_started_)
@@ -1047,7 +1066,7 @@ private:
     case state::closing:
       if (idle_.count() > 0 && !paused_ && !close_started_)
         next = std::min(next, last_rx_ + idle_);
-      if (writing_ && write_timeout_.count() > 0)
+      if (writing_ && write_timeout_.count() > 0 && !close_started_)
         next = std::min(next, write_started_ + write_timeout_);
       if (close_started_)
         next = std::min(next, close_deadline_);
@@ -1089,7 +1108,8 @@ private:
     case state::closing:
       if (close_started_ && now >= close_deadline_)
         return finish(close_reason_);
-      if (writing_ && write_timeout_.count() > 0 && now >= write_started_ + write_timeout_)
+      if (writing_ && write_timeout_.count() > 0 && !close_started_ &&
+          now >= write_started_ + write_timeout_)
         return fail_with(transport_errc::write_timeout);
       if (idle_.count() > 0 && !paused_ && !close_started_ && now >= last_rx_ + idle_)
         return fail_with(transport_errc::idle_timeout);
@@ -1197,6 +1217,10 @@ private:
   bool close_sent_ = false;
   /// The server's close frame has arrived (Lean).
   bool peer_closed_ = false;
+  /// Our close frame reports a framing error: the connection ends once it is written (Lean).
+  bool end_after_close_sent_ = false;
+  /// The last frame written was a pong (Lean).
+  bool last_was_pong_ = false;
 };
 
 } // namespace

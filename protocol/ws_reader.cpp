@@ -14,7 +14,7 @@ bool ws_reader::fail(ws_read_error e, const char* reason) {
 
 bool ws_reader::deliver(std::string_view payload, bool text, ws_reader_handler& handler) {
   if (text && !valid_utf8(payload))
-    return fail(ws_read_error::protocol_error, "a text message that is not UTF-8");
+    return fail(ws_read_error::invalid_utf8, "a text message that is not UTF-8");
   if (!handler.on_ws_message(payload))
     stopped_ = true;
   return true;
@@ -78,7 +78,7 @@ std::size_t ws_reader::parse(std::string_view data, ws_reader_handler& handler) 
         if (!ws::valid_close_code(code))
           return fail(ws_read_error::protocol_error, "an invalid close code"), pos;
         if (!valid_utf8(reason))
-          return fail(ws_read_error::protocol_error, "a close reason that is not UTF-8"), pos;
+          return fail(ws_read_error::invalid_utf8, "a close reason that is not UTF-8"), pos;
       }
       closed_ = true;
       handler.on_ws_close(code, reason);

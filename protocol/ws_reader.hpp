@@ -19,6 +19,8 @@ enum class ws_read_error : std::uint8_t {
   /// length encoding, a fragmented or oversized control frame, a bad close code, a text
   /// message that is not UTF-8, ...): see ws_reader::reason().
   protocol_error,
+  /// A text message (or a close reason) that is not UTF-8 (RFC 6455 8.1).
+  invalid_utf8,
   /// A message longer than the reader's limit (checked from the frame header, before any
   /// byte of it is kept).
   message_too_large,

@@ -174,6 +174,7 @@ TEST_CASE("ws_reader rejects what RFC 6455 forbids a server to send", "[ws_reade
   struct bad {
     const char* what;
     std::string wire;
+    ws_read_error error = ws_read_error::protocol_error;
   };
   std::string masked = text("x");
   masked[1] = static_cast<char>(masked[1] | 0x80);
@@ -192,19 +193,20 @@ TEST_CASE("ws_reader rejects what RFC 6455 forbids a server to send", "[ws_reade
       {"one-byte close", server_frame(0x88, "\x03")},
       {"close code 1005", server_frame(0x88, "\x03\xed")},
       {"close code 999", server_frame(0x88, "\x03\xe7")},
-      {"close reason not UTF-8", server_frame(0x88, "\x03\xe8\xff")},
-      {"text not UTF-8", text("h\xffi")},
-      {"fragmented text not UTF-8", server_frame(0x01, "\xC3") + server_frame(0x80, "(")},
+      {"close reason not UTF-8", server_frame(0x88, "\x03\xe8\xff"), ws_read_error::invalid_utf8},
+      {"text not UTF-8", text("h\xffi"), ws_read_error::invalid_utf8},
+      {"fragmented text not UTF-8", server_frame(0x01, "\xC3") + server_frame(0x80, "("),
+       ws_read_error::invalid_utf8},
   };
   for (const auto& c : cases) {
     INFO(c.what);
     recorder r;
     ws_reader reader(1024);
-    CHECK(reader.feed(c.wire, r) == ws_read_error::protocol_error);
+    CHECK(reader.feed(c.wire, r) == c.error);
     CHECK_FALSE(reader.reason().empty());
     CHECK(r.messages.empty());
     // An error is final.
-    CHECK(reader.feed(text("ok"), r) == ws_read_error::protocol_error);
+    CHECK(reader.feed(text("ok"), r) == c.error);
     CHECK(r.messages.empty());
   }
 }

@@ -147,6 +147,13 @@ public:
     socket_->close(ec);
   }
 
+  /// Whether the client keeps the connection open for `ms` (it must wait for our FIN after a
+  /// close exchange): false as soon as a byte or the end arrives.
+  bool quiet_for(int ms) {
+    pollfd pfd{socket_->native_handle(), POLLIN, 0};
+    return ::poll(&pfd, 1, ms) == 0;
+  }
+
   /// Waits until the client closes its side.
   bool read_eof() {
     boost::system::error_code ec;
@@ -197,6 +204,8 @@ struct recorder : net::ws_handler {
   void on_close_frame(std::uint16_t code, std::string_view reason) override {
     close_code = code;
     close_reason = reason;
+    if (close_fn)
+      close_fn();
   }
   void on_closed(std::error_code ec) override {
     ++closed_count;
@@ -211,6 +220,7 @@ struct recorder : net::ws_handler {
   int closed_count = 0;
   std::error_code closed_ec;
   std::function<void()> open_fn;
+  std::function<void()> close_fn;
 };
 
 net::ws_options options_for(std::uint16_t port) {
@@ -255,12 +265,16 @@ TEST_CASE("frames sent with the 101 answer are delivered, a ping is answered wit
           "[ws_client][frames]") {
   asio::io_context ioc;
   client_frame pong, echo;
+  bool client_waited = false;
   raw_server server([&](raw_server& s) {
     const auto key = s.read_request();
     s.accept(key, frame(0x81, "early") + frame(0x89, "p-1"));
     pong = s.read_frame();
     s.write(frame(0x81, "after") + frame(0x88, "\x0f\xa0gone"s));
     echo = s.read_frame();
+    // The client waits for the server to close the TCP connection first (RFC 6455 7.1.1).
+    client_waited = s.quiet_for(200);
+    s.drop();
   });
   auto rec = std::make_shared<recorder>(ioc);
   auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
@@ -274,6 +288,7 @@ TEST_CASE("frames sent with the 101 answer are delivered, a ping is answered wit
   CHECK(echo.opcode == 0x8);
   CHECK(echo.masked);
   CHECK(echo.payload == "\x0f\xa0"s);
+  CHECK(client_waited);
   CHECK(rec->close_code == 4000);
   CHECK(rec->close_reason == "gone");
   CHECK(rec->closed_count == 1);
@@ -284,7 +299,7 @@ TEST_CASE("every client frame is masked, with its own key, and a graceful close 
           "[ws_client][frames]") {
   asio::io_context ioc;
   std::vector<client_frame> got;
-  bool eof = false;
+  bool client_waited = false;
   raw_server server([&](raw_server& s) {
     s.accept(s.read_request());
     for (;;) {
@@ -293,7 +308,8 @@ TEST_CASE("every client frame is masked, with its own key, and a graceful close 
         break;
     }
     s.write(frame(0x88, "\x03\xe8"s));
-    eof = s.read_eof();
+    client_waited = s.quiet_for(200); // the client waits for our FIN
+    s.drop();
   });
   auto rec = std::make_shared<recorder>(ioc);
   auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
@@ -321,7 +337,7 @@ TEST_CASE("every client frame is masked, with its own key, and a graceful close 
   CHECK(keys.size() == 3);
   CHECK(got[3].opcode == 0x8);
   CHECK(got[3].payload == "\x03\xe8"s);
-  CHECK(eof);
+  CHECK(client_waited);
   CHECK(rec->closed_count == 1);
   CHECK_FALSE(rec->closed_ec);
 }
@@ -368,17 +384,24 @@ TEST_CASE("an upgrade answer that breaks RFC 6455 ends with protocol_error", "[w
 TEST_CASE("a frame that breaks RFC 6455 ends the connection with protocol_error, and what "
           "came before it is delivered",
           "[ws_client][frames]") {
-  const std::vector<std::pair<const char*, std::string>> cases = {
-      {"masked", "\x81\x82\x01\x02\x03\x04xy"s},
-      {"reserved bit", frame(0xC1, "x")},
-      {"text not UTF-8", frame(0x81, "\xff")},
-      {"unknown opcode", frame(0x83, "x")},
+  struct bad {
+    const char* what;
+    std::string wire;
+    std::string close_payload; // the close frame the client sends: code 1002 or 1007
   };
-  for (const auto& [what, wire] : cases) {
+  const std::vector<bad> cases = {
+      {"masked", "\x81\x82\x01\x02\x03\x04xy"s, "\x03\xea"s},
+      {"reserved bit", frame(0xC1, "x"), "\x03\xea"s},
+      {"text not UTF-8", frame(0x81, "\xff"), "\x03\xef"s},
+      {"unknown opcode", frame(0x83, "x"), "\x03\xea"s},
+  };
+  for (const auto& [what, wire, close_payload] : cases) {
     INFO(what);
     asio::io_context ioc;
+    client_frame close;
     raw_server server([&, w = wire](raw_server& s) {
       s.accept(s.read_request(), frame(0x81, "fine") + w);
+      close = s.read_frame();
       s.read_eof();
     });
     auto rec = std::make_shared<recorder>(ioc);
@@ -388,7 +411,79 @@ TEST_CASE("a frame that breaks RFC 6455 ends the connection with protocol_error,
     CHECK(rec->messages == std::vector<std::string>{"fine"});
     CHECK(rec->closed_count == 1);
     CHECK(rec->closed_ec == transport_errc::protocol_error);
+    CHECK(close.opcode == 0x8);
+    CHECK(close.payload == close_payload);
   }
+}
+
+TEST_CASE("a message over the limit ends with message_too_large and a close 1009",
+          "[ws_client][frames]") {
+  asio::io_context ioc;
+  client_frame close;
+  raw_server server([&](raw_server& s) {
+    s.accept(s.read_request(), "\x81\x7e\x10\x00"s); // a 4,096-byte message announced
+    close = s.read_frame();
+    s.read_eof();
+  });
+  auto rec = std::make_shared<recorder>(ioc);
+  auto opts = options_for(server.port());
+  opts.max_message_bytes = 1024;
+  auto client = net::make_ws_client(ioc, opts, rec);
+  client->start();
+  ioc.run_for(10s);
+  CHECK(rec->closed_ec == transport_errc::message_too_large);
+  CHECK(close.opcode == 0x8);
+  CHECK(close.payload == "\x03\xf1"s);
+}
+
+TEST_CASE("nothing the client sends from on_close_frame follows its close echo",
+          "[ws_client][frames]") {
+  asio::io_context ioc;
+  client_frame after;
+  raw_server server([&](raw_server& s) {
+    s.accept(s.read_request(), frame(0x88, "\x0f\xa0"s));
+    after = s.read_frame();
+    s.drop();
+  });
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  rec->close_fn = [&] { client->send("too late"); };
+  client->start();
+  ioc.run_for(10s);
+  CHECK(after.opcode == 0x8);
+  CHECK(rec->close_code == 4000);
+  CHECK(rec->closed_ec == transport_errc::closed_by_peer);
+}
+
+TEST_CASE("frames that came with the 101 are read even when on_open starts a graceful close",
+          "[ws_client][frames]") {
+  asio::io_context ioc;
+  std::vector<client_frame> got;
+  const std::string second = frame(0x81, "second");
+  raw_server server([&](raw_server& s) {
+    // "early" whole, then the first three bytes of "second": the client must keep its place.
+    s.accept(s.read_request(), frame(0x81, "early") + second.substr(0, 3));
+    got.push_back(s.read_frame()); // CONNECT, queued in on_open
+    s.write(second.substr(3));
+    got.push_back(s.read_frame()); // the close
+    s.write(frame(0x88, "\x03\xe8"s));
+    s.drop();
+  });
+  auto rec = std::make_shared<recorder>(ioc);
+  auto client = net::make_ws_client(ioc, options_for(server.port()), rec);
+  rec->open_fn = [&] {
+    client->send("CONNECT");
+    client->close(true);
+  };
+  client->start();
+  ioc.run_for(10s);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].payload == "CONNECT");
+  CHECK(got[1].opcode == 0x8);
+  REQUIRE_FALSE(rec->messages.empty());
+  CHECK(rec->messages[0] == "early");
+  CHECK(rec->closed_count == 1);
+  CHECK_FALSE(rec->closed_ec); // a clean close: the stream never lost its place
 }
 
 TEST_CASE("a server that drops the socket without a close frame ends with connection_reset",
@@ -417,7 +512,7 @@ TEST_CASE("asking for compression offers permessage-deflate, and a server that d
     s.write(frame(0x81, "echo:" + got.payload));
     s.read_frame(); // the close
     s.write(frame(0x88, "\x03\xe8"s));
-    s.read_eof();
+    s.drop();
   });
   auto rec = std::make_shared<recorder>(ioc);
   auto opts = options_for(server.port());
