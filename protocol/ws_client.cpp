@@ -682,8 +682,20 @@ private:
 
   void lean_read_failed(beast::error_code ec) {
     // The socket ended during our own close handshake: the close is done as we asked.
-    if (close_started_)
+    if (close_started_) {
+      if constexpr (Tls) {
+        // Our TLS close_notify after the server's, as Beast's teardown sends it; the close
+        // deadline bounds it.
+        if (!writing_ && !tls_shutdown_started_) {
+          tls_shutdown_started_ = true;
+          ws_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+            self->finish(self->close_reason_);
+          });
+          return;
+        }
+      }
       return finish(close_reason_);
+    }
     fail(ec, step::read);
   }
 
@@ -1221,6 +1233,8 @@ private:
   bool end_after_close_sent_ = false;
   /// The last frame written was a pong (Lean).
   bool last_was_pong_ = false;
+  /// Our TLS close_notify is on its way (Lean, TLS).
+  bool tls_shutdown_started_ = false;
 };
 
 } // namespace

@@ -1,9 +1,10 @@
 #pragma once
 
-// A WebSocket (ws/wss) client connection on Boost.Beast, behind a Beast-free header: one
-// connection, one IO thread, one async_write in flight, a bounded outgoing queue, and explicit
-// timeouts for every step. It knows nothing of STOMP: it delivers whole WebSocket messages to
-// its handler and sends whole messages.
+// A WebSocket (ws/wss) client connection behind a Beast-free header: one connection, one IO
+// thread, one write in flight, a bounded outgoing queue, and explicit timeouts for every step.
+// Beast makes the upgrade; the frames are read and written with ws_reader/ws_frame (Beast's
+// WebSocket stream only when permessage-deflate is asked for). It knows nothing of STOMP: it
+// delivers whole WebSocket messages to its handler and sends whole messages.
 
 #include "protocol/tls_context.hpp"
 #include "protocol/transport_error.hpp"
@@ -44,12 +45,14 @@ struct ws_options {
   std::size_t max_message_bytes = 512 * 1024;
   /// Bound of queued, unsent outgoing bytes; beyond it `send` fails with write_queue_full.
   std::size_t max_queued_bytes = 1024 * 1024;
-  /// Offer permessage-deflate (costs ~300 KB per connection; off by default).
+  /// Offer permessage-deflate (costs ~300 KB per connection when agreed; off by default). The
+  /// connection then runs on Beast's WebSocket stream.
   bool compression = false;
-  /// The largest write (masking) buffer Beast keeps per connection. It is sized to each message
-  /// in 64-byte steps up to this and kept until the next write, so a connection that last
-  /// wrote a heart-beat keeps 64 bytes; a message above it goes out in several writes of this
-  /// size (Beast's default is 4096).
+  /// With `compression` only (a connection on Beast's WebSocket stream): the largest write
+  /// (masking) buffer Beast keeps per connection. It is sized to each message in 64-byte steps
+  /// up to this and kept until the next write; a message above it goes out in several writes of
+  /// this size (Beast's default is 4096). Otherwise each message is framed and masked in a
+  /// buffer of its own size, freed once written.
   std::size_t write_buffer_bytes = 512;
   /// User-Agent of the upgrade request; empty = "stompede/<version>".
   std::string user_agent;
