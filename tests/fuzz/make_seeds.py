@@ -121,3 +121,31 @@ sess = {
 }
 for name, (mode, text) in sess.items():
     write("server_frames", name, bytes([mode]) + text.encode())
+
+
+# --- WebSocket frames from a server (the client's reader) -----------------------------------
+def ws(first, payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    if n < 126:
+        head = bytes([first, n])
+    elif n <= 0xFFFF:
+        head = bytes([first, 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([first, 127]) + struct.pack(">Q", n)
+    return head + payload
+
+
+ws_seeds = {
+    "message": ws(0x81, "MESSAGE\nsubscription:0\n\nhello\0"),
+    "fragments_ping": ws(0x01, "frag") + ws(0x89, "p") + ws(0x00, "men") + ws(0x80, "ted"),
+    "mid_length": ws(0x82, b"y" * 300) + ws(0x8A, "pong"),
+    "close": ws(0x81, "a") + ws(0x88, b"\x03\xe8bye") + ws(0x81, "after"),
+    "close_empty": ws(0x88, b""),
+    "bad_utf8": ws(0x81, b"h\xffi"),
+    "masked": bytes([0x81, 0x81, 1, 2, 3, 4, 0x78]),
+    "huge": bytes([0x82, 127]) + struct.pack(">Q", 1 << 62),
+}
+for name, data in ws_seeds.items():
+    write("ws_reader", name, struct.pack("<I", 0x9E3779B9) + data)
