@@ -797,9 +797,10 @@ void connection::do_write() {
   writing_ = true;
   write_started_ = clock::now();
   const outbound& o = queue_.front();
-  auto handler = [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  auto handler = with_write_memory(write_memory_, [self = shared_from_this()](
+                                                     beast::error_code ec, std::size_t n) {
     self->on_write(ec, n);
-  };
+  });
   in_flight_count_ = 1;
   if (queue_.size() > 1 && core_.config().coalesce_frames && o.text != "\n") {
     // Several frames are waiting: one WebSocket message, one syscall, no copies. Heart-beat

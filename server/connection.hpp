@@ -1,5 +1,9 @@
 #pragma once
 
+#ifndef STOMPEDE_WRITE_MEMORY_BYTES
+#  define STOMPEDE_WRITE_MEMORY_BYTES 384
+#endif
+
 // One accepted TCP connection: HTTP requests (REST, /metrics, /admin) until it upgrades on
 // /ws-stomp, then a STOMP 1.2 server session. Lives on one shard thread: every handler and
 // every call below runs there, so it needs no locks.
@@ -18,7 +22,9 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
+#include <new>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +32,79 @@
 #include <vector>
 
 namespace stompede::server::detail {
+
+/// Memory for the one write a connection has in flight: Beast's write operation and the posted
+/// completion of a write that went out at once are placed here instead of on the heap (Asio's
+/// custom-allocation pattern). A flush pass writes to many connections at once, so their
+/// completions are all outstanding together, past what Asio's per-thread recycling keeps.
+/// A plain connection's write needs 304-336 bytes here; anything larger (TLS) takes the heap.
+class write_memory {
+public:
+  void* allocate(std::size_t size) {
+    if (!in_use_ && size <= sizeof storage_) {
+      in_use_ = true;
+      return storage_;
+    }
+    return ::operator new(size);
+  }
+  void deallocate(void* p) noexcept {
+    if (p == storage_)
+      in_use_ = false;
+    else
+      ::operator delete(p);
+  }
+
+private:
+  alignas(std::max_align_t) unsigned char storage_[STOMPEDE_WRITE_MEMORY_BYTES];
+  bool in_use_ = false;
+};
+
+template<class T>
+class write_allocator {
+public:
+  using value_type = T;
+  explicit write_allocator(write_memory& m) noexcept : memory_(&m) {}
+  template<class U>
+  write_allocator(const write_allocator<U>& o) noexcept : memory_(o.memory_) {}
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(memory_->allocate(sizeof(T) * n));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    memory_->deallocate(p);
+  }
+  template<class U>
+  bool operator==(const write_allocator<U>& o) const noexcept {
+    return memory_ == o.memory_;
+  }
+  template<class U>
+  bool operator!=(const write_allocator<U>& o) const noexcept {
+    return memory_ != o.memory_;
+  }
+
+private:
+  template<class>
+  friend class write_allocator;
+  write_memory* memory_;
+};
+
+/// A write handler whose operations allocate from its connection's write_memory.
+template<class Handler>
+class with_write_memory {
+public:
+  using allocator_type = write_allocator<void>;
+  with_write_memory(write_memory& m, Handler h) : memory_(&m), handler_(std::move(h)) {}
+  allocator_type get_allocator() const noexcept {
+    return allocator_type(*memory_);
+  }
+  template<class... Args>
+  void operator()(Args&&... args) {
+    handler_(std::forward<Args>(args)...);
+  }
+
+private:
+  write_memory* memory_;
+  Handler handler_;
+};
 
 /// True when a WebSocket upgrade carrying `origin` may proceed: same origin as `host`, or listed
 /// in `allowed` ("*" = any).
@@ -142,6 +221,7 @@ private:
   /// Queue entries the write in flight carries (one, or a coalesced batch).
   std::size_t in_flight_count_ = 0;
   std::vector<boost::asio::const_buffer> write_bufs_;
+  write_memory write_memory_;
   bool read_paused_ = false;
   bool reading_ = false;
   bool finalized_ = false;

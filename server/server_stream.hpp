@@ -9,6 +9,7 @@
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -211,9 +212,15 @@ private:
       handler_(ec, written_);
       return;
     }
-    // Never complete inside the initiating function.
-    boost::asio::post(stream_->get_executor(),
-                      boost::beast::bind_front_handler(std::move(handler_), ec, written_));
+    // Never complete inside the initiating function. Posted through the io_context's own
+    // executor type when that is what the socket runs on: the type-erased executor drops the
+    // handler's allocator, so its completion would be a heap allocation.
+    auto ex = stream_->get_executor();
+    if (auto* io = ex.target<boost::asio::io_context::executor_type>()) {
+      boost::asio::post(*io, boost::beast::bind_front_handler(std::move(handler_), ec, written_));
+      return;
+    }
+    boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler_), ec, written_));
   }
 
   server_stream* stream_;
