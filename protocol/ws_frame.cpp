@@ -64,31 +64,39 @@ void apply_mask(char* data, std::size_t n, const std::uint8_t mask[4],
     data[i] = static_cast<char>(static_cast<std::uint8_t>(data[i]) ^ k[i & 7]);
 }
 
-void append_frame(std::string& out, bool fin, std::uint8_t op, std::string_view payload,
-                  const std::uint8_t* mask) {
-  out.push_back(static_cast<char>((fin ? 0x80 : 0x00) | (op & 0x0F)));
+std::size_t encode_header(char* out, bool fin, std::uint8_t op, std::uint64_t len,
+                          const std::uint8_t* mask) noexcept {
+  std::size_t n = 0;
+  out[n++] = static_cast<char>((fin ? 0x80 : 0x00) | (op & 0x0F));
   const std::uint8_t m = mask ? 0x80 : 0x00;
-  const std::uint64_t len = payload.size();
   if (len < 126) {
-    out.push_back(static_cast<char>(m | len));
+    out[n++] = static_cast<char>(m | len);
   } else if (len <= 0xFFFF) {
-    out.push_back(static_cast<char>(m | 126));
-    out.push_back(static_cast<char>((len >> 8) & 0xFF));
-    out.push_back(static_cast<char>(len & 0xFF));
+    out[n++] = static_cast<char>(m | 126);
+    out[n++] = static_cast<char>((len >> 8) & 0xFF);
+    out[n++] = static_cast<char>(len & 0xFF);
   } else {
-    out.push_back(static_cast<char>(m | 127));
+    out[n++] = static_cast<char>(m | 127);
     for (int i = 7; i >= 0; --i)
-      out.push_back(static_cast<char>((len >> (8 * i)) & 0xFF));
+      out[n++] = static_cast<char>((len >> (8 * i)) & 0xFF);
   }
   if (mask) {
-    out.reserve(out.size() + 4 + payload.size());
-    out.append(reinterpret_cast<const char*>(mask), 4);
-    const std::size_t at = out.size();
-    out.append(payload);
-    apply_mask(out.data() + at, payload.size(), mask);
-  } else {
-    out.append(payload);
+    for (int i = 0; i < 4; ++i)
+      out[n++] = static_cast<char>(mask[i]);
   }
+  return n;
+}
+
+void append_frame(std::string& out, bool fin, std::uint8_t op, std::string_view payload,
+                  const std::uint8_t* mask) {
+  char header[max_header_bytes];
+  const auto h = encode_header(header, fin, op, payload.size(), mask);
+  out.reserve(out.size() + h + payload.size());
+  out.append(header, h);
+  const std::size_t at = out.size();
+  out.append(payload);
+  if (mask)
+    apply_mask(out.data() + at, payload.size(), mask);
 }
 
 std::string close_payload(std::uint16_t code, std::string_view reason) {

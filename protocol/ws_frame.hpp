@@ -44,6 +44,14 @@ header_status parse_header(std::string_view buf, frame_header& h) noexcept;
 void apply_mask(char* data, std::size_t n, const std::uint8_t mask[4],
                 std::uint64_t offset = 0) noexcept;
 
+/// The longest frame header: 2 bytes, an 8-byte length and a 4-byte mask.
+constexpr std::size_t max_header_bytes = 14;
+
+/// Writes the header of a frame (RSV bits clear) of `len` payload bytes to `out` (room for
+/// max_header_bytes), with `mask` when it is not null; returns its length.
+std::size_t encode_header(char* out, bool fin, std::uint8_t op, std::uint64_t len,
+                          const std::uint8_t* mask) noexcept;
+
 /// Appends one frame (RSV bits clear) to `out`; masked with `mask` when it is not null.
 void append_frame(std::string& out, bool fin, std::uint8_t op, std::string_view payload,
                   const std::uint8_t* mask);

@@ -3,6 +3,7 @@
 #include "server/destination.hpp"
 #include "server/http_api.hpp"
 #include "protocol/utf8.hpp"
+#include "protocol/ws_frame.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/read.hpp>
@@ -10,7 +11,12 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -728,21 +734,23 @@ void connection::on_send_broker(const stomp::frame_view& f, std::string_view des
 
 void connection::send_frame(std::string wire) {
   const bool binary = !valid_utf8(wire); // an ERROR or RECEIPT echoing a client's bytes
-  enqueue(outbound{nullptr, std::move(wire), binary});
+  const bool eol = wire == "\n";
+  enqueue(outbound{nullptr, std::move(wire), binary, eol});
 }
 
 void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
                          const std::string& sub_id) {
   if (phase_ != phase::connected || finalized_)
     return;
-  enqueue(outbound{frame, sub_id, frame->binary || !valid_utf8(sub_id)});
+  enqueue(outbound{frame, sub_id, frame->binary || !valid_utf8(sub_id), false});
 }
 
 void connection::enqueue(outbound o) {
   if (finalized_ || phase_ == phase::closed)
     return;
   const std::size_t n = o.bytes();
-  if (writing_ && queued_bytes_ + n > core_.config().max_queue_bytes) {
+  if (writing_ && queued_bytes_ + (pending_.size() - pending_written_) + n >
+                      core_.config().max_queue_bytes) {
     // Spring's sendBufferSizeLimit: a session that cannot keep up is cut, not buffered.
     core_.stats.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
     abort(false);
@@ -794,6 +802,10 @@ void connection::do_write() {
     }
     return;
   }
+  if (!ws_.next_layer().is_tls()) {
+    write_frames();
+    return;
+  }
   writing_ = true;
   write_started_ = clock::now();
   const outbound& o = queue_.front();
@@ -802,7 +814,7 @@ void connection::do_write() {
     self->on_write(ec, n);
   });
   in_flight_count_ = 1;
-  if (queue_.size() > 1 && core_.config().coalesce_frames && o.text != "\n") {
+  if (queue_.size() > 1 && core_.config().coalesce_frames && !o.eol) {
     // Several frames are waiting: one WebSocket message, one syscall, no copies. Heart-beat
     // EOLs stay out of batches (an EOL inside a message is still a heart-beat, but keeping
     // them alone keeps the accounting simple).
@@ -812,7 +824,7 @@ void connection::do_write() {
     std::size_t count = 0;
     for (const auto& q : queue_) {
       if (count > 0 &&
-          (bytes + q.bytes() > max_batch_bytes || q.text == "\n" || q.binary != o.binary))
+          (bytes + q.bytes() > max_batch_bytes || q.eol || q.binary != o.binary))
         break;
       if (q.shared) {
         write_bufs_.push_back(net::buffer(q.shared->prefix));
@@ -839,6 +851,200 @@ void connection::do_write() {
   }
 }
 
+namespace {
+
+/// One IO thread's layout of a plain connection's write: the iovecs, the frame headers they
+/// point at, and where each queued frame and the WebSocket message holding it end.
+struct write_scratch {
+  static constexpr std::size_t max_iov = 1024; // IOV_MAX on Linux
+  static constexpr std::size_t max_bytes = 256 * 1024;
+  iovec iov[max_iov];
+  char headers[max_iov][ws::max_header_bytes];
+  std::size_t frame_end[max_iov];     // byte offset where each frame ends
+  std::size_t message_start[max_iov]; // where the WebSocket message holding it starts
+  std::size_t message_end[max_iov];   // and ends
+};
+
+write_scratch& scratch() {
+  thread_local const auto s = std::make_unique<write_scratch>();
+  return *s;
+}
+
+void add(write_scratch& sc, std::size_t& iovs, std::size_t& total, const std::string& bytes) {
+  if (bytes.empty())
+    return;
+  sc.iov[iovs].iov_base = const_cast<char*>(bytes.data());
+  sc.iov[iovs].iov_len = bytes.size();
+  ++iovs;
+  total += bytes.size();
+}
+
+} // namespace
+
+void connection::write_frames() {
+  auto& stream = ws_.next_layer();
+  if (stream.beast_writing()) {
+    // A pong or close frame of Beast's is being written: the frames follow it.
+    writing_ = true;
+    write_started_ = clock::now();
+    stream.when_beast_idle([weak = weak_from_this()] {
+      const auto self = weak.lock();
+      if (!self || self->finalized_)
+        return;
+      self->writing_ = false;
+      self->do_write();
+    });
+    return;
+  }
+  constexpr std::size_t max_message_bytes = 64 * 1024;
+  auto& sc = scratch();
+  const bool coalesce = core_.config().coalesce_frames;
+  const int fd = stream.socket().native_handle();
+  while (!queue_.empty()) {
+    // Lay out as much of the queue as one sendmsg takes: each frame in a WebSocket message of
+    // its own, or (coalescing) runs of frames of one kind in one message. No byte is copied.
+    std::size_t iovs = 0, total = 0, entries = 0;
+    auto it = queue_.begin();
+    while (it != queue_.end() && iovs + 4 <= write_scratch::max_iov &&
+           total < write_scratch::max_bytes) {
+      auto end = std::next(it);
+      std::size_t len = it->bytes();
+      std::size_t need = 1 + (it->shared ? 3 : 1);
+      if (coalesce && !it->eol) {
+        while (end != queue_.end() && !end->eol && end->binary == it->binary &&
+               len + end->bytes() <= max_message_bytes &&
+               iovs + need + 3 <= write_scratch::max_iov) {
+          len += end->bytes();
+          need += end->shared ? 3 : 1;
+          ++end;
+        }
+      }
+      const std::size_t message_start = total;
+      const auto h = ws::encode_header(sc.headers[iovs], true, it->binary ? ws::binary : ws::text,
+                                       len, nullptr);
+      sc.iov[iovs].iov_base = sc.headers[iovs];
+      sc.iov[iovs].iov_len = h;
+      ++iovs;
+      total += h;
+      const std::size_t first = entries;
+      for (; it != end; ++it) {
+        if (it->shared) {
+          add(sc, iovs, total, it->shared->prefix);
+          add(sc, iovs, total, it->text);
+          add(sc, iovs, total, it->shared->suffix);
+        } else {
+          add(sc, iovs, total, it->text);
+        }
+        sc.frame_end[entries++] = total;
+      }
+      for (std::size_t k = first; k < entries; ++k) {
+        sc.message_start[k] = message_start;
+        sc.message_end[k] = total;
+      }
+    }
+    msghdr msg{};
+    msg.msg_iov = sc.iov;
+    msg.msg_iovlen = iovs;
+    ssize_t n;
+    do {
+      n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      finalize();
+      return;
+    }
+    const std::size_t sent = n < 0 ? 0 : static_cast<std::size_t>(n);
+    if (sent > 0) {
+      core_.stats.bytes_out.fetch_add(sent, std::memory_order_relaxed);
+      last_write_ = clock::now();
+    }
+    std::size_t done = 0; // frames written whole
+    while (done < entries && sc.frame_end[done] <= sent)
+      ++done;
+    std::size_t taken = done; // frames leaving the queue: written whole, or kept in pending_
+    if (sent < total && done < entries && sent > sc.message_start[done]) {
+      // The socket took part of a WebSocket message: its other bytes must follow before
+      // anything else, so they are kept (copied) and its frames leave the queue.
+      const std::size_t from = sent, to = sc.message_end[done];
+      pending_.clear();
+      pending_.reserve(to - from);
+      std::size_t at = 0;
+      for (std::size_t i = 0; i < iovs && at < to; ++i) {
+        const std::size_t len = sc.iov[i].iov_len;
+        const std::size_t lo = std::max(at, from), hi = std::min(at + len, to);
+        if (lo < hi)
+          pending_.append(static_cast<const char*>(sc.iov[i].iov_base) + (lo - at), hi - lo);
+        at += len;
+      }
+      pending_written_ = 0;
+      while (taken < entries && sc.message_end[taken] == to)
+        ++taken;
+    }
+    auto q = queue_.begin();
+    for (std::size_t k = 0; k < taken; ++k, ++q) {
+      queued_bytes_ -= q->bytes();
+      if (k < done && !q->eol)
+        core_.stats.frames_out.fetch_add(1, std::memory_order_relaxed);
+      else if (k >= done && !q->eol)
+        ++pending_frames_;
+    }
+    queue_.erase(queue_.begin(), q);
+    if (sent == total)
+      continue;
+    // Wait until the socket takes more; Beast's own writes wait too.
+    writing_ = true;
+    write_started_ = clock::now();
+    stream.hold_beast_writes();
+    stream.socket().async_wait(
+        net::ip::tcp::socket::wait_write,
+        with_write_memory(write_memory_, [self = shared_from_this()](beast::error_code ec) {
+          self->on_writable(ec);
+        }));
+    return;
+  }
+  writing_ = false;
+  if (phase_ == phase::closing)
+    do_write(); // the queue is written: the close handshake starts
+}
+
+void connection::on_writable(beast::error_code ec) {
+  if (finalized_)
+    return;
+  if (ec) {
+    finalize();
+    return;
+  }
+  auto& stream = ws_.next_layer();
+  while (pending_written_ < pending_.size()) {
+    const auto n = ::send(stream.socket().native_handle(), pending_.data() + pending_written_,
+                          pending_.size() - pending_written_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      stream.socket().async_wait(
+          net::ip::tcp::socket::wait_write,
+          with_write_memory(write_memory_, [self = shared_from_this()](beast::error_code e) {
+            self->on_writable(e);
+          }));
+      return;
+    }
+    if (n < 0) {
+      finalize();
+      return;
+    }
+    pending_written_ += static_cast<std::size_t>(n);
+    core_.stats.bytes_out.fetch_add(static_cast<std::size_t>(n), std::memory_order_relaxed);
+    last_write_ = clock::now();
+  }
+  core_.stats.frames_out.fetch_add(pending_frames_, std::memory_order_relaxed);
+  pending_frames_ = 0;
+  pending_written_ = 0;
+  std::string().swap(pending_);
+  writing_ = false;
+  stream.release_beast_writes(); // a pong or close frame that waited goes first
+  do_write();
+}
+
 void connection::on_write(beast::error_code ec, std::size_t n) {
   if (finalized_)
     return;
@@ -849,7 +1055,7 @@ void connection::on_write(beast::error_code ec, std::size_t n) {
   for (std::size_t i = 0; i < in_flight_count_ && !queue_.empty(); ++i) {
     const outbound& o = queue_.front();
     queued_bytes_ -= o.bytes();
-    if (o.shared || o.text != "\n")
+    if (!o.eol)
       core_.stats.frames_out.fetch_add(1, std::memory_order_relaxed);
     queue_.pop_front();
   }
@@ -943,8 +1149,13 @@ void connection::finalize() {
   phase_ = phase::closed;
   beast::error_code ignored;
   ws_.next_layer().close(ignored);
+  // A Beast write held behind this connection's own now fails on the closed socket, so its
+  // operation (which holds this connection) completes.
+  ws_.next_layer().release_beast_writes();
   queue_.clear();
   queued_bytes_ = 0;
+  std::string().swap(pending_);
+  pending_written_ = pending_frames_ = 0;
   core_.stats.connections.fetch_sub(1, std::memory_order_relaxed);
   core_.on_connection_closed(*this);
 }

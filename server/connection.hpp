@@ -161,6 +161,7 @@ private:
     std::shared_ptr<const broadcast_frame> shared; // null: `text` is the whole frame
     std::string text;                              // the subscription id, or a whole frame
     bool binary = false; // not UTF-8: goes in a binary WebSocket message of its own kind
+    bool eol = false;    // a heart-beat: always a WebSocket message of its own
     std::size_t bytes() const {
       return shared ? shared->prefix.size() + text.size() + shared->suffix.size() : text.size();
     }
@@ -193,6 +194,12 @@ private:
   void send_frame(std::string wire);
   void enqueue(outbound o);
   void do_write();
+  /// Plain connections: writes the queued frames with `sendmsg`, framing them itself, as many
+  /// per call as fit; what the socket does not take at once is kept in `pending_` until it
+  /// becomes writable.
+  void write_frames();
+  void on_writable(boost::beast::error_code ec);
+  /// TLS connections: Beast's WebSocket write of the queue's head (or a coalesced batch).
   void on_write(boost::beast::error_code ec, std::size_t n);
   void unsubscribe_all();
   void drop_subscription(const subscription& s);
@@ -221,6 +228,11 @@ private:
   /// Queue entries the write in flight carries (one, or a coalesced batch).
   std::size_t in_flight_count_ = 0;
   std::vector<boost::asio::const_buffer> write_bufs_;
+  /// The bytes of a plain connection's write the socket did not take yet, and how many of them
+  /// are written; the frames that end in them.
+  std::string pending_;
+  std::size_t pending_written_ = 0;
+  std::size_t pending_frames_ = 0;
   write_memory write_memory_;
   bool read_paused_ = false;
   bool reading_ = false;

@@ -25,10 +25,12 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace stompede::server::detail {
 
@@ -92,6 +94,49 @@ public:
     socket().set_option(option, ec);
   }
 
+  // --- one writer at a time on a plain socket -------------------------------------------
+  // A plain connection writes its data frames itself (connection::write_frames), beside the
+  // writes Beast still makes on the same socket (pongs, close frames, keep-alive pings). Their
+  // bytes must never interleave: while the connection's write waits for the socket, a Beast
+  // write waits for it; while a Beast write is under way, the connection's waits for that.
+
+  /// A Beast write has started and not all of its bytes are written yet.
+  bool beast_writing() const noexcept {
+    return beast_writing_;
+  }
+  /// The connection's own write is waiting for the socket; Beast's writes are held back.
+  void hold_beast_writes() noexcept {
+    raw_waiting_ = true;
+  }
+  /// The connection's own write is complete: starts a Beast write that waited for it.
+  void release_beast_writes() {
+    raw_waiting_ = false;
+    start_held();
+  }
+  /// Runs `f` (posted) once no Beast write is under way or waiting.
+  void when_beast_idle(std::function<void()> f) {
+    idle_ = std::move(f);
+  }
+
+  /// Internal (gather_write_op): a Beast write starts now, or waits behind the connection's
+  /// (or behind another Beast write, which Beast's own write lock rules out).
+  template<class Op>
+  void begin_beast_write(Op&& op) {
+    if (raw_waiting_ || beast_writing_) {
+      held_.push_back(std::make_unique<held_write<std::decay_t<Op>>>(std::forward<Op>(op)));
+      return;
+    }
+    beast_writing_ = true;
+    op.start();
+  }
+  /// Internal (gather_write_op): the Beast write has written its bytes or failed.
+  void end_beast_write() {
+    beast_writing_ = false;
+    start_held();
+    if (!beast_writing_ && idle_)
+      boost::asio::post(get_executor(), std::exchange(idle_, nullptr));
+  }
+
   // Beast customization points, found by argument-dependent lookup.
   friend void beast_close_socket(server_stream& s) {
     boost::system::error_code ignored;
@@ -118,8 +163,33 @@ public:
   }
 
 private:
+  struct held_base {
+    virtual ~held_base() = default;
+    virtual void start() = 0;
+  };
+  template<class Op>
+  struct held_write final : held_base {
+    explicit held_write(Op&& o) : op(std::move(o)) {}
+    void start() override {
+      op.start();
+    }
+    Op op;
+  };
+  void start_held() {
+    if (raw_waiting_ || beast_writing_ || held_.empty())
+      return;
+    auto next = std::move(held_.front());
+    held_.erase(held_.begin());
+    beast_writing_ = true;
+    next->start(); // may end at once (posting its completion), which starts the next one
+  }
+
   tcp::socket socket_; // moved into tls_ when TLS is on
   std::unique_ptr<tls_stream> tls_;
+  bool beast_writing_ = false;
+  bool raw_waiting_ = false;
+  std::vector<std::unique_ptr<held_base>> held_; // Beast writes waiting for the connection's
+  std::function<void()> idle_;
 };
 
 /// A complete write of a buffer sequence to a plain TCP socket with as many buffers per
@@ -127,8 +197,9 @@ private:
 /// a gathered MESSAGE frame is three buffers, so Asio's write could carry only five frames per
 /// system call however many were queued (docs/performance.md). It tries the write at once and
 /// waits for the socket to become writable only when the kernel takes less than everything.
-/// Used for every `async_write` on a plain server_stream (Beast's WebSocket writes, control
-/// frames included, so Beast's own write lock still orders them).
+/// Used for every `async_write` on a plain server_stream: Beast's WebSocket writes (pongs,
+/// close frames, keep-alive pings; data frames go out through connection::write_frames), which
+/// server_stream orders against the connection's own writes.
 template<class Buffers, class Handler>
 class gather_write_op {
 public:
@@ -208,6 +279,7 @@ private:
   }
 
   void finish(boost::system::error_code ec, bool in_handler) {
+    stream_->end_beast_write();
     if (in_handler) {
       handler_(ec, written_);
       return;
@@ -261,9 +333,10 @@ public:
                   CompletionCondition&& completion_cond) const {
     if constexpr (std::is_same_v<std::decay_t<CompletionCondition>, transfer_all_t>) {
       if (!stream_.is_tls()) {
-        stompede::server::detail::gather_write_op<ConstBufferSequence, std::decay_t<WriteHandler>>(
-            stream_, buffers, std::forward<WriteHandler>(handler))
-            .start();
+        stream_.begin_beast_write(
+            stompede::server::detail::gather_write_op<ConstBufferSequence,
+                                                      std::decay_t<WriteHandler>>(
+                stream_, buffers, std::forward<WriteHandler>(handler)));
         return;
       }
     }

@@ -64,6 +64,23 @@ public:
         r.set(http::field::authorization, upgrade_auth);
     }));
     ws_.handshake(handshake_res_, "127.0.0.1", path);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong)
+        ++pongs_;
+    });
+  }
+
+  /// A WebSocket ping; the server's pong is counted while frames are read.
+  void ping(const std::string& payload) {
+    ws_.ping(websocket::ping_data(payload.c_str()));
+  }
+  std::size_t pongs() const {
+    return pongs_;
+  }
+
+  /// A small kernel receive buffer: the server's writes to this client soon come back short.
+  void shrink_receive_buffer() {
+    ws_.next_layer().set_option(net::socket_base::receive_buffer_size(64 * 1024));
   }
 
   void send_raw(const std::string& bytes) {
@@ -195,6 +212,7 @@ private:
   bool closed_ = false;
   bool got_binary_ = false;
   std::size_t heartbeats_ = 0;
+  std::size_t pongs_ = 0;
 };
 
 } // namespace stompede::server::test

@@ -694,6 +694,66 @@ TEST_CASE("a subscriber that stops reading is cut at its queue bound or write ti
   srv.stop();
 }
 
+TEST_CASE("pongs written while a slow reader's frames wait for its socket leave every frame "
+          "whole, coalesced or not",
+          "[server][integration]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  cfg.max_queue_bytes = 256 * 1024 * 1024;
+  cfg.slow_consumer_timeout = std::chrono::seconds(30);
+  SECTION("frames coalesced into messages") {
+    cfg.coalesce_frames = true;
+  }
+  SECTION("a message per frame") {
+    cfg.coalesce_frames = false;
+  }
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client slow(port), publisher(port);
+  slow.shrink_receive_buffer();
+  REQUIRE(slow.connect(""));
+  REQUIRE(publisher.connect(""));
+  REQUIRE(slow.subscribe_sync("s", "/topic/x"));
+  // 12 MB to a reader that reads nothing yet: the server's writes come back short and wait,
+  // one of them in the middle of a WebSocket message.
+  constexpr int count = 3000;
+  const std::string filler(3995, 'b');
+  frame m(command::send);
+  m.add("destination", "/topic/x");
+  for (int i = 0; i < count; ++i) {
+    char seq[8];
+    std::snprintf(seq, sizeof seq, "%05d", i);
+    m.body = seq + filler;
+    publisher.send(m);
+  }
+  REQUIRE(eventually([&] { return srv.stats().messages == count; }));
+  // Beast on the server answers each ping with a pong, which must wait for the message in
+  // the middle of its write.
+  constexpr int pings = 3;
+  for (int i = 0; i < pings; ++i)
+    slow.ping("p" + std::to_string(i));
+  int in_order = 0;
+  frame f;
+  while (in_order < count && slow.expect(command::message, f)) {
+    char seq[8];
+    std::snprintf(seq, sizeof seq, "%05d", in_order);
+    if (f.body != seq + filler)
+      break;
+    ++in_order;
+  }
+  CHECK(in_order == count);
+  // The server reads a frame after a ping only once that ping's pong is written, so the
+  // receipt of a DISCONNECT sent now comes after every pong.
+  frame d(command::disconnect);
+  d.add("receipt", "bye");
+  slow.send(d);
+  CHECK(slow.expect(command::receipt, f));
+  CHECK(slow.pongs() == pings);
+  CHECK(srv.stats().slow_consumer_closes == 0);
+  srv.stop();
+}
+
 TEST_CASE("max_sessions refuses the upgrade beyond the limit with 503, and frees a place on close",
           "[server][integration]") {
   auto cfg = small_config();
