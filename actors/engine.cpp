@@ -253,7 +253,8 @@ std::vector<metrics::report_window> pause_windows(const std::vector<metrics::tim
 /// the reason in one line: the count and the most frequent error type.
 std::optional<std::string> nothing_connects(const metrics::load_counters& c, std::uint32_t peak,
                                             const std::string& tls_failure,
-                                            const std::string& server_error) {
+                                            const std::string& server_error,
+                                            const std::string& upgrade_refusal) {
   auto enough = std::min<std::uint64_t>(std::max<std::uint32_t>(peak, 1), 10);
   if (c.stomp_connected > 0 || c.errors_total() < enough)
     return std::nullopt;
@@ -271,8 +272,8 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
   if (type == metrics::error_type::stomp_error_frame && !server_error.empty())
     why += ": the server said \"" + server_error + "\"";
   // A refused upgrade says how: 404 (wrong path) or 401/403 (token).
-  if (type == metrics::error_type::upgrade_rejected && !server_error.empty())
-    why += ": " + server_error;
+  if (type == metrics::error_type::upgrade_rejected && !upgrade_refusal.empty())
+    why += ": " + upgrade_refusal;
   return why + ")";
 }
 
@@ -722,7 +723,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                     now - *first_failure < retry_wait)
                   return;
                 if (auto why = nothing_connects(counters, peak, r.tls_failure,
-                                                config::scrub_secrets(r.server_error, sc))) {
+                                                config::scrub_secrets(r.server_error, sc),
+                                                config::scrub_secrets(r.upgrade_refusal, sc))) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
                                sc.target.url.c_str(), why->c_str());
                   failed_fast = true;
@@ -767,6 +769,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   run.tls_failure = result.tls_failure;
   run.tls_failure = config::scrub_secrets(run.tls_failure, sc);
   run.server_error = config::scrub_secrets(result.server_error, sc);
+  run.upgrade_refusal = config::scrub_secrets(result.upgrade_refusal, sc);
   int sig = stop_signal.load();
   // A run in which no user ever connected did not load the server, however it ended: a dead
   // server (no answer to the upgrade or to CONNECT) leaves no error behind when every attempt
@@ -775,7 +778,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (!failed_fast && sig == 0 && !workers_gone && peak > 0 &&
       result.total.counters.stomp_connected == 0) {
     never_connected = true;
-    auto why = nothing_connects(result.total.counters, peak, run.tls_failure, run.server_error);
+    auto why = nothing_connects(result.total.counters, peak, run.tls_failure, run.server_error,
+                                run.upgrade_refusal);
     std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n", sc.target.url.c_str(),
                  why ? why->c_str()
                      : (std::to_string(result.total.counters.errors_total()) +

@@ -32,6 +32,10 @@ struct io_aggregate {
   /// The `message` of the latest STOMP ERROR frame a server sent on this thread since the last
   /// delta (first line, at most 256 bytes); empty when there was none.
   std::string server_error;
+  /// The latest refused WebSocket upgrade on this thread since the last delta ("WebSocket
+  /// upgrade answered HTTP 403 Forbidden"); kept apart from ERROR frames, so that each error
+  /// type is explained by its own kind of answer.
+  std::string upgrade_refusal;
   /// Message accounting: sends, receipts and session lifecycle of this thread's sessions.
   metrics::ledger_shard ledger;
   /// Scratch for composing a chat message (content, rendered body, timestamp), shared by the
@@ -54,6 +58,7 @@ struct io_delta {
   std::vector<metrics::behaviour_figures> behaviours;
   std::string tls_failure;
   std::string server_error;
+  std::string upgrade_refusal;
   metrics::ledger_shard ledger;
   /// Which IO thread, and its wall clock (µs) when the delta was taken: every ledger record of
   /// the thread stamped before that is in this delta or an earlier one.
@@ -78,6 +83,8 @@ inline io_delta take_delta(io_aggregate& a) {
   a.tls_failure.clear();
   d.server_error = std::move(a.server_error);
   a.server_error.clear();
+  d.upgrade_refusal = std::move(a.upgrade_refusal);
+  a.upgrade_refusal.clear();
   d.ledger = a.ledger.take();
   return d;
 }

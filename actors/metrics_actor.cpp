@@ -273,7 +273,8 @@ void emit(caf::stateful_actor<metrics_state>* self) {
 }
 
 metrics_result make_result(const metrics_state& st) {
-  return metrics_result{st.total, st.stages, st.tls_failure, st.server_error};
+  return metrics_result{st.total, st.stages, st.tls_failure, st.server_error,
+                        st.upgrade_refusal};
 }
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick) {
@@ -292,6 +293,8 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
     st.tls_failure = std::move(d.tls_failure);
   if (!d.server_error.empty())
     st.server_error = std::move(d.server_error);
+  if (!d.upgrade_refusal.empty())
+    st.upgrade_refusal = std::move(d.upgrade_refusal);
   st.ledger->apply(std::move(d.ledger));
   if (d.thread < st.ledger_marks.size())
     st.ledger_marks[d.thread] = std::max(st.ledger_marks[d.thread], d.taken_at_us);

@@ -135,6 +135,8 @@ struct metrics_state {
   std::string tls_failure;
   /// The message of the latest STOMP ERROR frame of the run (empty: none).
   std::string server_error;
+  /// The latest refused WebSocket upgrade of the run (status and reason; empty: none).
+  std::string upgrade_refusal;
   /// Live-control changes since the last row, for its `events` column.
   std::string events;
   /// Message accounting, fed by every delta.
@@ -158,6 +160,8 @@ struct metrics_result {
   std::string tls_failure;
   /// The message of the latest STOMP ERROR frame a server sent; empty: none.
   std::string server_error;
+  /// The latest refused WebSocket upgrade (status and reason); empty: none.
+  std::string upgrade_refusal;
 };
 
 /// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the

@@ -299,9 +299,9 @@ public:
   void on_upgrade_declined(unsigned status, std::string_view reason) override {
     // A 404 (wrong path) and a 401 (no or bad token) look alike as upgrade_rejected: the
     // status tells them apart in the reports and the nothing-connects line.
-    agg_.server_error = "WebSocket upgrade answered HTTP " + std::to_string(status);
+    agg_.upgrade_refusal = "WebSocket upgrade answered HTTP " + std::to_string(status);
     if (!reason.empty())
-      agg_.server_error.append(" ").append(printable(reason.substr(0, 64)));
+      agg_.upgrade_refusal.append(" ").append(printable(reason.substr(0, 64)));
   }
 
   void on_tls_failure(std::string_view reason) override {

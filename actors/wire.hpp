@@ -73,7 +73,7 @@ namespace stompede {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, io_delta& x) {
   return f(x.counters, x.histograms, x.open_sessions, x.subscribed_sessions, x.in_flight,
-           x.behaviours, x.tls_failure, x.server_error, x.ledger, x.thread, x.taken_at_us);
+           x.behaviours, x.tls_failure, x.server_error, x.upgrade_refusal, x.ledger, x.thread, x.taken_at_us);
 }
 
 } // namespace stompede

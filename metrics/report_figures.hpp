@@ -26,6 +26,9 @@ struct run_info {
   /// The `message` of the latest STOMP ERROR frame a server sent (first line, at most 256
   /// bytes); empty when there was none.
   std::string server_error;
+  /// The latest refused WebSocket upgrade ("WebSocket upgrade answered HTTP 401
+  /// Unauthorized"); empty when there was none.
+  std::string upgrade_refusal;
   /// Load processes (workers) the run was spread over; 0 for a single-process run.
   std::uint32_t workers = 0;
   /// Workers lost during the run, one line each (which, when, why).

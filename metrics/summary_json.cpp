@@ -185,8 +185,9 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
       {"scenario", run.scenario},         {"total_users", run.total_users},
       {"duration_s", run.duration_s},     {"latency_mode", run.latency_mode},
       {"tls_verify", run.tls_verify},     {"tls_failure", run.tls_failure},
-      {"server_error", run.server_error}, {"workers", run.workers},
-      {"lost_workers", run.lost_workers}, {"ended", run.ended},
+      {"server_error", run.server_error}, {"upgrade_refusal", run.upgrade_refusal},
+      {"workers", run.workers},           {"lost_workers", run.lost_workers},
+      {"ended", run.ended},
   };
   json warnings = json::array();
   if (!run.tls_verify)
@@ -309,6 +310,8 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
     line("last TLS failure", run.tls_failure);
   if (!run.server_error.empty())
     line("last server ERROR", run.server_error);
+  if (!run.upgrade_refusal.empty())
+    line("last refused upgrade", run.upgrade_refusal);
   for (const auto& b : total.behaviours)
     line("behaviour " + b.label, std::to_string(b.connected) + " users at end, " +
                                      std::to_string(b.sessions) + " sessions, sent " +

@@ -739,10 +739,10 @@ void connection::send_frame(std::string wire) {
 }
 
 void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
-                         const std::string& sub_id) {
+                         const subscriber& to) {
   if (phase_ != phase::connected || finalized_)
     return;
-  enqueue(outbound{frame, sub_id, frame->binary || !valid_utf8(sub_id), false});
+  enqueue(outbound{frame, to.sub_id, frame->binary || !to.sub_id_utf8, false});
 }
 
 void connection::enqueue(outbound o) {

@@ -124,8 +124,8 @@ public:
   /// Starts the TLS handshake (TLS listeners) and then reads the first HTTP request.
   void start();
 
-  /// Queues a shared MESSAGE frame for the subscription `sub_id` (escaped).
-  void deliver(const std::shared_ptr<const broadcast_frame>& frame, const std::string& sub_id);
+  /// Queues a shared MESSAGE frame for the subscription `to`.
+  void deliver(const std::shared_ptr<const broadcast_frame>& frame, const subscriber& to);
 
   /// Housekeeping from the shard's timer: deadlines, heart-beats, slow writes, paused reads.
   void tick(clock::time_point now);

@@ -254,7 +254,7 @@ void drain_inbox(io_shard& shard) {
   for (const auto& d : batch) {
     for (const auto& s : *d.subs) {
       if (s.shard == shard.index)
-        s.session->deliver(d.frame, s.sub_id);
+        s.session->deliver(d.frame, s);
     }
   }
 }
@@ -264,7 +264,7 @@ void server_core::fan_out(const std::shared_ptr<const subscriber_list>& subs,
   stats.broadcasts.fetch_add(1, std::memory_order_relaxed);
   if (shards_.size() == 1 && this_shard != nullptr) {
     for (const auto& s : *subs)
-      s.session->deliver(frame, s.sub_id);
+      s.session->deliver(frame, s);
     return;
   }
   // Several IO threads (or a caller off them): every shard with subscribers, this one

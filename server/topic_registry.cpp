@@ -1,8 +1,11 @@
 #include "server/topic_registry.hpp"
 
+#include "protocol/utf8.hpp"
+
 namespace stompede::server::detail {
 
 void topic_registry::add(const std::string& topic, subscriber s) {
+  s.sub_id_utf8 = valid_utf8(s.sub_id); // once, not per delivery
   auto& sh = shard_of(topic);
   std::lock_guard<std::mutex> lock(sh.mutex);
   auto& slot = sh.topics[topic];

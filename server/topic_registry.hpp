@@ -22,6 +22,8 @@ struct subscriber {
   std::shared_ptr<connection> session;
   std::string sub_id; ///< the `subscription` header value, already escaped
   std::uint32_t shard = 0;
+  bool sub_id_utf8 = true; ///< set by topic_registry::add
+
 };
 
 using subscriber_list = std::vector<subscriber>;

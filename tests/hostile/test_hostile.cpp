@@ -180,6 +180,9 @@ TEST_CASE("every hostile case ends its sessions with the expected error, the res
   CHECK(said.find('\x07') == std::string::npos);
   CHECK(said.find("\xc2\x9b") == std::string::npos);
   CHECK(said.find('?') != std::string::npos);
+  // The refused upgrades are reported apart from the ERROR frames, whichever came last.
+  CHECK(summary["run"]["upgrade_refusal"].get<std::string>().rfind(
+            "WebSocket upgrade answered HTTP 403", 0) == 0);
   for (auto [m, error] : cases) {
     INFO("case " << hostile::to_string(m));
     // Every session of a failing case reached the server (upgrade) once per attempt.

@@ -112,4 +112,13 @@ TEST_CASE("reports name the end of the run, the server's ERROR, and reconnect of
   CHECK(table.find("reconnects tried") == std::string::npos);
   CHECK(table.find("failed session(s) not restarted") != std::string::npos);
   CHECK(table.find("UNAUTHORIZED_ROOM_MEMBER") != std::string::npos);
+  CHECK(table.find("last refused upgrade") == std::string::npos);
+
+  run.upgrade_refusal = "WebSocket upgrade answered HTTP 401 Unauthorized";
+  doc = nlohmann::json::parse(summary_json_text(test::sample_total(), run));
+  CHECK(doc["run"]["upgrade_refusal"] == "WebSocket upgrade answered HTTP 401 Unauthorized");
+  CHECK(doc["run"]["server_error"] == "UNAUTHORIZED_ROOM_MEMBER");
+  table = format_summary_table(test::sample_total(), run);
+  CHECK(table.find("last refused upgrade") != std::string::npos);
+  CHECK(table.find("HTTP 401 Unauthorized") != std::string::npos);
 }

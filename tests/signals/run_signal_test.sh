@@ -109,8 +109,10 @@ kill "$web" 2>/dev/null; wait "$web" 2>/dev/null
 [ "$code" -eq 1 ] || { cat "$work/upgrade.out" "$work/upgrade.err"; fail "upgrade 404: exit $code, expected 1"; }
 grep -q "upgrade_rejected: WebSocket upgrade answered HTTP 404" "$work/upgrade.err" ||
   { cat "$work/upgrade.err"; fail "upgrade 404: the status is not in the reason"; }
-grep -q '"server_error": *"WebSocket upgrade answered HTTP 404' "$work/out-upgrade/summary.json" ||
-  fail "upgrade 404: summary.json run.server_error does not name the status"
+grep -q '"upgrade_refusal": *"WebSocket upgrade answered HTTP 404' "$work/out-upgrade/summary.json" ||
+  fail "upgrade 404: summary.json run.upgrade_refusal does not name the status"
+grep -q '"server_error": *""' "$work/out-upgrade/summary.json" ||
+  fail "upgrade 404: summary.json run.server_error holds something other than an ERROR frame's text"
 # A server that accepts connections and never answers: no error before the end, and still no
 # completed run (nobody connected).
 python3 -c "
