@@ -746,7 +746,7 @@ void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
 }
 
 void connection::enqueue(outbound o) {
-  if (finalized_ || phase_ == phase::closed)
+  if (finalized_ || phase_ == phase::closed || close_started_)
     return;
   const std::size_t n = o.bytes();
   if (writing_ && queued_bytes_ + (pending_.size() - pending_written_) + n >
@@ -796,7 +796,8 @@ void connection::do_write() {
     return;
   if (queue_.empty()) {
     writing_ = false;
-    if (phase_ == phase::closing) {
+    if (phase_ == phase::closing && !close_started_) {
+      close_started_ = true; // nothing is written after the close frame
       ws_.async_close(websocket::close_reason(close_code_),
                       [self = shared_from_this()](beast::error_code) { self->finalize(); });
     }

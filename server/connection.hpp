@@ -223,6 +223,7 @@ private:
   phase phase_ = phase::http;
   std::uint16_t close_code_ = 1000;
   bool writing_ = false;
+  bool close_started_ = false; // the close frame is on its way: nothing more goes out
   bool flush_pending_ = false; // listed in shard_.dirty
   friend void flush_dirty(io_shard& shard);
   /// Queue entries the write in flight carries (one, or a coalesced batch).
