@@ -149,7 +149,9 @@ TEST_CASE("fault proxy: a cohort's faults reach only its users' connections",
 name = "steady"
 users = 20
 ramp = "500ms"
-duration = "6s"
+# Two whole intervals after the throttle's end, so its recovery is seen even when a slow
+# build (TSan) starts the faults late.
+duration = "7s"
 [behaviour]
 interval = "200ms"
 [reconnect]
