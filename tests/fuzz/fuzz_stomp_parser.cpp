@@ -71,11 +71,11 @@ std::vector<event> parse_whole(std::string_view bytes, const stomp::parser_limit
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 4)
+  fuzz::seeded_input in;
+  if (!fuzz::split_seed(data, size, in))
     return 0;
-  std::uint32_t seed;
-  std::memcpy(&seed, data, 4);
-  const std::string_view stream(reinterpret_cast<const char*>(data) + 4, size - 4);
+  const std::uint32_t seed = in.seed;
+  const std::string_view stream = in.stream;
   const auto limits = (seed & 0x80000000u) ? stomp::parser_limits{} : small_limits();
 
   const std::vector<event> reference = parse_whole(stream, limits);

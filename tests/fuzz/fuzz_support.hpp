@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 namespace stompede::fuzz {
@@ -15,6 +16,22 @@ inline void require(bool ok, const char* what) {
     std::fprintf(stderr, "fuzz property violated: %s\n", what);
     std::abort();
   }
+}
+
+/// An input of a target that slices its bytes: the first 4 bytes seed the slicing (and any
+/// other choice the target makes), the rest is the byte stream.
+struct seeded_input {
+  std::uint32_t seed = 0;
+  std::string_view stream;
+};
+
+/// False for an input shorter than the seed.
+inline bool split_seed(const std::uint8_t* data, std::size_t size, seeded_input& out) {
+  if (size < 4)
+    return false;
+  std::memcpy(&out.seed, data, 4);
+  out.stream = std::string_view(reinterpret_cast<const char*>(data) + 4, size - 4);
+  return true;
 }
 
 /// Splits the fuzz input into pseudo-random chunk sizes from a seed the input carries, so one

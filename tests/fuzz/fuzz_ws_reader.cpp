@@ -43,11 +43,11 @@ struct recorder final : net::ws_reader_handler {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 4)
+  fuzz::seeded_input in;
+  if (!fuzz::split_seed(data, size, in))
     return 0;
-  std::uint32_t seed;
-  std::memcpy(&seed, data, 4);
-  const std::string_view stream(reinterpret_cast<const char*>(data + 4), size - 4);
+  const std::uint32_t seed = in.seed;
+  const std::string_view stream = in.stream;
 
   recorder whole;
   net::ws_reader one(max_message);
