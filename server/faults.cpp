@@ -89,6 +89,13 @@ void fault_control::error_sessions(double fraction, const std::string& message,
   });
 }
 
+void fault_control::stall_io(std::chrono::milliseconds per_turn) {
+  const auto ms = std::clamp<std::int64_t>(per_turn.count(), 0, 1000);
+  core_.stall_ms.store(ms);
+  if (ms > 0)
+    core_.start_stall();
+}
+
 void fault_control::restart_listener() {
   core_.restart_listener();
 }
@@ -98,6 +105,7 @@ void fault_control::clear() {
   delay_broadcasts(std::chrono::milliseconds(0));
   drop_broadcasts(0.0);
   refuse_connections(false);
+  stall_io(std::chrono::milliseconds(0));
 }
 
 fault_tally fault_control::tally() const {
@@ -110,6 +118,7 @@ fault_tally fault_control::tally() const {
   t.error_sessions = get(st.fault_error_sessions);
   t.refused_connections = get(st.fault_refused_connections);
   t.paused_sessions = get(st.paused_sessions);
+  t.stalled_turns = get(st.stalled_turns);
   return t;
 }
 

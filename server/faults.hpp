@@ -41,6 +41,8 @@ struct fault_tally {
   std::uint64_t refused_connections = 0;
   /// Reads paused: sessions that stopped reading because of pause_reading.
   std::uint64_t paused_sessions = 0;
+  /// Turns of an IO thread's queue held by stall_io.
+  std::uint64_t stalled_turns = 0;
 };
 
 /// Faults the embedded server can inject into its own behaviour. Each one takes an optional
@@ -69,6 +71,12 @@ public:
 
   /// Sends ERROR `message` to this fraction of the sessions (of the cohort), then closes them.
   void error_sessions(double fraction, const std::string& message, const fault_cohort& who = {});
+
+  /// While `per_turn` > 0: every IO thread sleeps `per_turn` once in each turn of its queue
+  /// of work, so every read, write, accept and timer waits behind it — a server short of CPU
+  /// (a saturated host, a collector's pauses) as its clients see it. The whole server only;
+  /// at most 1 s per turn (longer is taken as 1 s). 0 turns it off.
+  void stall_io(std::chrono::milliseconds per_turn);
 
   /// Closes and re-binds the listening socket on the same address and port.
   void restart_listener();

@@ -255,7 +255,8 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     d["faultTally"] = {
         {"droppedBroadcasts", t.dropped_broadcasts},   {"delayedBroadcasts", t.delayed_broadcasts},
         {"closedSessions", t.closed_sessions},         {"errorSessions", t.error_sessions},
-        {"refusedConnections", t.refused_connections}, {"pausedSessions", t.paused_sessions}};
+        {"refusedConnections", t.refused_connections}, {"pausedSessions", t.paused_sessions},
+        {"stalledTurns", t.stalled_turns}};
     return ok(d);
   }
   if (req.method != "POST")
@@ -283,6 +284,14 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     if (!fraction(f))
       return error(400, "INVALID_REQUEST", "fraction in [0,1]");
     faults.error_sessions(f, arg("message", "INJECTED_FAULT"), who);
+  } else if (path == "/admin/faults/stall") {
+    std::uint64_t ms = 0;
+    const auto v = arg("ms", "0");
+    if ((v != "0" && !parse_number(v, ms)) || ms > 1000)
+      return error(400, "INVALID_REQUEST", "ms=<integer, 0 to 1000>");
+    if (!who.empty())
+      return error(400, "INVALID_REQUEST", "stall acts on the whole server, not on a cohort");
+    faults.stall_io(std::chrono::milliseconds(ms));
   } else if (path == "/admin/faults/restart-listener") {
     faults.restart_listener();
   } else if (path == "/admin/faults/clear") {

@@ -19,6 +19,10 @@ using tcp = net::ip::tcp;
 namespace {
 thread_local io_shard* this_shard = nullptr;
 
+/// Connections taken from the listen queue after one asynchronous accept completes, before the
+/// IO thread's other work gets its turn again.
+constexpr int max_accepts_per_turn = 64;
+
 std::string escaped(std::string_view s) {
   std::string out;
   stomp::escape_to(s, out);
@@ -84,6 +88,8 @@ std::error_code server_core::open_acceptor() {
     acceptor_->bind(ep, ec);
   if (!ec)
     acceptor_->listen(net::socket_base::max_listen_connections, ec);
+  if (!ec)
+    acceptor_->non_blocking(true, ec); // do_accept drains the listen queue with plain accepts
   if (ec) {
     acceptor_.reset();
     return std::error_code(ec.value(), std::system_category());
@@ -165,28 +171,45 @@ void server_core::do_accept() {
           t->async_wait([this, t](boost::system::error_code) { do_accept(); });
           return;
         }
-        const bool full = stats.connections.load(std::memory_order_relaxed) >=
-                          cfg_.max_sessions + 64; // some room for REST calls
-        // A refuse fault on a cohort waits for the CONNECT that names the member.
-        const bool refuse = refusing.load() && !std::atomic_load(&refuse_cohort);
-        if (refuse || full) {
-          boost::system::error_code ignored;
-          socket.set_option(net::socket_base::linger(true, 0), ignored);
-          socket.close(ignored);
-          stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
-          if (refuse)
-            stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          boost::system::error_code ignored;
-          socket.set_option(tcp::no_delay(true), ignored);
-          net::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
-            auto c = std::make_shared<connection>(*this, target, std::move(s));
-            target.connections.insert(c.get());
-            c->start();
-          });
+        admit(target, std::move(socket));
+        // Take what else waits in the listen queue now. One accept per completion would be one
+        // accept per turn of a busy IO thread's queue: under fan-out load that is a few a
+        // second, and a fast ramp's connections would wait in the kernel's queue for seconds
+        // (their upgrades unread) until the clients' handshake deadlines end them. The
+        // acceptor is non-blocking, so this stops at the first would-block; an error other
+        // than that is left to the next asynchronous accept, which backs off.
+        for (int i = 0; i < max_accepts_per_turn && acceptor_ && !stopped_; ++i) {
+          io_shard& next = next_shard();
+          boost::system::error_code aec;
+          tcp::socket more = acceptor_->accept(next.ioc, aec);
+          if (aec)
+            break;
+          admit(next, std::move(more));
         }
         do_accept();
       });
+}
+
+void server_core::admit(io_shard& target, tcp::socket socket) {
+  const bool full =
+      stats.connections.load(std::memory_order_relaxed) >= cfg_.max_sessions + 64; // REST room
+  // A refuse fault on a cohort waits for the CONNECT that names the member.
+  const bool refuse = refusing.load() && !std::atomic_load(&refuse_cohort);
+  boost::system::error_code ignored;
+  if (refuse || full) {
+    socket.set_option(net::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+    stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+    if (refuse)
+      stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ignored);
+  net::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+    auto c = std::make_shared<connection>(*this, target, std::move(s));
+    target.connections.insert(c.get());
+    c->start();
+  });
 }
 
 void server_core::arm_sweep(io_shard& s) {
@@ -401,6 +424,33 @@ void server_core::restart_listener() {
     if (!open_acceptor())
       do_accept();
   });
+}
+
+void server_core::start_stall() {
+  if (!started_ || stopped_)
+    return;
+  for (auto& sp : shards_) {
+    io_shard* s = sp.get();
+    net::post(s->ioc, [this, s] {
+      if (s->stall_queued)
+        return; // already going round this queue
+      s->stall_queued = true;
+      stall_turn(*s);
+    });
+  }
+}
+
+// Holds the IO thread, then goes to the back of its queue: every handler the thread has (reads,
+// flush passes, accepts, timers) waits behind one stall per turn, as on a server short of CPU.
+void server_core::stall_turn(io_shard& s) {
+  const auto ms = stall_ms.load(std::memory_order_relaxed);
+  if (ms <= 0 || stopped_) {
+    s.stall_queued = false;
+    return;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  stats.stalled_turns.fetch_add(1, std::memory_order_relaxed);
+  net::post(s.ioc, [this, &s] { stall_turn(s); });
 }
 
 void server_core::stop() {

@@ -64,6 +64,8 @@ struct io_shard {
   /// a message already buffered through a post, which would otherwise land after the flush.
   std::uint64_t reads = 0;
   std::uint64_t flush_mark = 0;
+  /// A stall fault's handler is queued on this shard (this shard's thread only).
+  bool stall_queued = false;
   unsigned flush_deferrals = 0;
   std::minstd_rand rng{std::random_device{}()};
   /// Broadcasts for this shard's subscribers, in the order they were handed over (with several
@@ -117,6 +119,8 @@ public:
   void for_sessions(double fraction, std::shared_ptr<const fault_cohort> who,
                     std::function<void(connection&)> f);
   void restart_listener();
+  /// Starts the stall fault's handler on every IO thread (stall_ms must be set first).
+  void start_stall();
   /// True (and counted) when the drop fault takes this broadcast of `room` by `sender`.
   bool maybe_drop_broadcast(std::uint64_t room, std::uint64_t sender);
   /// The delay the delay fault puts on this broadcast (0 = none; counted when not).
@@ -144,6 +148,8 @@ public:
   std::atomic<bool> refusing{false};
   std::atomic<std::int64_t> broadcast_delay_ms{0};
   std::atomic<double> drop_fraction{0.0};
+  /// The stall fault: each turn of an IO thread's queue is held this long (0 = off).
+  std::atomic<std::int64_t> stall_ms{0};
   // Each fault's cohort (null = the whole server), read with std::atomic_load.
   std::shared_ptr<const fault_cohort> pause_cohort;
   std::shared_ptr<const fault_cohort> delay_cohort;
@@ -161,6 +167,8 @@ public:
 
 private:
   void do_accept();
+  void stall_turn(io_shard& s);
+  void admit(io_shard& target, boost::asio::ip::tcp::socket socket);
   std::error_code open_acceptor();
   void arm_sweep(io_shard& s);
   void sweep(io_shard& s);

@@ -27,6 +27,8 @@ struct counters {
   std::atomic<std::uint64_t> dropped_broadcasts{0};
   std::atomic<std::uint64_t> delayed_broadcasts{0};
   std::atomic<std::uint64_t> paused_sessions{0};
+  /// Turns of an IO thread's queue held by the stall fault.
+  std::atomic<std::uint64_t> stalled_turns{0};
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> heartbeat_timeouts{0};
   std::atomic<std::uint64_t> protocol_errors{0};

@@ -343,6 +343,54 @@ TEST_CASE("fault interface over HTTP needs the admin token", "[server][integrati
   srv.stop();
 }
 
+TEST_CASE("a server held at every turn of its queue still takes a burst of connections in a "
+          "few turns",
+          "[server][integration][faults]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  // Every turn of the IO thread's queue now holds it 40 ms, as on a server short of CPU: an
+  // accept that waited for the next turn after each connection would take 150 turns here.
+  srv.faults().stall_io(std::chrono::milliseconds(40));
+  REQUIRE(eventually([&] { return srv.faults().tally().stalled_turns >= 1; }));
+  net::io_context ioc;
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < 150; ++i) {
+    clients.emplace_back(ioc);
+    // Completes in the kernel's listen queue, whatever the server's thread is doing.
+    clients.back().connect({net::ip::make_address("127.0.0.1"), port});
+  }
+  const auto turns = srv.faults().tally().stalled_turns;
+  REQUIRE(eventually([&] { return srv.faults().tally().stalled_turns >= turns + 6; }));
+  CHECK(srv.stats().connections == 150);
+  srv.faults().clear();
+  const auto after_clear = srv.faults().tally().stalled_turns;
+  CHECK(http_call(port, http::verb::get, "/metrics").status == 200);
+  CHECK(srv.faults().tally().stalled_turns <= after_clear + 1);
+  srv.stop();
+}
+
+TEST_CASE("the stall fault over HTTP takes 0 to 1000 ms and no cohort",
+          "[server][integration][faults]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const std::string admin = "Bearer adm-token";
+  CHECK(http_call(port, http::verb::post, "/admin/faults/stall?ms=1001", {}, admin).status ==
+        400);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/stall?ms=x", {}, admin).status == 400);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/stall?ms=5", R"({"rooms":[1]})", admin)
+            .status == 400);
+  CHECK(srv.faults().tally().stalled_turns == 0);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/stall?ms=5", {}, admin).status == 200);
+  CHECK(eventually([&] { return srv.faults().tally().stalled_turns >= 3; }));
+  const auto stats = nlohmann::json::parse(
+      http_call(port, http::verb::get, "/admin/stats", {}, admin).body);
+  CHECK(stats["data"]["faultTally"]["stalledTurns"].get<std::uint64_t>() >= 3);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/stall?ms=0", {}, admin).status == 200);
+  srv.stop();
+}
+
 TEST_CASE("fault cohorts act on their members only, over HTTP too",
           "[server][integration][faults]") {
   server srv(small_config()); // rooms of 100: member 1 in room 1, member 150 in room 2
