@@ -114,6 +114,16 @@ void server_calls(const config::fault_entry& f, fault_spec& s) {
     s.hit_counter = &server_fault_tally::closed_sessions;
     break;
   }
+  case fault_kind::server_stall: {
+    auto c = make(call::op::stall_io);
+    c.delay = f.delay;
+    s.apply.push_back(c);
+    s.rollback.push_back(make(call::op::stall_io));
+    s.target = "the server's IO threads, held " + config::format_duration(f.delay) +
+               " every turn of their queues";
+    s.hit_counter = &server_fault_tally::stalled_turns;
+    break;
+  }
   default:
     break;
   }

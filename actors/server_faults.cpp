@@ -48,6 +48,8 @@ std::string admin_fault_target(const server_fault_call& c) {
   }
   case op::restart_listener:
     return "/admin/faults/restart-listener";
+  case op::stall_io:
+    return "/admin/faults/stall?ms=" + std::to_string(c.delay.count());
   case op::clear:
     return "/admin/faults/clear";
   }
@@ -142,6 +144,7 @@ server_fault_port make_admin_fault_port(const std::string& base_url, const std::
     t.error_sessions = get("errorSessions");
     t.refused_connections = get("refusedConnections");
     t.paused_sessions = get("pausedSessions");
+    t.stalled_turns = get("stalledTurns");
     return std::string{};
   };
   return port;

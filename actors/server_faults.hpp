@@ -30,6 +30,8 @@ struct server_fault_call {
     error_sessions,
     /// Close and re-bind the listening socket.
     restart_listener,
+    /// Hold each IO thread `delay` once per turn of its queue (0 = off).
+    stall_io,
     /// Every fault off.
     clear,
   } what = op::clear;
@@ -53,6 +55,7 @@ struct server_fault_tally {
   std::int64_t error_sessions = 0;
   std::int64_t refused_connections = 0;
   std::int64_t paused_sessions = 0;
+  std::int64_t stalled_turns = 0;
 };
 
 /// The server's fault interface as the injector sees it.
@@ -99,6 +102,8 @@ inline std::int64_t server_fault_tally::*hit_counter(const server_fault_call& c)
     return &server_fault_tally::refused_connections;
   case op::error_sessions:
     return &server_fault_tally::error_sessions;
+  case op::stall_io:
+    return &server_fault_tally::stalled_turns;
   default:
     return nullptr;
   }

@@ -49,6 +49,9 @@ inline server_fault_port embedded_fault_port(server::server& srv) {
     case op::restart_listener:
       f.restart_listener();
       break;
+    case op::stall_io:
+      f.stall_io(c.delay);
+      break;
     case op::clear:
       f.clear();
       break;
@@ -64,6 +67,7 @@ inline server_fault_port embedded_fault_port(server::server& srv) {
     t.error_sessions = i(x.error_sessions);
     t.refused_connections = i(x.refused_connections);
     t.paused_sessions = i(x.paused_sessions);
+    t.stalled_turns = i(x.stalled_turns);
     return {};
   };
   return port;

@@ -1300,6 +1300,7 @@ private:
                 {"user.token_expiry", fault_kind::user_token_expiry},
                 {"server.pause", fault_kind::server_pause},
                 {"server.delay_broadcasts", fault_kind::server_delay_broadcasts},
+                {"server.stall", fault_kind::server_stall},
                 {"server.drop_broadcasts", fault_kind::server_drop_broadcasts},
                 {"server.close_sessions", fault_kind::server_close_sessions},
                 {"server.refuse_connections", fault_kind::server_refuse_connections},

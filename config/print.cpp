@@ -357,7 +357,7 @@ std::string to_toml(const scenario& s) {
       o << "behaviour = " << str(f.behaviour) << "\n";
     if (!f.stage.empty())
       o << "stage = " << str(f.stage) << "\n";
-    if (f.kind == fault_kind::server_delay_broadcasts)
+    if (f.kind == fault_kind::server_delay_broadcasts || f.kind == fault_kind::server_stall)
       o << "delay = " << dur(f.delay) << "\n";
     if (f.kind == fault_kind::server_error)
       o << "message = " << str(f.message) << "\n";

@@ -122,6 +122,8 @@ const char* to_string(fault_kind k) noexcept {
     return "server.error";
   case fault_kind::server_restart:
     return "server.restart";
+  case fault_kind::server_stall:
+    return "server.stall";
   case fault_kind::proxy_toxic:
     return "net/stomp toxic";
   case fault_kind::proxy_refuse:
@@ -177,6 +179,7 @@ bool is_lasting_fault(fault_kind k) noexcept {
   case fault_kind::server_drop_broadcasts:
   case fault_kind::server_refuse_connections:
   case fault_kind::server_restart:
+  case fault_kind::server_stall:
   case fault_kind::proxy_toxic:
   case fault_kind::proxy_refuse:
     return true;

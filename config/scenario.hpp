@@ -341,6 +341,7 @@ enum class fault_kind {
   server_refuse_connections,
   server_error,
   server_restart,
+  server_stall,
   // network and protocol: a toxic of the built-in fault proxy (`proxy_toxic` names it)
   proxy_toxic,
   // the fault proxy refuses new connections
@@ -380,7 +381,8 @@ struct fault_entry {
   std::string behaviour;
   /// Cohort: only users that this `[[stage]]` (name) added (empty = any).
   std::string stage;
-  /// server.delay_broadcasts: the delay.
+  /// server.delay_broadcasts: the delay; server.stall: how long each turn of the server's IO
+  /// threads is held.
   std::chrono::milliseconds delay{0};
   /// server.error: the ERROR frame's message header.
   std::string message{"INJECTED_FAULT"};

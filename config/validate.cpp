@@ -632,14 +632,22 @@ void check_experiment(const scenario& s, checker& c) {
           c.fail(p + "." + key, "a server fault finds a " + std::string{key} +
                                     "'s users by their member ids: it needs [auth] mode = "
                                     "\"login\"");
-    // Every kind takes a cohort but the restart, which takes the whole listener down.
-    if (f.kind == fault_kind::server_restart) {
+    // Every kind takes a cohort but the restart, which takes the whole listener down, and the
+    // stall, which holds the server's threads.
+    if (f.kind == fault_kind::server_restart || f.kind == fault_kind::server_stall) {
       for (auto [key, set] :
            {std::pair{"rooms", !f.rooms.empty()}, std::pair{"behaviour", !f.behaviour.empty()},
             std::pair{"stage", !f.stage.empty()}})
         if (set)
-          c.fail(p + "." + key, "\"server.restart\" takes the whole server down; it has no "
-                                "cohort (server.close_sessions with a cohort cuts some users)");
+          c.fail(p + "." + key,
+                 f.kind == fault_kind::server_restart
+                     ? "\"server.restart\" takes the whole server down; it has no cohort "
+                       "(server.close_sessions with a cohort cuts some users)"
+                     : "\"server.stall\" holds the whole server's threads; it has no cohort "
+                       "(server.delay_broadcasts with a cohort slows some rooms)");
+      if (f.kind == fault_kind::server_stall && f.fraction != 1.0)
+        c.fail(p + ".fraction", "\"server.stall\" holds the whole server's threads; it takes "
+                                "no fraction");
     }
     // A cohort of rooms no user is in would select nobody, silently.
     const auto per = std::max<std::uint32_t>(1, s.rooms.members_per_room);
@@ -680,8 +688,13 @@ void check_experiment(const scenario& s, checker& c) {
     }
     if (f.kind == fault_kind::server_delay_broadcasts && f.delay.count() <= 0)
       c.fail(p + ".delay", "server.delay_broadcasts needs the delay, e.g. \"200ms\"");
-    if (f.kind != fault_kind::server_delay_broadcasts && f.delay.count() > 0)
-      c.fail(p + ".delay", "delay is a parameter of server.delay_broadcasts only");
+    if (f.kind == fault_kind::server_stall &&
+        (f.delay.count() <= 0 || f.delay > std::chrono::seconds(1)))
+      c.fail(p + ".delay", "server.stall needs how long each turn of the server's threads is "
+                           "held, from 1ms to 1s, e.g. \"20ms\"");
+    if (f.kind != fault_kind::server_delay_broadcasts && f.kind != fault_kind::server_stall &&
+        f.delay.count() > 0)
+      c.fail(p + ".delay", "delay is a parameter of server.delay_broadcasts and server.stall only");
     if (f.kind != fault_kind::server_close_sessions && f.abortive)
       c.fail(p + ".abortive", "abortive is a parameter of server.close_sessions only");
     if (f.kind == fault_kind::user_token_expiry && s.auth.mode != auth_mode::login)

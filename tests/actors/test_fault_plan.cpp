@@ -3,6 +3,7 @@
 // engine assigns them), with the server's tally counter for its hits; a proxy fault's cohort
 // becomes the users of its proxy lanes.
 #include "actors/fault_plan.hpp"
+#include "actors/server_faults.hpp"
 #include "actors/user_plan.hpp"
 #include "config/loader.hpp"
 
@@ -95,6 +96,35 @@ duration = "2s"
   CHECK(specs[2].apply[1].rooms.empty());
   CHECK(specs[2].apply[1].members.empty());
   CHECK(specs[2].hit_counter == &server_fault_tally::closed_sessions);
+}
+
+TEST_CASE("a server stall sets the turn's hold and takes it off again, on the whole server",
+          "[actors][faults]") {
+  auto sc = load(R"(
+[[fault]]
+name = "stall"
+kind = "server.stall"
+at = "5s"
+duration = "2s"
+delay = "40ms"
+)");
+  auto specs = make_fault_specs(sc, {"talk", "quiet"}, 30);
+  REQUIRE(specs.size() == 1);
+  auto& s = specs[0];
+  REQUIRE(s.apply.size() == 1);
+  REQUIRE(s.rollback.size() == 1);
+  CHECK(s.apply[0].what == server_fault_call::op::stall_io);
+  CHECK(s.apply[0].delay == std::chrono::milliseconds(40));
+  CHECK(s.rollback[0].what == server_fault_call::op::stall_io);
+  CHECK(s.rollback[0].delay.count() == 0);
+  CHECK(s.apply[0].rooms.empty());
+  CHECK(s.apply[0].members.empty());
+  CHECK(s.hit_counter == &server_fault_tally::stalled_turns);
+  CHECK(hit_counter(s.apply[0]) == &server_fault_tally::stalled_turns);
+  // Over a separate server's admin endpoint.
+  CHECK(admin_fault_target(s.apply[0]) == "/admin/faults/stall?ms=40");
+  CHECK(admin_fault_target(s.rollback[0]) == "/admin/faults/stall?ms=0");
+  CHECK(admin_fault_body(s.apply[0]).empty());
 }
 
 TEST_CASE("a cohort of nobody narrows a server fault to nobody, not to everyone",

@@ -199,6 +199,63 @@ behaviour = "nobody"
   CHECK_THAT(text, Catch::Contains("experiment.baseline: the baseline phase"));
 }
 
+TEST_CASE("server.stall takes a delay of 1ms to 1s and no cohort", "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+
+[[fault]]
+kind = "server.stall"
+at = "10s"
+duration = "2s"
+
+[[fault]]
+kind = "server.stall"
+at = "20s"
+duration = "2s"
+delay = "2s"
+rooms = [1]
+fraction = 0.5
+
+[[fault]]
+kind = "server.pause"
+at = "30s"
+duration = "2s"
+delay = "20ms"
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("fault[0].delay: server.stall needs how long each turn"));
+  CHECK_THAT(text, Catch::Contains("fault[1].delay: server.stall needs"));
+  CHECK_THAT(text, Catch::Contains("fault[1].rooms: \"server.stall\" holds the whole server's "
+                                   "threads; it has no cohort"));
+  CHECK_THAT(text, Catch::Contains("fault[1].fraction: \"server.stall\""));
+  CHECK_THAT(text, Catch::Contains("fault[2].delay: delay is a parameter of "
+                                   "server.delay_broadcasts and server.stall only"));
+  CHECK(r.problems.size() == 5);
+  auto ok = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+[[fault]]
+kind = "server.stall"
+at = "10s"
+duration = "2s"
+delay = "50ms"
+)");
+  INFO(all(ok));
+  REQUIRE(ok.ok());
+  REQUIRE(ok.value->faults.size() == 1);
+  CHECK(ok.value->faults[0].kind == fault_kind::server_stall);
+  CHECK(ok.value->faults[0].delay == 50ms);
+  // `stompede check` prints it so that it loads again the same.
+  auto again = load_scenario_text(to_toml(*ok.value), "printed.toml", {}, {});
+  INFO(all(again));
+  REQUIRE(again.ok());
+  CHECK(again.value->faults[0].kind == fault_kind::server_stall);
+  CHECK(again.value->faults[0].delay == 50ms);
+}
+
 TEST_CASE("faults need an experiment, and a level needs the experiment", "[config][experiment]") {
   auto r = load("\n[[fault]]\nkind = \"user.drop\"\nat = \"10s\"\n");
   REQUIRE_FALSE(r.ok());

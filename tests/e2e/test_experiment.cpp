@@ -117,6 +117,67 @@ duration = "1s"
   fs::remove_all(dir);
 }
 
+// A stalled server: each turn of its IO thread's queue is held 150 ms, so every broadcast's
+// flush waits behind one whole stall. Nothing is lost, the journal counts the turns held, and
+// the round trips of the fault's window carry the stall.
+TEST_CASE("a server stall: counted turns, round trips that carry it, nothing lost",
+          "[e2e][experiment]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 10
+ramp = "300ms"
+duration = "4s"
+[behaviour]
+interval = "200ms"
+[experiment]
+hypothesis = ["lost == 0"]
+baseline = "1s"
+recovery_deadline = "2s"
+admin_token = "in-process"
+[[fault]]
+name = "stall"
+kind = "server.stall"
+at = "1500ms"
+duration = "1s"
+delay = "150ms"
+)");
+  sc.output.round_trip_timeout = std::chrono::seconds(3);
+  auto dir = temp_dir("experiment-stall");
+  auto opts = quiet_options(dir);
+  opts.server_faults = embedded_fault_port(srv);
+  auto code = run_load_test(sc, opts);
+  const auto tally = srv.faults().tally();
+  srv.stop();
+  auto journal = read_json(dir + "/experiment.json");
+  INFO(journal.dump(2));
+  CHECK(code == exit_completed);
+  auto& stall = fault_named(journal, "stall");
+  CHECK(stall["kind"] == "server.stall");
+  CHECK(stall["rolled_back"] == true);
+  CHECK_THAT(stall["target"].get<std::string>(), Catch::Contains("held 150ms"));
+  // About one second of 150 ms turns; the journal's hit is the server's own count, read at
+  // the rollback (a turn held then is counted after it).
+  const auto hit = stall["hit"].get<std::uint64_t>();
+  CHECK(hit >= 3);
+  CHECK(hit <= tally.stalled_turns);
+  CHECK(hit + 1 >= tally.stalled_turns);
+  auto id = stall["id"].get<std::int64_t>();
+  bool seen = false;
+  for (auto& p : journal["phases"])
+    if (p["kind"] == "during" && p["fault"] == id) {
+      seen = true;
+      CHECK(p["metrics"]["rtt_p99_ms"].get<double>() >= 150.0);
+    }
+  CHECK(seen);
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["accounting"]["lost"].get<std::uint64_t>() == 0);
+  CHECK(summary["counters"]["errors_total"].get<std::uint64_t>() == 0);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a hypothesis that does not hold gives exit 98, dropped broadcasts are lost messages",
           "[e2e][experiment]") {
   server::server srv{server_settings()};
