@@ -116,6 +116,7 @@ session_settings make_session_settings(const config::scenario& sc) {
   s.ws.handshake_timeout = sc.target.connect_timeout;
   s.ws.max_message_bytes = static_cast<std::size_t>(sc.target.max_frame);
   s.ws.compression = sc.target.compression;
+  s.ws.delayed_acks = sc.target.delayed_acks;
   s.limits.max_frame_bytes = static_cast<std::size_t>(sc.target.max_frame);
   s.limits.max_body_bytes = static_cast<std::size_t>(sc.target.max_frame);
   s.stomp.host = sc.target.host.empty() ? s.ws.target.host : sc.target.host;

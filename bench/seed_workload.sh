@@ -8,6 +8,7 @@
 #   bench/seed_workload.sh [USERS...]        (default: 1000)
 #   HOLD=60 bench/seed_workload.sh 1000 5000
 #   SERVER_THREADS=2 bench/seed_workload.sh 5000     (IO threads of the server, default 1)
+#   DELAYED_ACKS=true bench/seed_workload.sh 5000    ([target] delayed_acks, default false)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOMPEDE:-build/app/stompede}
@@ -32,6 +33,7 @@ for users in "${users_list[@]}"; do
 [target]
 url = "ws://127.0.0.1:$port/ws-stomp"
 http_url = "http://127.0.0.1:$port"
+delayed_acks = ${DELAYED_ACKS:-false}
 [auth]
 mode = "login"
 password = "password123!"

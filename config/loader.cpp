@@ -666,7 +666,7 @@ private:
                {"url", "http_url", "embedded", "embedded_cert_file", "embedded_key_file",
                 "connect_headers", "upgrade_headers", "host", "heartbeat", "heartbeat_grace",
                 "connect_timeout", "handshake_timeout", "max_frame", "compression",
-                "source_addresses", "i_own_this_target"});
+                "delayed_acks", "source_addresses", "i_own_this_target"});
     auto& c = s_.target;
     str(t, p, "url", c.url);
     str(t, p, "http_url", c.http_url);
@@ -682,6 +682,7 @@ private:
     duration(t, p, "handshake_timeout", c.handshake_timeout);
     size(t, p, "max_frame", c.max_frame);
     boolean(t, p, "compression", c.compression);
+    boolean(t, p, "delayed_acks", c.delayed_acks);
     string_list(t, p, "source_addresses", c.source_addresses);
     boolean(t, p, "i_own_this_target", c.i_own_this_target);
   }

@@ -179,6 +179,7 @@ std::string to_toml(const scenario& s) {
     << "handshake_timeout = " << dur(t.handshake_timeout) << "\n"
     << "max_frame = " << str(format_size(t.max_frame)) << "\n"
     << "compression = " << boolean(t.compression) << "\n"
+    << "delayed_acks = " << boolean(t.delayed_acks) << "\n"
     << "source_addresses = [";
   for (std::size_t i = 0; i < t.source_addresses.size(); ++i)
     o << (i == 0 ? "" : ", ") << str(t.source_addresses[i]);

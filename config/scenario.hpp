@@ -61,6 +61,8 @@ struct target_config {
   std::uint64_t max_frame = defaults::max_frame_bytes;
   /// Offer permessage-deflate on the WebSocket upgrade (~300 KB per connection when agreed).
   bool compression = false;
+  /// Delay TCP ACKs of what the client reads (TCP_QUICKACK off before each read).
+  bool delayed_acks = false;
   /// Local addresses to bind client sockets to, round robin (empty: the kernel picks).
   std::vector<std::string> source_addresses;
   /// Allows a target that is neither loopback nor private.

@@ -272,6 +272,9 @@ void check_target(const scenario& s, checker& c) {
   c.positive("target.handshake_timeout", t.handshake_timeout);
   if (t.max_frame < 1024)
     c.fail("target.max_frame", "expected at least 1KiB, got " + format_size(t.max_frame));
+  if (t.delayed_acks && t.compression)
+    c.fail("target.delayed_acks", "not with compression (a compressed connection reads through "
+                                  "Beast's WebSocket stream, which this does not reach)");
   for (std::size_t i = 0; i < t.source_addresses.size(); ++i)
     if (!is_ip_address(t.source_addresses[i]))
       c.fail("target.source_addresses[" + std::to_string(i) + "]",

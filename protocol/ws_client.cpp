@@ -16,6 +16,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -253,7 +255,7 @@ public:
         ws_(make_stream()), timer_(strand_), reader_(opts_->max_message_bytes),
         idle_(opts_->idle_timeout),
         handshake_timeout_(opts_->handshake_timeout), write_timeout_(opts_->write_timeout),
-        max_queued_bytes_(opts_->max_queued_bytes) {}
+        max_queued_bytes_(opts_->max_queued_bytes), delayed_acks_(opts_->delayed_acks) {}
 
   void start() override {
     asio::dispatch(strand_, [self = this->shared_from_this()] { self->do_start(); });
@@ -404,6 +406,8 @@ private:
     state_ = state::handshaking;
     beast::error_code ignored;
     tcp().set_option(tcp::no_delay(true), ignored);
+    if (delayed_acks_)
+      delay_next_acks(); // from the TLS handshake and the upgrade's answer on
     if constexpr (Tls) {
       auto& tls = layer();
       if (auto tec = prepare_client_tls(tls, opts_->tls, opts_->target.host))
@@ -631,6 +635,8 @@ private:
   void read_now() {
     if (!may_read())
       return;
+    if (delayed_acks_)
+      delay_next_acks();
     if (reader_.kept_bytes() > 0 && !consume({}))
       return;
     if constexpr (Tls) {
@@ -665,6 +671,13 @@ private:
       }
       start_lean_read();
     }
+  }
+
+  /// `delayed_acks`: the kernel leaves interactive mode each time its delayed-ACK timer fires,
+  /// so it is set again before every read.
+  void delay_next_acks() {
+    int quickack = 0;
+    ::setsockopt(tcp().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quickack, sizeof quickack);
   }
 
   void wait_readable() {
@@ -1235,6 +1248,8 @@ private:
   bool last_was_pong_ = false;
   /// Our TLS close_notify is on its way (Lean, TLS).
   bool tls_shutdown_started_ = false;
+  /// ws_options::delayed_acks (the options are dropped once the connection is open).
+  bool delayed_acks_ = false;
 };
 
 } // namespace

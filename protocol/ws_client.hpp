@@ -48,6 +48,11 @@ struct ws_options {
   /// Offer permessage-deflate (costs ~300 KB per connection when agreed; off by default). The
   /// connection then runs on Beast's WebSocket stream.
   bool compression = false;
+  /// Before each read, turn TCP_QUICKACK off (Linux's interactive mode): the kernel then
+  /// delays the ACK of what a read takes (up to its delayed-ACK timer, or until a second small
+  /// segment arrives) instead of sending one with almost every read of a small frame. Saves
+  /// the client the ACK's work; the server sees fewer pure ACKs. Not with `compression`.
+  bool delayed_acks = false;
   /// With `compression` only (a connection on Beast's WebSocket stream): the largest write
   /// (masking) buffer Beast keeps per connection. It is sized to each message in 64-byte steps
   /// up to this and kept until the next write; a message above it goes out in several writes of

@@ -76,3 +76,30 @@ active_weight = 1
   const auto again = to_toml(b);
   CHECK(again.substr(again.find('\n')) == text.substr(text.find('\n')));
 }
+
+TEST_CASE("delayed_acks loads, prints back, and is refused with compression", "[config][print]") {
+  const std::string head = R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+delayed_acks = true
+)";
+  const std::string tail = R"([auth]
+mode = "none"
+[[stage]]
+name = "s"
+users = 1
+duration = "1s"
+)";
+  auto r = load_scenario_text(head + tail, "a.toml", {}, {});
+  REQUIRE(r.ok());
+  CHECK(r.value->target.delayed_acks);
+  auto text = to_toml(*r.value);
+  CHECK_THAT(text, Catch::Contains("delayed_acks = true"));
+  auto back = load_scenario_text(text, "printed.toml", {}, {});
+  REQUIRE(back.ok());
+  CHECK(back.value->target.delayed_acks);
+  auto both = load_scenario_text(head + "compression = true\n" + tail, "b.toml", {}, {});
+  REQUIRE_FALSE(both.ok());
+  REQUIRE(both.problems.size() == 1);
+  CHECK(both.problems[0].key == "target.delayed_acks");
+  CHECK_THAT(both.problems[0].message, Catch::Contains("not with compression"));
+}

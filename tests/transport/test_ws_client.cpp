@@ -6,6 +6,11 @@
 
 #include <functional>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 using namespace std::chrono_literals;
 using stompede::net::transport_errc;
 using test_support::behaviour;
@@ -287,6 +292,59 @@ TEST_CASE("ws_client binds to a source address before connecting", "[ws_client]"
   REQUIRE(rec->messages.size() == 1);
   CHECK(rec->messages[0] == "from 127.0.0.2");
   CHECK_FALSE(rec->closed_ec);
+}
+
+namespace {
+
+/// TCP_QUICKACK as the kernel reports it for the test's own client socket, the one bound to
+/// `local` (the server side's socket, in the same process, is bound to 127.0.0.1): 0 while the
+/// socket is in interactive mode (ACKs delayed), 1 when it ACKs at once; -1 if not found.
+int quickack_of_socket_bound_to(const char* local) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET)
+      continue;
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
+    if (std::string_view(text) != local)
+      continue;
+    int v = -1;
+    socklen_t vlen = sizeof v;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &v, &vlen) == 0)
+      return v;
+  }
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("delayed_acks puts the socket in interactive mode before its reads; by default the "
+          "kernel ACKs a lone small read at once",
+          "[ws_client]") {
+  for (const bool delayed : {true, false}) {
+    INFO("delayed_acks = " << delayed);
+    boost::asio::io_context ioc;
+    // The server sends one message of its own on open; the client never sends a byte after the
+    // upgrade request, so nothing else makes the connection interactive.
+    loopback_server server(ioc, behaviour::send_big, 300);
+    auto rec = std::make_shared<recorder>(ioc);
+    auto opts = options_for(server.port());
+    opts.source_address = delayed ? "127.0.0.4" : "127.0.0.5";
+    opts.delayed_acks = delayed;
+    auto client = net::make_ws_client(ioc, opts, rec);
+    int quickack = -2;
+    rec->message_fn = [&](std::string_view) {
+      // Right after the read that took the message: the delayed-ACK timer (40 ms or more)
+      // cannot have fired since.
+      quickack = quickack_of_socket_bound_to(opts.source_address.c_str());
+      client->close(true);
+    };
+    client->start();
+    run_bounded(ioc);
+    REQUIRE(rec->messages.size() == 1);
+    CHECK(quickack == (delayed ? 0 : 1));
+  }
 }
 
 TEST_CASE("ws_client reports handshake_timeout when the upgrade is never answered", "[ws_client]") {
