@@ -406,7 +406,7 @@ private:
     state_ = state::handshaking;
     beast::error_code ignored;
     tcp().set_option(tcp::no_delay(true), ignored);
-    if (delayed_acks_)
+    if (Lean && delayed_acks_)
       delay_next_acks(); // from the TLS handshake and the upgrade's answer on
     if constexpr (Tls) {
       auto& tls = layer();
