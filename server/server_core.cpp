@@ -205,11 +205,17 @@ void server_core::admit(io_shard& target, tcp::socket socket) {
     return;
   }
   socket.set_option(tcp::no_delay(true), ignored);
-  net::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+  auto open = [this, &target](tcp::socket s) {
     auto c = std::make_shared<connection>(*this, target, std::move(s));
     target.connections.insert(c.get());
     c->start();
-  });
+  };
+  // A connection for the listener's own IO thread starts here (under load a post would cost
+  // it one more turn of the queue, and the count the `full` check reads would lag); another
+  // thread's connections are handed over through its queue, since only it may touch them.
+  if (this_shard == &target)
+    return open(std::move(socket));
+  net::post(target.ioc, [open, s = std::move(socket)]() mutable { open(std::move(s)); });
 }
 
 void server_core::arm_sweep(io_shard& s) {
