@@ -9,6 +9,7 @@
 #   HOLD=60 bench/seed_workload.sh 1000 5000
 #   SERVER_THREADS=2 bench/seed_workload.sh 5000     (IO threads of the server, default 1)
 #   DELAYED_ACKS=true bench/seed_workload.sh 5000    ([target] delayed_acks, default false)
+#   CLIENT_THREADS=1 bench/seed_workload.sh 1000     ([run] io_threads of the client, default 0 = cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOMPEDE:-build/app/stompede}
@@ -49,6 +50,8 @@ duration = "${hold}s"
 interval = "1s"
 [output]
 prometheus = ""
+[run]
+io_threads = ${CLIENT_THREADS:-0}
 TOML
   "$bin" run "$out/scenario.toml" --quiet --out "$out/results" >"$out/client.log" 2>&1 &
   client=$!
