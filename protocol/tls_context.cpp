@@ -3,6 +3,9 @@
 #include "protocol/transport_error.hpp"
 
 #include <boost/asio/ssl/context.hpp>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <map>
 #include <mutex>
@@ -53,10 +56,31 @@ std::shared_ptr<ssl::context> build(const tls_options& opts, std::error_code& ec
     if (bec)
       return set_error("cannot load client key", opts.key_file);
   }
+  warm_certificate_caches(*ctx);
   return ctx;
 }
 
 } // namespace
+
+void warm_certificate_caches(ssl::context& ctx) {
+  SSL_CTX* native = ctx.native_handle();
+  // X509_check_purpose with purpose -1 checks nothing; it only fills the extension cache.
+  auto warm = [](X509* cert) {
+    if (cert)
+      X509_check_purpose(cert, -1, 0);
+  };
+  if (X509_STORE* store = SSL_CTX_get_cert_store(native)) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+      warm(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))); // null for a CRL
+  }
+  warm(SSL_CTX_get0_certificate(native));
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(native, &chain) == 1 && chain) {
+    for (int i = 0; i < sk_X509_num(chain); ++i)
+      warm(sk_X509_value(chain, i));
+  }
+}
 
 std::shared_ptr<ssl::context> shared_tls_context(const tls_options& opts, std::error_code& ec,
                                                  std::string* why) {

@@ -36,4 +36,12 @@ struct tls_options {
 std::shared_ptr<boost::asio::ssl::context>
 shared_tls_context(const tls_options& opts, std::error_code& ec, std::string* why = nullptr);
 
+/// Computes, once and on the calling thread, what OpenSSL otherwise computes lazily on the first
+/// handshake that looks at each certificate of `ctx` (its trusted CAs, its own certificate and
+/// chain): their decoded extensions, key identifiers among them. OpenSSL 3.0 fills that cache
+/// without excluding readers, so two first handshakes on two IO threads race on a shared CA
+/// certificate (one rewrites the key identifier the other is comparing). Call it after the
+/// context's files are loaded and before it is shared.
+void warm_certificate_caches(boost::asio::ssl::context& ctx);
+
 } // namespace stompede::net

@@ -1,5 +1,7 @@
 #include "server/server_stream.hpp"
 
+#include "protocol/tls_context.hpp"
+
 #include <boost/asio/ssl/verify_mode.hpp>
 
 #include <openssl/err.h>
@@ -93,6 +95,7 @@ std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_fi
     ERR_clear_error();
     ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
   }
+  net::warm_certificate_caches(*ctx);
   return ctx;
 }
 
