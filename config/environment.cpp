@@ -37,6 +37,56 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
+/// Reads the value part of a `.env` line (what follows `=`, untrimmed) into `out`. A quoted value
+/// ends at its closing quote (inside double quotes `\"` and `\\` are escapes) and may be
+/// followed only by a comment; an unquoted one ends at a `#` after a space or tab. False with
+/// `why` and the 0-based offset of the problem in `column`.
+bool dotenv_value(std::string_view text, std::string& out, std::string& why,
+                  std::size_t& column) {
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t'))
+    ++i;
+  out.clear();
+  if (i < text.size() && (text[i] == '"' || text[i] == '\'')) {
+    const char quote = text[i];
+    const std::size_t open = i++;
+    bool closed = false;
+    while (i < text.size()) {
+      const char c = text[i++];
+      if (c == quote) {
+        closed = true;
+        break;
+      }
+      if (quote == '"' && c == '\\' && i < text.size() && (text[i] == '"' || text[i] == '\\'))
+        out += text[i++];
+      else
+        out += c;
+    }
+    if (!closed) {
+      why = std::string{"the value opens a "} + (quote == '"' ? "double" : "single") +
+            " quote but does not close it on this line";
+      column = open;
+      return false;
+    }
+    const std::size_t after = text.find_first_not_of(" \t\r", i);
+    if (after != std::string_view::npos && text[after] != '#') {
+      why = "expected nothing or a # comment after the closing quote";
+      column = after;
+      return false;
+    }
+    return true;
+  }
+  // An unquoted value ends at a comment: a '#' after a space or tab.
+  std::string_view value = text;
+  for (std::size_t k = 1; k < value.size(); ++k)
+    if (value[k] == '#' && (value[k - 1] == ' ' || value[k - 1] == '\t')) {
+      value = value.substr(0, k);
+      break;
+    }
+  out = std::string{trim(value)};
+  return true;
+}
+
 } // namespace
 
 env_map read_dotenv(const std::string& path, std::vector<diagnostic>& problems) {
@@ -48,7 +98,11 @@ env_map read_dotenv(const std::string& path, std::vector<diagnostic>& problems) 
   std::uint32_t line_no = 0;
   while (std::getline(in, raw)) {
     ++line_no;
-    std::string_view line = trim(raw);
+    std::string_view full = raw;
+    // Editors on Windows start a UTF-8 file with a byte order mark; it is not part of the name.
+    if (line_no == 1 && full.substr(0, 3) == "\xEF\xBB\xBF")
+      full.remove_prefix(3);
+    std::string_view line = trim(full);
     if (line.empty() || line.front() == '#')
       continue;
     if (line.substr(0, 7) == "export ")
@@ -59,14 +113,14 @@ env_map read_dotenv(const std::string& path, std::vector<diagnostic>& problems) 
       problems.push_back({path, line_no, 1, {}, "expected NAME=value"});
       continue;
     }
-    std::string_view value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
-      value = trim(value.substr(0, hash)); // an unquoted value ends at a comment
+    std::string value, why;
+    std::size_t at = 0;
+    if (!dotenv_value(line.substr(eq + 1), value, why, at)) {
+      const auto column = static_cast<std::uint32_t>(line.data() - full.data() + eq + 1 + at + 1);
+      problems.push_back({path, line_no, column, std::string{name}, why});
+      continue;
     }
-    out[std::string{name}] = std::string{value};
+    out[std::string{name}] = std::move(value);
   }
   return out;
 }

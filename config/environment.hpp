@@ -17,8 +17,11 @@ using env_map = std::map<std::string, std::string>;
 env_map process_environment();
 
 /// Reads a `.env` file: `NAME=value` lines, `#` comments, optional `export `, values optionally
-/// in single or double quotes. A missing file gives an empty map and no diagnostic; a malformed
-/// line gives a diagnostic with file and line.
+/// in single or double quotes, as dotenv does: a quoted value ends at its closing quote (`\"`
+/// and `\\` are escapes inside double quotes) and may be followed by a `# comment`; an unquoted
+/// value ends at a `#` after a space or tab. A leading UTF-8 byte order mark is skipped. A
+/// missing file gives an empty map and no diagnostic; a malformed line gives a diagnostic with
+/// file, line and column.
 env_map read_dotenv(const std::string& path, std::vector<diagnostic>& problems);
 
 /// `base` with every variable of `dotenv` that `base` lacks: the real environment wins.

@@ -50,3 +50,53 @@ TEST_CASE("a missing .env file is no problem", "[config][env]") {
   CHECK(read_dotenv("/nonexistent/.env", problems).empty());
   CHECK(problems.empty());
 }
+
+TEST_CASE(".env: a quoted value ends at its closing quote, a comment may follow",
+          "[config][env]") {
+  const std::string path = "test_config_dotenv_quotes.env";
+  {
+    std::ofstream f{path};
+    f << "N=\"quoted\" # comment\n"
+         "S='single' #c\n"
+         "H=\"a # inside\"\n"
+         "E=\"say \\\"hi\\\"\"\n"
+         "U=plain #comment\n"
+         "T=tab\t# comment\n"
+         "K=a#b\n"
+         "Z= # only a comment\n"
+         "X=\"closed\" trailing\n"
+         "O=\"open\n";
+  }
+  std::vector<diagnostic> problems;
+  auto file = read_dotenv(path, problems);
+  std::remove(path.c_str());
+  CHECK(file["N"] == "quoted");
+  CHECK(file["S"] == "single");
+  CHECK(file["H"] == "a # inside");
+  CHECK(file["E"] == "say \"hi\"");
+  CHECK(file["U"] == "plain");
+  CHECK(file["T"] == "tab");
+  CHECK(file["K"] == "a#b");
+  CHECK(file["Z"].empty());
+  CHECK(file.count("X") == 0);
+  CHECK(file.count("O") == 0);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].to_string() == path + ":9:12: X: expected nothing or a # comment after the "
+                                          "closing quote");
+  CHECK(problems[1].to_string() == path + ":10:3: O: the value opens a double quote but does "
+                                          "not close it on this line");
+}
+
+TEST_CASE(".env: a leading UTF-8 byte order mark is skipped", "[config][env]") {
+  const std::string path = "test_config_dotenv_bom.env";
+  {
+    std::ofstream f{path, std::ios::binary};
+    f << "\xEF\xBB\xBFPORT=9000\r\nHOST=h\r\n";
+  }
+  std::vector<diagnostic> problems;
+  auto file = read_dotenv(path, problems);
+  std::remove(path.c_str());
+  CHECK(problems.empty());
+  CHECK(file["PORT"] == "9000");
+  CHECK(file["HOST"] == "h");
+}

@@ -160,6 +160,19 @@ TEST_CASE("a .env file next to the scenario fills variables and env wins", "[con
   CHECK(r.value->target.host == "from-env");
 }
 
+TEST_CASE("${VAR} from a .env file drops quotes and comments", "[config][loader]") {
+  {
+    std::ofstream e{"test_config_quoted.env"};
+    e << "VHOST=\"quoted\" # the vhost\n";
+  }
+  auto r = load_scenario_text(minimal, "t.toml", {"target.host=${VHOST}"}, {},
+                              "test_config_quoted.env");
+  std::remove("test_config_quoted.env");
+  INFO(all(r));
+  REQUIRE(r.ok());
+  CHECK(r.value->target.host == "quoted");
+}
+
 TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
   auto r = load_scenario("/nonexistent/scenario.toml", {}, {});
   REQUIRE(r.problems.size() == 1);

@@ -152,3 +152,17 @@ TEST_CASE("no credentials at all says which variables to set", "[config][seed]")
   CHECK(r.problems[0].to_string() ==
         "env: auth.password: required when auth.mode = \"login\" (set PASSWORD, or TOKEN)");
 }
+
+TEST_CASE("a .env file with a byte order mark and quoted, commented values feeds the seed",
+          "[config][seed]") {
+  {
+    std::ofstream f{"test_config_seed_quoted.env", std::ios::binary};
+    f << "\xEF\xBB\xBFPASSWORD=\"pw\" # the test accounts'\nMESSAGE_INTERVAL_MS='1500' # ms\n";
+  }
+  auto r = load_from_env({}, {}, "test_config_seed_quoted.env");
+  std::remove("test_config_seed_quoted.env");
+  INFO(all(r));
+  REQUIRE(r.ok());
+  CHECK(r.value->auth.password.reveal() == "pw");
+  CHECK(r.value->behaviour.interval == 1500ms);
+}
