@@ -671,7 +671,7 @@ void connection::on_send_chat(const stomp::frame_view& f, std::string_view desti
     // Same shape as the room lists; only unreadCount differs between members.
     const std::string head = "{\"roomId\":" + std::to_string(room) + ",\"unreadCount\":";
     nlohmann::ordered_json s;
-    s["chatRoomType"] = "GROUP";
+    s["chatRoomType"] = room_type_name(core.rooms.type_of(room));
     s["lastMessagePreview"] = preview;
     s["lastMessageAt"] = created;
     std::string tail = dump_lenient(s);

@@ -74,17 +74,13 @@ std::string member_name(std::uint64_t id) {
   return buf;
 }
 
-const char* type_name(room_type t) {
-  return t == room_type::priv ? "PRIVATE" : "GROUP";
-}
-
 json room_list(const std::vector<room_summary>& rooms) {
   json arr = json::array();
   for (const auto& r : rooms) {
     json o;
     o["roomId"] = r.room_id;
     o["unreadCount"] = r.unread_count;
-    o["chatRoomType"] = type_name(r.type);
+    o["chatRoomType"] = room_type_name(r.type);
     o["lastMessagePreview"] =
         r.last_message_preview.empty() ? json(nullptr) : json(r.last_message_preview);
     o["lastMessageAt"] = r.last_message_at.empty() ? json(nullptr) : json(r.last_message_at);

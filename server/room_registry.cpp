@@ -44,6 +44,11 @@ std::uint64_t room_registry::auto_room_of(std::uint64_t member) const noexcept {
   return (member - first_member_) / room_size_ + 1;
 }
 
+room_type room_registry::type_of(std::uint64_t room) const {
+  const room_state* r = find(room);
+  return r == nullptr ? room_type::group : r->type;
+}
+
 bool room_registry::is_member(std::uint64_t room, std::uint64_t member) const {
   const room_state* r = find(room);
   if (r == nullptr)

@@ -17,6 +17,11 @@ namespace stompede::server {
 
 enum class room_type { group, priv };
 
+/// The room type as the REST lists and the room summaries spell it.
+inline const char* room_type_name(room_type t) noexcept {
+  return t == room_type::priv ? "PRIVATE" : "GROUP";
+}
+
 /// What GET /v1/chat/rooms/... lists.
 struct room_summary {
   std::uint64_t room_id = 0;
@@ -41,6 +46,8 @@ public:
   }
   bool room_exists(std::uint64_t room) const;
   bool is_member(std::uint64_t room, std::uint64_t member) const;
+  /// The room's type (fixed at creation; group for a room that does not exist).
+  room_type type_of(std::uint64_t room) const;
 
   /// The automatic room of a member (0 without auto rooms).
   std::uint64_t auto_room_of(std::uint64_t member) const noexcept;

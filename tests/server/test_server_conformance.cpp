@@ -1,0 +1,98 @@
+// Protocol details of the embedded server that an outside client can observe: room summaries,
+// HTTP keep-alive and handshake answers, STOMP negotiation, limits and liveness.
+
+#include "server/server.hpp"
+
+#include "tests/server/test_client.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+using namespace std::string_literals;
+
+using namespace stompede::server;
+using namespace stompede::server::test;
+using stompede::stomp::command;
+using stompede::stomp::frame;
+
+namespace {
+
+server_config small_config() {
+  server_config c;
+  c.listen = "127.0.0.1:0";
+  c.users = 300;
+  c.room_size = 100;
+  return c;
+}
+
+std::string login(std::uint16_t port, int member) {
+  char email[64];
+  std::snprintf(email, sizeof email, "user%05d@test.com", member);
+  const auto r =
+      http_call(port, http::verb::post, "/v1/auth/login",
+                std::string(R"({"email":")") + email + R"(","password":"password123!"})");
+  REQUIRE(r.status == 200);
+  return nlohmann::json::parse(r.body)["data"]["tokenInfo"]["accessToken"].get<std::string>();
+}
+
+std::string chat_body(std::uint64_t room, int sender, const std::string& content) {
+  return nlohmann::json({{"roomId", room},
+                         {"senderId", sender},
+                         {"type", "TEXT"},
+                         {"content", content},
+                         {"createdAt", "2024-01-01T00:00:00Z"}})
+      .dump();
+}
+
+} // namespace
+
+TEST_CASE("a room summary names the room's type as the room lists do",
+          "[server][integration][summary]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto t1 = login(port, 1);
+  const auto t250 = login(port, 250);
+  const auto p = http_call(port, http::verb::post, "/v1/chat/rooms/private?otherMemberId=250", {},
+                           "Bearer " + t1);
+  REQUIRE(p.status == 200);
+  const auto room = nlohmann::json::parse(p.body)["data"].get<std::uint64_t>();
+
+  stomp_test_client a(port), b(port);
+  REQUIRE(a.connect(t1));
+  REQUIRE(b.connect(t250));
+  REQUIRE(b.subscribe_sync("me", "/topic/user.250.room-summary"));
+  a.send_to("/publish/" + std::to_string(room), chat_body(room, 1, "hi"));
+  frame m;
+  REQUIRE(b.expect(command::message, m));
+  const auto summary = nlohmann::json::parse(m.body);
+  CHECK(summary["roomId"] == room);
+  CHECK(summary["chatRoomType"] == "PRIVATE");
+
+  const auto me = http_call(port, http::verb::get, "/v1/chat/rooms/me", {}, "Bearer " + t250);
+  REQUIRE(me.status == 200);
+  bool listed = false;
+  const auto rooms = nlohmann::json::parse(me.body);
+  for (const auto& r : rooms["data"]) {
+    if (r["roomId"] == room) {
+      listed = true;
+      CHECK(r["chatRoomType"] == summary["chatRoomType"]);
+    }
+  }
+  CHECK(listed);
+
+  // An automatic room is a group room, in its summaries too.
+  REQUIRE(b.subscribe_sync("room", "/topic/chat.room.3"));
+  stomp_test_client c(port);
+  REQUIRE(c.connect(login(port, 201)));
+  c.send_to("/publish/3", chat_body(3, 201, "group"));
+  bool group_summary = false;
+  while (!group_summary && b.expect(command::message, m)) {
+    if (m.get("subscription") == "me")
+      group_summary = nlohmann::json::parse(m.body)["chatRoomType"] == "GROUP";
+  }
+  CHECK(group_summary);
+  srv.stop();
+}
