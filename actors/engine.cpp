@@ -121,7 +121,8 @@ std::vector<stage> plan_stages(const config::scenario& sc) {
   std::vector<stage> out;
   for (auto& s : sc.stages)
     out.push_back(stage{s.name, s.users, s.duration, s.ramp, s.arrival_rate, s.session_length,
-                        s.session_length_max});
+                        s.session_length_max,
+                        s.wait_for == config::wait_for::all_subscribed});
   return out;
 }
 
@@ -286,6 +287,7 @@ void request_stop(int signal_number) {
 
 int run_load_test(const config::scenario& sc, const engine_options& opts) {
   stop_signal = 0;
+  const std::string target_label = opts.target_label.empty() ? sc.target.url : opts.target_label;
   std::optional<signal_watcher> signals;
   if (opts.handle_signals)
     signals.emplace();
@@ -345,7 +347,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     metrics_result nothing;
     nothing.total.counters.add_error(metrics::error_type::login_failed, failed_logins);
     auto run = make_run_info(sc, peak);
-    run.ended = "stopped early: " + what;
+    // A signal during the preparation (logins, room creation) ends it as an interruption.
+    const int sig = stop_signal.load();
+    run.ended = (sig != 0 ? "interrupted: " : "stopped early: ") + what;
     auto verdicts = metrics::evaluate_all(checks, nothing.total, 0.0);
     write_reports(dir, nothing, run, sc.output.csv, verdicts);
     metrics::timeseries_writer empty_series;
@@ -363,6 +367,8 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     }
     if (!opts.quiet)
       std::printf("reports: %s/ (stopped before the load)\n", dir.c_str());
+    if (sig != 0)
+      return sig == SIGTERM ? exit_interrupted_sigterm : exit_interrupted_sigint;
     return exit_failed;
   };
   // Preflight: a plan that cannot fit in this process fails now, not as connect errors later.
@@ -482,7 +488,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::int64_t created_room = 0;
   // With workers, each worker makes and logs in the identities of its own slice.
   auto ids = opts.remote ? std::vector<user_identity>{} : make_identities(sc, peak);
-  if (!opts.remote && !prepare_users(pool, sc, ids, created_room, why, &failed_logins))
+  if (!opts.remote &&
+      !prepare_users(pool, sc, ids, created_room, why, &failed_logins,
+                     [] { return stop_signal.load() != 0; }))
     return stop_before_load(why);
   // Users whose login failed go on without a token; their logins count as errors, through IO
   // thread 0's aggregate like every other error (it is read on that thread).
@@ -519,7 +527,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::fprintf(stderr, "stompede: cannot write timeseries.csv: %s\n", ec.message().c_str());
 
   if (!opts.quiet) {
-    std::printf("stompede: %u users at %s, results in %s", peak, sc.target.url.c_str(),
+    std::printf("stompede: %u users at %s, results in %s", peak, target_label.c_str(),
                 dir.c_str());
     if (exporter) {
       // The port as bound: "0" asks for a free one.
@@ -622,9 +630,6 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         workers.empty() ? sc.run.users_per_shard
                         : static_cast<std::uint32_t>((peak + workers.size() - 1) / workers.size());
     dcfg.users = workers.empty() ? peak : 0;
-    dcfg.wait_for_connected = std::any_of(sc.stages.begin(), sc.stages.end(), [](auto& s) {
-      return s.wait_for == config::wait_for::all_subscribed;
-    });
     fault_injector_actor injector;
     if (sc.experiment.enabled) {
       std::vector<std::string> labels;
@@ -670,6 +675,9 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
         std::max<std::chrono::steady_clock::duration>(retry_wait, first_ramp);
     while (!done) {
       self->receive([&](done_atom) { done = true; },
+                    [&](control_atom, const std::string& line) {
+                      std::fprintf(stderr, "\nstompede: %s\n", line.c_str());
+                    },
                     caf::after(std::chrono::milliseconds(100)) >> [] {});
       if (done || stop_sent)
         continue;
@@ -726,7 +734,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
                                                 config::scrub_secrets(r.server_error, sc),
                                                 config::scrub_secrets(r.upgrade_refusal, sc))) {
                   std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n",
-                               sc.target.url.c_str(), why->c_str());
+                               target_label.c_str(), why->c_str());
                   failed_fast = true;
                   stop_sent = true;
                   self->send(director, stop_atom::value);
@@ -780,7 +788,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     never_connected = true;
     auto why = nothing_connects(result.total.counters, peak, run.tls_failure, run.server_error,
                                 run.upgrade_refusal);
-    std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n", sc.target.url.c_str(),
+    std::fprintf(stderr, "stompede: nothing can connect to %s: %s\n", target_label.c_str(),
                  why ? why->c_str()
                      : (std::to_string(result.total.counters.errors_total()) +
                         " failed attempts, none connected during the run (the others were "

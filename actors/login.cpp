@@ -47,15 +47,18 @@ std::string describe(const std::error_code& ec, const net::http_response& r) {
 
 /// Runs `n` requests with at most `concurrency` in flight, spread over the IO threads, and
 /// waits for all of them. `make(i)` builds request i; `done(i, ec, response)` runs on an IO
-/// thread under a lock. `stop()` may end issuing early.
+/// thread under a lock. `stop()` may end issuing early. Returns false, without waiting for the
+/// requests still out, as soon as `interrupted()` (polled every 100 ms) says so: their
+/// completions then find the call abandoned and touch nothing of the caller's.
 template<class Make, class Done, class Stop>
-void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make make, Done done,
-                 Stop stop) {
+bool run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make make, Done done,
+                 Stop stop, const std::function<bool()>& interrupted) {
   struct shared {
     std::mutex mx;
     std::condition_variable cv;
     std::size_t next = 0;
     std::size_t in_flight = 0;
+    bool abandoned = false;
   };
   auto st = std::make_shared<shared>();
   std::function<void()> issue;
@@ -69,6 +72,8 @@ void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make mak
                               [&, st, i](std::error_code ec, net::http_response r) {
                                 std::lock_guard<std::mutex> lock{st->mx};
                                 st->in_flight--;
+                                if (st->abandoned)
+                                  return; // the caller's frame is gone
                                 done(i, ec, r);
                                 issue();
                                 st->cv.notify_all();
@@ -77,7 +82,50 @@ void run_bounded(io_pool& pool, std::size_t n, std::size_t concurrency, Make mak
   };
   std::unique_lock<std::mutex> lock{st->mx};
   issue();
-  st->cv.wait(lock, [&] { return st->in_flight == 0 && (st->next >= n || stop()); });
+  while (!st->cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+    return st->in_flight == 0 && (st->next >= n || stop());
+  })) {
+    if (interrupted && interrupted()) {
+      st->abandoned = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Waits for one request made with `start(callback)`; false, without waiting further, when
+/// `interrupted()` says so (the callback then stores nothing).
+template<class Start>
+bool await_one(Start start, std::error_code& ec, net::http_response& resp,
+               const std::function<bool()>& interrupted) {
+  struct shared {
+    std::mutex mx;
+    std::condition_variable cv;
+    bool finished = false;
+    bool abandoned = false;
+    std::error_code ec;
+    net::http_response resp;
+  };
+  auto st = std::make_shared<shared>();
+  start([st](std::error_code e, net::http_response r) {
+    std::lock_guard<std::mutex> lock{st->mx};
+    if (st->abandoned)
+      return;
+    st->ec = e;
+    st->resp = std::move(r);
+    st->finished = true;
+    st->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock{st->mx};
+  while (!st->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return st->finished; })) {
+    if (interrupted && interrupted()) {
+      st->abandoned = true;
+      return false;
+    }
+  }
+  ec = st->ec;
+  resp = std::move(st->resp);
+  return true;
 }
 
 } // namespace
@@ -235,7 +283,8 @@ std::optional<std::int64_t> jwt_expiry(std::string_view token) {
 }
 
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
-                   std::int64_t& created_room, std::string& why, std::size_t* failed_logins) {
+                   std::int64_t& created_room, std::string& why, std::size_t* failed_logins,
+                   const std::function<bool()>& interrupted) {
   if (sc.auth.mode == config::auth_mode::login && !ids.empty()) {
     auto ls = make_login_settings(sc);
     if (!ls) {
@@ -248,7 +297,7 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
     auto concurrency = std::max<std::size_t>(1, sc.auth.concurrency);
     std::printf("stompede: logging in %zu users (%zu at a time)\n", ids.size(), concurrency);
     std::fflush(stdout);
-    run_bounded(
+    const bool finished = run_bounded(
         pool, ids.size(), concurrency,
         [&](std::size_t i) { return login_request(*ls, ids[i].member_id); },
         [&](std::size_t i, const std::error_code& ec, const net::http_response& r) {
@@ -261,9 +310,14 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
             first_failure = email_of(sc.auth.email, ids[i].member_id) + ": " + why_not;
         },
         // Everything failed so far over a full window: the target refuses us; stop asking.
-        [&] { return ok == 0 && failed >= concurrency; });
+        [&] { return ok == 0 && failed >= concurrency; }, interrupted);
     if (failed_logins)
       *failed_logins = failed;
+    if (!finished) {
+      why = "interrupted while logging in (" + std::to_string(ok) + " of " +
+            std::to_string(ids.size()) + " logged in)";
+      return false;
+    }
     if (ok == 0) {
       why = "login failed at " + login_url.to_string() + " (" + first_failure + ")";
       return false;
@@ -288,9 +342,6 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
       u.target += "otherMemberIds=" + std::to_string(m);
       sep = '&';
     }
-    std::mutex mx;
-    std::condition_variable cv;
-    bool finished = false;
     std::error_code ec;
     net::http_response resp;
     net::http_request req;
@@ -299,16 +350,15 @@ bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_i
     req.tls = tls_of(sc);
     if (!ids[0].token.empty())
       req.headers.emplace_back("Authorization", "Bearer " + ids[0].token);
-    net::async_http_request(pool.context(0), std::move(req),
-                            [&](std::error_code e, net::http_response r) {
-                              std::lock_guard<std::mutex> lock{mx};
-                              ec = e;
-                              resp = std::move(r);
-                              finished = true;
-                              cv.notify_all();
-                            });
-    std::unique_lock<std::mutex> lock{mx};
-    cv.wait(lock, [&] { return finished; });
+    const bool answered = await_one(
+        [&](auto callback) {
+          net::async_http_request(pool.context(0), std::move(req), std::move(callback));
+        },
+        ec, resp, interrupted);
+    if (!answered) {
+      why = "interrupted while creating the room";
+      return false;
+    }
     auto j = json::parse(resp.body, nullptr, false);
     if (ec || resp.status != 200 || j.is_discarded() || !j.contains("data") ||
         !j["data"].is_number_integer()) {

@@ -8,6 +8,7 @@
 #include "protocol/http_client.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,8 +52,11 @@ bool parse_room_response(const std::error_code& ec, const net::http_response& r,
 /// one-line `why` when it cannot: a target that refuses every login is a failed run, not a
 /// run that retries forever. `failed_logins`, when given, receives the number of logins that
 /// failed (those users go on without a token; the run counts them as `login_failed` errors).
+/// `interrupted`, polled every 100 ms while requests are out, ends the wait at once (false,
+/// `why` saying so) instead of waiting out the requests' timeouts.
 bool prepare_users(io_pool& pool, const config::scenario& sc, std::vector<user_identity>& ids,
                    std::int64_t& created_room, std::string& why,
-                   std::size_t* failed_logins = nullptr);
+                   std::size_t* failed_logins = nullptr,
+                   const std::function<bool()>& interrupted = {});
 
 } // namespace stompede

@@ -50,6 +50,9 @@ struct stage {
   /// Open model: each session lives a length drawn uniformly from [min, max] (max <= min: min).
   std::chrono::milliseconds session_length{0};
   std::chrono::milliseconds session_length_max{0};
+  /// Closed model: hold the plan clock at the end of the ramp until every user is connected
+  /// (the scenario's `wait_for = "all_subscribed"`), at most the director's `wait_timeout`.
+  bool wait_for_connected = false;
 
   /// True for an open-model stage.
   bool is_open() const noexcept {

@@ -4,6 +4,7 @@
 #include <caf/error.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 namespace stompede {
@@ -141,6 +142,25 @@ void shut_down_supervisors(self_ptr self) {
 
 void step(self_ptr self);
 
+// A stage's wait for its users ended by timeout: said where people look (stderr through the
+// listener, the time series' events through metrics), with how many were up at the last poll.
+void note_wait_timeout(self_ptr self) {
+  auto& st = self->state;
+  const auto& stages = st.plan.stages();
+  const auto secs = std::chrono::duration<double>(st.config.wait_timeout).count();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "stage \"%s\": %llu of %llu users connected after waiting %gs for all of them; "
+                "its clock starts anyway",
+                st.stage < stages.size() ? stages[st.stage].name.c_str() : "",
+                static_cast<unsigned long long>(st.wait_connected),
+                static_cast<unsigned long long>(st.wait_wanted), secs);
+  if (st.metrics)
+    caf::anon_send(st.metrics, control_atom::value, std::string{line});
+  if (st.listener)
+    caf::anon_send(st.listener, control_atom::value, std::string{line});
+}
+
 // Asks every supervisor how many users are connected; resumes the plan clock once all are.
 void poll_connected(self_ptr self, uint64_t timer) {
   auto& st = self->state;
@@ -153,6 +173,8 @@ void poll_connected(self_ptr self, uint64_t timer) {
     uint64_t want = 0;
     for (auto t : st.targets)
       want += t;
+    st.wait_connected = *connected;
+    st.wait_wanted = want;
     if (*connected < want)
       return;
     // Everyone is up: resume the plan clock from the frozen ramp end.
@@ -181,6 +203,7 @@ void step(self_ptr self) {
       ++st.wait_timeouts;
       ++st.confirmed;
       st.waiting = false;
+      note_wait_timeout(self);
     }
     // Either way the plan clock stood still at the ramp end until now.
     st.paused = now - st.start - st.frozen_at;
@@ -207,7 +230,8 @@ void step(self_ptr self) {
     return;
   }
   auto ramp_end = st.plan.stage_start(p.stage) + stages[p.stage].ramp;
-  if (st.config.wait_for_connected && !st.waiting && st.confirmed <= p.stage && t >= ramp_end) {
+  if (stages[p.stage].wait_for_connected && !st.waiting && st.confirmed <= p.stage &&
+      t >= ramp_end) {
     // Stages overrun without a wait (zero-length holds) count as confirmed.
     st.confirmed = p.stage;
     if (p.target == 0 || st.supervisors.empty()) {
@@ -215,6 +239,8 @@ void step(self_ptr self) {
     } else {
       st.waiting = true;
       st.wait_started = now;
+      st.wait_connected = 0;
+      st.wait_wanted = p.target;
       st.frozen_at = ramp_end;
       st.paused = now - st.start - ramp_end;
       t = ramp_end;
@@ -249,7 +275,9 @@ std::vector<std::string> validate(const stage_director_config& config) {
     problems.emplace_back("director tick must be positive");
   if (config.users_per_shard == 0)
     problems.emplace_back("users per shard must be at least 1");
-  if (config.wait_for_connected && config.wait_timeout.count() <= 0)
+  const bool waits = std::any_of(config.stages.begin(), config.stages.end(),
+                                 [](const stage& s) { return s.wait_for_connected; });
+  if (waits && config.wait_timeout.count() <= 0)
     problems.emplace_back("wait timeout must be positive when waiting for users to connect");
   if (config.stats_timeout.count() <= 0)
     problems.emplace_back("stats timeout must be positive");

@@ -77,10 +77,9 @@ struct stage_director_config {
   /// Users the supervisors have in all, supervisor i users i * users_per_shard, ... (split_target);
   /// 0 when the supervisors' users are not such ranges (worker slices: an even split fits them).
   uint32_t users = 0;
-  /// Hold the plan clock at the end of each ramp until the supervisors report every user
-  /// connected (or `wait_timeout` passes): steady state then starts with the population up.
-  bool wait_for_connected = false;
-  /// Longest wait for users to connect at the end of a ramp.
+  /// Longest wait for users to connect at the end of the ramp of a stage with
+  /// `wait_for_connected`: steady state then starts with the population up, or after this with
+  /// whoever is up (told to metrics and the listener as a control line).
   std::chrono::milliseconds wait_timeout{30000};
   /// Longest wait for one supervisor's stats reply while waiting for users.
   std::chrono::milliseconds stats_timeout{1000};
@@ -120,6 +119,9 @@ struct stage_director_state {
   size_t confirmed = 0;
   /// Times a wait for users ended by timeout rather than by all users connecting.
   uint32_t wait_timeouts = 0;
+  /// Users connected at the last poll of the current wait, and the target polled for.
+  uint64_t wait_connected = 0;
+  uint64_t wait_wanted = 0;
   /// Per-shard target last sent; `sent` false until the first send.
   std::vector<uint32_t> targets;
   bool sent = false;

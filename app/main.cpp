@@ -128,7 +128,10 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     scfg.listen = "127.0.0.1:0";
     const auto peak = config::peak_users(*sc);
     scfg.users = static_cast<std::size_t>(sc->auth.start_id) + peak + 1;
-    scfg.room_size = sc->rooms.members_per_room;
+    // rooms.mode = "existing": every user is in the one room (room 1 of the embedded server).
+    scfg.room_size = sc->rooms.mode == config::rooms_mode::existing
+                         ? std::max<std::size_t>(1, peak)
+                         : sc->rooms.members_per_room;
     // The seed's placement counts from the scenario's first member id.
     scfg.first_room_member = static_cast<std::size_t>(sc->auth.start_id);
     scfg.max_sessions = peak + 100;
@@ -161,6 +164,22 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
     copts.workers = workers;
     copts.agents = cluster::split_list(agents);
     copts.targets = cluster::split_list(targets);
+    // Each --targets URL is held to the same rules as target.url (scheme, a host that is
+    // loopback or private unless target.i_own_this_target).
+    for (auto& url : copts.targets) {
+      auto probe = *sc;
+      probe.target.embedded = false;
+      probe.target.url = url;
+      for (auto& d : config::validate(probe))
+        if (d.key == "target.url") {
+          std::fprintf(stderr, "--targets: %s\n", d.message.c_str());
+          if (embedded)
+            embedded->stop();
+          return exit_bad_input;
+        }
+    }
+    if (!copts.targets.empty())
+      opts.target_label = targets;
     std::string why;
     opts.remote = cluster::make_controller(*sc, copts, why);
     if (!opts.remote) {

@@ -73,6 +73,9 @@ supervisor_actor::behavior_type fake_supervisor(supervisor_actor::pointer self,
 struct observations {
   std::vector<std::tuple<milliseconds, uint32_t, std::string, run_phase>> phases;
   std::vector<milliseconds> done;
+  // Control lines (a wait that timed out) as metrics and the listener got them.
+  std::vector<std::string> metrics_notes;
+  std::vector<std::string> listener_notes;
 };
 
 caf::behavior fake_metrics(caf::event_based_actor* self, std::shared_ptr<observations> obs,
@@ -82,6 +85,7 @@ caf::behavior fake_metrics(caf::event_based_actor* self, std::shared_ptr<observa
         auto at = std::chrono::duration_cast<milliseconds>(self->clock().now() - t0);
         obs->phases.emplace_back(at, stage, name, phase);
       },
+      [=](control_atom, const std::string& line) { obs->metrics_notes.push_back(line); },
   };
 }
 
@@ -91,6 +95,7 @@ caf::behavior fake_listener(caf::event_based_actor* self, std::shared_ptr<observ
       [=](done_atom) {
         obs->done.push_back(std::chrono::duration_cast<milliseconds>(self->clock().now() - t0));
       },
+      [=](control_atom, const std::string& line) { obs->listener_notes.push_back(line); },
   };
 }
 
@@ -206,7 +211,8 @@ TEST_CASE_METHOD(director_fixture, "director stop drains early", "[director]") {
 
 TEST_CASE_METHOD(director_fixture, "director holds the plan clock until users are connected",
                  "[director]") {
-  config.wait_for_connected = true;
+  for (auto& s : config.stages)
+    s.wait_for_connected = true;
   config.wait_timeout = milliseconds{30000};
   start(1);
   logs[0]->all_connected = false;
@@ -227,7 +233,8 @@ TEST_CASE_METHOD(director_fixture, "director holds the plan clock until users ar
 
 TEST_CASE_METHOD(director_fixture, "director stops waiting for users after the timeout",
                  "[director]") {
-  config.wait_for_connected = true;
+  for (auto& s : config.stages)
+    s.wait_for_connected = true;
   config.wait_timeout = milliseconds{2000};
   start(1);
   logs[0]->all_connected = false;
@@ -241,6 +248,30 @@ TEST_CASE_METHOD(director_fixture, "director stops waiting for users after the t
       change.first += milliseconds{2000};
   }
   CHECK(logs[0]->targets == expected);
+  CHECK(obs->done.size() == 1);
+  // Each timeout is told, with the stage and how many were up.
+  REQUIRE(obs->listener_notes.size() == 2);
+  CHECK(obs->metrics_notes == obs->listener_notes);
+  CHECK(obs->listener_notes[0] ==
+        "stage \"warm\": 0 of 10 users connected after waiting 2s for all of them; its clock "
+        "starts anyway");
+  CHECK(obs->listener_notes[1].rfind("stage \"peak\": 0 of 30 users", 0) == 0);
+}
+
+TEST_CASE_METHOD(director_fixture, "only a stage that waits for its users holds the clock",
+                 "[director]") {
+  config.stages[1].wait_for_connected = true; // "peak" only
+  config.wait_timeout = milliseconds{2000};
+  start(1);
+  logs[0]->all_connected = false;
+  advance_to(30s);
+  auto expected = expected_changes(population_plan{three_stages()});
+  // "warm" ends its ramp at 1 s without waiting; "peak" waits 2 s at the end of its ramp (3 s).
+  for (auto& change : expected)
+    if (change.first > milliseconds{3000})
+      change.first += milliseconds{2000};
+  CHECK(logs[0]->targets == expected);
+  CHECK(obs->listener_notes.size() == 1);
   CHECK(obs->done.size() == 1);
 }
 

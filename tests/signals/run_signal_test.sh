@@ -93,6 +93,11 @@ timeout 30 "$stompede" run "$work/run.toml" --workers 21 --out "$work/out-worker
 code=$?
 [ "$code" -eq 2 ] || { cat "$work/workers.out" "$work/workers.err"; fail "--workers 21 for 20 users: exit $code, expected 2"; }
 grep -q -- "--workers: 21 worker processes for 20 users" "$work/workers.err" || { cat "$work/workers.err"; fail "--workers: no reason given"; }
+# A --targets URL is held to target.url's rules: a public host needs target.i_own_this_target.
+timeout 30 "$stompede" run "$work/run.toml" --workers 2 --targets ws://example.com/ws-stomp --out "$work/out-targets" >"$work/targets.out" 2>"$work/targets.err" </dev/null
+code=$?
+[ "$code" -eq 2 ] || { cat "$work/targets.out" "$work/targets.err"; fail "--targets to a public host: exit $code, expected 2"; }
+grep -q -- '--targets: host "example.com" is neither loopback nor private' "$work/targets.err" || { cat "$work/targets.err"; fail "--targets: no reason given"; }
 
 # An upgrade answered 404 (a wrong path): the reason names the status.
 mkdir -p "$work/www"
@@ -135,4 +140,35 @@ kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
 grep -q "nothing can connect to ws://127.0.0.1:$port" "$work/silent.err" || { cat "$work/silent.err"; fail "silent server: no reason line"; }
 grep -q '"ended": *"failed: no user connected during the run"' "$work/out-silent/summary.json" ||
   fail "silent server: summary.json run.ended does not say that nobody connected"
-echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure and a plan past the open-files limit leave reports too; --workers is bounded; a refused upgrade names its status; a silent server fails the run"
+# A signal while the logins wait for a login server that never answers: the run ends at once
+# (not after the logins' timeouts) as an interruption, with its reports.
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(64); held = []
+end = time.time() + 60
+s.settimeout(0.5)
+while time.time() < end:
+    try: held.append(s.accept()[0])
+    except socket.timeout: pass
+" &
+silent=$!
+sleep 0.5
+"$stompede" run "$work/early.toml" --out "$work/out-login-int" >"$work/login-int.out" 2>"$work/login-int.err" </dev/null &
+pid=$!
+for _ in $(seq 1 100); do grep -q "logging in" "$work/login-int.out" && break; sleep 0.1; done
+sleep 1
+kill -s SIGINT "$pid"
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; kill "$silent"; fail "login interrupted: still running 5 s after SIGINT"; fi
+wait "$pid"
+code=$?
+pid=""
+kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
+[ "$code" -eq 130 ] || { cat "$work/login-int.out" "$work/login-int.err"; fail "login interrupted: exit $code, expected 130"; }
+for f in summary.json load_test_result.csv timeseries.csv report.html scenario.toml; do
+  [ -s "$work/out-login-int/$f" ] || fail "login interrupted: $f missing"
+done
+grep -q '"ended": *"interrupted: interrupted while logging in (0 of 20 logged in)"' "$work/out-login-int/summary.json" ||
+  { grep ended "$work/out-login-int/summary.json"; fail "login interrupted: summary.json run.ended does not say so"; }
+echo "signals OK: SIGINT -> 130 and SIGTERM -> 143 with the embedded server, reports complete; a login failure and a plan past the open-files limit leave reports too; --workers is bounded; a refused upgrade names its status; a silent server fails the run; a signal during the logins ends them at once"
