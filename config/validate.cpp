@@ -402,6 +402,22 @@ void check_stages(const scenario& s, checker& c) {
              "more than 10,000,000 arrivals in the stage; lower the rate or the duration");
     if (st.arrival_rate > 0 && st.wait_for == wait_for::all_subscribed)
       c.fail(p + ".wait_for", "\"all_subscribed\" needs a closed-model stage (no arrival_rate)");
+    // [[fault]] stage and the reports tell stages apart by name. A stage without
+    // a name is "stage N", which an explicit name elsewhere can take too.
+    for (std::size_t j = 0; j < i; ++j) {
+      if (s.stages[j].name != st.name)
+        continue;
+      const std::string other = "stage[" + std::to_string(j) + "]";
+      if (c.missing(p + ".name"))
+        c.fail(p + ".name", "this stage's default name \"" + st.name + "\" is already the name of " +
+                                other + "; give one of them another name");
+      else
+        c.fail(p + ".name", "the name \"" + st.name + "\" is already used by " + other +
+                                (c.missing(other + ".name") ? " (its default name)" : "") +
+                                "; stage names must be unique ([[fault]] stage and the "
+                                "reports tell stages apart by name)");
+      break;
+    }
   }
 }
 

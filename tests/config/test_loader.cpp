@@ -173,6 +173,75 @@ TEST_CASE("${VAR} from a .env file drops quotes and comments", "[config][loader]
   CHECK(r.value->target.host == "quoted");
 }
 
+TEST_CASE("a stage name used twice is refused at the second name", "[config][loader]") {
+  const std::string head = R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+[auth]
+mode = "none"
+)";
+  auto r = load(head + R"([[stage]]
+name = "a"
+users = 10
+duration = "10s"
+[[stage]]
+name = "a"
+users = 20
+duration = "10s"
+[experiment]
+hypothesis = ["lost == 0"]
+[[fault]]
+kind = "user.drop"
+at = "15s"
+stage = "a"
+)");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 1);
+  CHECK_THAT(r.problems[0].to_string(),
+             Catch::StartsWith("t.toml:10:8: stage[1].name: the name \"a\" is already used by "
+                               "stage[0]; stage names must be unique"));
+  // A default name ("stage 2") cannot be taken by an explicit one either.
+  auto d = load(head + R"([[stage]]
+name = "stage 2"
+users = 10
+duration = "10s"
+[[stage]]
+users = 20
+duration = "10s"
+)");
+  REQUIRE_FALSE(d.ok());
+  REQUIRE(d.problems.size() == 1);
+  CHECK_THAT(d.problems[0].to_string(),
+             Catch::StartsWith("t.toml:9:1: stage[1].name: this stage's default name "
+                               "\"stage 2\" is already the name of stage[0]"));
+  auto e = load(head + R"([[stage]]
+users = 10
+duration = "10s"
+[[stage]]
+name = "stage 1"
+users = 20
+duration = "10s"
+)");
+  REQUIRE_FALSE(e.ok());
+  REQUIRE(e.problems.size() == 1);
+  CHECK_THAT(e.problems[0].to_string(),
+             Catch::StartsWith("t.toml:9:8: stage[1].name: the name \"stage 1\" is already "
+                               "used by stage[0] (its default name)"));
+  // Distinct names, given or default, are fine.
+  auto ok = load(head + R"([[stage]]
+users = 10
+duration = "10s"
+[[stage]]
+name = "b"
+users = 20
+duration = "10s"
+[[stage]]
+users = 20
+duration = "10s"
+)");
+  INFO(all(ok));
+  CHECK(ok.ok());
+}
+
 TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
   auto r = load_scenario("/nonexistent/scenario.toml", {}, {});
   REQUIRE(r.problems.size() == 1);
