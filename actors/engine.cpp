@@ -103,19 +103,6 @@ std::uint64_t ephemeral_ports() {
   return hi >= lo ? hi - lo + 1 : 28000;
 }
 
-std::string expand_timestamp(std::string dir) {
-  auto at = dir.find("{timestamp}");
-  if (at == std::string::npos)
-    return dir;
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
-  dir.replace(at, 11, buf);
-  return dir;
-}
-
 /// The director's view of the stages.
 std::vector<stage> plan_stages(const config::scenario& sc) {
   std::vector<stage> out;
@@ -280,6 +267,50 @@ std::optional<std::string> nothing_connects(const metrics::load_counters& c, std
 
 } // namespace
 
+std::string make_results_dir(const std::string& pattern, std::string& why) {
+  // The files a run writes into its results folder.
+  static const char* const report_files[] = {
+      "scenario.toml",  "summary.json",    "load_test_result.csv", "timeseries.csv",
+      "report.html",    "experiment.json", "server_metrics.csv"};
+  std::error_code ec;
+  auto at = pattern.find("{timestamp}");
+  if (at == std::string::npos) {
+    fs::create_directories(pattern, ec);
+    if (ec) {
+      why = "cannot create " + pattern + ": " + ec.message();
+      return {};
+    }
+    for (const char* name : report_files)
+      fs::remove(fs::path(pattern) / name, ec);
+    return pattern;
+  }
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  for (int n = 1; n < 1000; ++n) {
+    auto dir = pattern;
+    dir.replace(at, 11, n == 1 ? std::string(buf) : std::string(buf) + "-" + std::to_string(n));
+    auto parent = fs::path(dir).parent_path();
+    if (!parent.empty())
+      fs::create_directories(parent, ec);
+    if (ec) {
+      why = "cannot create " + parent.string() + ": " + ec.message();
+      return {};
+    }
+    if (fs::create_directory(dir, ec))
+      return dir;
+    if (ec) {
+      why = "cannot create " + dir + ": " + ec.message();
+      return {};
+    }
+  }
+  why = "cannot find a free results folder for " + pattern;
+  return {};
+}
+
+
 void request_stop(int signal_number) {
   int expected = 0;
   stop_signal.compare_exchange_strong(expected, signal_number);
@@ -326,11 +357,11 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   bool aborted = false;
   std::string abort_note;
   // Output directory, and the scenario as run (secrets redacted) first of all.
-  auto dir = expand_timestamp(opts.out_dir.empty() ? sc.output.dir : opts.out_dir);
-  std::error_code fec;
-  fs::create_directories(dir, fec);
-  if (fec) {
-    std::fprintf(stderr, "stompede: cannot create %s: %s\n", dir.c_str(), fec.message().c_str());
+  std::string dir_problem;
+  const auto dir = make_results_dir(opts.out_dir.empty() ? sc.output.dir : opts.out_dir,
+                                    dir_problem);
+  if (dir.empty()) {
+    std::fprintf(stderr, "stompede: %s\n", dir_problem.c_str());
     return exit_failed;
   }
   {

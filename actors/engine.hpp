@@ -78,6 +78,13 @@ enum run_exit : int {
   exit_interrupted_sigterm = 143,
 };
 
+/// Makes the results folder from `pattern` (`[output] dir` or `--out`). With `{timestamp}` the
+/// folder is the run's own: a name already taken (two runs in the same second) gets `-2`, `-3`,
+/// ... appended to the timestamp. A folder named as is may be reused: the reports of an earlier
+/// run in it are removed first, so that none of them passes for this run's; other files stay.
+/// Empty on failure, with `why`.
+std::string make_results_dir(const std::string& pattern, std::string& why);
+
 /// Runs the scenario to its end (or until SIGINT/SIGTERM) and writes the reports. The target
 /// URLs must already be final (the CLI starts an embedded server first). Returns an exit code.
 int run_load_test(const config::scenario& sc, const engine_options& opts);

@@ -174,3 +174,34 @@ listen = "127.0.0.1:)" + std::to_string(port) +
   CHECK(doc["stages"][1]["name"] == "second");
   fs::remove_all(dir);
 }
+
+TEST_CASE("results folders: a timestamp folder is the run's own, a reused folder loses stale "
+          "reports only",
+          "[e2e][reports]") {
+  auto base = fs::temp_directory_path() / ("stompede-dirs-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  std::string why;
+  // Two runs in the same second: two folders (or, across a second's edge, two timestamps).
+  auto first = make_results_dir((base / "{timestamp}").string(), why);
+  auto second = make_results_dir((base / "{timestamp}").string(), why);
+  REQUIRE(!first.empty());
+  REQUIRE(!second.empty());
+  CHECK(first != second);
+  CHECK(fs::is_directory(first));
+  CHECK(fs::is_directory(second));
+  // A folder named as is: an earlier run's reports go, other files stay.
+  auto reused = base / "reused";
+  fs::create_directories(reused);
+  for (auto name : {"summary.json", "experiment.json", "report.html", "notes.txt"})
+    std::ofstream(reused / name) << "old";
+  CHECK(make_results_dir(reused.string(), why) == reused.string());
+  CHECK(!fs::exists(reused / "summary.json"));
+  CHECK(!fs::exists(reused / "experiment.json"));
+  CHECK(!fs::exists(reused / "report.html"));
+  CHECK(fs::exists(reused / "notes.txt"));
+  // A folder that cannot be made: a reason, no folder.
+  std::ofstream(base / "file") << "x";
+  CHECK(make_results_dir((base / "file" / "sub").string(), why).empty());
+  CHECK(!why.empty());
+  fs::remove_all(base);
+}
