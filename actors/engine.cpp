@@ -498,7 +498,10 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     if (!control_http)
       return stop_before_load("cannot listen for control on " + sc.control.listen + ": " +
                               cec.message());
-    if (!opts.quiet)
+    // Said even when quiet if the port was picked here: nothing else tells it.
+    const bool picked = sc.control.listen.size() >= 2 &&
+                        sc.control.listen.compare(sc.control.listen.size() - 2, 2, ":0") == 0;
+    if (!opts.quiet || picked)
       std::printf("stompede: control on http://%s:%u/ (POST /target?users=N, /pause, /resume, "
                   "/end-stage)\n",
                   sc.control.listen.substr(0, sc.control.listen.rfind(':')).c_str(),
@@ -557,16 +560,24 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   if (auto ec = timeseries->open(dir + "/timeseries.csv"))
     std::fprintf(stderr, "stompede: cannot write timeseries.csv: %s\n", ec.message().c_str());
 
+  // The metrics URL as bound ("...:0" asks for a free port, known only from this line).
+  std::string metrics_url;
+  bool metrics_port_picked = false;
+  if (exporter) {
+    auto listen = metrics::normalize_listen_address(sc.output.prometheus);
+    metrics_port_picked = listen.size() >= 2 && listen.compare(listen.size() - 2, 2, ":0") == 0;
+    metrics_url = "http://" + listen.substr(0, listen.rfind(':')) + ":" +
+                  std::to_string(exporter->port()) + "/metrics";
+  }
   if (!opts.quiet) {
     std::printf("stompede: %u users at %s, results in %s", peak, target_label.c_str(),
                 dir.c_str());
-    if (exporter) {
-      // The port as bound: "0" asks for a free one.
-      auto listen = metrics::normalize_listen_address(sc.output.prometheus);
-      std::printf(", metrics on http://%s:%u/metrics", listen.substr(0, listen.rfind(':')).c_str(),
-                  static_cast<unsigned>(exporter->port()));
-    }
+    if (exporter)
+      std::printf(", metrics on %s", metrics_url.c_str());
     std::printf("\n");
+    std::fflush(stdout);
+  } else if (metrics_port_picked) {
+    std::printf("stompede: metrics on %s\n", metrics_url.c_str());
     std::fflush(stdout);
   }
   // Loud even when quiet: on stderr before the run, and in every report after it.

@@ -80,6 +80,14 @@ done
 grep -q '"ended": *"stopped early: login failed' "$work/out-early/summary.json" ||
   fail "early failure: summary.json run.ended does not give the reason"
 
+# --quiet still says where a port picked at run time (":0") is: nothing else tells it.
+timeout 60 "$stompede" run "$work/run.toml" --quiet --set 'stage[0].duration=1s' \
+  --set output.prometheus=127.0.0.1:0 --out "$work/out-quiet" >"$work/quiet.out" 2>"$work/quiet.err" </dev/null
+code=$?
+[ "$code" -eq 0 ] || { cat "$work/quiet.out" "$work/quiet.err"; fail "quiet run: exit $code, expected 0"; }
+grep -Eq '^stompede: metrics on http://127\.0\.0\.1:[1-9][0-9]*/metrics$' "$work/quiet.out" ||
+  { cat "$work/quiet.out"; fail "quiet run: the picked metrics port is not printed"; }
+
 # A plan past the open-files limit stops before the load, with its reports.
 ( ulimit -n 40; timeout 60 "$stompede" run "$work/run.toml" --out "$work/out-nofile" >"$work/nofile.out" 2>"$work/nofile.err" </dev/null )
 code=$?
