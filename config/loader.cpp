@@ -350,8 +350,10 @@ private:
   }
 
   /// `n`, or when it is a string with `${...}`, its expansion read as a TOML value (so that
-  /// numbers and booleans can come from the environment). nullptr after a diagnostic.
-  const toml::node* resolved(const toml::node& n, const std::string& path, toml::table& holder) {
+  /// numbers, booleans and sizes can come from the environment); `expansion` gets the expanded
+  /// text. nullptr after a diagnostic.
+  const toml::node* resolved(const toml::node& n, const std::string& path, toml::table& holder,
+                             std::string* expansion = nullptr) {
     if (!n.is_string() || n.as_string()->get().find("${") == std::string::npos)
       return &n;
     std::string text;
@@ -359,11 +361,26 @@ private:
       return nullptr;
     if (!parse_toml_value(text, holder))
       holder = toml::table{{"v", text}};
+    if (expansion != nullptr)
+      *expansion = std::move(text);
     return holder.get("v");
   }
 
   void type_error(const std::string& path, const toml::node& n, const char* expected) {
     error(path, n.source(), std::string{"expected "} + expected + ", got " + type_name(n.type()));
+  }
+
+  /// type_error for `n0`, whose value is `n`; when `n` is the expansion of `${...}` in `n0`, the
+  /// message quotes the expanded text, since that is what was not a value of the key's type.
+  void type_error(const std::string& path, const toml::node& n0, const toml::node& n,
+                  const std::string& expansion, const char* expected) {
+    if (&n == &n0) {
+      type_error(path, n0, expected);
+      return;
+    }
+    error(path, n0.source(),
+          std::string{"expected "} + expected + ", got " + quoted(expansion) + " (from " +
+              quoted(n0.as_string()->get()) + ")");
   }
 
   void str(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
@@ -398,13 +415,14 @@ private:
     if (n0 == nullptr)
       return;
     toml::table holder;
-    auto* n = resolved(*n0, path, holder);
+    std::string expansion;
+    auto* n = resolved(*n0, path, holder, &expansion);
     if (n == nullptr)
       return;
     if (auto* b = n->as_boolean())
       out = b->get();
     else
-      type_error(path, *n0, "true or false");
+      type_error(path, *n0, *n, expansion, "true or false");
   }
 
   template<class Int>
@@ -415,12 +433,13 @@ private:
     if (n0 == nullptr)
       return;
     toml::table holder;
-    auto* n = resolved(*n0, path, holder);
+    std::string expansion;
+    auto* n = resolved(*n0, path, holder, &expansion);
     if (n == nullptr)
       return;
     auto* i = n->as_integer();
     if (i == nullptr) {
-      type_error(path, *n0, min >= 0 ? "a non-negative integer" : "an integer");
+      type_error(path, *n0, *n, expansion, min >= 0 ? "a non-negative integer" : "an integer");
       return;
     }
     const std::int64_t v = i->get();
@@ -444,7 +463,8 @@ private:
     if (n0 == nullptr)
       return;
     toml::table holder;
-    auto* n = resolved(*n0, path, holder);
+    std::string expansion;
+    auto* n = resolved(*n0, path, holder, &expansion);
     if (n == nullptr)
       return;
     double v = 0;
@@ -453,7 +473,7 @@ private:
     else if (auto* i = n->as_integer())
       v = static_cast<double>(i->get());
     else {
-      type_error(path, *n0, "a number");
+      type_error(path, *n0, *n, expansion, "a number");
       return;
     }
     if (!std::isfinite(v)) {
@@ -498,28 +518,38 @@ private:
 
   void size(const toml::table& t, const std::string& prefix, const char* key, std::uint64_t& out) {
     std::string path;
-    auto* n = field(t, prefix, key, path);
+    auto* n0 = field(t, prefix, key, path);
+    if (n0 == nullptr)
+      return;
+    // "${MAX_FRAME:-2048}" gives bytes like a bare 2048 does.
+    toml::table holder;
+    std::string expansion;
+    auto* n = resolved(*n0, path, holder, &expansion);
     if (n == nullptr)
       return;
     if (n->is_integer()) {
       if (n->as_integer()->get() < 0)
-        error(path, n->source(), "a size must not be negative");
+        error(path, n0->source(),
+              "a size must not be negative" +
+                  (n == n0 ? std::string{} : ", got " + quoted(expansion)));
       else
         out = static_cast<std::uint64_t>(n->as_integer()->get());
       return;
     }
     if (!n->is_string()) {
-      type_error(path, *n, "a size such as \"512KiB\" or a byte count");
+      type_error(path, *n0, *n, expansion, "a size such as \"512KiB\" or a byte count");
       return;
     }
     std::string text;
-    if (!text_of(*n, path, text))
+    if (n != n0)
+      text = n->as_string()->get();
+    else if (!text_of(*n, path, text))
       return;
     std::string why;
     if (auto v = parse_size(text, &why))
       out = *v;
     else
-      error(path, n->source(), why + ", got " + quoted(text));
+      error(path, n0->source(), why + ", got " + quoted(text));
   }
 
   template<class E>
@@ -604,14 +634,19 @@ private:
     }
     out.clear();
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      const auto& e = *arr->get(i);
+      const auto& e0 = *arr->get(i);
       const std::string ep = path + "[" + std::to_string(i) + "]";
-      if (!e.is_integer())
-        type_error(ep, e, "an integer");
-      else if (e.as_integer()->get() < 0)
-        error(ep, e.source(), "must not be negative");
+      toml::table holder;
+      std::string expansion;
+      auto* e = resolved(e0, ep, holder, &expansion);
+      if (e == nullptr)
+        continue;
+      if (!e->is_integer())
+        type_error(ep, e0, *e, expansion, "an integer");
+      else if (e->as_integer()->get() < 0)
+        error(ep, e0.source(), "must not be negative");
       else
-        out.push_back(e.as_integer()->get());
+        out.push_back(e->as_integer()->get());
     }
   }
 
@@ -1063,18 +1098,22 @@ private:
     } else if (action == "repeat") {
       st.type = step::kind::repeat;
       allowed({"steps"});
-      auto* n = t.get("repeat");
-      if (n->is_string() && n->as_string()->get() == "forever")
+      const auto* n0 = t.get("repeat");
+      toml::table holder;
+      std::string expansion;
+      const auto* n = resolved(*n0, p + ".repeat", holder, &expansion);
+      if (n != nullptr && n->is_string() && n->as_string()->get() == "forever")
         st.times = 0;
-      else if (n->is_string() && n->as_string()->get() == "stage") {
+      else if (n != nullptr && n->is_string() && n->as_string()->get() == "stage") {
         st.times = 0;
         st.until_stage_end = true;
-      } else if (n->is_integer() && n->as_integer()->get() >= 1)
+      } else if (n != nullptr && n->is_integer() && n->as_integer()->get() >= 1)
         st.times = static_cast<std::uint64_t>(n->as_integer()->get());
-      else
-        error(p + ".repeat", n->source(),
+      else if (n != nullptr)
+        error(p + ".repeat", n0->source(),
               "expected a count of at least 1 or \"forever\" (until the session ends) or "
-              "\"stage\" (until the stage ends)");
+              "\"stage\" (until the stage ends)" +
+                  (n == n0 ? std::string{} : ", got " + quoted(expansion)));
       if (auto* sn = t.get("steps"))
         read_steps(*sn, p + ".steps", st.steps, depth + 1);
       else

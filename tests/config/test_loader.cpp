@@ -131,6 +131,71 @@ TEST_CASE("${VAR} expands in strings, numbers and booleans", "[config][loader]")
   CHECK(r.value->reconnect.initial == 2s);
 }
 
+TEST_CASE("${VAR} gives sizes, floats and integer lists too", "[config][loader]") {
+  // max_frame is a size: a bare byte count or a unit, from a variable as from a literal.
+  auto bytes = load(R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+max_frame = "${MF:-2048}"
+heartbeat_grace = "${GRACE:-2}"
+[auth]
+mode = "none"
+[[stage]]
+users = "${USERS}"
+duration = "10s"
+arrival_rate = "${RATE:-0.5}"
+session_length = "5s"
+[experiment]
+hypothesis = ["lost == 0"]
+[[fault]]
+kind = "user.drop"
+at = "10s"
+rooms = ["${ROOM:-1}"]
+)",
+                    {}, {{"USERS", "10"}});
+  INFO(all(bytes));
+  REQUIRE(bytes.ok());
+  CHECK(bytes.value->target.max_frame == 2048u);
+  CHECK(bytes.value->target.heartbeat_grace == 2.0);
+  CHECK(bytes.value->stages[0].users == 10u);
+  CHECK(bytes.value->stages[0].arrival_rate == 0.5);
+  REQUIRE(bytes.value->faults.size() == 1);
+  CHECK(bytes.value->faults[0].rooms == std::vector<std::int64_t>{1});
+  auto unit = load(minimal, {"target.max_frame=${MF}"}, {{"MF", "64KiB"}});
+  INFO(all(unit));
+  REQUIRE(unit.ok());
+  CHECK(unit.value->target.max_frame == 64u * 1024);
+}
+
+TEST_CASE("a ${VAR} that is not a value of the key's type names the expanded text",
+          "[config][loader]") {
+  auto r = load(R"([target]
+url = "ws://127.0.0.1:8080/ws-stomp"
+max_frame = "${MF:-big}"
+[auth]
+mode = "none"
+[[stage]]
+users = 10
+duration = "10s"
+[reconnect]
+enabled = "${ON:-maybe}"
+max_attempts = "${ATTEMPTS:-five}"
+multiplier = "${MULT:-x2}"
+)");
+  REQUIRE_FALSE(r.ok());
+  const std::string text = all(r);
+  INFO(text);
+  REQUIRE(r.problems.size() == 4);
+  CHECK_THAT(text, Catch::Contains("t.toml:3:13: target.max_frame: expected a size such as "));
+  CHECK_THAT(text, Catch::Contains(", got \"big\"\n"));
+  CHECK_THAT(text, Catch::Contains("t.toml:10:11: reconnect.enabled: expected true or false, got "
+                                   "\"maybe\" (from \"${ON:-maybe}\")"));
+  CHECK_THAT(text, Catch::Contains("t.toml:11:16: reconnect.max_attempts: expected a "
+                                   "non-negative integer, got \"five\" (from "
+                                   "\"${ATTEMPTS:-five}\")"));
+  CHECK_THAT(text, Catch::Contains("t.toml:12:14: reconnect.multiplier: expected a number, got "
+                                   "\"x2\" (from \"${MULT:-x2}\")"));
+}
+
 TEST_CASE("a missing variable is an error at its position", "[config][loader]") {
   auto m = load("[target]\nurl = \"ws://127.0.0.1:${PORT}/ws\"\n[auth]\nmode = \"none\"\n"
                 "[[stage]]\nusers = 1\nduration = \"1s\"\n");
