@@ -120,7 +120,7 @@ std::string pick_subprotocol(std::string_view offered) {
 
 connection::connection(server_core& core, io_shard& shard, net::ip::tcp::socket socket)
     : core_(core), shard_(shard), ws_(std::move(socket), core.tls_context()),
-      created_(clock::now()) {
+      deadline_(clock::now() + core.config().connect_timeout) {
   core_.stats.connections.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -150,6 +150,29 @@ void connection::do_read_http() {
   req_ = std::make_unique<http::request_parser<http::string_body>>();
   req_->header_limit(16 * 1024);
   req_->body_limit(64 * 1024);
+  if (buf_.size() > 0) {
+    // Pipelined: the next request has begun.
+    deadline_ = clock::now() + core_.config().connect_timeout;
+    read_http_request();
+    return;
+  }
+  // Idle (a fresh connection, or keep-alive between requests) until the request's first byte,
+  // which starts its own deadline: a connection in use is never cut for its age.
+  ws_.next_layer().async_read_some(
+      buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        if (self->finalized_)
+          return;
+        if (ec) {
+          self->finalize();
+          return;
+        }
+        self->buf_.commit(n);
+        self->deadline_ = clock::now() + self->core_.config().connect_timeout;
+        self->read_http_request();
+      });
+}
+
+void connection::read_http_request() {
   http::async_read(
       ws_.next_layer(), buf_, *req_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_http(ec); });
@@ -190,6 +213,11 @@ void connection::write_http(unsigned status, std::string content_type, std::stri
   res_->set(http::field::server, "stompede");
   res_->set(http::field::content_type, content_type);
   res_->keep_alive(keep_alive);
+  if (keep_alive) {
+    const auto idle = std::chrono::duration_cast<std::chrono::seconds>(
+        core_.config().connect_timeout);
+    res_->set("Keep-Alive", "timeout=" + std::to_string(std::max<long long>(1, idle.count())));
+  }
   res_->body() = std::move(body);
   res_->prepare_payload();
   http::async_write(ws_.next_layer(), *res_,
@@ -202,6 +230,8 @@ void connection::write_http(unsigned status, std::string content_type, std::stri
                         self->finalize();
                         return;
                       }
+                      // Idle from now on: closed when no request begins in time.
+                      self->deadline_ = clock::now() + self->core_.config().connect_timeout;
                       self->do_read_http();
                     });
 }
@@ -1168,7 +1198,7 @@ void connection::tick(clock::time_point now) {
   case phase::http:
   case phase::ws_handshake:
   case phase::stomp_connect:
-    if (now - created_ > core_.config().connect_timeout)
+    if (now > deadline_)
       abort(false);
     return;
   case phase::closing:

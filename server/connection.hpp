@@ -175,7 +175,9 @@ private:
   };
 
   // HTTP phase
+  /// Waits (idle) for the first byte of the next request, then reads it.
   void do_read_http();
+  void read_http_request();
   void on_http(boost::beast::error_code ec);
   void upgrade();
   void write_http(unsigned status, std::string content_type, std::string body, bool keep_alive);
@@ -241,7 +243,10 @@ private:
   bool counted_session_ = false;
   std::uint64_t member_ = 0;         // authenticated member (chat mode)
   std::uint64_t upgrade_member_ = 0; // from the upgrade's Authorization header
-  clock::time_point created_;
+  /// Before the session is CONNECTed: the end of the current phase. Idle (fresh or keep-alive)
+  /// until connect_timeout after accept or the last response; a request (an upgrade with its
+  /// STOMP CONNECT included) must be done connect_timeout after its first byte.
+  clock::time_point deadline_;
   clock::time_point last_read_;
   clock::time_point last_write_;
   clock::time_point write_started_;

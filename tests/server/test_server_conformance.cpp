@@ -96,3 +96,63 @@ TEST_CASE("a room summary names the room's type as the room lists do",
   CHECK(group_summary);
   srv.stop();
 }
+
+TEST_CASE("a keep-alive connection in use outlives connect_timeout; an idle one is closed",
+          "[server][integration][keepalive]") {
+  auto cfg = small_config();
+  cfg.connect_timeout = std::chrono::milliseconds(1000);
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  net::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+  beast::flat_buffer b;
+  const auto call = [&] {
+    http::request<http::string_body> req(http::verb::post, "/v1/auth/login", 11);
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = R"({"email":"user00001@test.com","password":"password123!"})";
+    req.prepare_payload();
+    http::write(s, req);
+    http::response<http::string_body> res;
+    http::read(s, b, res);
+    return res;
+  };
+  // One request every 0.4 s for 3 s: three times the timeout, on one connection.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  int done = 0;
+  auto idle_from = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < until) {
+    const auto res = call();
+    idle_from = std::chrono::steady_clock::now();
+    REQUIRE(res.result_int() == 200);
+    CHECK(res.keep_alive());
+    CHECK(res[http::field::keep_alive] == "timeout=1");
+    ++done;
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  CHECK(done >= 7);
+  // Idle longer than the timeout: the server closes it (the read sees the end).
+  char byte;
+  beast::error_code ec;
+  std::thread watchdog([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    beast::error_code ignored;
+    s.shutdown(tcp::socket::shutdown_both, ignored);
+  });
+  s.read_some(net::buffer(&byte, 1), ec);
+  const auto idle_for = std::chrono::steady_clock::now() - idle_from;
+  watchdog.join();
+  CHECK(ec == net::error::eof);
+  CHECK(idle_for >= std::chrono::milliseconds(900));
+  CHECK(idle_for < std::chrono::milliseconds(3500));
+
+  // A request that begins but never ends is still cut after the timeout.
+  tcp::socket slow(ioc);
+  slow.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+  net::write(slow, net::buffer("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"s));
+  const auto started = std::chrono::steady_clock::now();
+  slow.read_some(net::buffer(&byte, 1), ec);
+  CHECK(ec == net::error::eof);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500));
+  srv.stop();
+}
