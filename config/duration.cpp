@@ -36,6 +36,27 @@ bool read_number(std::string_view s, std::size_t& i, double& out) {
   return true;
 }
 
+/// True when the number `digits` ("1", "0.25") times `factor` milliseconds is a whole number of
+/// milliseconds, decided on the decimal digits (a double would make "1.001s" 1000.999...).
+bool whole_milliseconds(std::string_view digits, std::int64_t factor) {
+  auto dot = digits.find('.');
+  if (dot == std::string_view::npos)
+    return true;
+  std::string_view fraction = digits.substr(dot + 1);
+  while (!fraction.empty() && fraction.back() == '0')
+    fraction.remove_suffix(1);
+  // A fraction ending in a non-zero digit lacks a factor 2 or 5, which then has to come from
+  // `factor` (at most 2^7 and 5^5 in an hour's 3,600,000 ms) once per digit.
+  if (fraction.size() > 7)
+    return false;
+  std::int64_t f = 0, scale = 1;
+  for (char c : fraction) {
+    f = f * 10 + (c - '0');
+    scale *= 10;
+  }
+  return f * factor % scale == 0;
+}
+
 // Past this, milliseconds lose exactness in a double and nobody meant it anyway (~31,000 years).
 constexpr double max_ms = 1e15;
 
@@ -56,6 +77,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std:
   std::size_t i = 0;
   while (i < s.size()) {
     double n = 0;
+    const std::size_t number_start = i;
     if (!read_number(s, i, n)) {
       fail(why, expected);
       return std::nullopt;
@@ -64,7 +86,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std:
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i])))
       ++i;
     std::string_view unit = s.substr(unit_start, i - unit_start);
-    double factor = 0;
+    std::int64_t factor = 0;
     if (unit == "ms")
       factor = 1;
     else if (unit == "s")
@@ -80,7 +102,14 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std:
       fail(why, std::string{expected} + " (unknown unit \"" + std::string{unit} + "\")");
       return std::nullopt;
     }
-    total += n * factor;
+    // Durations are whole milliseconds: "0.4ms" would silently become 0 and "1.5ms" 2.
+    if (!whole_milliseconds(s.substr(number_start, unit_start - number_start), factor)) {
+      const auto part = s.substr(number_start, i - number_start);
+      fail(why, (part.size() == s.size() ? std::string{} : "\"" + std::string{part} + "\" is ") +
+                    "finer than the 1 ms resolution of durations (give whole milliseconds)");
+      return std::nullopt;
+    }
+    total += n * static_cast<double>(factor);
   }
   if (total > max_ms) {
     fail(why, "duration too large");

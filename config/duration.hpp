@@ -9,8 +9,9 @@
 namespace stompede::config {
 
 /// Parses "500ms", "10s", "5m", "1h", "1m30s", "1.5s" into milliseconds.
-/// A bare number, a negative value, an unknown unit or a value that does not fit is an error:
-/// nullopt with `why` saying what was expected.
+/// A bare number, a negative value, an unknown unit, a part that is not a whole number of
+/// milliseconds ("0.4ms", "1.0005s": the resolution is 1 ms) or a value that does not fit is an
+/// error: nullopt with `why` saying what was expected.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text,
                                                         std::string* why = nullptr);
 

@@ -28,6 +28,24 @@ TEST_CASE("bad durations are rejected with a reason", "[config][duration]") {
   CHECK_FALSE(parse_duration("1e99h", &why));
 }
 
+TEST_CASE("a duration finer than 1 ms is refused, not rounded", "[config][duration]") {
+  std::string why;
+  CHECK_FALSE(parse_duration("0.4ms", &why));
+  CHECK(why == "finer than the 1 ms resolution of durations (give whole milliseconds)");
+  CHECK_FALSE(parse_duration("1.5ms", &why));
+  CHECK_FALSE(parse_duration("1.0005s", &why));
+  CHECK_FALSE(parse_duration("1m0.0001s", &why));
+  CHECK_THAT(why, Catch::StartsWith("\"0.0001s\" is finer"));
+  // Decimals that are whole milliseconds, decided on the digits, not on a double.
+  CHECK(parse_duration("1.001s") == 1001ms);
+  CHECK(parse_duration("0.001s") == 1ms);
+  CHECK(parse_duration("2.50ms") == std::nullopt);
+  CHECK(parse_duration("2.0ms") == 2ms);
+  CHECK(parse_duration("0.0001h") == 360ms);
+  CHECK(parse_duration("0.00001m") == std::nullopt);
+  CHECK(parse_duration("1.0000000000s") == 1s);
+}
+
 TEST_CASE("durations format back to what parses", "[config][duration]") {
   for (auto d : {0ms, 500ms, 1000ms, 90'000ms, 3'723'004ms}) {
     INFO(format_duration(d));

@@ -82,6 +82,15 @@ TEST_CASE("negative durations and bare numbers are rejected", "[config][loader]"
   CHECK_THAT(r.problems[1].message, Catch::Contains("bare number"));
 }
 
+TEST_CASE("a duration finer than 1 ms is refused where it is written", "[config][loader]") {
+  auto r = load(minimal + "min_start_gap = \"0.4ms\"\n");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].to_string() ==
+        "t.toml:10:17: stage[0].min_start_gap: finer than the 1 ms resolution of durations "
+        "(give whole milliseconds), got \"0.4ms\"");
+}
+
 TEST_CASE("negative integers are rejected", "[config][loader]") {
   auto r = load(minimal + "\n[run]\nusers_per_shard = -3\n");
   REQUIRE_FALSE(r.ok());
