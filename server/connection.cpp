@@ -267,16 +267,20 @@ void connection::upgrade() {
       return;
     }
   }
-  if (core_.stats.sessions.load(std::memory_order_relaxed) >= core_.config().max_sessions) {
+  if (core_.upgraded_sessions.fetch_add(1, std::memory_order_relaxed) >=
+      core_.config().max_sessions) {
+    core_.upgraded_sessions.fetch_sub(1, std::memory_order_relaxed);
     core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
     write_http(503, "application/json", error_json("TOO_MANY_SESSIONS", "server full"), false);
     return;
   }
+  counted_upgrade_ = true; // released in release_session_place()
   if (core_.config().mode == server_mode::chat) {
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       std::string reason;
       if (!authenticate(it->value(), reason)) {
         core_.stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        release_session_place();
         write_http(401, "application/json", error_json("INVALID_TOKEN", reason), false);
         return;
       }
@@ -1132,10 +1136,7 @@ void connection::close_after_flush(std::uint16_t code) {
   }
   unsubscribe_all();
   // A closing session is no longer a STOMP session, even while its close handshake lingers.
-  if (counted_session_) {
-    counted_session_ = false;
-    core_.stats.sessions.fetch_sub(1, std::memory_order_relaxed);
-  }
+  release_session_place();
   phase_ = phase::closing;
   close_code_ = code;
   closing_deadline_ = clock::now() + std::chrono::seconds(5);
@@ -1151,6 +1152,17 @@ void connection::abort(bool reset) {
     ws_.next_layer().set_option(net::socket_base::linger(true, 0), ignored);
   }
   finalize();
+}
+
+void connection::release_session_place() {
+  if (counted_session_) {
+    counted_session_ = false;
+    core_.stats.sessions.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (counted_upgrade_) {
+    counted_upgrade_ = false;
+    core_.upgraded_sessions.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 void connection::drop_subscription(const subscription& s) {
@@ -1173,10 +1185,7 @@ void connection::finalize() {
     return;
   finalized_ = true;
   unsubscribe_all();
-  if (counted_session_) {
-    counted_session_ = false;
-    core_.stats.sessions.fetch_sub(1, std::memory_order_relaxed);
-  }
+  release_session_place();
   phase_ = phase::closed;
   beast::error_code ignored;
   ws_.next_layer().close(ignored);

@@ -208,6 +208,8 @@ private:
   /// Queues ERROR `message` and closes after it; counts nothing.
   void send_error_and_close(const std::string& message, std::string detail,
                             std::optional<std::string_view> receipt);
+  /// Leaves the session gauge and gives back the place in max_sessions taken at the upgrade.
+  void release_session_place();
   /// Terminal: closes the socket, unregisters, releases subscriptions. Idempotent.
   void finalize();
 
@@ -240,7 +242,8 @@ private:
   bool read_paused_ = false;
   bool reading_ = false;
   bool finalized_ = false;
-  bool counted_session_ = false;
+  bool counted_session_ = false; // in stats.sessions (CONNECTED)
+  bool counted_upgrade_ = false; // holds a place in core_.upgraded_sessions (max_sessions)
   std::uint64_t member_ = 0;         // authenticated member (chat mode)
   std::uint64_t upgrade_member_ = 0; // from the upgrade's Authorization header
   /// Before the session is CONNECTed: the end of the current phase. Idle (fresh or keep-alive)

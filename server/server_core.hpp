@@ -141,6 +141,10 @@ public:
   topic_registry topics;
   fault_control faults;
   std::atomic<std::uint64_t> personal_subscriptions{0};
+  /// WebSocket sessions from their upgrade until they close (CONNECTed or not): what
+  /// max_sessions bounds. Taken at the upgrade, so two IO threads cannot both take the last
+  /// place.
+  std::atomic<std::size_t> upgraded_sessions{0};
   std::atomic<std::uint64_t> message_ids{0};
 
   // fault state

@@ -46,6 +46,13 @@ std::string chat_body(std::uint64_t room, int sender, const std::string& content
       .dump();
 }
 
+bool eventually_sessions(server& srv, std::uint64_t n) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (srv.stats().sessions != n && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return srv.stats().sessions == n;
+}
+
 } // namespace
 
 TEST_CASE("a room summary names the room's type as the room lists do",
@@ -154,5 +161,38 @@ TEST_CASE("a keep-alive connection in use outlives connect_timeout; an idle one 
   slow.read_some(net::buffer(&byte, 1), ec);
   CHECK(ec == net::error::eof);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500));
+  srv.stop();
+}
+
+TEST_CASE("max_sessions counts upgraded sessions before their CONNECT, so the limit holds exactly",
+          "[server][integration][max_sessions]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  cfg.max_sessions = 3;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  // Eight upgrades first, no CONNECT yet: three get a place, the others 503.
+  std::vector<std::unique_ptr<stomp_test_client>> upgraded;
+  int refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    try {
+      upgraded.push_back(std::make_unique<stomp_test_client>(port));
+    } catch (const std::exception&) {
+      ++refused;
+    }
+  }
+  CHECK(upgraded.size() == 3);
+  CHECK(refused == 5);
+  for (auto& c : upgraded)
+    CHECK(c->connect(""));
+  CHECK(srv.stats().sessions == 3);
+  // A session that leaves, CONNECTed or not, gives its place back.
+  upgraded.pop_back();
+  CHECK(eventually_sessions(srv, 2));
+  stomp_test_client again(port);
+  CHECK_THROWS(stomp_test_client(port));
+  CHECK(again.connect(""));
+  CHECK(srv.stats().sessions == 3);
   srv.stop();
 }
