@@ -91,6 +91,37 @@ TEST_CASE("a duration finer than 1 ms is refused where it is written", "[config]
         "(give whole milliseconds), got \"0.4ms\"");
 }
 
+TEST_CASE("[reconnect] ranges are checked with enabled = false too", "[config][loader]") {
+  auto r = load(minimal + R"(
+[reconnect]
+enabled = false
+max_attempts = 0
+initial = "0s"
+max = "1s"
+multiplier = 0.5
+jitter = 1.5
+)");
+  REQUIRE_FALSE(r.ok());
+  const std::string text = all(r);
+  INFO(text);
+  REQUIRE(r.problems.size() == 3);
+  CHECK_THAT(text, Catch::Contains("t.toml:14:11: reconnect.initial: expected a duration greater "
+                                   "than zero, got 0s"));
+  CHECK_THAT(text, Catch::Contains("t.toml:16:14: reconnect.multiplier: expected at least 1.0"));
+  CHECK_THAT(text, Catch::Contains("t.toml:17:10: reconnect.jitter: expected a fraction from 0 "
+                                   "to 1"));
+  // max below initial, also switched off.
+  auto m = load(minimal + "\n[reconnect]\ninitial = \"5s\"\nmax = \"2s\"\n");
+  REQUIRE_FALSE(m.ok());
+  REQUIRE(m.problems.size() == 1);
+  CHECK(m.problems[0].key == "reconnect.max");
+  // max_attempts = 0 only means "never" while reconnecting is off.
+  CHECK(load(minimal + "\n[reconnect]\nmax_attempts = 0\n").ok());
+  auto on = load(minimal + "\n[reconnect]\nenabled = true\nmax_attempts = 0\n");
+  REQUIRE_FALSE(on.ok());
+  CHECK(on.problems[0].key == "reconnect.max_attempts");
+}
+
 TEST_CASE("negative integers are rejected", "[config][loader]") {
   auto r = load(minimal + "\n[run]\nusers_per_shard = -3\n");
   REQUIRE_FALSE(r.ok());
