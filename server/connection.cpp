@@ -306,6 +306,11 @@ void connection::upgrade() {
   // frame to max_frame_bytes, so an oversized frame gets an ERROR naming the limit instead of
   // a bare 1009 close, and memory stays bounded however long the message is.
   ws_.read_message_max(0);
+  // Any inbound frame is life (pitfalls ST-03), a ping or pong too: Beast answers pings inside
+  // the read, which completes only with data, so the read's completion alone would miss them.
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+    last_read_ = clock::now();
+  });
   ws_.write_buffer_bytes(512);
   ws_.auto_fragment(false);
   ws_.text(true);

@@ -196,3 +196,29 @@ TEST_CASE("max_sessions counts upgraded sessions before their CONNECT, so the li
   CHECK(srv.stats().sessions == 3);
   srv.stop();
 }
+
+TEST_CASE("WebSocket pings alone keep a session alive for the heart-beat check",
+          "[server][integration][heartbeat]") {
+  auto cfg = small_config();
+  cfg.heartbeat_recv_ms = 200; // silent for 200 ms x grace 2 = 400 ms: dead
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client c(port);
+  REQUIRE(c.connect(login(port, 1), "200,0"));
+  // Only pings, every 100 ms, for 1.5 s: no STOMP heart-beat at all.
+  for (int i = 0; i < 15; ++i) {
+    c.ping("p");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  c.subscribe("s", "/topic/chat.room.1", "still-alive");
+  frame f;
+  REQUIRE(c.next(f) == wait_result::frame);
+  CHECK(f.cmd == command::receipt);
+  CHECK(f.get("message") == std::nullopt);
+  CHECK(srv.stats().heartbeat_timeouts == 0);
+  // Once the pings stop, the check still ends a silent session.
+  REQUIRE(c.expect(command::error, f, std::chrono::seconds(3)));
+  CHECK(f.get("message") == "heart-beat timeout");
+  srv.stop();
+}
