@@ -41,8 +41,7 @@ bool valid_name(std::string_view name) {
 /// ends at its closing quote (inside double quotes `\"` and `\\` are escapes) and may be
 /// followed only by a comment; an unquoted one ends at a `#` after a space or tab. False with
 /// `why` and the 0-based offset of the problem in `column`.
-bool dotenv_value(std::string_view text, std::string& out, std::string& why,
-                  std::size_t& column) {
+bool dotenv_value(std::string_view text, std::string& out, std::string& why, std::size_t& column) {
   std::size_t i = 0;
   while (i < text.size() && (text[i] == ' ' || text[i] == '\t'))
     ++i;

@@ -409,8 +409,9 @@ void check_stages(const scenario& s, checker& c) {
         continue;
       const std::string other = "stage[" + std::to_string(j) + "]";
       if (c.missing(p + ".name"))
-        c.fail(p + ".name", "this stage's default name \"" + st.name + "\" is already the name of " +
-                                other + "; give one of them another name");
+        c.fail(p + ".name", "this stage's default name \"" + st.name +
+                                "\" is already the name of " + other +
+                                "; give one of them another name");
       else
         c.fail(p + ".name", "the name \"" + st.name + "\" is already used by " + other +
                                 (c.missing(other + ".name") ? " (its default name)" : "") +

@@ -51,8 +51,7 @@ TEST_CASE("a missing .env file is no problem", "[config][env]") {
   CHECK(problems.empty());
 }
 
-TEST_CASE(".env: a quoted value ends at its closing quote, a comment may follow",
-          "[config][env]") {
+TEST_CASE(".env: a quoted value ends at its closing quote, a comment may follow", "[config][env]") {
   const std::string path = "test_config_dotenv_quotes.env";
   {
     std::ofstream f{path};

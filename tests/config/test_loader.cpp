@@ -270,8 +270,8 @@ TEST_CASE("${VAR} from a .env file drops quotes and comments", "[config][loader]
     std::ofstream e{"test_config_quoted.env"};
     e << "VHOST=\"quoted\" # the vhost\n";
   }
-  auto r = load_scenario_text(minimal, "t.toml", {"target.host=${VHOST}"}, {},
-                              "test_config_quoted.env");
+  auto r =
+      load_scenario_text(minimal, "t.toml", {"target.host=${VHOST}"}, {}, "test_config_quoted.env");
   std::remove("test_config_quoted.env");
   INFO(all(r));
   REQUIRE(r.ok());
