@@ -191,6 +191,7 @@ void emit(caf::stateful_actor<metrics_state>* self) {
   d.elapsed_s = seconds_since(st.started, now);
   d.interval_s = seconds_since(st.last_emit, now);
   st.last_emit = now;
+  st.last_emit_at = self->clock().now();
   // Restart counts: the supervisors' cumulative figures minus what was counted before.
   metrics::load_counters sup_total;
   for (auto& c : st.sup_now)
@@ -314,6 +315,11 @@ void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t
     finish_collection(self);
 }
 
+/// Rows of the time series shorter than this are not made: a quarter of the interval.
+caf::actor_clock::duration_type short_interval(const metrics_state& st) {
+  return std::chrono::duration_cast<caf::actor_clock::duration_type>(st.config.interval) / 4;
+}
+
 /// Makes (stage, phase) the current one; a new stage starts its report where the one before
 /// ended.
 void apply_phase(metrics_state& st, std::uint32_t stage, std::string name, run_phase phase) {
@@ -377,6 +383,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.ledger = std::make_unique<metrics::message_ledger>(st.config.ledger);
   st.ledger_marks.assign(pool->size() + st.config.workers.size(), 0);
   st.started = st.last_emit = clock_type::now();
+  st.last_emit_at = self->clock().now();
   st.interval.gauges.phase_name = "idle";
   self->send(self, tick_atom::value);
   return {
@@ -384,7 +391,11 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         auto& st = self->state;
         if (st.done)
           return;
-        collect(self);
+        // Just after a collection out of turn (a stage change late in an interval): this
+        // interval goes on to the next tick rather than emitting a row of a few milliseconds.
+        if (st.pending != 0 || st.sup_pending != 0 ||
+            self->clock().now() - st.last_emit_at >= short_interval(st))
+          collect(self);
         self->delayed_send(self, st.config.interval, tick_atom::value);
       },
       [=](io_delta& d, std::uint64_t tick) { absorb(self, d, tick); },
@@ -397,6 +408,16 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           return;
         }
         const bool new_stage = st.interval.gauges.stage_index != static_cast<std::int32_t>(stage);
+        // A stage that starts just after a collection (the director's and this actor's clocks
+        // both count whole intervals from the start, so it usually does) takes over the
+        // interval in progress: closing it out of turn would emit a row of a few milliseconds,
+        // whose rates mean nothing. Its first milliseconds belonged to the stage before.
+        if (pending.empty() && new_stage && !st.stages.empty() && !st.done &&
+            st.pending == 0 && st.sup_pending == 0 &&
+            self->clock().now() - st.last_emit_at < short_interval(st)) {
+          apply_phase(st, stage, std::move(name), phase);
+          return;
+        }
         if (!pending.empty() || (new_stage && !st.stages.empty() && !st.done)) {
           // The interval in progress belongs to the stage before: close it now (a collection
           // out of turn), and switch once it is emitted.

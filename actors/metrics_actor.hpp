@@ -14,6 +14,7 @@
 #include "metrics/summary_json.hpp"
 
 #include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -90,6 +91,8 @@ struct metrics_state {
   std::shared_ptr<metrics::timeseries_writer> timeseries;
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point last_emit;
+  /// The same on the actor's clock (virtual in tests), for the timing of collections.
+  caf::actor_clock::time_point last_emit_at;
   /// Deltas of the collection in progress.
   std::uint64_t tick = 0;
   std::size_t pending = 0;

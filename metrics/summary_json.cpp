@@ -201,6 +201,8 @@ std::string summary_json_text(const load_snapshot& total, const run_info& run,
   for (const auto& s : stages) {
     run_info stage_run = run;
     stage_run.duration_s = s.end_s - s.start_s;
+    // The stage's own population, not the run's peak.
+    stage_run.total_users = static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.target_users));
     stage_list.push_back(json{
         {"index", s.index},
         {"name", s.name},

@@ -309,6 +309,51 @@ interval = "200ms"
   CHECK(stages[1]["target_users"] == 10);
   CHECK(stages[1]["end_s"].get<double>() - stages[1]["start_s"].get<double>() ==
         Approx(2.5).margin(0.6));
+  // Each stage's figures name its own population, not the run's peak.
+  CHECK(stages[0]["figures"]["total_workers"] == 30);
+  CHECK(stages[1]["figures"]["total_workers"] == 10);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a stage change on a whole second makes no row of a few milliseconds", "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  // The stages change at 2 s and 4 s, where the metrics' own intervals end too.
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "one"
+users = 10
+ramp = "500ms"
+duration = "1500ms"
+[[stage]]
+name = "two"
+users = 20
+ramp = "500ms"
+duration = "1500ms"
+[[stage]]
+name = "three"
+users = 10
+duration = "2s"
+[behaviour]
+interval = "200ms"
+)");
+  auto dir = temp_dir("whole-second-stages");
+  CHECK(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  srv.stop();
+  std::istringstream rows{read_file(dir + "/timeseries.csv")};
+  std::string line;
+  std::getline(rows, line); // header
+  std::vector<double> ends;
+  while (std::getline(rows, line))
+    ends.push_back(std::stod(line.substr(0, line.find(','))));
+  REQUIRE(ends.size() >= 5);
+  // Every row but the last (the run's end falls where it falls) spans at least a quarter of
+  // the one-second interval.
+  for (std::size_t i = 1; i + 1 < ends.size(); ++i)
+    CHECK(ends[i] - ends[i - 1] >= 0.2);
+  auto stages = read_json(dir + "/summary.json")["stages"];
+  REQUIRE(stages.size() == 3);
+  CHECK(stages[1]["target_users"] == 20);
   fs::remove_all(dir);
 }
 
