@@ -557,6 +557,19 @@ void connection::on_subscribe(const stomp::frame_view& f) {
     fail("too many subscriptions", "too_many_subscriptions", {}, receipt);
     return;
   }
+  if (const auto ack = f.get("ack"); ack && *ack != "auto") {
+    // client and client-individual would need an ack header on every MESSAGE and redelivery:
+    // refused rather than accepted and ignored.
+    if (*ack == "client" || *ack == "client-individual") {
+      fail("only ack:auto is supported", "unsupported", "ack:" + std::string(*ack) +
+           " is not supported by this server; subscribe with ack:auto (or no ack header)",
+           receipt);
+    } else {
+      fail("invalid ack mode", "malformed_header",
+           "ack is auto, client or client-individual; only ack:auto is supported", receipt);
+    }
+    return;
+  }
   bool personal = false;
   std::uint64_t room = 0;
   if (core_.config().mode == server_mode::chat) {

@@ -222,3 +222,36 @@ TEST_CASE("WebSocket pings alone keep a session alive for the heart-beat check",
   CHECK(f.get("message") == "heart-beat timeout");
   srv.stop();
 }
+
+TEST_CASE("SUBSCRIBE takes ack:auto only; other modes and invalid values get ERROR",
+          "[server][integration][ack]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  const auto subscribe = [&](std::optional<std::string> ack) {
+    stomp_test_client c(port);
+    REQUIRE(c.connect(""));
+    frame s(command::subscribe);
+    s.add("id", "s").add("destination", "/topic/x").add("receipt", "r");
+    if (ack)
+      s.add("ack", *ack);
+    c.send(s);
+    frame f;
+    REQUIRE(c.next(f) == wait_result::frame);
+    return f;
+  };
+  CHECK(subscribe("auto"s).cmd == command::receipt);
+  CHECK(subscribe(std::nullopt).cmd == command::receipt);
+  for (const auto& mode : {"client"s, "client-individual"s}) {
+    const auto f = subscribe(mode);
+    CHECK(f.cmd == command::error);
+    CHECK(f.get("message") == "only ack:auto is supported");
+    CHECK(f.get("receipt-id") == "r");
+  }
+  const auto bad = subscribe("bogus"s);
+  CHECK(bad.cmd == command::error);
+  CHECK(bad.get("message") == "invalid ack mode");
+  srv.stop();
+}
