@@ -1630,7 +1630,7 @@ load_result load_from_env(const env_map& env, const std::vector<std::string>& ov
       if (unknown_scheme) {
         problems.push_back({"env SERVER_URL", 0, 0, "",
                             "expected host:port or a ws://, wss://, http:// or https:// URL, got " +
-                                quoted(*v)});
+                                quoted(redact_url(*v))});
       } else {
         put("SERVER_URL", "target.url", toml_string(ws + "://" + hostport + path));
         put("SERVER_URL", "target.http_url", toml_string(http + "://" + hostport));

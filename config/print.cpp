@@ -48,6 +48,12 @@ std::string sec(const secret& s) {
   return str(reveal_secrets ? s.reveal() : s.redacted());
 }
 
+/// A URL with the values of credential-like query parameters and any userinfo as `***`
+/// (redact_url); as it is for to_toml_with_secrets.
+std::string url(const std::string& u) {
+  return str(reveal_secrets ? u : redact_url(u));
+}
+
 std::string dur(std::chrono::milliseconds d) {
   return str(format_duration(d));
 }
@@ -166,8 +172,8 @@ std::string to_toml(const scenario& s) {
 
   const auto& t = s.target;
   o << "\n[target]\n"
-    << "url = " << str(t.url) << "\n"
-    << "http_url = " << str(t.http_url) << "\n"
+    << "url = " << url(t.url) << "\n"
+    << "http_url = " << url(t.http_url) << "\n"
     << "embedded = " << boolean(t.embedded) << "\n"
     << "embedded_cert_file = " << str(t.embedded_cert_file) << "\n"
     << "embedded_key_file = " << str(t.embedded_key_file) << "\n"
@@ -319,7 +325,7 @@ std::string to_toml(const scenario& s) {
   const auto& sm = s.server_metrics;
   o << "\n[server_metrics]\n"
     << "pid = " << sm.pid << "\n"
-    << "prometheus_url = " << str(sm.prometheus_url) << "\n"
+    << "prometheus_url = " << url(sm.prometheus_url) << "\n"
     << "names = [";
   for (std::size_t i = 0; i < sm.names.size(); ++i)
     o << (i == 0 ? "" : ", ") << str(sm.names[i]);
@@ -335,7 +341,7 @@ std::string to_toml(const scenario& s) {
       << "baseline = " << dur(x.baseline) << "\n"
       << "recovery_deadline = " << dur(x.recovery_deadline) << "\n"
       << "hold_during_faults = " << boolean(x.hold_during_faults) << "\n"
-      << "admin_url = " << str(x.admin_url) << "\n"
+      << "admin_url = " << url(x.admin_url) << "\n"
       << "admin_token = " << sec(x.admin_token) << "\n";
   }
   for (const auto& f : s.faults) {

@@ -6,8 +6,9 @@
 
 namespace stompede::config {
 
-/// The effective scenario as TOML, every key spelled out, secrets (and sensitive header values)
-/// as "***". For `stompede check` and for `scenario.toml` in the results folder.
+/// The effective scenario as TOML, every key spelled out, secrets (and sensitive header values,
+/// credential-like URL query values and URL userinfo: redact_url) as "***". For `stompede check`
+/// and for `scenario.toml` in the results folder; it loads back as a scenario.
 std::string to_toml(const scenario& s);
 
 /// The same TOML with the secrets' real values: only for handing a scenario to a worker process

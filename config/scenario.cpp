@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 namespace stompede::config {
 
@@ -23,10 +24,78 @@ bool is_sensitive_header(const std::string& name) {
   return false;
 }
 
+bool is_sensitive_query_parameter(const std::string& name) {
+  std::string n = name;
+  std::transform(n.begin(), n.end(), n.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return is_sensitive_header(n) || n == "pwd" || n == "pass" || n == "sig";
+}
+
+namespace {
+
+/// `%XX` decoded (and `+` as a space), for matching a query parameter's name.
+std::string percent_decoded(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+/// Calls `f(begin, length)` for each part of `url` that redact_url hides: the userinfo before
+/// the host and the values of credential-like query parameters.
+template<class F>
+void each_url_secret(const std::string& url, F&& f) {
+  const auto sep = url.find("://");
+  const std::size_t authority = sep == std::string::npos ? 0 : sep + 3;
+  const std::size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
+  if (sep != std::string::npos) {
+    // The last '@' of the authority ends the userinfo (a password may hold an unescaped '@').
+    const auto at = url.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+    if (at != std::string::npos && at >= authority && at < authority_end)
+      f(authority, at - authority);
+  }
+  const auto q = url.find('?', authority_end);
+  if (q == std::string::npos)
+    return;
+  const std::size_t end = std::min(url.find('#', q), url.size());
+  for (std::size_t at = q + 1; at < end;) {
+    const std::size_t amp = std::min(url.find_first_of("&;", at), end);
+    const auto eq = url.find('=', at);
+    if (eq != std::string::npos && eq < amp &&
+        is_sensitive_query_parameter(percent_decoded(std::string_view{url}.substr(at, eq - at))))
+      f(eq + 1, amp - eq - 1);
+    at = amp + 1;
+  }
+}
+
+} // namespace
+
+std::string redact_url(const std::string& url) {
+  std::vector<std::pair<std::size_t, std::size_t>> parts;
+  each_url_secret(url, [&](std::size_t at, std::size_t n) { parts.emplace_back(at, n); });
+  std::string out = url;
+  // Back to front, so that the earlier offsets stay valid.
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+    if (it->second > 0)
+      out.replace(it->first, it->second, "***");
+  return out;
+}
+
 std::string scrub_secrets(std::string text, const scenario& sc) {
   std::vector<std::string> values{sc.auth.token.reveal(), sc.auth.password.reveal(),
                                   sc.auth.stomp_login.reveal(), sc.auth.stomp_passcode.reveal(),
                                   sc.experiment.admin_token.reveal()};
+  for (const auto* url : {&sc.target.url, &sc.target.http_url, &sc.experiment.admin_url,
+                          &sc.server_metrics.prometheus_url})
+    each_url_secret(*url,
+                    [&](std::size_t at, std::size_t n) { values.push_back(url->substr(at, n)); });
   for (const auto* headers : {&sc.target.connect_headers, &sc.target.upgrade_headers})
     for (const auto& h : *headers)
       if (is_sensitive_header(h.name)) {

@@ -29,6 +29,19 @@ struct header {
 /// True for header names whose values are credentials (Authorization, Cookie, passcode, ...).
 bool is_sensitive_header(const std::string& name);
 
+/// True for URL query parameter names whose values are credentials, case-insensitive:
+/// `access_token`, `token`, `auth`, `key`, `password`, `jwt`, and every name that
+/// `is_sensitive_header()` flags (`api_key`, `client_secret`, `signature`, ...), plus `pwd`,
+/// `pass` and `sig`.
+bool is_sensitive_query_parameter(const std::string& name);
+
+/// `url` for printing: the values of credential-like query parameters
+/// (`is_sensitive_query_parameter`) and any `user:password@` userinfo replaced by `***`
+/// (`wss://host/ws?access_token=***&room=1`, `https://***@host/`). Everything else is kept as
+/// written, so the result is still a URL of the same shape. Only for text meant for people or
+/// files; the URL that is connected to stays the real one.
+std::string redact_url(const std::string& url);
+
 /// `[target]`: what is loaded and how to talk to it.
 struct target_config {
   /// ws:// or wss:// STOMP endpoint; the engine overwrites it when `embedded`.
@@ -443,9 +456,9 @@ const char* to_string(wait_for w) noexcept;
 const char* to_string(behaviour_kind k) noexcept;
 
 /// `text` (a server's error message, a failure line) with every secret value of `sc` in it
-/// replaced by `***`: the token, password, STOMP login and passcode, the admin token and the
-/// values of credential-like headers. What a server echoes back never carries a secret into
-/// logs or reports.
+/// replaced by `***`: the token, password, STOMP login and passcode, the admin token, the
+/// values of credential-like headers and what `redact_url` hides in the scenario's URLs. What a
+/// server echoes back never carries a secret into logs or reports.
 std::string scrub_secrets(std::string text, const scenario& sc);
 
 /// The most users any stage holds: what identities, logins, rooms and open files are planned for.

@@ -589,7 +589,7 @@ void check_server_metrics(const scenario& s, checker& c) {
     if (!split_url(m.prometheus_url, u, why) || u.scheme != "http")
       c.fail("server_metrics.prometheus_url",
              "expected an http:// URL such as \"http://127.0.0.1:8080/metrics\", got \"" +
-                 m.prometheus_url + "\"");
+                 redact_url(m.prometheus_url) + "\"");
   }
 }
 
@@ -614,7 +614,7 @@ void check_experiment(const scenario& s, checker& c) {
     if (!split_url(x.admin_url, u, why) || (u.scheme != "http" && u.scheme != "https"))
       c.fail("experiment.admin_url", "expected the http:// base URL of `stompede serve`, such as "
                                      "\"http://127.0.0.1:8080\", got \"" +
-                                         x.admin_url + "\"");
+                                         redact_url(x.admin_url) + "\"");
   }
   std::chrono::milliseconds run_length{0};
   for (auto& st : s.stages)
