@@ -476,7 +476,9 @@ void connection::on_connect(const stomp::frame_view& f) {
       pos = comma + 1;
     }
     if (!has12) {
-      fail("Supported protocol versions are 1.2", "unsupported_version", {}, receipt);
+      // STOMP 1.2 "Protocol Negotiation": the ERROR lists the versions the server speaks.
+      core_.stats.count_error("unsupported_version");
+      send_error_and_close("Supported protocol versions are 1.2", {}, receipt, "1.2");
       return;
     }
   }
@@ -1129,10 +1131,13 @@ void connection::fail(const std::string& message, const std::string& category, s
 }
 
 void connection::send_error_and_close(const std::string& message, std::string detail,
-                                      std::optional<std::string_view> receipt) {
+                                      std::optional<std::string_view> receipt,
+                                      std::string_view version) {
   if (phase_ == phase::closing || phase_ == phase::closed || finalized_)
     return;
   stomp::frame e(stomp::command::error);
+  if (!version.empty())
+    e.add("version", std::string(version));
   e.add("message", message);
   if (receipt)
     e.add("receipt-id", std::string(*receipt));

@@ -205,9 +205,11 @@ private:
   void on_write(boost::beast::error_code ec, std::size_t n);
   void unsubscribe_all();
   void drop_subscription(const subscription& s);
-  /// Queues ERROR `message` and closes after it; counts nothing.
+  /// Queues ERROR `message` and closes after it; counts nothing. `version`, when not empty, is
+  /// the ERROR's `version` header (the versions the server speaks, after a failed negotiation).
   void send_error_and_close(const std::string& message, std::string detail,
-                            std::optional<std::string_view> receipt);
+                            std::optional<std::string_view> receipt,
+                            std::string_view version = {});
   /// Leaves the session gauge and gives back the place in max_sessions taken at the upgrade.
   void release_session_place();
   /// Terminal: closes the socket, unregisters, releases subscriptions. Idempotent.

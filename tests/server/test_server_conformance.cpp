@@ -255,3 +255,21 @@ TEST_CASE("SUBSCRIBE takes ack:auto only; other modes and invalid values get ERR
   CHECK(bad.get("message") == "invalid ack mode");
   srv.stop();
 }
+
+TEST_CASE("a failed version negotiation's ERROR lists the supported versions",
+          "[server][integration][version]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client c(port);
+  frame conn(command::connect);
+  conn.add("accept-version", "1.0,1.1").add("Authorization", "Bearer " + login(port, 1));
+  c.send(conn);
+  frame f;
+  REQUIRE(c.expect(command::error, f));
+  CHECK(f.get("version") == "1.2");
+  CHECK(f.get("message") == "Supported protocol versions are 1.2");
+  CHECK(c.next(f) == wait_result::closed);
+  CHECK(srv.stats().protocol_errors == 1);
+  srv.stop();
+}
