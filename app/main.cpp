@@ -331,6 +331,15 @@ int stompede::cli_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // An unknown first word reads as a missing subcommand to CLI11: name it instead.
+    if (argc > 1 && argv[1][0] != '-' && !app.get_subcommands().size()) {
+      std::string names;
+      for (auto* sub : app.get_subcommands({}))
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      std::fprintf(stderr, "stompede: unknown command \"%s\" (commands: %s; --help for more)\n",
+                   argv[1], names.c_str());
+      return exit_bad_input;
+    }
     auto code = app.exit(e);
     return code == 0 ? 0 : exit_bad_input;
   }

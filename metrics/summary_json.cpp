@@ -267,6 +267,9 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   out += "\n";
   if (!run.tls_verify)
     out += std::string("  WARNING: ") + tls_verify_off_warning + "\n";
+  // A run that did not complete says so first: its figures cover only part of the plan.
+  if (!run.ended.empty() && run.ended != "completed")
+    line("ended", run.ended);
   line("users (peak target)", std::to_string(f.total_users));
   line("duration", fixed(f.duration_s, 1) + " s");
   line("latency mode", run.latency_mode);

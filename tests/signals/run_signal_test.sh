@@ -60,6 +60,7 @@ one_signal() { # SIGNAL expected-exit
   done
   grep -q "\"ended\": *\"interrupted by $sig\"" "$out/summary.json" || fail "$sig: summary.json run.ended is not 'interrupted by $sig'"
   grep -q "draining" "$work/$sig.err" || fail "$sig: no drain announced on stderr"
+  grep -Eq "^  ended +interrupted by $sig$" "$work/$sig.out" || { cat "$work/$sig.out"; fail "$sig: the summary table does not say the run was interrupted"; }
   grep -q '"stomp_connected": *20' "$out/summary.json" || fail "$sig: not every user connected before the signal"
 }
 
@@ -87,6 +88,12 @@ code=$?
 [ "$code" -eq 0 ] || { cat "$work/quiet.out" "$work/quiet.err"; fail "quiet run: exit $code, expected 0"; }
 grep -Eq '^stompede: metrics on http://127\.0\.0\.1:[1-9][0-9]*/metrics$' "$work/quiet.out" ||
   { cat "$work/quiet.out"; fail "quiet run: the picked metrics port is not printed"; }
+
+# An unknown command is named, with the ones there are.
+"$stompede" frobnicate >"$work/cmd.out" 2>"$work/cmd.err"
+code=$?
+[ "$code" -eq 2 ] || fail "unknown command: exit $code, expected 2"
+grep -q 'unknown command "frobnicate" (commands: run, ' "$work/cmd.err" || { cat "$work/cmd.err"; fail "unknown command: not named"; }
 
 # A plan past the open-files limit stops before the load, with its reports.
 ( ulimit -n 40; timeout 60 "$stompede" run "$work/run.toml" --out "$work/out-nofile" >"$work/nofile.out" 2>"$work/nofile.err" </dev/null )
