@@ -314,6 +314,15 @@ void check_auth(const scenario& s, checker& c) {
     c.fail("auth.start_id", "the embedded server's member ids start at 1");
   else
     ids_ok = true;
+  // The built-in server runs in chat mode: CONNECT needs an access token signed with its key,
+  // which is drawn when it starts, so only the tokens its own REST login hands out get in.
+  if (s.target.embedded && a.mode != auth_mode::login)
+    c.fail("auth.mode", std::string{"the embedded server (target.embedded = true) accepts only "
+                                    "the tokens its own login hands out, so every session with "
+                                    "auth.mode = \""} +
+                            to_string(a.mode) +
+                            "\" would be refused at CONNECT: set auth.mode = \"login\" with a "
+                            "password (any password logs in there)");
   if (a.mode == auth_mode::token && a.token.empty())
     c.fail("auth.token", "required when auth.mode = \"token\"");
   if (a.mode == auth_mode::login) {

@@ -347,6 +347,29 @@ duration = "10s"
   CHECK(ok.ok());
 }
 
+TEST_CASE("the embedded server needs auth.mode = \"login\"", "[config][loader]") {
+  const std::string stage = "[[stage]]\nusers = 1\nduration = \"1s\"\n";
+  for (const char* mode : {"none", "token"}) {
+    INFO(mode);
+    auto r = load("[target]\nembedded = true\n[auth]\nmode = \"" + std::string{mode} +
+                  "\"\ntoken = \"t\"\n" + stage);
+    REQUIRE_FALSE(r.ok());
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].to_string() ==
+          "t.toml:4:8: auth.mode: the embedded server (target.embedded = true) accepts only the "
+          "tokens its own login hands out, so every session with auth.mode = \"" +
+              std::string{mode} +
+              "\" would be refused at CONNECT: set auth.mode = \"login\" with a password (any "
+              "password logs in there)");
+  }
+  auto login =
+      load("[target]\nembedded = true\n[auth]\nmode = \"login\"\npassword = \"pw\"\n" + stage);
+  INFO(all(login));
+  CHECK(login.ok());
+  // The default mode is "login".
+  CHECK(load("[target]\nembedded = true\n[auth]\npassword = \"pw\"\n" + stage).ok());
+}
+
 TEST_CASE("a missing scenario file is one diagnostic", "[config][loader]") {
   auto r = load_scenario("/nonexistent/scenario.toml", {}, {});
   REQUIRE(r.problems.size() == 1);

@@ -68,6 +68,8 @@ TEST_CASE("a public target needs the explicit flag", "[config][validate]") {
 TEST_CASE("an embedded target needs no URLs", "[config][validate]") {
   auto s = runnable();
   s.target.embedded = true;
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
   s.target.url.clear();
   CHECK(validate(s).empty());
 }
@@ -134,6 +136,8 @@ TEST_CASE("the embedded server's certificate and key go together, with embedded 
   s.target.embedded_key_file = "/etc/hostname";
   CHECK(has(validate(s), "target.embedded_cert_file"));
   s.target.embedded = true;
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
   s.target.url.clear();
   CHECK(validate(s).empty());
   s.target.embedded_key_file.clear();
