@@ -18,6 +18,7 @@
 #include <array>
 #include <cerrno>
 #include <ctime>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,16 @@ std::string pick_subprotocol(std::string_view offered) {
   return {};
 }
 
+// RFC 6455 4.2.1: the key is 16 bytes in base64, which is 22 characters and "==".
+bool valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==")
+    return false;
+  return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+  });
+}
+
 } // namespace
 
 connection::connection(server_core& core, io_shard& shard, net::ip::tcp::socket socket)
@@ -182,8 +193,17 @@ void connection::on_http(beast::error_code ec) {
   if (finalized_)
     return;
   if (ec) {
-    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+    if (ec == http::error::header_limit) {
+      write_http(431, "application/json",
+                 error_json("REQUEST_HEADER_FIELDS_TOO_LARGE", "request headers too large"), false);
+    } else if (ec == http::error::body_limit) {
       write_http(413, "application/json", error_json("PAYLOAD_TOO_LARGE", "request too large"),
+                 false);
+    } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      // A request that cannot be parsed (garbage, conflicting Content-Length, ...): 400, then
+      // the close (RFC 9112 6.3).
+      write_http(400, "application/json", error_json("BAD_REQUEST", "malformed HTTP request"),
                  false);
     } else {
       finalize();
@@ -195,6 +215,21 @@ void connection::on_http(beast::error_code ec) {
     upgrade();
     return;
   }
+  if (const std::string_view target = req.target();
+      target.substr(0, target.find('?')) == "/ws-stomp") {
+    // The WebSocket endpoint, but no valid upgrade: say what it takes.
+    if (!http::token_list{req[http::field::upgrade]}.exists("websocket")) {
+      write_http(426, "application/json",
+                 error_json("UPGRADE_REQUIRED", "/ws-stomp takes a WebSocket upgrade only"), false,
+                 {{"Upgrade", "websocket"}});
+    } else {
+      write_http(400, "application/json",
+                 error_json("BAD_REQUEST", "a WebSocket upgrade is a GET over HTTP/1.1 with "
+                                           "Connection: Upgrade"),
+                 false);
+    }
+    return;
+  }
   api_request r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
@@ -204,14 +239,22 @@ void connection::on_http(beast::error_code ec) {
   r.body = std::move(req.body());
   const bool keep = req.keep_alive();
   auto res = handle_api(core_, r);
-  write_http(res.status, std::move(res.content_type), std::move(res.body), keep);
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (!res.allow.empty())
+    extra.emplace_back("Allow", std::move(res.allow));
+  write_http(res.status, std::move(res.content_type), std::move(res.body), keep, std::move(extra));
 }
 
 void connection::write_http(unsigned status, std::string content_type, std::string body,
-                            bool keep_alive) {
+                            bool keep_alive,
+                            std::vector<std::pair<std::string, std::string>> extra) {
   res_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   res_->set(http::field::server, "stompede");
   res_->set(http::field::content_type, content_type);
+  if (status == 401)
+    res_->set(http::field::www_authenticate, "Bearer"); // RFC 9110 15.5.2, RFC 6750 3
+  for (auto& [name, value] : extra)
+    res_->set(name, std::move(value));
   res_->keep_alive(keep_alive);
   if (keep_alive) {
     const auto idle = std::chrono::duration_cast<std::chrono::seconds>(
@@ -255,6 +298,11 @@ void connection::upgrade() {
   if (target.substr(0, target.find('?')) != "/ws-stomp") {
     write_http(404, "application/json", error_json("NOT_FOUND", "WebSocket endpoint is /ws-stomp"),
                false);
+    return;
+  }
+  if (!valid_websocket_key(req[http::field::sec_websocket_key])) {
+    write_http(400, "application/json",
+               error_json("BAD_REQUEST", "Sec-WebSocket-Key must be 16 bytes in base64"), false);
     return;
   }
   if (auto it = req.find(http::field::origin); it != req.end()) {
@@ -302,10 +350,13 @@ void connection::upgrade() {
     if (!proto.empty())
       res.set(http::field::sec_websocket_protocol, proto);
   }));
-  // No WebSocket message limit: messages are read in chunks and the STOMP parser bounds each
+  // No practical WebSocket message limit: messages are read in chunks and the STOMP parser bounds each
   // frame to max_frame_bytes, so an oversized frame gets an ERROR naming the limit instead of
   // a bare 1009 close, and memory stays bounded however long the message is.
-  ws_.read_message_max(0);
+  // The limit sits at 2^63 - 1 rather than none: a frame length with the most significant
+  // bit set (RFC 6455 5.2 forbids it) then fails the connection at once (close 1009) instead
+  // of waiting for data that never comes.
+  ws_.read_message_max(std::numeric_limits<std::size_t>::max() / 2);
   // Any inbound frame is life (pitfalls ST-03), a ping or pong too: Beast answers pings inside
   // the read, which completes only with data, so the read's completion alone would miss them.
   ws_.control_callback([this](websocket::frame_type, beast::string_view) {

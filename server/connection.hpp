@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace stompede::server::detail {
@@ -180,7 +181,9 @@ private:
   void read_http_request();
   void on_http(boost::beast::error_code ec);
   void upgrade();
-  void write_http(unsigned status, std::string content_type, std::string body, bool keep_alive);
+  /// A 401 always carries `WWW-Authenticate: Bearer`; `extra` headers are set as given.
+  void write_http(unsigned status, std::string content_type, std::string body, bool keep_alive,
+                  std::vector<std::pair<std::string, std::string>> extra = {});
 
   // WebSocket / STOMP phase
   void do_read_ws();

@@ -18,12 +18,20 @@ namespace {
 using json = nlohmann::ordered_json;
 
 api_response error(unsigned status, const std::string& code, const std::string& message) {
-  return {status, "application/json", error_json(code, message)};
+  return {status, "application/json", error_json(code, message), {}};
+}
+
+// A known path asked with a method it does not take (RFC 9110 15.5.6).
+api_response not_allowed(const char* allow) {
+  api_response r = error(405, "METHOD_NOT_ALLOWED", std::string("use ") + allow);
+  r.allow = allow;
+  return r;
 }
 
 api_response ok(const json& data) {
   return {200, "application/json",
-          success_json(data.dump(-1, ' ', false, json::error_handler_t::replace))};
+          success_json(data.dump(-1, ' ', false, json::error_handler_t::replace)),
+          {}};
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(const std::string& q) {
@@ -237,7 +245,9 @@ api_response admin(server_core& core, const api_request& req, const std::string&
                    "the body is a cohort: {\"rooms\": [ids], \"members\": [ids]}");
   }
   auto& faults = core.faults;
-  if (path == "/admin/stats" && req.method == "GET") {
+  if (path == "/admin/stats" && req.method != "GET")
+    return not_allowed("GET");
+  if (path == "/admin/stats") {
     const auto s = core.stats.snapshot();
     json d;
     d["sessions"] = s.sessions;
@@ -256,7 +266,7 @@ api_response admin(server_core& core, const api_request& req, const std::string&
     return ok(d);
   }
   if (req.method != "POST")
-    return error(405, "METHOD_NOT_ALLOWED", "use POST");
+    return not_allowed("POST");
   double f = 0;
   if (path == "/admin/faults/pause-reading") {
     faults.pause_reading(flag("on"), who);
@@ -351,18 +361,20 @@ api_response handle_api(server_core& core, const api_request& req) {
   const bool post = req.method == "POST";
   const bool get = req.method == "GET";
 
-  if (path == "/metrics" && get && core.config().metrics) {
-    return {200, "text/plain; version=0.0.4", core.stats.render_prometheus()};
+  if (path == "/metrics" && core.config().metrics) {
+    if (!get)
+      return not_allowed("GET");
+    return {200, "text/plain; version=0.0.4", core.stats.render_prometheus(), {}};
   }
   if (path.compare(0, 7, "/admin/") == 0)
     return admin(core, req, path, query);
   if (core.config().mode != server_mode::chat) {
     return error(404, "NOT_FOUND", "no such endpoint");
   }
-  if (path == "/v1/auth/login" && post)
-    return login(core, req);
-  if (path == "/v1/auth/refresh" && post)
-    return refresh(core, req);
+  if (path == "/v1/auth/login")
+    return post ? login(core, req) : not_allowed("POST");
+  if (path == "/v1/auth/refresh")
+    return post ? refresh(core, req) : not_allowed("POST");
 
   constexpr std::string_view rooms_prefix = "/v1/chat/rooms";
   if (path.compare(0, rooms_prefix.size(), rooms_prefix) != 0) {
@@ -370,7 +382,11 @@ api_response handle_api(server_core& core, const api_request& req) {
   }
   std::uint64_t member = 0;
   api_response err;
-  if (path == "/v1/chat/rooms/group" && post) {
+  if ((path == "/v1/chat/rooms/group" || path == "/v1/chat/rooms/private") && !post)
+    return not_allowed("POST");
+  if ((path == "/v1/chat/rooms/me" || path == "/v1/chat/rooms") && !get)
+    return not_allowed("GET");
+  if (path == "/v1/chat/rooms/group") {
     if (!bearer_member(core, req, member, err))
       return err;
     std::vector<std::uint64_t> others;
@@ -400,7 +416,7 @@ api_response handle_api(server_core& core, const api_request& req) {
       return room_error(r);
     return ok(room);
   }
-  if (path == "/v1/chat/rooms/private" && post) {
+  if (path == "/v1/chat/rooms/private") {
     if (!bearer_member(core, req, member, err))
       return err;
     std::uint64_t other = 0;
@@ -417,19 +433,21 @@ api_response handle_api(server_core& core, const api_request& req) {
       return room_error(r);
     return ok(room);
   }
-  if (path == "/v1/chat/rooms/me" && get) {
+  if (path == "/v1/chat/rooms/me") {
     if (!bearer_member(core, req, member, err))
       return err;
     return ok(room_list(core.rooms.rooms_of(member)));
   }
-  if (path == "/v1/chat/rooms" && get) {
+  if (path == "/v1/chat/rooms") {
     if (!bearer_member(core, req, member, err))
       return err;
     return ok(room_list(core.rooms.group_rooms(member)));
   }
   std::uint64_t room = 0;
-  if (post && path.size() > rooms_prefix.size() + 1 && path[rooms_prefix.size()] == '/' &&
+  if (path.size() > rooms_prefix.size() + 1 && path[rooms_prefix.size()] == '/' &&
       parse_id(path.substr(rooms_prefix.size() + 1), room)) {
+    if (!post)
+      return not_allowed("POST");
     if (!bearer_member(core, req, member, err))
       return err;
     const auto r = core.rooms.join(room, member);

@@ -20,6 +20,7 @@ struct api_response {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string allow; ///< a 405's `Allow` header
 };
 
 api_response handle_api(server_core& core, const api_request& req);
