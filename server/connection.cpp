@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <ctime>
 #include <limits>
@@ -279,16 +280,44 @@ void connection::write_http(unsigned status, std::string content_type, std::stri
                     });
 }
 
+namespace {
+
+// The Host header's name names this server whatever DNS says: an IP address or localhost.
+bool host_names_this_server(std::string_view host) {
+  std::string_view name = host;
+  if (!name.empty() && name.front() == '[') {
+    const auto close = name.find(']');
+    if (close == std::string_view::npos)
+      return false;
+    name = name.substr(1, close - 1);
+  } else if (const auto colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "localhost")
+    return true;
+  boost::system::error_code ec;
+  net::ip::make_address(lower, ec);
+  return !ec;
+}
+
+} // namespace
+
 bool origin_allowed(std::string_view origin, std::string_view host,
-                    const std::vector<std::string>& allowed) {
+                    const std::vector<std::string>& allowed, bool tls) {
   for (const auto& a : allowed)
     if (a == "*" || a == origin)
       return true;
-  // Same origin: the Origin's authority is the Host the request was sent to.
+  // Same origin: the Origin's authority is the Host the request was sent to. A page on a DNS
+  // name its attacker re-points at this server (DNS rebinding) would pass that test, so the
+  // Host must be a name DNS cannot move (an address, localhost), or the connection TLS with an
+  // https Origin (the browser then checked this server's certificate for that name).
   for (std::string_view scheme : {"http://", "https://"})
     if (!host.empty() && origin.size() == scheme.size() + host.size() &&
         origin.substr(0, scheme.size()) == scheme && origin.substr(scheme.size()) == host)
-      return true;
+      return host_names_this_server(host) || (tls && scheme == "https://");
   return false;
 }
 
@@ -308,7 +337,7 @@ void connection::upgrade() {
   if (auto it = req.find(http::field::origin); it != req.end()) {
     auto host = req.find(http::field::host);
     if (!origin_allowed(it->value(), host == req.end() ? std::string_view{} : host->value(),
-                        core_.config().allowed_origins)) {
+                        core_.config().allowed_origins, ws_.next_layer().is_tls())) {
       core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
       write_http(403, "application/json",
                  error_json("FORBIDDEN_ORIGIN", "this origin may not open the WebSocket"), false);

@@ -107,10 +107,11 @@ private:
   Handler handler_;
 };
 
-/// True when a WebSocket upgrade carrying `origin` may proceed: same origin as `host`, or listed
-/// in `allowed` ("*" = any).
+/// True when a WebSocket upgrade carrying `origin` may proceed: listed in `allowed` ("*" = any),
+/// or the same origin as `host` where `host` cannot be re-pointed by DNS (an IP address or
+/// localhost; any name on a `tls` connection with an https origin).
 bool origin_allowed(std::string_view origin, std::string_view host,
-                    const std::vector<std::string>& allowed);
+                    const std::vector<std::string>& allowed, bool tls = false);
 
 /// Writes out every connection of the shard that queued frames since the last pass.
 void flush_dirty(io_shard& shard);

@@ -14,7 +14,7 @@ TEST_CASE("browsers may open the WebSocket only from allowed origins", "[server]
   const std::vector<std::string> none;
   // Same origin as the Host the request was sent to.
   CHECK(origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", none));
-  CHECK(origin_allowed("https://chat.example:8443", "chat.example:8443", none));
+  CHECK(origin_allowed("https://chat.example:8443", "chat.example:8443", none, true));
   // Anything else is refused unless listed.
   CHECK_FALSE(origin_allowed("http://evil.example", "127.0.0.1:8080", none));
   CHECK_FALSE(origin_allowed("http://127.0.0.1:8081", "127.0.0.1:8080", none));
@@ -45,4 +45,25 @@ TEST_CASE("allowed_origins is read from server.toml", "[server][origin]") {
   REQUIRE(std::holds_alternative<std::string>(loaded));
   CHECK(std::get<std::string>(loaded).find("allowed_origins") != std::string::npos);
   std::remove(path.c_str());
+}
+
+TEST_CASE("same origin holds only for a Host that DNS rebinding cannot produce",
+          "[server][origin]") {
+  const std::vector<std::string> none;
+  // Addresses and localhost name this server, whatever DNS says.
+  CHECK(origin_allowed("http://localhost:8080", "localhost:8080", none));
+  CHECK(origin_allowed("http://LocalHost:8080", "LocalHost:8080", none));
+  CHECK(origin_allowed("http://[::1]:8080", "[::1]:8080", none));
+  CHECK(origin_allowed("http://10.0.0.5:8080", "10.0.0.5:8080", none));
+  CHECK(origin_allowed("http://127.0.0.1", "127.0.0.1", none));
+  // A DNS name over plain HTTP may be an attacker's name re-pointed at this server.
+  CHECK_FALSE(origin_allowed("http://attacker.example:8080", "attacker.example:8080", none));
+  CHECK_FALSE(origin_allowed("http://attacker.example:8080", "attacker.example:8080", none, true));
+  CHECK_FALSE(origin_allowed("https://attacker.example:8080", "attacker.example:8080", none));
+  CHECK_FALSE(origin_allowed("http://localhost.attacker.example", "localhost.attacker.example",
+                             none));
+  // Over TLS with an https origin the browser checked the certificate for the name.
+  CHECK(origin_allowed("https://chat.example:8443", "chat.example:8443", none, true));
+  // Listed origins stay allowed on any Host.
+  CHECK(origin_allowed("http://app.example", "app.example", {"http://app.example"}));
 }

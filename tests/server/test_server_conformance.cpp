@@ -413,3 +413,25 @@ TEST_CASE("a WebSocket frame length with its most significant bit set fails the 
   CHECK((code == 1002 || code == 1009));
   srv.stop();
 }
+
+TEST_CASE("an upgrade whose Origin matches a re-pointed DNS name is refused (DNS rebinding)",
+          "[server][integration][origin]") {
+  server srv(small_config());
+  REQUIRE_FALSE(srv.start());
+  const auto port = std::to_string(srv.port());
+  const auto with = [&](const std::string& host, const std::string& origin) {
+    return raw_http(srv.port(),
+                    "GET /ws-stomp HTTP/1.1\r\nHost: " + host +
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
+                        good_key + "\r\nOrigin: " + origin + "\r\n\r\n")
+        .result_int();
+  };
+  CHECK(with("attacker.example:" + port, "http://attacker.example:" + port) == 403);
+  CHECK(with("127.0.0.1:" + port, "http://127.0.0.1:" + port) == 101);
+  CHECK(with("localhost:" + port, "http://localhost:" + port) == 101);
+  CHECK(with("127.0.0.1:" + port, "http://attacker.example:" + port) == 403);
+  // Non-browser clients send no Origin: any Host works, as the project's own client sends it.
+  CHECK(raw_http(srv.port(), upgrade_request(good_key)).result_int() == 101);
+  srv.stop();
+}
