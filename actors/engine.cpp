@@ -318,7 +318,9 @@ void request_stop(int signal_number) {
 
 int run_load_test(const config::scenario& sc, const engine_options& opts) {
   stop_signal = 0;
-  const std::string target_label = opts.target_label.empty() ? sc.target.url : opts.target_label;
+  // Printed and reported: a token in the URL's query shows as ***.
+  const std::string target_label =
+      opts.target_label.empty() ? config::redact_url(sc.target.url) : opts.target_label;
   std::optional<signal_watcher> signals;
   if (opts.handle_signals)
     signals.emplace();

@@ -58,8 +58,9 @@ struct engine_options {
   server_fault_port server_faults;
   /// When set, the users run in worker processes (docs/workers.md), not in this one.
   std::shared_ptr<remote_load> remote;
-  /// What the users connect to, as messages name it; empty = the scenario's target.url (set
-  /// when `--targets` spreads the workers over other URLs).
+  /// What the users connect to, as messages name it (credentials in it already hidden); empty =
+  /// the scenario's target.url, redacted (set when `--targets` spreads the workers over other
+  /// URLs).
   std::string target_label;
 };
 

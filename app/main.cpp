@@ -178,8 +178,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& overrides,
           return exit_bad_input;
         }
     }
-    if (!copts.targets.empty())
-      opts.target_label = targets;
+    for (auto& url : copts.targets)
+      opts.target_label += (opts.target_label.empty() ? "" : ",") + config::redact_url(url);
     std::string why;
     opts.remote = cluster::make_controller(*sc, copts, why);
     if (!opts.remote) {

@@ -348,6 +348,9 @@ void check_rooms(const scenario& s, checker& c) {
   case rooms_mode::existing:
     if (r.room_id <= 0)
       c.fail("rooms.room_id", "required (a room id of at least 1) when rooms.mode = \"existing\"");
+    else if (s.target.embedded && r.room_id != 1)
+      c.fail("rooms.room_id", "the embedded server puts every user in room 1 when rooms.mode = "
+                              "\"existing\"");
     break;
   case rooms_mode::per_users:
     if (r.members_per_room == 0)

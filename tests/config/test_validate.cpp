@@ -233,3 +233,21 @@ TEST_CASE("a fault cohort must name rooms the users are in", "[config][validate]
   s.faults[0].rooms = {0};
   CHECK(has(validate(s), "fault[0].rooms[0]"));
 }
+
+TEST_CASE("the embedded server has one room for rooms.mode = existing: room 1",
+          "[config][validate]") {
+  auto s = runnable();
+  s.target.embedded = true;
+  s.target.url.clear();
+  s.auth.mode = auth_mode::login;
+  s.auth.password = secret{"pw"};
+  s.rooms.mode = rooms_mode::existing;
+  s.rooms.room_id = 1;
+  CHECK_FALSE(has(validate(s), "rooms.room_id"));
+  s.rooms.room_id = 2;
+  CHECK(has(validate(s), "rooms.room_id"));
+  s.target.embedded = false;
+  s.target.url = "ws://127.0.0.1:8080/ws-stomp";
+  s.target.http_url = "http://127.0.0.1:8080";
+  CHECK_FALSE(has(validate(s), "rooms.room_id"));
+}

@@ -20,7 +20,7 @@ using namespace stompede::server::test;
 TEST_CASE("every listener defaults to loopback", "[security]") {
   CHECK(server::server_config{}.listen.rfind("127.0.0.1:", 0) == 0);
   auto r = config::load_scenario_text(
-      "[target]\nembedded = true\n[auth]\nmode = \"none\"\n[[stage]]\nusers = 1\n"
+      "[target]\nembedded = true\n[auth]\nmode = \"login\"\npassword = \"pw\"\n[[stage]]\nusers = 1\n"
       "duration = \"1s\"\n",
       "defaults.toml", {}, {});
   REQUIRE(r.ok());
