@@ -885,9 +885,10 @@ void connection::enqueue(outbound o) {
   const std::size_t n = o.bytes();
   if (writing_ && queued_bytes_ + (pending_.size() - pending_written_) + n >
                       core_.config().max_queue_bytes) {
-    // Spring's sendBufferSizeLimit: a session that cannot keep up is cut, not buffered.
+    // Spring's sendBufferSizeLimit: a session that cannot keep up is cut, not buffered. A TCP
+    // reset: a graceful close would leave the kernel sending its backlog for seconds more.
     core_.stats.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
-    abort(false);
+    abort(true);
     return;
   }
   queued_bytes_ += n;
@@ -1329,7 +1330,7 @@ void connection::tick(clock::time_point now) {
   }
   if (writing_ && now - write_started_ > core_.config().slow_consumer_timeout) {
     core_.stats.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
-    abort(false);
+    abort(true); // as at the queue bound: the backlog is dropped with the connection
     return;
   }
   if (plan_.dead_after.count() > 0 && !read_paused_ && now - last_read_ > plan_.dead_after) {

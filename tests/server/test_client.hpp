@@ -137,6 +137,7 @@ public:
       }
       if (ec) {
         closed_ = true;
+        last_error_ = ec;
         continue;
       }
       got_binary_ = got_binary_ || ws_.got_binary();
@@ -202,6 +203,11 @@ public:
     return heartbeats_;
   }
 
+  /// How the stream ended (after next() said `closed`).
+  beast::error_code last_error() const {
+    return last_error_;
+  }
+
 private:
   net::io_context ioc_;
   websocket::stream<tcp::socket> ws_;
@@ -210,6 +216,7 @@ private:
   stomp::parser parser_;
   std::deque<stomp::frame> pending_;
   bool closed_ = false;
+  beast::error_code last_error_;
   bool got_binary_ = false;
   std::size_t heartbeats_ = 0;
   std::size_t pongs_ = 0;

@@ -74,6 +74,13 @@ bool eventually_sessions(server& srv, std::uint64_t n) {
   return srv.stats().sessions == n;
 }
 
+bool eventually_slow_cut(server& srv) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (srv.stats().slow_consumer_closes == 0 && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return srv.stats().slow_consumer_closes == 1;
+}
+
 } // namespace
 
 TEST_CASE("a room summary names the room's type as the room lists do",
@@ -433,5 +440,42 @@ TEST_CASE("an upgrade whose Origin matches a re-pointed DNS name is refused (DNS
   CHECK(with("127.0.0.1:" + port, "http://attacker.example:" + port) == 403);
   // Non-browser clients send no Origin: any Host works, as the project's own client sends it.
   CHECK(raw_http(srv.port(), upgrade_request(good_key)).result_int() == 101);
+  srv.stop();
+}
+
+TEST_CASE("a slow consumer that is cut gets a TCP reset, not the rest of its backlog",
+          "[server][integration][slow]") {
+  auto cfg = small_config();
+  cfg.mode = server_mode::broker;
+  SECTION("at the queue bound") {
+    cfg.max_queue_bytes = 64 * 1024;
+  }
+  SECTION("at the write time limit") {
+    cfg.max_queue_bytes = 256 * 1024 * 1024;
+    cfg.slow_consumer_timeout = std::chrono::milliseconds(500);
+  }
+  server srv(cfg);
+  REQUIRE_FALSE(srv.start());
+  const auto port = srv.port();
+  stomp_test_client stuck(port), publisher(port);
+  stuck.shrink_receive_buffer();
+  REQUIRE(stuck.connect(""));
+  REQUIRE(publisher.connect(""));
+  REQUIRE(stuck.subscribe_sync("s", "/topic/x"));
+  // 12 MB to a subscriber that reads nothing: more than the kernel buffers hold.
+  frame s(command::send);
+  s.add("destination", "/topic/x");
+  s.body = std::string(4000, 'b');
+  for (int i = 0; i < 3000 && srv.stats().slow_consumer_closes == 0; ++i)
+    publisher.send(s);
+  REQUIRE(eventually_slow_cut(srv));
+  // What the cut subscriber reads now is what its own receive buffer held; the server's
+  // backlog went with the reset.
+  frame f;
+  std::size_t frames = 0;
+  while (stuck.next(f, std::chrono::seconds(10)) == wait_result::frame)
+    ++frames;
+  INFO("frames read after the cut: " << frames);
+  CHECK(stuck.last_error() == net::error::connection_reset);
   srv.stop();
 }
