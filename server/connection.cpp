@@ -499,7 +499,13 @@ void connection::handle_frame(const stomp::frame_view& f) {
     break;
   case command::ack:
   case command::nack:
-    break; // subscriptions are ack:auto
+    // Nothing is held for redelivery (see on_subscribe); the id is still required (STOMP 1.2).
+    if (!f.get("id")) {
+      fail(f.cmd == command::ack ? "ACK needs id" : "NACK needs id", "missing_header", {},
+           receipt);
+      return;
+    }
+    break;
   case command::disconnect:
     if (receipt) {
       stomp::frame r(command::receipt);
@@ -639,18 +645,17 @@ void connection::on_subscribe(const stomp::frame_view& f) {
     fail("too many subscriptions", "too_many_subscriptions", {}, receipt);
     return;
   }
+  // client and client-individual: every MESSAGE carries an `ack` header (its message-id) for
+  // the client's ACK/NACK. The server keeps nothing unacknowledged and redelivers nothing, as
+  // a broker without persistence would after an ACK: ACK and NACK are accepted and dropped.
+  bool ack_header = false;
   if (const auto ack = f.get("ack"); ack && *ack != "auto") {
-    // client and client-individual would need an ack header on every MESSAGE and redelivery:
-    // refused rather than accepted and ignored.
-    if (*ack == "client" || *ack == "client-individual") {
-      fail("only ack:auto is supported", "unsupported", "ack:" + std::string(*ack) +
-           " is not supported by this server; subscribe with ack:auto (or no ack header)",
+    if (*ack != "client" && *ack != "client-individual") {
+      fail("invalid ack mode", "malformed_header", "ack is auto, client or client-individual",
            receipt);
-    } else {
-      fail("invalid ack mode", "malformed_header",
-           "ack is auto, client or client-individual; only ack:auto is supported", receipt);
+      return;
     }
-    return;
+    ack_header = true;
   }
   bool personal = false;
   std::uint64_t room = 0;
@@ -684,7 +689,8 @@ void connection::on_subscribe(const stomp::frame_view& f) {
     return;
   }
   subscription s{std::string(*id), std::string(*dest), personal, room};
-  core_.topics.add(s.destination, subscriber{shared_from_this(), escaped(s.id), shard_.index});
+  core_.topics.add(s.destination,
+                   subscriber{shared_from_this(), escaped(s.id), shard_.index, true, ack_header});
   core_.stats.subscriptions.fetch_add(1, std::memory_order_relaxed);
   if (personal)
     core_.personal_subscriptions.fetch_add(1, std::memory_order_relaxed);
@@ -876,7 +882,11 @@ void connection::deliver(const std::shared_ptr<const broadcast_frame>& frame,
                          const subscriber& to) {
   if (phase_ != phase::connected || finalized_)
     return;
-  enqueue(outbound{frame, to.sub_id, frame->binary || !to.sub_id_utf8, false});
+  if (to.ack_header) // the subscription id then its ack header, between the shared parts
+    enqueue(outbound{frame, to.sub_id + frame->ack_header, frame->binary || !to.sub_id_utf8,
+                     false});
+  else
+    enqueue(outbound{frame, to.sub_id, frame->binary || !to.sub_id_utf8, false});
 }
 
 void connection::enqueue(outbound o) {

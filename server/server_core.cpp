@@ -263,6 +263,7 @@ void server_core::publish(const std::string& topic, const std::string& message_i
   p += "\ncontent-length:";
   p += std::to_string(body.size());
   p += "\nsubscription:";
+  frame->ack_header = "\nack:" + message_id;
   frame->suffix.reserve(body.size() + 3);
   frame->suffix += "\n\n";
   frame->suffix += body;

@@ -39,6 +39,9 @@ class connection;
 struct broadcast_frame {
   std::string prefix; ///< "MESSAGE\n...headers...\nsubscription:"
   std::string suffix; ///< "\n\n" + body + NUL
+  /// "\nack:" + message-id, put after the subscription id for a subscription that
+  /// acknowledges (ack:client, ack:client-individual).
+  std::string ack_header;
   /// Not UTF-8 (a broker-mode body of bytes): sent in binary WebSocket messages, since a text
   /// message must be UTF-8 (RFC 6455 8.1) and clients close the connection on one that is not.
   bool binary = false;

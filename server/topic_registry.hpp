@@ -23,6 +23,8 @@ struct subscriber {
   std::string sub_id; ///< the `subscription` header value, already escaped
   std::uint32_t shard = 0;
   bool sub_id_utf8 = true; ///< set by topic_registry::add
+  /// ack:client or ack:client-individual: each MESSAGE carries `ack:<message-id>`.
+  bool ack_header = false;
 
 };
 

@@ -245,36 +245,66 @@ TEST_CASE("WebSocket pings alone keep a session alive for the heart-beat check",
   srv.stop();
 }
 
-TEST_CASE("SUBSCRIBE takes ack:auto only; other modes and invalid values get ERROR",
+TEST_CASE("ack:client and client-individual MESSAGE frames carry ack; ACK and NACK need id; "
+          "an invalid ack mode gets ERROR",
           "[server][integration][ack]") {
   auto cfg = small_config();
   cfg.mode = server_mode::broker;
   server srv(cfg);
   REQUIRE_FALSE(srv.start());
   const auto port = srv.port();
-  const auto subscribe = [&](std::optional<std::string> ack) {
+  // Subscribes with `ack` (none: no header), publishes one message on the topic, and returns
+  // the SUBSCRIBE's answer and the MESSAGE that came back.
+  const auto round = [&](std::optional<std::string> ack, frame& answer, frame& message) {
     stomp_test_client c(port);
     REQUIRE(c.connect(""));
     frame s(command::subscribe);
-    s.add("id", "s").add("destination", "/topic/x").add("receipt", "r");
+    s.add("id", "s-1").add("destination", "/topic/x").add("receipt", "r");
     if (ack)
       s.add("ack", *ack);
     c.send(s);
+    REQUIRE(c.next(answer) == wait_result::frame);
+    if (answer.cmd != command::receipt)
+      return;
+    frame send(command::send);
+    send.add("destination", "/topic/x");
+    send.body = "hello";
+    c.send(send);
+    REQUIRE(c.expect(command::message, message));
+    // ACK and NACK name what they acknowledge (STOMP 1.2); nothing is redelivered either way.
+    frame a(command::ack);
+    a.add("id", std::string(message.get("ack").value_or("x"))).add("receipt", "a");
+    c.send(a);
     frame f;
     REQUIRE(c.next(f) == wait_result::frame);
-    return f;
-  };
-  CHECK(subscribe("auto"s).cmd == command::receipt);
-  CHECK(subscribe(std::nullopt).cmd == command::receipt);
-  for (const auto& mode : {"client"s, "client-individual"s}) {
-    const auto f = subscribe(mode);
+    CHECK(f.cmd == command::receipt);
+    frame n(command::nack);
+    n.add("receipt", "n");
+    c.send(n);
+    REQUIRE(c.next(f) == wait_result::frame);
     CHECK(f.cmd == command::error);
-    CHECK(f.get("message") == "only ack:auto is supported");
-    CHECK(f.get("receipt-id") == "r");
+    CHECK(f.get("message") == "NACK needs id");
+  };
+  frame answer, message;
+  for (const auto& mode : {std::optional<std::string>{}, std::optional<std::string>{"auto"}}) {
+    round(mode, answer, message);
+    CHECK(answer.cmd == command::receipt);
+    CHECK(message.get("subscription") == "s-1");
+    CHECK(message.get("ack") == std::nullopt);
+    CHECK(message.body == "hello");
   }
-  const auto bad = subscribe("bogus"s);
-  CHECK(bad.cmd == command::error);
-  CHECK(bad.get("message") == "invalid ack mode");
+  for (const auto& mode : {"client"s, "client-individual"s}) {
+    round(mode, answer, message);
+    CHECK(answer.cmd == command::receipt);
+    CHECK(message.get("subscription") == "s-1");
+    REQUIRE(message.get("ack"));
+    CHECK(message.get("ack") == message.get("message-id"));
+    CHECK(message.body == "hello");
+  }
+  round("bogus"s, answer, message);
+  CHECK(answer.cmd == command::error);
+  CHECK(answer.get("message") == "invalid ack mode");
+  CHECK(answer.get("receipt-id") == "r");
   srv.stop();
 }
 
