@@ -3,6 +3,7 @@
 
 #include "server/server.hpp"
 
+#include "tests/server/chat_support.hpp"
 #include "tests/server/test_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,25 +26,6 @@ server_config small_config() {
   c.users = 300;
   c.room_size = 100;
   return c;
-}
-
-std::string login(std::uint16_t port, int member) {
-  char email[64];
-  std::snprintf(email, sizeof email, "user%05d@test.com", member);
-  const auto r =
-      http_call(port, http::verb::post, "/v1/auth/login",
-                std::string(R"({"email":")") + email + R"(","password":"password123!"})");
-  REQUIRE(r.status == 200);
-  return nlohmann::json::parse(r.body)["data"]["tokenInfo"]["accessToken"].get<std::string>();
-}
-
-std::string chat_body(std::uint64_t room, int sender, const std::string& content) {
-  return nlohmann::json({{"roomId", room},
-                         {"senderId", sender},
-                         {"type", "TEXT"},
-                         {"content", content},
-                         {"createdAt", "2024-01-01T00:00:00Z"}})
-      .dump();
 }
 
 /// Reads what arrives on `s` within `timeout`: false on timeout, else `ec` says how it ended

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include "tests/server/chat_support.hpp"
 #include "tests/server/test_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -24,27 +25,6 @@ server_config small_config() {
   c.room_size = 100;
   c.admin_token = "adm-token";
   return c;
-}
-
-std::string login(std::uint16_t port, int member) {
-  char email[64];
-  std::snprintf(email, sizeof email, "user%05d@test.com", member);
-  const auto r =
-      http_call(port, http::verb::post, "/v1/auth/login",
-                std::string(R"({"email":")") + email + R"(","password":"password123!"})");
-  REQUIRE(r.status == 200);
-  const auto j = nlohmann::json::parse(r.body);
-  REQUIRE(j["result"] == "SUCCESS");
-  REQUIRE(j["data"]["memberInfo"]["memberId"] == member);
-  return j["data"]["tokenInfo"]["accessToken"].get<std::string>();
-}
-
-std::string chat_body(int room, int sender, const std::string& content) {
-  nlohmann::json j = {{"roomId", room},      {"senderId", sender},
-                      {"type", "TEXT"},      {"content", content},
-                      {"fileUrl", nullptr},  {"fileName", nullptr},
-                      {"fileSize", nullptr}, {"createdAt", "2024-01-01T00:00:00Z"}};
-  return j.dump();
 }
 
 // Polls a condition for up to 5 s (the server acts on its own threads).

@@ -10,6 +10,21 @@ work="$(mktemp -d)"
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "signal FAIL: $*"; exit 1; }
+# A server on $port that accepts connections and never answers (60 s at most); its pid in $silent.
+start_silent_server() {
+  python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(64); held = []
+end = time.time() + 60
+s.settimeout(0.5)
+while time.time() < end:
+    try: held.append(s.accept()[0])
+    except socket.timeout: pass
+" &
+  silent=$!
+  sleep 0.5
+}
 
 cat >"$work/run.toml" <<'TOML'
 [target]
@@ -135,18 +150,7 @@ grep -q '"server_error": *""' "$work/out-upgrade/summary.json" ||
   fail "upgrade 404: summary.json run.server_error holds something other than an ERROR frame's text"
 # A server that accepts connections and never answers: no error before the end, and still no
 # completed run (nobody connected).
-python3 -c "
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $port)); s.listen(64); held = []
-end = time.time() + 60
-s.settimeout(0.5)
-while time.time() < end:
-    try: held.append(s.accept()[0])
-    except socket.timeout: pass
-" &
-silent=$!
-sleep 0.5
+start_silent_server
 sed -e 's/^duration = "60s"$/duration = "2s"/' "$work/upgrade.toml" >"$work/silent.toml"
 timeout 60 "$stompede" run "$work/silent.toml" --out "$work/out-silent" >"$work/silent.out" 2>"$work/silent.err" </dev/null
 code=$?
@@ -157,18 +161,7 @@ grep -q '"ended": *"failed: no user connected during the run"' "$work/out-silent
   fail "silent server: summary.json run.ended does not say that nobody connected"
 # A signal while the logins wait for a login server that never answers: the run ends at once
 # (not after the logins' timeouts) as an interruption, with its reports.
-python3 -c "
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $port)); s.listen(64); held = []
-end = time.time() + 60
-s.settimeout(0.5)
-while time.time() < end:
-    try: held.append(s.accept()[0])
-    except socket.timeout: pass
-" &
-silent=$!
-sleep 0.5
+start_silent_server
 "$stompede" run "$work/early.toml" --out "$work/out-login-int" >"$work/login-int.out" 2>"$work/login-int.err" </dev/null &
 pid=$!
 for _ in $(seq 1 100); do grep -q "logging in" "$work/login-int.out" && break; sleep 0.1; done
