@@ -39,12 +39,62 @@ std::size_t slot_of(std::uint32_t key, std::size_t mask) noexcept {
 } // namespace
 
 bool sender_window::behind(std::uint32_t sender, std::uint64_t seq) {
+  // A user sends far fewer than 2^32 messages in a run; numbers start at 1.
+  const auto s = static_cast<std::uint32_t>(seq);
+  if (!sparse_) {
+    if (dense_.empty() || sender < lo_ || sender - lo_ >= dense_.size()) {
+      if (!widen(sender)) {
+        to_sparse();
+        return behind_sparse(sender, s);
+      }
+    }
+    auto& h = dense_[sender - lo_]; // highest + 1
+    if (h == 0)
+      ++used_;
+    else if (s < h)
+      return true;
+    h = s + 1;
+    return false;
+  }
+  return behind_sparse(sender, s);
+}
+
+bool sender_window::widen(std::uint32_t sender) {
+  // The range's ends after taking `sender`, one past the last.
+  const std::uint64_t lo = dense_.empty() ? sender : std::min(lo_, sender);
+  const std::uint64_t hi = dense_.empty() ? std::uint64_t{sender} + 1
+                                          : std::max<std::uint64_t>(std::uint64_t{lo_} + dense_.size(),
+                                                                    std::uint64_t{sender} + 1);
+  const std::uint64_t range = hi - lo;
+  // Up to 256 senders (1 KB, what the table would take for a room of 100) any spread is fine;
+  // beyond, the range must stay within twice the senders seen.
+  if (range > 256 && range > 2 * (std::uint64_t{used_} + 1))
+    return false;
+  // Allocated to the range, not doubled: senders arrive in random order, and only a new
+  // lowest or highest one widens it (a few times for a room).
+  std::vector<std::uint32_t> d(static_cast<std::size_t>(range), 0);
+  for (std::size_t i = 0; i < dense_.size(); ++i)
+    d[static_cast<std::size_t>(lo_ - lo + i)] = dense_[i];
+  dense_.swap(d);
+  lo_ = static_cast<std::uint32_t>(lo);
+  return true;
+}
+
+void sender_window::to_sparse() {
+  sparse_ = true;
+  std::vector<std::uint32_t> d;
+  d.swap(dense_);
+  used_ = 0;
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (d[i] != 0)
+      behind_sparse(static_cast<std::uint32_t>(lo_ + i), d[i] - 1);
+}
+
+bool sender_window::behind_sparse(std::uint32_t sender, std::uint32_t s) {
   // Up to 7/8 full: a room of 100 fits in 128 slots (1 KB).
   if ((used_ + 1) * 8 > slots_.size() * 7)
     grow();
   const std::uint32_t key = sender + 1;
-  // A user sends far fewer than 2^32 messages in a run.
-  const auto s = static_cast<std::uint32_t>(seq);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
     auto& e = slots_[i];
@@ -79,6 +129,7 @@ void sender_window::grow() {
 
 void sender_window::clear() noexcept {
   std::fill(slots_.begin(), slots_.end(), slot{});
+  std::fill(dense_.begin(), dense_.end(), 0u);
   used_ = 0;
 }
 
@@ -277,10 +328,51 @@ struct message {
   }
 };
 
+/// A sender's messages not classified yet, oldest first: a vector whose classified front is
+/// dropped in bulk. A std::deque allocates ~600 bytes for its first element and keeps them; a
+/// sender has a handful of messages pending at most, and none most of the time, when this
+/// holds no memory at all.
+class message_queue {
+public:
+  std::size_t size() const noexcept {
+    return items_.size() - head_;
+  }
+  bool empty() const noexcept {
+    return size() == 0;
+  }
+  message& operator[](std::size_t i) noexcept {
+    return items_[head_ + i];
+  }
+  const message& operator[](std::size_t i) const noexcept {
+    return items_[head_ + i];
+  }
+  message& front() noexcept {
+    return items_[head_];
+  }
+  void resize(std::size_t n) {
+    items_.resize(head_ + n);
+  }
+  void pop_front() {
+    if (++head_ < items_.size()) {
+      if (head_ >= 8 && head_ * 2 >= items_.size()) {
+        items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
+      return;
+    }
+    std::vector<message>().swap(items_);
+    head_ = 0;
+  }
+
+private:
+  std::vector<message> items_;
+  std::size_t head_ = 0;
+};
+
 struct sender_state {
   /// Sequence number of messages.front(); a user's numbers start at 1 and have no gaps.
   std::uint64_t base = 1;
-  std::deque<message> messages;
+  message_queue messages;
 };
 
 } // namespace

@@ -12,7 +12,6 @@
 #include "metrics/accounting.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -77,8 +76,11 @@ struct ledger_shard {
 };
 
 /// Per session, per sender: the highest sequence number seen, to flag arrivals that are not
-/// ahead of it (duplicates or out of order). A small open-addressing table that grows with the
-/// senders seen (at most the room's size), never per message.
+/// ahead of it (duplicates or out of order). It grows with the senders seen (at most the room's
+/// size), never per message. A room's members are usually consecutive user indices, so the
+/// senders seen are kept as one array over their range (4 bytes a sender: 400 bytes for a room
+/// of 100); senders spread wider than that switches it, for good, to a small open-addressing
+/// table (8 bytes a slot, at most 7/8 full).
 class sender_window {
 public:
   /// Records `seq` from `sender`; true when it is not above the highest seen before.
@@ -87,9 +89,21 @@ public:
   std::size_t size() const noexcept {
     return used_;
   }
+  /// Bytes held (for tests and the memory record).
+  std::size_t bytes() const noexcept {
+    return dense_.capacity() * sizeof(std::uint32_t) + slots_.capacity() * sizeof(slot);
+  }
 
 private:
+  bool behind_sparse(std::uint32_t sender, std::uint32_t seq);
+  /// Widens the dense range to take `sender`; false when the range would be too sparse.
+  bool widen(std::uint32_t sender);
+  void to_sparse();
   void grow();
+  /// One more than the highest number seen from sender lo_ + i; 0: none seen.
+  std::vector<std::uint32_t> dense_;
+  std::uint32_t lo_ = 0;
+  bool sparse_ = false;
   /// A key and its value side by side: a lookup touches one cache line, not two.
   struct slot {
     std::uint32_t key = 0; // sender + 1; 0 = free

@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 
@@ -331,6 +333,44 @@ TEST_CASE("ledger: sender_window flags arrivals not ahead of the highest seen") 
   w.clear();
   CHECK(w.size() == 0);
   CHECK(!w.behind(5, 1));
+}
+
+TEST_CASE("ledger: sender_window agrees with a map of highest numbers, dense or sparse") {
+  // Senders of a room of 100 (consecutive), of a room spread over a wide range of indices (the
+  // array gives way to the table), and a mix; numbers repeat and go back at random.
+  struct spread {
+    std::uint32_t base, step, count;
+  };
+  for (auto sp : {spread{4200, 1, 100}, spread{0, 1, 100}, spread{1000, 97, 300},
+                  spread{7, 1, 600}, spread{4294960000u, 1, 200}}) {
+    std::mt19937 rng(sp.base + sp.step);
+    sender_window w;
+    std::map<std::uint32_t, std::uint64_t> highest;
+    for (int i = 0; i < 20000; ++i) {
+      const std::uint32_t sender = sp.base + sp.step * static_cast<std::uint32_t>(rng() % sp.count);
+      const std::uint64_t seq = 1 + rng() % 50;
+      auto it = highest.find(sender);
+      const bool expect = it != highest.end() && seq <= it->second;
+      if (!expect)
+        highest[sender] = seq;
+      REQUIRE(w.behind(sender, seq) == expect);
+    }
+    CHECK(w.size() == highest.size());
+  }
+}
+
+TEST_CASE("ledger: sender_window keeps 4 bytes a sender for a room of consecutive users") {
+  sender_window w;
+  std::vector<std::uint32_t> order(100);
+  for (std::uint32_t i = 0; i < 100; ++i)
+    order[i] = 5000 + i;
+  std::shuffle(order.begin(), order.end(), std::mt19937(7));
+  for (auto s : order)
+    CHECK(!w.behind(s, 1));
+  CHECK(w.size() == 100);
+  CHECK(w.bytes() == 400);
+  for (auto s : order)
+    CHECK(w.behind(s, 1));
 }
 
 TEST_CASE("ledger: the server's seq is found in a broadcast body") {
