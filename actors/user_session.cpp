@@ -11,7 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <cstdio>
+#include <exception>
 #include <limits>
 #include <random>
 
@@ -26,6 +29,8 @@ namespace {
 /// The session's own failures that are neither transport nor STOMP errors.
 /// A fault injected on the user side ended the session.
 constexpr int injected_code = 2;
+/// A behaviour's hook (or its factory) threw.
+constexpr int behaviour_code = 3;
 
 class session_category_impl final : public std::error_category {
 public:
@@ -33,7 +38,14 @@ public:
     return "stompede.session";
   }
   std::string message(int code) const override {
-    return code == injected_code ? "ended by an injected fault" : "login failed";
+    switch (code) {
+    case injected_code:
+      return "ended by an injected fault";
+    case behaviour_code:
+      return "a behaviour hook threw";
+    default:
+      return "login failed";
+    }
   }
 };
 
@@ -72,8 +84,16 @@ std::error_code injected_fault_error() noexcept {
 }
 
 metrics::error_type classify(const std::error_code& ec) noexcept {
-  if (ec.category() == session_category())
-    return ec.value() == injected_code ? error_type::injected : error_type::login_failed;
+  if (ec.category() == session_category()) {
+    switch (ec.value()) {
+    case injected_code:
+      return error_type::injected;
+    case behaviour_code:
+      return error_type::behaviour_error;
+    default:
+      return error_type::login_failed;
+    }
+  }
   if (ec.category() == net::transport_category()) {
     switch (static_cast<net::transport_errc>(ec.value())) {
     case net::transport_errc::resolve_failed:
@@ -277,7 +297,8 @@ public:
   void stage_changed(std::uint32_t stage) override {
     asio::post(ioc_, [self = shared_from_this(), stage] {
       if (self->behaviour_ && self->can_send())
-        self->behaviour_->on_stage_changed(*self, stage);
+        self->run_hook("on_stage_changed",
+                       [&] { self->behaviour_->on_stage_changed(*self, stage); });
     });
   }
 
@@ -378,7 +399,7 @@ public:
     }
     if (behaviour_ && reason) {
       closing_ = true;
-      behaviour_->on_error(*this, reason);
+      run_hook("on_error", [&] { behaviour_->on_error(*this, reason); });
     }
     closing_ = true;
     client_.reset();
@@ -667,7 +688,7 @@ private:
         self->settings_->subscribe_destination.render(v, topic);
         ev.subscription = self->subscribe(topic, "auto");
       }
-      self->behaviour_->on_room_joined(*self, ev);
+      self->run_hook("on_room_joined", [&] { self->behaviour_->on_room_joined(*self, ev); });
     };
     if (!settings_->room_rest) {
       auto ec =
@@ -754,14 +775,14 @@ private:
     if (t->period.count() > 0) {
       // Drift-free: the next firing is one period after this one was due, however late it ran.
       t->due += t->period;
-      behaviour_->on_timer(*this, ev);
+      run_hook("on_timer", [&] { behaviour_->on_timer(*this, ev); });
       // The hook may have cancelled the timer (or ended the session).
       for (auto& p : timers_)
         if (p->id == id && client_ && !stopping_)
           arm(*p);
     } else {
       cancel(id);
-      behaviour_->on_timer(*this, ev);
+      run_hook("on_timer", [&] { behaviour_->on_timer(*this, ev); });
     }
   }
 
@@ -892,10 +913,11 @@ private:
     if (behaviour_) {
       // The behaviour's last word: it may still send (can_send() ignores stopping_ here).
       stopping_ = false;
-      behaviour_->on_before_disconnect(*this);
+      const bool ok =
+          run_hook("on_before_disconnect", [&] { behaviour_->on_before_disconnect(*this); });
       stopping_ = true;
-      if (!client_)
-        return;
+      if (!ok || !client_)
+        return; // a throw there failed the session: no DISCONNECT after it
     }
     if (pending_.empty()) {
       send_disconnect();
@@ -932,6 +954,43 @@ private:
     agg_.counters.bytes_out += bytes.size();
     last_write_ = clock_type::now();
     client_->send(std::move(bytes));
+  }
+
+  /// Runs a behaviour's hook (or factory). What it throws ends this session, counted as a
+  /// `behaviour_error` (the supervisor restarts the user as after any failure), and never
+  /// reaches the IO thread's loop: one broken hook must not end the run. The first few are
+  /// told on stderr with the behaviour, the hook and the user. False when it threw.
+  template<class F>
+  bool run_hook(const char* hook, F&& f) {
+    try {
+      f();
+      return true;
+    } catch (const std::exception& e) {
+      hook_threw(hook, e.what());
+    } catch (...) {
+      hook_threw(hook, "an exception that is not a std::exception");
+    }
+    return false;
+  }
+
+  void hook_threw(const char* hook, std::string_view what) {
+    static std::atomic<unsigned> told{0};
+    constexpr unsigned tell_at_most = 5;
+    const auto n = told.fetch_add(1, std::memory_order_relaxed);
+    const std::string& name = slot_ ? slot_->label : std::string();
+    if (n < tell_at_most)
+      std::fprintf(stderr, "stompede: behaviour %s threw in %s (user %u): %s%s\n", name.c_str(),
+                   hook, static_cast<unsigned>(id_.index), printable(what.substr(0, 256)).c_str(),
+                   n + 1 == tell_at_most ? " (further ones are only counted, as behaviour_error)"
+                                         : "");
+    const std::error_code ec{behaviour_code, session_category()};
+    if (ended_ || closing_) {
+      // The session is ending already (on_error, the last word before DISCONNECT): its own
+      // reason stands; the throw is counted besides it.
+      agg_.counters.add_error(error_type::behaviour_error);
+      return;
+    }
+    fail(ec);
   }
 
   void fail(std::error_code ec) {
@@ -1028,7 +1087,7 @@ private:
     if (room && !room_delivery_)
       return;
     frame_message m{f, sub, room};
-    behaviour_->on_message(*this, m);
+    run_hook("on_message", [&] { behaviour_->on_message(*this, m); });
   }
 
   void on_receipt(std::string_view id) {
@@ -1038,7 +1097,7 @@ private:
         receipts_.erase(it);
         figures().record("receipt", to_us(clock_type::now() - sent));
         if (behaviour_)
-          behaviour_->on_receipt(*this, id);
+          run_hook("on_receipt", [&] { behaviour_->on_receipt(*this, id); });
         return;
       }
     }
@@ -1072,10 +1131,11 @@ private:
       auto& fig = figures();
       fig.sessions++;
       fig.connected++;
-      if (slot_->make)
-        behaviour_ = slot_->make(*this);
+      if (slot_->make && run_hook("the factory", [&] { behaviour_ = slot_->make(*this); }) &&
+          !behaviour_)
+        hook_threw("the factory", "it returned no behaviour (nullptr)");
       if (behaviour_)
-        behaviour_->on_connected(*this);
+        run_hook("on_connected", [&] { behaviour_->on_connected(*this); });
     }
     if (listener_)
       listener_(session_event{session_event::subscribed, {}});

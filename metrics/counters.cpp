@@ -15,7 +15,8 @@ constexpr std::string_view error_labels[error_type_count] = {
     "frame_too_large",   "connection_reset",
     "closed_by_peer",    "login_failed",
     "port_exhaustion",   "fd_exhausted",
-    "injected",          "other",
+    "injected",          "behaviour_error",
+    "other",
 };
 
 // Applies `f(a_field, b_field)` to every scalar field; errors are handled by the callers.

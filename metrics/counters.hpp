@@ -32,6 +32,8 @@ enum class error_type : std::uint8_t {
   fd_exhausted,
   /// A session ended by a fault the experiment injected on the user side (docs/faults.md).
   injected,
+  /// A behaviour's hook or factory threw: that session ended, the run went on.
+  behaviour_error,
   other,
 };
 

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -91,6 +92,53 @@ void register_probe() {
                       [](behaviour_context&) { return std::make_unique<probe>(); }});
 }
 
+/// Throws from the hook its `in` parameter names ("factory" throws from the factory, "null"
+/// makes the factory return nothing); `user` names the one user that throws (-1: all).
+class thrower final : public behaviour {
+public:
+  explicit thrower(std::string in, bool me) : in_(std::move(in)), me_(me) {}
+  void on_connected(behaviour_context& ctx) override {
+    ctx.count("connected");
+    ctx.every(std::chrono::milliseconds{100}, std::chrono::milliseconds{50});
+    hit("on_connected");
+  }
+  void on_timer(behaviour_context& ctx, const timer_event& e) override {
+    ctx.count("timer");
+    ctx.send_chat(e.due);
+    hit("on_timer");
+  }
+  void on_before_disconnect(behaviour_context&) override {
+    hit("on_before_disconnect");
+  }
+
+private:
+  void hit(const char* hook) {
+    if (me_ && in_ == hook)
+      throw std::runtime_error(std::string("boom in ") + hook);
+  }
+  std::string in_;
+  bool me_;
+};
+
+void register_thrower() {
+  register_behaviour(
+      {"thrower",
+       "throws from one hook",
+       {{"in", param_type::string, "on_timer", "the hook that throws"},
+        {"user", param_type::integer, "1000000", "the ordinal of the one user that throws; "
+                                                 "1000000: all"}},
+       [](behaviour_context& ctx) -> std::unique_ptr<behaviour> {
+         const auto in = ctx.params().get_string("in");
+         const auto who = ctx.params().get_int("user");
+         const bool me = who == 1000000 || who == static_cast<std::int64_t>(ctx.behaviour_index());
+         if (me && in == "factory")
+           throw std::logic_error("the factory is broken");
+         if (me && in == "null")
+           return nullptr;
+         return std::make_unique<thrower>(in, me);
+       }});
+}
+
 std::string chat_scenario(server::server& srv, const std::string& rest) {
   return "[target]\nurl = \"" + srv.ws_url() + "\"\nhttp_url = \"" + srv.http_url() +
          "\"\n[auth]\nmode = \"login\"\npassword = \"password123!\"\n"
@@ -153,6 +201,50 @@ TEST_CASE("hooks: before_disconnect on every graceful end, end_session is final,
     CHECK(counter(p, "error") == 4);
     CHECK(counter(p, "before_disconnect") == 0);
     CHECK(summary["counters"]["errors_total"] == 4);
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("a behaviour that throws ends its own session with a counted behaviour_error; the "
+          "run goes on and writes its reports",
+          "[e2e][behaviours]") {
+  register_thrower();
+  server::server_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.users = 100;
+  cfg.room_size = 10;
+  struct run_case {
+    const char* in;
+    const char* user; // "1000000": every user throws
+    std::uint64_t errors;
+  };
+  for (auto rc : {run_case{"on_timer", "1000000", 4}, run_case{"on_connected", "1", 1},
+                  run_case{"factory", "1000000", 4}, run_case{"null", "2", 1},
+                  run_case{"on_before_disconnect", "1000000", 4}}) {
+    INFO("throws in " << rc.in << ", user " << rc.user);
+    server::server srv{cfg};
+    REQUIRE(!srv.start());
+    auto sc = load(chat_scenario(srv, std::string("[[stage]]\nusers = 4\nramp = \"100ms\"\n"
+                                                  "duration = \"1200ms\"\n[[behaviour]]\n"
+                                                  "name = \"thrower\"\nin = \"") +
+                                          rc.in + "\"\nuser = " + rc.user + "\n"));
+    auto dir = temp_dir("behaviours-throw");
+    CHECK(run_load_test(sc, quiet_options(dir)) == exit_completed);
+    srv.stop();
+    auto summary = read_json(dir + "/summary.json");
+    CHECK(summary["counters"]["errors"]["behaviour_error"] == rc.errors);
+    CHECK(summary["counters"]["errors_total"] == rc.errors);
+    CHECK(fs::exists(dir + "/load_test_result.csv"));
+    auto t = behaviour_of(summary, "thrower");
+    if (std::string(rc.in) == "on_timer") {
+      // Each user's first timer threw: nothing was sent, and no session lived on.
+      CHECK(counter(t, "timer") == 4);
+      CHECK(summary["counters"]["messages_sent"] == 4);
+    }
+    if (std::string(rc.in) == "on_connected" || std::string(rc.in) == "null") {
+      // The other three users went on sending.
+      CHECK(counter(t, "timer") > 3);
+    }
     fs::remove_all(dir);
   }
 }

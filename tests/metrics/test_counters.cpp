@@ -7,7 +7,7 @@
 using namespace stompede::metrics;
 
 TEST_CASE("counters: labels round-trip and are unique") {
-  CHECK(error_type_count == 22);
+  CHECK(error_type_count == 23);
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);
     auto label = to_label(e);
@@ -16,6 +16,7 @@ TEST_CASE("counters: labels round-trip and are unique") {
   }
   CHECK(to_label(error_type::connect_refused) == "connect_refused");
   CHECK(to_label(error_type::fd_exhausted) == "fd_exhausted");
+  CHECK(to_label(error_type::behaviour_error) == "behaviour_error");
   CHECK(to_label(error_type::other) == "other");
   CHECK(!error_type_from_label("no_such_error").has_value());
 }
