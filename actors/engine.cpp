@@ -16,6 +16,7 @@
 #include "actors/user_actor.hpp"
 #include "actors/user_plan.hpp"
 #include "config/diagnostic.hpp"
+#include "config/duration.hpp"
 #include "config/print.hpp"
 #include "metrics/csv_report.hpp"
 #include "metrics/experiment.hpp"
@@ -897,6 +898,15 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
   std::printf("reports: %s/ (%ssummary.json, timeseries.csv, scenario.toml%s%s)\n", dir.c_str(),
               sc.output.csv ? "load_test_result.csv, " : "", sc.output.html ? ", report.html" : "",
               verdict ? ", experiment.json" : "");
+  if (exporter && sig == 0 && sc.output.prometheus_linger.count() > 0) {
+    // The final values (phase "done", the totals) for a scraper's last look; a signal ends it.
+    std::printf("stompede: the final metrics stay on %s for %s (Ctrl-C ends the wait)\n",
+                metrics_url.c_str(), config::format_duration(sc.output.prometheus_linger).c_str());
+    std::fflush(stdout);
+    const auto until = std::chrono::steady_clock::now() + sc.output.prometheus_linger;
+    while (stop_signal.load() == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (failed_fast || workers_gone || never_connected)
     code = exit_failed;
   else if (sig != 0)

@@ -1217,7 +1217,8 @@ private:
   void read_output(const toml::table& t) {
     const std::string p = "output";
     check_keys(t, p,
-               {"dir", "prometheus", "allow_public_metrics", "csv", "round_trip_timeout", "html"});
+               {"dir", "prometheus", "allow_public_metrics", "csv", "round_trip_timeout", "html",
+                "prometheus_linger"});
     auto& c = s_.output;
     str(t, p, "dir", c.dir);
     str(t, p, "prometheus", c.prometheus);
@@ -1225,6 +1226,7 @@ private:
     boolean(t, p, "csv", c.csv);
     duration(t, p, "round_trip_timeout", c.round_trip_timeout);
     boolean(t, p, "html", c.html);
+    duration(t, p, "prometheus_linger", c.prometheus_linger);
   }
 
   void read_thresholds(const toml::table& t) {

@@ -302,7 +302,8 @@ std::string to_toml(const scenario& s) {
     << "allow_public_metrics = " << boolean(ou.allow_public_metrics) << "\n"
     << "csv = " << boolean(ou.csv) << "\n"
     << "round_trip_timeout = " << dur(ou.round_trip_timeout) << "\n"
-    << "html = " << boolean(ou.html) << "\n";
+    << "html = " << boolean(ou.html) << "\n"
+    << "prometheus_linger = " << dur(ou.prometheus_linger) << "\n";
 
   o << "\n[run]\n"
     << "io_threads = " << s.run.io_threads << "\n"

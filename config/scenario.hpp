@@ -286,6 +286,10 @@ struct output_config {
   std::chrono::milliseconds round_trip_timeout = defaults::round_trip_timeout;
   /// Write the single-file offline report.html.
   bool html = true;
+  /// After the reports are written, keep serving the final values on the Prometheus endpoint
+  /// this long (a scraper's last look at the finished run: phase "done" and the final totals);
+  /// a signal ends the wait.
+  std::chrono::milliseconds prometheus_linger{0};
 };
 
 /// `[thresholds]`: pass/fail criteria such as "p95(rtt) < 200ms" (metrics/thresholds.hpp).

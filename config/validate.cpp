@@ -564,6 +564,9 @@ void check_output(const scenario& s, checker& c) {
                  "\" needs output.allow_public_metrics = true (loopback by default)");
   }
   c.positive("output.round_trip_timeout", o.round_trip_timeout);
+  if (o.prometheus_linger > std::chrono::minutes(10))
+    c.fail("output.prometheus_linger", "expected at most 10m, got " +
+                                           std::to_string(o.prometheus_linger.count()) + "ms");
 }
 
 void check_run(const scenario& s, checker& c) {

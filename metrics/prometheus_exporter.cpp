@@ -256,6 +256,9 @@ struct prometheus_exporter::impl {
                         .Name("stomp_load_test_phase")
                         .Help("Current phase of the run (value 1, label its name)")
                         .Register(r);
+    // Before the first interval (logins, room creation) the run is idle.
+    relabel(*phase_family, phase, phase_name, "idle");
+    phase->Set(1.0);
     behaviour_users = &BuildGauge()
                            .Name("stomp_load_test_behaviour_users")
                            .Help("Users subscribed now, by behaviour")

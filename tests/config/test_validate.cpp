@@ -218,6 +218,14 @@ TEST_CASE("the metrics address may be a bare port or port 0", "[config][validate
   CHECK(has(validate(s), "output.prometheus"));
 }
 
+TEST_CASE("the metrics endpoint lingers at most 10 minutes", "[config][validate]") {
+  auto s = runnable();
+  s.output.prometheus_linger = 10min;
+  CHECK(validate(s).empty());
+  s.output.prometheus_linger = 11min;
+  CHECK(has(validate(s), "output.prometheus_linger"));
+}
+
 TEST_CASE("a fault cohort must name rooms the users are in", "[config][validate]") {
   auto s = runnable(); // 10 users
   s.rooms.members_per_room = 5;

@@ -255,6 +255,54 @@ interval = "200ms"
   fs::remove_all(dir);
 }
 
+TEST_CASE("with prometheus_linger the endpoint shows idle before the run and the final totals "
+          "after it",
+          "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto port = unused_port();
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 4
+ramp = "200ms"
+duration = "1500ms"
+[behaviour]
+interval = "200ms"
+)");
+  sc.output.prometheus = "127.0.0.1:" + std::to_string(port);
+  sc.output.prometheus_linger = std::chrono::milliseconds{3000};
+  auto dir = temp_dir("prom-linger");
+  std::string first, last;
+  std::thread scraper([&] {
+    // Bounded: at most 10 s of polling; keeps the first scrape and the last one that answered.
+    for (int i = 0; i < 200; ++i) {
+      auto body = http_get(port, "/metrics");
+      if (!body.empty()) {
+        if (first.empty())
+          first = body;
+        last = body;
+        if (body.find("stomp_load_test_phase{name=\"done\"} 1") != std::string::npos)
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  auto code = run_load_test(sc, quiet_options(dir));
+  scraper.join();
+  srv.stop();
+  REQUIRE(code == exit_completed);
+  CHECK(first.find("stomp_load_test_phase{name=\"idle\"} 1") != std::string::npos);
+  REQUIRE(last.find("stomp_load_test_phase{name=\"done\"} 1") != std::string::npos);
+  // The endpoint's totals are the reports' totals.
+  auto summary = read_json(dir + "/summary.json");
+  const auto sent = summary["counters"]["messages_sent"].get<std::uint64_t>();
+  CHECK(sent > 0);
+  CHECK(last.find("stomp_load_test_messages_sent_total " + std::to_string(sent) + "\n") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a target that refuses every login fails fast with one line", "[e2e]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());
