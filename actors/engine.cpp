@@ -367,9 +367,16 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     std::fprintf(stderr, "stompede: %s\n", dir_problem.c_str());
     return exit_failed;
   }
+  // The scenario as run names the folder it ran into, not the pattern ("{timestamp}") or the
+  // file's folder that --out replaced.
+  auto scenario_as_run = [&sc, &dir] {
+    auto as_run = sc;
+    as_run.output.dir = dir;
+    return config::to_toml(as_run);
+  };
   {
     std::ofstream out(dir + "/scenario.toml");
-    out << config::to_toml(sc);
+    out << scenario_as_run();
   }
   // A failure before the load (a listener that cannot bind, logins, the fault proxy) still
   // leaves reports: the same files as a run, with nothing measured and the reason in them.
@@ -393,7 +400,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
       metrics::html_report_input report;
       report.run = run;
       report.thresholds = verdicts;
-      report.scenario_toml = config::to_toml(sc);
+      report.scenario_toml = scenario_as_run();
       report.note = run.ended;
       if (auto ec = metrics::write_html_report(dir + "/report.html", report))
         std::fprintf(stderr, "stompede: cannot write %s/report.html: %s\n", dir.c_str(),
@@ -876,7 +883,7 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     report.stages = result.stages;
     report.thresholds = verdicts;
     report.rows = timeseries->rows();
-    report.scenario_toml = config::to_toml(sc);
+    report.scenario_toml = scenario_as_run();
     report.windows = pause_windows(report.rows, run.duration_s);
     if (verdict)
       for (auto& f : verdict->faults)

@@ -2,6 +2,7 @@
 
 #include "metrics/metrics_error.hpp"
 #include "metrics/report_figures.hpp"
+#include "metrics/summary_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -123,44 +124,11 @@ void table_row(std::string& out, const std::string& label, const std::string& va
 }
 
 std::string summary_table(const html_report_input& in) {
-  auto f = compute_figures(in.total, in.run);
-  auto ms = [](double v) { return fixed(v, 2) + " ms"; };
-  std::string t = "<table class=\"kv\">\n";
-  table_row(t, "users (peak target)", std::to_string(f.total_users));
-  table_row(t, "duration", fixed(f.duration_s, 1) + " s");
-  table_row(t, "messages sent / received",
-            std::to_string(f.messages_sent) + " / " + std::to_string(f.messages_received));
-  table_row(t, "rate sent / received",
-            fixed(f.sent_per_s, 1) + " / " + fixed(f.received_per_s, 1) + " msg/s");
-  table_row(t, "round trips ok / lost",
-            std::to_string(f.round_trips) + " / " + std::to_string(f.lost) + " (" +
-                fixed(f.success_rate_pct, 2) + "% ok)");
-  table_row(t, "round trip avg / p50", ms(f.latency_avg_ms) + " / " + ms(f.latency_p50_ms));
-  table_row(t, "round trip p95 / p99 / max",
-            ms(f.latency_p95_ms) + " / " + ms(f.latency_p99_ms) + " / " + ms(f.latency_max_ms));
-  table_row(t, "round trip p99 uncorrected", ms(f.latency_actual_p99_ms));
-  table_row(t, "fan-out p50 / p95 / p99",
-            ms(f.fanout_p50_ms) + " / " + ms(f.fanout_p95_ms) + " / " + ms(f.fanout_p99_ms));
-  table_row(t, "late sends / lateness p99",
-            std::to_string(f.late_sends) + " / " + ms(f.send_lateness_p99_ms));
-  table_row(t, "websocket connect avg / p95",
-            ms(f.ws_connect_avg_ms) + " / " + ms(f.ws_connect_p95_ms));
-  table_row(t, "stomp connect avg / p95",
-            ms(f.stomp_connect_avg_ms) + " / " + ms(f.stomp_connect_p95_ms));
-  if (in.run.reconnect)
-    table_row(t, "reconnects tried / ok / given up",
-              std::to_string(f.connection_retries) + " / " + std::to_string(f.reconnect_successes) +
-                  " / " + std::to_string(f.give_ups));
-  else
-    table_row(t, "reconnect",
-              "off: " + std::to_string(f.give_ups) + " failed session(s) not restarted");
-  if (const auto& c = in.total.counters; c.arrivals > 0) {
-    table_row(t, "arrivals scheduled / started / dropped",
-              std::to_string(c.arrivals) + " / " + std::to_string(c.arrivals_started) + " / " +
-                  std::to_string(c.arrivals_dropped));
-    table_row(t, "sessions completed", std::to_string(c.sessions_completed));
-  }
-  table_row(t, "errors", std::to_string(f.errors_total));
+  // The stdout table's lines; the errors by type have a table of their own below.
+  std::string t = "<table class=\"kv\" id=\"summary-table\">\n";
+  for (const auto& r : summary_rows(in.total, in.run))
+    if (!r.error_detail)
+      table_row(t, r.label, r.value);
   return t + "</table>\n";
 }
 

@@ -251,22 +251,13 @@ std::error_code write_summary_json(const std::string& path, const load_snapshot&
   return {};
 }
 
-std::string format_summary_table(const load_snapshot& total, const run_info& run,
-                                 const std::vector<stage_report>& stages) {
+std::vector<summary_row> summary_rows(const load_snapshot& total, const run_info& run) {
   auto f = compute_figures(total, run);
-  std::string out;
-  auto line = [&out](const std::string& label, const std::string& value) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "  %-34s %s\n", label.c_str(), value.c_str());
-    out += buf;
+  std::vector<summary_row> rows;
+  auto line = [&rows](const std::string& label, const std::string& value) {
+    rows.push_back(summary_row{label, value, false});
   };
   auto ms = [](double v) { return fixed(v, 2) + " ms"; };
-  out += "stompede run summary";
-  if (!run.scenario.empty())
-    out += " (" + run.scenario + ")";
-  out += "\n";
-  if (!run.tls_verify)
-    out += std::string("  WARNING: ") + tls_verify_off_warning + "\n";
   // A run that did not complete says so first: its figures cover only part of the plan.
   if (!run.ended.empty() && run.ended != "completed")
     line("ended", run.ended);
@@ -309,7 +300,7 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
   for (std::size_t i = 0; i < error_type_count; ++i) {
     auto e = static_cast<error_type>(i);
     if (auto n = total.counters.error_count(e); n > 0)
-      line("  " + std::string{to_label(e)}, std::to_string(n));
+      rows.push_back(summary_row{"  " + std::string{to_label(e)}, std::to_string(n), true});
   }
   if (!run.tls_failure.empty())
     line("last TLS failure", run.tls_failure);
@@ -338,6 +329,25 @@ std::string format_summary_table(const load_snapshot& total, const run_info& run
        n(a.lost) + " / " + n(a.duplicated) + " / " + n(a.out_of_order));
   line("  missed reconnecting / in flight", n(a.missed_reconnecting) + " / " + n(a.in_flight));
   line("server seq gaps (checked)", n(a.server_seq_gaps) + "  (" + n(a.server_seq_checked) + ")");
+  return rows;
+}
+
+std::string format_summary_table(const load_snapshot& total, const run_info& run,
+                                 const std::vector<stage_report>& stages) {
+  std::string out;
+  auto line = [&out](const std::string& label, const std::string& value) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "  %-34s %s\n", label.c_str(), value.c_str());
+    out += buf;
+  };
+  out += "stompede run summary";
+  if (!run.scenario.empty())
+    out += " (" + run.scenario + ")";
+  out += "\n";
+  if (!run.tls_verify)
+    out += std::string("  WARNING: ") + tls_verify_off_warning + "\n";
+  for (const auto& r : summary_rows(total, run))
+    line(r.label, r.value);
   if (!stages.empty()) {
     out += "stages\n";
     char buf[200];

@@ -38,6 +38,17 @@ std::error_code write_summary_json(const std::string& path, const load_snapshot&
                                    const std::vector<stage_report>& stages = {},
                                    const std::vector<threshold_result>& thresholds = {});
 
+/// One line of the end-of-run summary: the stdout table and report.html show the same lines.
+struct summary_row {
+  std::string label;
+  std::string value;
+  /// A per-type breakdown under "errors" (report.html has its own table of them).
+  bool error_detail = false;
+};
+
+/// The summary's lines, in order (everything above the stages).
+std::vector<summary_row> summary_rows(const load_snapshot& total, const run_info& run);
+
 /// A human-readable end-of-run table (fixed-width, for stdout).
 std::string format_summary_table(const load_snapshot& total, const run_info& run,
                                  const std::vector<stage_report>& stages = {});

@@ -97,6 +97,8 @@ interval = "200ms"
   CHECK(fs::exists(dir + "/timeseries.csv"));
   CHECK(fs::exists(dir + "/scenario.toml"));
   CHECK(read_file(dir + "/scenario.toml").find("password123!") == std::string::npos);
+  // The scenario as run names the folder it ran into.
+  CHECK(read_file(dir + "/scenario.toml").find("dir = \"" + dir + "\"") != std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -1,4 +1,5 @@
 #include "metrics/html_report.hpp"
+#include "metrics/summary_json.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -44,6 +45,14 @@ TEST_CASE("report.html: one offline page with data, tables and the scenario") {
   CHECK(page.find("<code>lost == 0</code>") != std::string::npos);
   CHECK(page.find("password = &quot;***&quot;") != std::string::npos);
   CHECK(page.find("connect_refused") != std::string::npos); // errors table
+  // The summary has every line of the stdout table above the stages (errors by type have
+  // their own table).
+  for (const auto& r : summary_rows(in.total, in.run))
+    if (!r.error_detail)
+      CHECK(page.find("<tr><th>" + html_escape(r.label) + "</th><td>" + html_escape(r.value) +
+                      "</td></tr>") != std::string::npos);
+  CHECK(page.find("<th>latency mode</th>") != std::string::npos);
+  CHECK(page.find("<th>  delivered to all / to some</th>") != std::string::npos);
 }
 
 TEST_CASE("report.html: html_escape") {
