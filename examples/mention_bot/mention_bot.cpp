@@ -68,7 +68,22 @@ public:
     }
   }
 
+  // The session ends (the run's end, a ramp down, a failure): the questions still waiting are
+  // unanswered too, so that every question is counted once, as timed or as unanswered.
+  void on_before_disconnect(behaviour_context& ctx) override {
+    give_up_all(ctx);
+  }
+  void on_error(behaviour_context& ctx, std::error_code) override {
+    give_up_all(ctx);
+  }
+
 private:
+  void give_up_all(behaviour_context& ctx) {
+    if (!asked_.empty())
+      ctx.count("unanswered", asked_.size());
+    asked_.clear();
+  }
+
   /// Questions unanswered for 30 s are given up (and counted), so the map stays small.
   void forget_old_questions(behaviour_context& ctx) {
     while (!asked_.empty() && ctx.now() - asked_.begin()->second > seconds{30}) {

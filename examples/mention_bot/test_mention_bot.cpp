@@ -52,5 +52,11 @@ TEST_CASE("mention_bot: questions are answered and timed", "[example][e2e]") {
   auto timed = bot["latencies"]["answer_ms"]["count"].get<std::uint64_t>();
   CHECK(timed > 0);
   CHECK(timed <= answers);
+  // Every question is counted once: answered in time, or unanswered (given up after 30 s, or
+  // still waiting when its session ended).
+  const auto unanswered = bot["counters"].contains("unanswered")
+                              ? bot["counters"]["unanswered"].get<std::uint64_t>()
+                              : 0;
+  CHECK(timed + unanswered == questions);
   std::filesystem::remove_all(dir);
 }
