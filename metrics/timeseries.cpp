@@ -54,21 +54,38 @@ timeseries_row make_timeseries_row(const load_snapshot& interval) {
   return r;
 }
 
+std::string behaviour_token(std::string_view name) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(name.size());
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '%' || c == ';' || c == '=' || c <= ' ' || c == 0x7f) {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string behaviours_text(const timeseries_row& r) {
   std::string out;
   char buf[64];
   for (const auto& b : r.behaviours) {
     if (!out.empty())
       out += "; ";
-    out += b.label;
+    out += behaviour_token(b.label);
     out += " users=" + std::to_string(b.users);
     std::snprintf(buf, sizeof buf, " sent/s=%.1f received/s=%.1f", b.sent_per_s, b.received_per_s);
     out += buf;
     for (const auto& [name, n] : b.counters)
-      out += " " + name + "=" + std::to_string(n);
+      out += " " + behaviour_token(name) + "=" + std::to_string(n);
     for (const auto& [name, ms] : b.p95_ms) {
       std::snprintf(buf, sizeof buf, "_p95_ms=%.2f", ms);
-      out += " " + name + buf;
+      out += " " + behaviour_token(name) + buf;
     }
   }
   return out;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -70,6 +71,10 @@ std::string errors_by_type_text(const timeseries_row& r);
 /// "seed_mix users=8 sent/s=3.0 received/s=40.0; bots users=2 ... replies=3 reply_p95_ms=4.1":
 /// a row's per-behaviour figures.
 std::string behaviours_text(const timeseries_row& r);
+
+/// A label or name as the `behaviours` column writes it: '%', ';', '=', spaces and control
+/// bytes percent-encoded (%3B ...), so that the column's own separators stay unambiguous.
+std::string behaviour_token(std::string_view name);
 
 /// Builds a row from an interval snapshot (rates divide by its interval_s; 1 s if unset).
 timeseries_row make_timeseries_row(const load_snapshot& interval);

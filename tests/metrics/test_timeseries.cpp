@@ -98,3 +98,23 @@ TEST_CASE("timeseries: opening an unwritable path is an error") {
   CHECK(w.open("/nonexistent-dir/timeseries.csv"));
   CHECK(!w.is_open());
 }
+
+TEST_CASE("timeseries: labels and names cannot break the behaviours column's separators") {
+  timeseries_row r;
+  behaviour_point p;
+  p.label = "team a; users=99";
+  p.users = 10;
+  p.counters.emplace_back("x=1; y", 7);
+  p.counters.emplace_back("100%", 1);
+  p.p95_ms.emplace_back("a b", 2.5);
+  r.behaviours.push_back(p);
+  behaviour_point q;
+  q.label = "plain";
+  q.users = 1;
+  r.behaviours.push_back(q);
+  CHECK(behaviours_text(r) ==
+        "team%20a%3B%20users%3D99 users=10 sent/s=0.0 received/s=0.0 x%3D1%3B%20y=7 100%25=1 "
+        "a%20b_p95_ms=2.50; plain users=1 sent/s=0.0 received/s=0.0");
+  CHECK(behaviour_token("seed_mix") == "seed_mix");
+  CHECK(behaviour_token("tab\there") == "tab%09here");
+}
