@@ -1075,6 +1075,11 @@ private:
       allowed({"jitter"});
       duration(t, p, "sleep", st.duration);
       duration(t, p, "jitter", st.jitter);
+      // sleep ± jitter must stay a pause: below zero it would be cut to none, skewing the mean.
+      if (st.jitter > st.duration && problems_.size() == before)
+        error(p + ".jitter", t.get("jitter")->source(),
+              "expected a jitter of at most the sleep (" + format_duration(st.duration) +
+                  "): the pause is sleep ± jitter");
     } else if (action == "subscribe") {
       st.type = step::kind::subscribe;
       allowed({"ack_mode"});

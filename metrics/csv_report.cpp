@@ -113,6 +113,8 @@ std::string csv_report_text(const load_snapshot& total, const run_info& run) {
       b.row(p + name, number(n), "");
     for (const auto& [name, h] : bf.latencies) {
       b.row(p + name + "_count", number(h.count()), "");
+      if (h.negative() > 0)
+        b.row(p + name + "_negative", number(h.negative()), "");
       if (h.empty())
         continue;
       b.row(p + name + "_avg", number(h.mean() / 1000.0), "ms");

@@ -145,6 +145,7 @@ steps = [
   { chance = 1.5, steps = [ { sleep = "1s" } ] },
   { subscribe = "/topic/x", ack_mode = "sometimes" },
   { sleep = "1s", color = "red" },
+  { sleep = "100ms", jitter = "1s" },
 ]
 )");
   REQUIRE_FALSE(r.ok());
@@ -161,6 +162,8 @@ steps = [
   CHECK_THAT(text, Catch::Contains("behaviour[0].steps[6].chance: expected a probability"));
   CHECK_THAT(text, Catch::Contains("behaviour[0].steps[7].ack_mode: expected one of"));
   CHECK_THAT(text, Catch::Contains("behaviour[0].steps[8].color: unknown key \"color\""));
+  CHECK_THAT(text, Catch::Contains("b.toml:20:31: behaviour[0].steps[9].jitter: expected a "
+                                   "jitter of at most the sleep (100ms)"));
 }
 
 TEST_CASE("steps: a CSV data file feeds {data.COLUMN}", "[config][behaviour][steps]") {

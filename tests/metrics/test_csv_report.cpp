@@ -128,3 +128,18 @@ TEST_CASE("csv: written to a file, an unwritable path is an error") {
   auto ec = write_csv_report("/nonexistent-dir/x.csv", test::sample_total(), test::sample_run());
   CHECK(ec);
 }
+
+TEST_CASE("csv: a behaviour's negative latency samples have a row of their own") {
+  auto total = test::sample_total();
+  behaviour_figures b;
+  b.label = "prober";
+  histogram h;
+  h.record(-5);
+  h.record(-7);
+  h.record(3000);
+  b.latencies.emplace_back("neg", std::move(h));
+  total.behaviours.push_back(std::move(b));
+  auto text = csv_report_text(total, test::sample_run());
+  CHECK(text.find("behaviour.prober.neg_count,1,") != std::string::npos);
+  CHECK(text.find("behaviour.prober.neg_negative,2,") != std::string::npos);
+}
