@@ -859,6 +859,10 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
     end_note = "stopped early: every worker was lost";
   else if (sig != 0)
     end_note = sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT";
+  else if (!run.lost_workers.empty())
+    // Part of the load went missing: not a completed run (exit 1), whatever the rest did.
+    end_note = "failed: " + std::to_string(run.lost_workers.size()) + " of " +
+               std::to_string(run.workers) + " workers lost";
   run.ended = end_note.empty() ? "completed" : end_note;
   auto verdicts = metrics::evaluate_all(checks, result.total, run.duration_s);
   write_reports(dir, result, run, sc.output.csv, verdicts);

@@ -270,6 +270,7 @@ TEST_CASE("a killed worker is reported and the run goes on without it", "[cluste
   auto text = lost[0].get<std::string>();
   CHECK(text.find("worker 1 (pid " + std::to_string(victim) + ")") != std::string::npos);
   CHECK(text.find("signal 9") != std::string::npos);
+  CHECK(summary["run"]["ended"] == "failed: 1 of 2 workers lost");
   // The other worker's users kept going to the end and stopped gracefully.
   CHECK(summary["counters"]["disconnects_graceful"].get<std::uint64_t>() == 10);
   CHECK(stats.messages >= summary["counters"]["messages_sent"].get<std::uint64_t>());
