@@ -212,6 +212,12 @@ void connection::on_http(beast::error_code ec) {
     return;
   }
   auto& req = req_->get();
+  if (admin_only_ && std::string_view{req.target()}.substr(0, 7) != "/admin/") {
+    core_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+    core_.stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
+    abort(true);
+    return;
+  }
   if (websocket::is_upgrade(req)) {
     upgrade();
     return;

@@ -125,6 +125,11 @@ public:
 
   /// Starts the TLS handshake (TLS listeners) and then reads the first HTTP request.
   void start();
+  /// A whole-server refuse was on when this connection was accepted: only an admin request is
+  /// served; any other is reset (and counted as refused) once its head is read.
+  void admin_only() noexcept {
+    admin_only_ = true;
+  }
 
   /// Queues a shared MESSAGE frame for the subscription `to`.
   void deliver(const std::shared_ptr<const broadcast_frame>& frame, const subscriber& to);
@@ -248,6 +253,7 @@ private:
   bool read_paused_ = false;
   bool reading_ = false;
   bool finalized_ = false;
+  bool admin_only_ = false;
   bool counted_session_ = false; // in stats.sessions (CONNECTED)
   bool counted_upgrade_ = false; // holds a place in core_.upgraded_sessions (max_sessions)
   std::uint64_t member_ = 0;         // authenticated member (chat mode)

@@ -194,20 +194,23 @@ void server_core::admit(io_shard& target, tcp::socket socket) {
   const bool full =
       stats.connections.load(std::memory_order_relaxed) >= cfg_.max_sessions + 64; // REST room
   // A refuse fault on a cohort waits for the CONNECT that names the member.
+  // A whole-server refuse still reads each request's head: the admin endpoint must stay
+  // reachable (its rollback comes over it), every other request is reset there (the client's
+  // view is the same: its TCP connect completed in the kernel either way, then a reset).
   const bool refuse = refusing.load() && !std::atomic_load(&refuse_cohort);
   boost::system::error_code ignored;
-  if (refuse || full) {
+  if (full) {
     socket.set_option(net::socket_base::linger(true, 0), ignored);
     socket.close(ignored);
     stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
-    if (refuse)
-      stats.fault_refused_connections.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   socket.set_option(tcp::no_delay(true), ignored);
-  auto open = [this, &target](tcp::socket s) {
+  auto open = [this, &target, refuse](tcp::socket s) {
     auto c = std::make_shared<connection>(*this, target, std::move(s));
     target.connections.insert(c.get());
+    if (refuse)
+      c->admin_only();
     c->start();
   };
   // A connection for the listener's own IO thread starts here (under load a post would cost

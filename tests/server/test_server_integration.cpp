@@ -311,8 +311,20 @@ TEST_CASE("fault interface over HTTP needs the admin token", "[server][integrati
   CHECK_THROWS(http_call(port, http::verb::get, "/metrics"));
   // Counted on the IO thread right after the reset the client already saw.
   CHECK(eventually([&] { return srv.stats().refused_connections >= 1; }));
-  srv.faults().refuse_connections(false);
-  srv.faults().restart_listener();
+  // The admin endpoint stays reachable while every other request is refused, so the fault's
+  // rollback (and a server.restart's steps) can come over it.
+  CHECK(http_call(port, http::verb::get, "/admin/stats", {}, "Bearer adm-token").status == 200);
+  CHECK(http_call(port, http::verb::post, "/admin/faults/restart-listener", {}, "Bearer adm-token")
+            .status == 200);
+  CHECK(eventually([&] {
+    try {
+      return http_call(port, http::verb::post, "/admin/faults/refuse-connections?on=false", {},
+                       "Bearer adm-token")
+                 .status == 200;
+    } catch (const std::exception&) {
+      return false; // the fresh listener is not open yet
+    }
+  }));
   CHECK(eventually([&] {
     try {
       return http_call(port, http::verb::get, "/metrics").status == 200;
