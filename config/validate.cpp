@@ -212,6 +212,12 @@ public:
     return !s_.positions.empty() && s_.positions.find(key) == s_.positions.end();
   }
 
+  /// A key the file gave, for keys whose default is a value one could write too (`message`,
+  /// `every`). Scenarios built in code, with no positions, give it when `not_default`.
+  bool given(const std::string& key, bool not_default) const {
+    return s_.positions.empty() ? not_default : s_.positions.count(key) != 0;
+  }
+
   std::vector<diagnostic> out;
 
 private:
@@ -608,6 +614,27 @@ void check_server_metrics(const scenario& s, checker& c) {
   }
 }
 
+/// What a kind that takes no `fraction` acts on: all it reaches at once (nullptr for the kinds
+/// that choose a fraction of users, sessions, broadcasts or connections).
+const char* whole_of(fault_kind k) {
+  switch (k) {
+  case fault_kind::server_pause:
+    return "pauses every session (of its cohort)";
+  case fault_kind::server_delay_broadcasts:
+    return "delays every broadcast (of its cohort)";
+  case fault_kind::server_refuse_connections:
+    return "refuses every new connection (of its cohort)";
+  case fault_kind::server_restart:
+    return "takes the whole server down";
+  case fault_kind::server_stall:
+    return "holds the whole server's threads";
+  case fault_kind::proxy_refuse:
+    return "refuses every new connection through the fault proxy (of its cohort)";
+  default:
+    return nullptr;
+  }
+}
+
 void check_experiment(const scenario& s, checker& c) {
   const auto& x = s.experiment;
   if (!x.enabled) {
@@ -643,11 +670,32 @@ void check_experiment(const scenario& s, checker& c) {
     first = std::min(first, f.at);
     const bool user = is_user_fault(f.kind);
     server_faults = server_faults || (!user && !is_proxy_fault(f.kind));
+    // The journal, the time series and the report tell faults apart by name. A fault without
+    // a name is "<kind>#<n>", which an explicit name elsewhere can take too.
+    for (std::size_t j = 0; j < i; ++j) {
+      if (s.faults[j].name != f.name)
+        continue;
+      const std::string other = "fault[" + std::to_string(j) + "]";
+      if (c.missing(p + ".name"))
+        c.fail(p + ".name", "this fault's default name \"" + f.name + "\" is already the name of " +
+                                other + "; give one of them another name");
+      else
+        c.fail(p + ".name", "the name \"" + f.name + "\" is already used by " + other +
+                                (c.missing(other + ".name") ? " (its default name)" : "") +
+                                "; fault names must be unique (the journal, the time series "
+                                "and the report tell faults apart by name)");
+      break;
+    }
     if (!(f.fraction > 0.0 && f.fraction <= 1.0))
       c.fail(p + ".fraction", "expected a fraction in (0, 1], got " + std::to_string(f.fraction));
+    else if (const char* whole = whole_of(f.kind); whole != nullptr && f.fraction != 1.0)
+      c.fail(p + ".fraction", "\"" + kind + "\" " + whole + "; it takes no fraction");
     if (is_lasting_fault(f.kind) && f.duration.count() <= 0)
       c.fail(p + ".duration", "\"" + kind + "\" lasts until it is rolled back: give it a duration");
-    if (f.times > 0 && f.every.count() <= 0)
+    if (c.given(p + ".every", f.every.count() != 0) && f.every.count() <= 0)
+      c.fail(p + ".every", "expected a repeat period greater than zero, got " +
+                               format_duration(f.every) + " (leave every out for one occurrence)");
+    else if (f.times > 0 && f.every.count() <= 0)
       c.fail(p + ".times", "times counts repetitions: it needs every");
     if (f.every.count() > 0 && f.every <= f.duration)
       c.fail(p + ".every", "occurrences would overlap: every (" + format_duration(f.every) +
@@ -657,7 +705,10 @@ void check_experiment(const scenario& s, checker& c) {
       c.fail(p + ".at", "the run ends at " + format_duration(run_length) +
                             " (stages' ramps and durations), before the fault starts at " +
                             format_duration(f.at));
-    if (!is_proxy_fault(f.kind) && !f.toxic.empty())
+    if (f.kind == fault_kind::proxy_refuse && !f.toxic.empty())
+      c.fail(p + ".toxic", "\"net.refuse\" switches the fault proxy's refusal of new "
+                           "connections on and off; it takes no toxic");
+    else if (!is_proxy_fault(f.kind) && !f.toxic.empty())
       c.fail(p + ".toxic", "toxic is the proxy spec of net.* and stomp.* kinds only");
     // A server knows a session by the member its token names: with one shared token (or
     // none) it cannot tell a behaviour's or a stage's users from the others.
@@ -669,7 +720,7 @@ void check_experiment(const scenario& s, checker& c) {
                                     "'s users by their member ids: it needs [auth] mode = "
                                     "\"login\"");
     // Every kind takes a cohort but the restart, which takes the whole listener down, and the
-    // stall, which holds the server's threads.
+    // stall, which holds the server's threads (whole_of: the kinds that take no fraction).
     if (f.kind == fault_kind::server_restart || f.kind == fault_kind::server_stall) {
       for (auto [key, set] :
            {std::pair{"rooms", !f.rooms.empty()}, std::pair{"behaviour", !f.behaviour.empty()},
@@ -681,9 +732,6 @@ void check_experiment(const scenario& s, checker& c) {
                        "(server.close_sessions with a cohort cuts some users)"
                      : "\"server.stall\" holds the whole server's threads; it has no cohort "
                        "(server.delay_broadcasts with a cohort slows some rooms)");
-      if (f.kind == fault_kind::server_stall && f.fraction != 1.0)
-        c.fail(p + ".fraction", "\"server.stall\" holds the whole server's threads; it takes "
-                                "no fraction");
     }
     // A cohort of rooms no user is in would select nobody, silently.
     const auto per = std::max<std::uint32_t>(1, s.rooms.members_per_room);
@@ -733,6 +781,10 @@ void check_experiment(const scenario& s, checker& c) {
       c.fail(p + ".delay", "delay is a parameter of server.delay_broadcasts and server.stall only");
     if (f.kind != fault_kind::server_close_sessions && f.abortive)
       c.fail(p + ".abortive", "abortive is a parameter of server.close_sessions only");
+    if (f.kind != fault_kind::server_error &&
+        c.given(p + ".message", f.message != fault_entry{}.message))
+      c.fail(p + ".message", "message is a parameter of server.error only (the ERROR frame's "
+                             "message)");
     if (f.kind == fault_kind::user_token_expiry && s.auth.mode != auth_mode::login)
       c.fail(p + ".kind", "user.token_expiry makes users log in again: it needs [auth] mode = "
                           "\"login\"");

@@ -298,6 +298,10 @@ std::variant<threshold, threshold_parse_error> parse_threshold(std::string_view 
     else
       return fail(unit_at,
                   "a rate is a fraction (0.001) or a percentage (0.1%), got \"" + unit + "\"");
+    // Above 1 (100%) a limit is met always or never.
+    if (t.limit > 1.0)
+      return fail(num_at, "\"" + (t.function == "rate" ? "rate(" + t.metric + ")" : t.metric) +
+                              "\" is a fraction from 0 to 1 (0% to 100%), got " + num + unit);
   } else if (t.function == "per_s") {
     if (!unit.empty() && unit != "/s")
       return fail(unit_at, "per_s() is compared with a number per second, got \"" + unit + "\"");

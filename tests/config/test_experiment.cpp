@@ -295,3 +295,227 @@ duration = "5s"
   CHECK(printed.find("s3cret-t0ken") == std::string::npos);
   CHECK_THAT(printed, Catch::Contains("admin_token = \"***\""));
 }
+
+TEST_CASE("a fraction is refused on the kinds that act on all they reach", "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+
+[[fault]]
+kind = "server.pause"
+at = "10s"
+duration = "2s"
+fraction = 0.5
+
+[[fault]]
+kind = "server.refuse_connections"
+at = "15s"
+duration = "2s"
+fraction = 0.5
+
+[[fault]]
+kind = "server.restart"
+at = "20s"
+duration = "2s"
+fraction = 0.5
+
+[[fault]]
+kind = "server.delay_broadcasts"
+at = "25s"
+duration = "2s"
+delay = "100ms"
+fraction = 0.5
+
+[[fault]]
+kind = "net.refuse"
+at = "30s"
+duration = "2s"
+fraction = 0.5
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  // line 13 is the text's first (empty) line: fraction of fault[0] is on line 21.
+  CHECK_THAT(text, Catch::Contains("x.toml:21:12: fault[0].fraction: \"server.pause\" pauses "
+                                   "every session (of its cohort); it takes no fraction"));
+  CHECK_THAT(text, Catch::Contains("fault[1].fraction: \"server.refuse_connections\" refuses"));
+  CHECK_THAT(text, Catch::Contains("fault[2].fraction: \"server.restart\" takes the whole server "
+                                   "down; it takes no fraction"));
+  CHECK_THAT(text, Catch::Contains("fault[3].fraction: \"server.delay_broadcasts\" delays"));
+  CHECK_THAT(text, Catch::Contains("fault[4].fraction: \"net.refuse\" refuses"));
+  CHECK(r.problems.size() == 5);
+  // Their cohorts of rooms, behaviours and stages are honoured (the server and the proxy lanes
+  // narrow them); a fraction of 1 is the whole cohort, as without one.
+  auto ok = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+[rooms]
+members_per_room = 10
+[[fault]]
+kind = "server.pause"
+at = "10s"
+duration = "2s"
+rooms = [1]
+fraction = 1.0
+[[fault]]
+kind = "server.refuse_connections"
+at = "15s"
+duration = "2s"
+stage = "steady"
+[[fault]]
+kind = "net.refuse"
+at = "20s"
+duration = "2s"
+rooms = [2]
+[[fault]]
+kind = "server.drop_broadcasts"
+at = "25s"
+duration = "2s"
+fraction = 0.5
+)");
+  INFO(all(ok));
+  CHECK(ok.ok());
+}
+
+TEST_CASE("message and toxic are refused where the kind does not use them",
+          "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+
+[[fault]]
+kind = "server.pause"
+at = "10s"
+duration = "2s"
+message = "going down"
+
+[[fault]]
+kind = "user.drop"
+at = "15s"
+message = "INJECTED_FAULT"
+
+[[fault]]
+kind = "net.refuse"
+at = "20s"
+duration = "2s"
+toxic = "downstream:latency=100ms"
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("x.toml:21:11: fault[0].message: message is a parameter of "
+                                   "server.error only"));
+  // Also when it is the default's text: the file asked for a message that nothing sends.
+  CHECK_THAT(text, Catch::Contains("fault[1].message: message is a parameter of server.error"));
+  CHECK_THAT(text, Catch::Contains("x.toml:32:9: fault[2].toxic: \"net.refuse\" switches the "
+                                   "fault proxy's refusal of new connections on and off; it "
+                                   "takes no toxic"));
+  CHECK(r.problems.size() == 3);
+  auto ok = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+[[fault]]
+kind = "server.error"
+at = "10s"
+message = "going down"
+)");
+  INFO(all(ok));
+  REQUIRE(ok.ok());
+  CHECK(ok.value->faults[0].message == "going down");
+  // What `stompede check` prints (message only for server.error) loads again.
+  auto again = load_scenario_text(to_toml(*ok.value), "printed.toml", {}, {});
+  INFO(all(again));
+  CHECK(again.ok());
+}
+
+TEST_CASE("a repeat needs a period above zero; times needs every", "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+
+[[fault]]
+kind = "user.drop"
+at = "10s"
+every = "0s"
+
+[[fault]]
+kind = "user.drop"
+at = "20s"
+times = 3
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("x.toml:20:9: fault[0].every: expected a repeat period greater "
+                                   "than zero, got 0s (leave every out for one occurrence)"));
+  CHECK_THAT(text, Catch::Contains("fault[1].times: times counts repetitions: it needs every"));
+  CHECK(r.problems.size() == 2);
+  const std::string once = "\n[experiment]\nhypothesis = [\"lost == 0\"]\n[[fault]]\n"
+                           "kind = \"user.drop\"\nat = \"10s\"\n";
+  // every without times repeats until the run ends (times = 0).
+  auto repeat = load(once + "every = \"5s\"\n");
+  INFO(all(repeat));
+  REQUIRE(repeat.ok());
+  CHECK(repeat.value->faults[0].every == 5s);
+  CHECK(repeat.value->faults[0].times == 0);
+  // --set reaches it too, at the override.
+  auto zero = load_scenario_text(base + once, "x.toml", {"fault[0].every=\"0s\""}, {});
+  CHECK_THAT(all(zero), Catch::Contains("--set:1:1: fault[0].every: expected a repeat period"));
+}
+
+TEST_CASE("fault names are unique, default names included", "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["lost == 0"]
+
+[[fault]]
+name = "cut"
+kind = "user.drop"
+at = "10s"
+
+[[fault]]
+name = "cut"
+kind = "server.close_sessions"
+at = "20s"
+
+[[fault]]
+kind = "user.drop"
+at = "30s"
+
+[[fault]]
+name = "user.drop#3"
+kind = "user.close"
+at = "40s"
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("x.toml:23:8: fault[1].name: the name \"cut\" is already used "
+                                   "by fault[0]; fault names must be unique"));
+  CHECK_THAT(text, Catch::Contains("fault[3].name: the name \"user.drop#3\" is already used by "
+                                   "fault[2] (its default name)"));
+  CHECK(r.problems.size() == 2);
+}
+
+TEST_CASE("a fraction or percentage above 100% is refused in the hypothesis",
+          "[config][experiment]") {
+  auto r = load(R"(
+[experiment]
+hypothesis = ["connected >= 150%", "rate(round_trips) >= 1.5", "connected >= 100%"]
+
+[[fault]]
+kind = "user.drop"
+at = "10s"
+)");
+  REQUIRE_FALSE(r.ok());
+  auto text = all(r);
+  INFO(text);
+  // The column of the limit inside the string.
+  CHECK_THAT(text, Catch::Contains("x.toml:15:29: experiment.hypothesis[0]: \"connected\" is a "
+                                   "fraction from 0 to 1 (0% to 100%), got 150%"));
+  CHECK_THAT(text, Catch::Contains("experiment.hypothesis[1]: \"rate(round_trips)\" is a fraction "
+                                   "from 0 to 1 (0% to 100%), got 1.5"));
+  CHECK(r.problems.size() == 2);
+  auto t = load("\n[thresholds]\nchecks = [\"rate(errors) < 200%\"]\n");
+  CHECK_THAT(all(t), Catch::Contains("thresholds.checks[0]: \"rate(errors)\" is a fraction"));
+}

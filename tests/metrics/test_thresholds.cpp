@@ -88,3 +88,17 @@ TEST_CASE("thresholds: evaluated on a run's totals") {
   CHECK(table.find("1 of 2 thresholds passed") != std::string::npos);
   CHECK(all_passed({}));
 }
+
+TEST_CASE("thresholds: a rate or a level above 100% is refused at its limit") {
+  auto e = rejected("connected >= 150%");
+  CHECK(e.offset == 13);
+  CHECK(e.message == "\"connected\" is a fraction from 0 to 1 (0% to 100%), got 150%");
+  CHECK(rejected("rate(lost) < 1.01").message.find("\"rate(lost)\" is a fraction") !=
+        std::string::npos);
+  CHECK(parsed("connected >= 100%").limit == 1.0);
+  CHECK(parsed("rate(round_trips) >= 1").limit == 1.0);
+  CHECK(parsed("connected >= 0%").limit == 0.0);
+  // Counts and per-second rates are not fractions.
+  CHECK(parsed("lost < 150").limit == 150.0);
+  CHECK(parsed("per_s(sent) > 1500").limit == 1500.0);
+}
