@@ -347,8 +347,21 @@ int stompede::cli_main(int argc, char** argv) {
   // line and exit 1, not an abort with a core.
   std::set_terminate(terminate_in_one_line);
   try {
-    if (*run)
+    if (*run) {
+      // Given, these flags ask for other processes: an empty ask is a mistake, not "none".
+      if (run->count("--workers") > 0 && workers == 0) {
+        std::fprintf(stderr,
+                     "--workers: 0 worker processes; expected 1 to %u (and no more than "
+                     "the users), or no --workers to run the users in this process\n",
+                     max_workers);
+        return exit_bad_input;
+      }
+      if (run->count("--agents") > 0 && cluster::split_list(agents).empty()) {
+        std::fprintf(stderr, "--agents: expected host:port,host:port, got '%s'\n", agents.c_str());
+        return exit_bad_input;
+      }
       return cmd_run(scenario_path, overrides, out_dir, quiet, workers, agents, targets);
+    }
     if (*agent)
       return cluster::run_agent(ao);
     if (*check)
