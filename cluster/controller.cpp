@@ -285,6 +285,11 @@ config::scenario worker_scenario(config::scenario sc) {
   sc.control.keys = false;
   sc.server_metrics = {};
   sc.thresholds = {};
+  // Faults are applied by the controller (server faults) and refused for workers otherwise
+  // (user and proxy faults): a worker's plan carries none, and no experiment to check (an
+  // embedded target's server faults would otherwise ask the worker for an admin token).
+  sc.experiment = {};
+  sc.faults.clear();
   return sc;
 }
 
