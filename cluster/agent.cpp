@@ -379,6 +379,8 @@ struct agent_state {
   std::uint32_t index = 0;
   bool busy = false;
   bool preparing = false;
+  /// The run whose slice this agent runs (worker_plan::run_id).
+  std::uint64_t run_id = 0;
   bool ending = false;
   bool quiet = false;
   /// Callers of (stop_atom) waiting for the end.
@@ -386,6 +388,9 @@ struct agent_state {
 };
 
 using agent_ptr = caf::stateful_actor<agent_state>*;
+
+/// Tags a stop that comes from this process's own signals, not from a controller.
+using local_atom = caf::atom_constant<caf::atom("local")>;
 
 void finish(agent_ptr self) {
   auto& st = self->state;
@@ -442,6 +447,7 @@ caf::behavior agent_actor(agent_ptr self, std::shared_ptr<worker_runtime> rt, ca
         st.busy = true;
         st.preparing = true;
         st.index = plan.index;
+        st.run_id = plan.run_id;
         st.controller = sender;
         if (sender)
           self->monitor(sender);
@@ -475,8 +481,23 @@ caf::behavior agent_actor(agent_ptr self, std::shared_ptr<worker_runtime> rt, ca
         if (st.controller)
           self->send(st.controller, ready_atom::value, st.index, st.slice);
       },
-      [self](stop_atom) {
-        self->state.waiting.push_back(self->make_response_promise());
+      [self](stop_atom, std::uint64_t run_id) {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        // Only this slice's controller ends it. Another controller (one this agent refused: it
+        // runs another run's slice) stops what it started, which is nothing here.
+        if (st.busy && run_id != st.run_id) {
+          if (!st.quiet)
+            std::fprintf(stderr, "stompede agent: a stop from another run's controller is "
+                                 "ignored\n");
+          rp.deliver(done_atom::value);
+          return;
+        }
+        st.waiting.push_back(std::move(rp));
+        wind_down(self);
+      },
+      [self](stop_atom, local_atom) {
+        // SIGINT/SIGTERM on the agent's own process.
         wind_down(self);
       },
   };
@@ -501,7 +522,7 @@ public:
         if (!first)
           std::_Exit(sig == SIGTERM ? 143 : 130);
         first = false;
-        caf::anon_send(agent_, stop_atom::value);
+        caf::anon_send(agent_, stop_atom::value, local_atom::value);
       }
     });
   }

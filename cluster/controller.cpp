@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <random>
 #include <thread>
 #include <unistd.h>
 
@@ -123,7 +124,8 @@ caf::behavior link_actor(link_ptr self, std::vector<caf::actor> agents,
             if (--*left == 0)
               rp.deliver(done_atom::value);
           };
-          self->request(st.agents[k], std::chrono::seconds(30), stop_atom::value)
+          self->request(st.agents[k], std::chrono::seconds(30), stop_atom::value,
+                        st.plans[k].run_id)
               .then([one](done_atom) mutable { one(); }, [one](caf::error&) mutable { one(); });
         }
       },
@@ -351,8 +353,10 @@ public:
     }
     auto text = config::to_toml_with_secrets(worker_scenario(sc_));
     std::vector<worker_plan> plans;
+    const std::uint64_t run_id = std::random_device{}() * 0x100000000ull ^ std::random_device{}();
     for (std::uint32_t k = 0; k < count; ++k) {
       worker_plan p;
+      p.run_id = run_id;
       p.scenario_toml = text;
       p.index = k;
       p.count = count;

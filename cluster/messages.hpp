@@ -35,12 +35,15 @@ struct worker_plan {
   /// WebSocket URL this worker connects to instead of the scenario's `[target] url`; empty: the
   /// scenario's (spreading workers over several servers, docs/workers.md).
   std::string target_url;
+  /// This run's number, drawn by its controller: a stop carries it, so an agent ends its slice
+  /// only for its own controller (a stop may arrive without a sender over the link).
+  std::uint64_t run_id = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_plan& x) {
   return f(caf::meta::type_name("stompede::worker_plan"), x.scenario_toml, x.index, x.count,
-           x.source_address, x.target_url);
+           x.source_address, x.target_url, x.run_id);
 }
 
 /// Announces every type that crosses the link and loads the middleman.

@@ -4,11 +4,13 @@
 
 #include "cluster/agent.hpp"
 #include "cluster/controller.hpp"
+#include "config/print.hpp"
 #include "e2e/e2e_support.hpp"
 
 #include <atomic>
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
 #include <poll.h>
 #include <set>
 #include <sys/wait.h>
@@ -196,9 +198,33 @@ TEST_CASE("an agent started on its own runs a controller's users; a stop drains 
   REQUIRE(ctl);
   auto opts = quiet_options(dir);
   opts.remote = ctl;
-  // As SIGINT on the controller does: once everyone is connected, drain the run.
+  // A second controller (its own process) asks the busy agent for a slice: it is refused and
+  // exits 1, and the slice of this run goes on. Then, as SIGINT on the controller does: drain.
+  const auto second_toml = dir + "-second.toml";
+  {
+    std::ofstream out(second_toml);
+    out << config::to_toml_with_secrets(sc);
+  }
+  int second_status = -1;
   std::thread stopper([&] {
     wait_for_sessions(srv, 20);
+    pid_t second = fork();
+    if (second == 0) {
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      execl(STOMPEDE_BIN, STOMPEDE_BIN, "run", second_toml.c_str(), "--agents", agent_at.c_str(),
+            "--out", (dir + "-second").c_str(), "--set", "output.prometheus=", "--quiet",
+            nullptr);
+      _exit(127);
+    }
+    for (int i = 0; second > 0 && i < 200 && waitpid(second, &second_status, WNOHANG) != second;
+         ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (second > 0 && second_status == -1) {
+      ::kill(second, SIGKILL);
+      waitpid(second, nullptr, 0);
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
     request_stop(SIGINT);
   });
@@ -219,8 +245,13 @@ TEST_CASE("an agent started on its own runs a controller's users; a stop drains 
   REQUIRE(code == exit_interrupted_sigint);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+  // The second controller was refused; this run lost nothing to it.
+  REQUIRE(second_status != -1);
+  CHECK(WIFEXITED(second_status));
+  CHECK(WEXITSTATUS(second_status) == 1);
   auto summary = read_json(dir + "/summary.json");
   CHECK(summary["run"]["workers"] == 1);
+  CHECK(summary["run"]["lost_workers"].empty());
   auto& c = summary["counters"];
   auto sent = c["messages_sent"].get<std::uint64_t>();
   CHECK(sent > 0);
@@ -231,6 +262,8 @@ TEST_CASE("an agent started on its own runs a controller's users; a stop drains 
   CHECK(c["disconnects_graceful"].get<std::uint64_t>() == 20);
   CHECK(read_file(dir + "/report.html").find("interrupted by SIGINT") != std::string::npos);
   fs::remove_all(dir);
+  fs::remove_all(dir + "-second");
+  fs::remove(second_toml);
 }
 
 TEST_CASE("a killed worker is reported and the run goes on without it", "[cluster]") {
