@@ -763,6 +763,22 @@ int run_load_test(const config::scenario& sc, const engine_options& opts) {
               [&](metrics_result& r) {
                 current_target = static_cast<std::uint32_t>(
                     std::max<std::int64_t>(0, r.total.gauges.target_users));
+                // A worker that is there but has not answered for several collections in a row
+                // (stopped, hung) is lost: the run goes on without waiting for it.
+                for (auto k : r.silent_workers) {
+                  if (!opts.remote)
+                    break;
+                  auto line = opts.remote->declare_lost(
+                      k, "no figures for " + std::to_string(silent_collections) +
+                             " collections in a row (its process or link is there but does not "
+                             "answer)");
+                  if (line.empty())
+                    continue;
+                  std::fprintf(stderr, "\nstompede: %s\n", line.c_str());
+                  self->send(metrics, lost_atom::value, k);
+                  self->send(metrics, control_atom::value, line);
+                  run.lost_workers.push_back(line);
+                }
                 if (sc.thresholds.abort_on_fail &&
                     r.total.elapsed_s * 1000.0 >=
                         static_cast<double>(sc.thresholds.abort_grace.count())) {

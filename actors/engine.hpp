@@ -32,6 +32,14 @@ public:
   /// Workers lost since the last call: the slice index and one line saying which, when, why;
   /// `none_left` when no worker is left.
   virtual std::vector<std::pair<std::uint32_t, std::string>> poll_lost(bool& none_left) = 0;
+  /// Declares worker `k` lost although its process or link is still there (it stopped
+  /// answering: stopped, hung, overloaded); one line saying which, when, why, or "" when it was
+  /// lost already. Its slice answers nothing more, and the link no longer waits for it.
+  virtual std::string declare_lost(std::uint32_t k, const std::string& why) {
+    (void)k;
+    (void)why;
+    return {};
+  }
   /// The run is over and its figures are collected: end the workers.
   virtual void finish() = 0;
   /// Workers of the run.

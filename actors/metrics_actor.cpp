@@ -83,6 +83,7 @@ void collect(caf::stateful_actor<metrics_state>* self) {
   auto& st = self->state;
   st.tick++;
   st.pending = sources(st);
+  st.collect_started_at = self->clock().now();
   st.worker_target = 0;
   st.worker_reconnecting = 0;
   for (std::size_t k = 0; k < st.config.workers.size(); ++k) {
@@ -91,12 +92,17 @@ void collect(caf::stateful_actor<metrics_state>* self) {
     auto tick = st.tick;
     self->request(st.config.workers[k], st.config.worker_timeout, get_atom::value,
                   delta_atom::value)
-        .then([self, k, tick](worker_delta& wd) { absorb_worker(self, k, wd, tick); },
-              [self, k, tick](caf::error&) {
-                // Gone or too slow: nothing from it this interval.
-                worker_delta none;
-                absorb_worker(self, k, none, tick);
-              });
+        .then(
+            [self, k, tick](worker_delta& wd) {
+              self->state.worker_missed[k] = 0;
+              absorb_worker(self, k, wd, tick);
+            },
+            [self, k, tick](caf::error&) {
+              // Gone or too slow: nothing from it this interval.
+              self->state.worker_missed[k]++;
+              worker_delta none;
+              absorb_worker(self, k, none, tick);
+            });
   }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   for (std::size_t i = 0; i < st.pool->size(); ++i) {
@@ -274,8 +280,11 @@ void emit(caf::stateful_actor<metrics_state>* self) {
 }
 
 metrics_result make_result(const metrics_state& st) {
-  return metrics_result{st.total, st.stages, st.tls_failure, st.server_error,
-                        st.upgrade_refusal};
+  metrics_result r{st.total, st.stages, st.tls_failure, st.server_error, st.upgrade_refusal, {}};
+  for (std::size_t k = 0; k < st.worker_missed.size(); ++k)
+    if (!st.worker_gone[k] && st.worker_missed[k] >= silent_collections)
+      r.silent_workers.push_back(static_cast<std::uint32_t>(k));
+  return r;
 }
 
 void absorb(caf::stateful_actor<metrics_state>* self, io_delta& d, std::uint64_t tick) {
@@ -376,6 +385,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.sup_now.resize(st.supervisors.size());
   st.sup_levels.resize(st.supervisors.size());
   st.worker_gone.assign(st.config.workers.size(), false);
+  st.worker_missed.assign(st.config.workers.size(), 0);
   st.answered.assign(st.config.workers.size(), 0);
   st.worker_sessions.resize(st.config.workers.size());
   st.exporter = std::move(exporter);
@@ -393,8 +403,16 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
           return;
         // Just after a collection out of turn (a stage change late in an interval): this
         // interval goes on to the next tick rather than emitting a row of a few milliseconds.
-        if (st.pending != 0 || st.sup_pending != 0 ||
-            self->clock().now() - st.last_emit_at >= short_interval(st))
+        const auto now = self->clock().now();
+        const bool unfinished = st.pending != 0 || st.sup_pending != 0;
+        // A collection still waiting for a worker's delta goes on waiting until that request
+        // times out (worker_timeout): starting over at every tick would drop its answers for
+        // good, and with a worker that does not answer no collection would ever end.
+        const bool waiting =
+            unfinished && now - st.collect_started_at <
+                              std::chrono::duration_cast<caf::actor_clock::duration_type>(
+                                  st.config.worker_timeout + st.config.interval);
+        if (!waiting && (unfinished || now - st.last_emit_at >= short_interval(st)))
           collect(self);
         self->delayed_send(self, st.config.interval, tick_atom::value);
       },

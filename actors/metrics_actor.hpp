@@ -93,6 +93,8 @@ struct metrics_state {
   std::chrono::steady_clock::time_point last_emit;
   /// The same on the actor's clock (virtual in tests), for the timing of collections.
   caf::actor_clock::time_point last_emit_at;
+  /// When the collection in progress began.
+  caf::actor_clock::time_point collect_started_at;
   /// Deltas of the collection in progress.
   std::uint64_t tick = 0;
   std::size_t pending = 0;
@@ -128,6 +130,8 @@ struct metrics_state {
   std::int64_t worker_target = 0;
   /// Per worker: declared lost (asked no more), and the last collection it answered.
   std::vector<bool> worker_gone;
+  /// Collections in a row in which worker k's delta did not come (timed out, failed).
+  std::vector<std::uint32_t> worker_missed;
   std::vector<std::uint64_t> answered;
   /// Per worker, per user: its latest session record (a session confirmed and not ended is
   /// open), to end the open ones in the ledger when the worker is lost.
@@ -165,7 +169,13 @@ struct metrics_result {
   std::string server_error;
   /// The latest refused WebSocket upgrade (status and reason); empty: none.
   std::string upgrade_refusal;
+  /// Workers not declared lost whose deltas have not come for `silent_collections`
+  /// collections in a row: alive but not answering.
+  std::vector<std::uint32_t> silent_workers;
 };
+
+/// Collections in a row without a worker's delta after which it counts as silent.
+inline constexpr std::uint32_t silent_collections = 3;
 
 /// Handles: (tick_atom) internal; (stats_atom, supervisor_stats) the director's sum of the
 /// supervisors' final counts; (io_delta, uint64 tick) from IO threads; (phase_atom,

@@ -105,6 +105,11 @@ caf::behavior link_actor(link_ptr self, std::vector<caf::actor> agents,
       [self](ready_atom, std::uint32_t k, std::string& why) {
         fail_start(self, "worker " + std::to_string(k) + ": " + why);
       },
+      [self](lost_atom, std::uint32_t k) {
+        // Declared lost by the controller (it stopped answering): no stop is sent to it.
+        if (k < self->state.alive.size())
+          self->state.alive[k] = false;
+      },
       [self](stop_atom) {
         auto& st = self->state;
         auto rp = self->make_response_promise();
@@ -465,6 +470,18 @@ private:
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } while (clock_type::now() < deadline);
     return false;
+  }
+
+  std::string declare_lost(std::uint32_t k, const std::string& why) override {
+    if (k >= lost_.size() || lost_[k])
+      return {};
+    // The link stops waiting for it (its stop at the end would only time out), and a local
+    // worker process that hangs is ended rather than left behind.
+    if (link_)
+      caf::anon_send(link_, lost_atom::value, k);
+    if (k < children_.size() && children_[k].pid > 0 && !children_[k].reaped)
+      ::kill(children_[k].pid, SIGKILL);
+    return lose(k, why);
   }
 
   std::string lose(std::size_t k, const std::string& why) {

@@ -266,6 +266,49 @@ TEST_CASE("an agent started on its own runs a controller's users; a stop drains 
   fs::remove(second_toml);
 }
 
+TEST_CASE("a worker that stops answering is declared lost; the run ends and keeps its figures",
+          "[cluster]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  auto sc = make_scenario(srv, scenario_text);
+  auto dir = temp_dir("frozen");
+  cluster::controller_options co;
+  co.workers = 2;
+  co.program = STOMPEDE_BIN;
+  std::string why;
+  auto ctl = cluster::make_controller(sc, co, why);
+  REQUIRE(ctl);
+  auto opts = quiet_options(dir);
+  opts.remote = ctl;
+  pid_t victim = -1;
+  std::thread freezer([&] {
+    wait_for_sessions(srv, 20);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto pids = ctl->worker_pids();
+    if (pids.size() == 2) {
+      victim = pids[1];
+      ::kill(victim, SIGSTOP); // alive, its link open, answering nothing
+    }
+  });
+  // Bounded by the run: three collections without its figures (each waits 5 s for it), then
+  // the director's shutdown request (30 s at most).
+  auto code = run_load_test(sc, opts);
+  freezer.join();
+  srv.stop();
+  REQUIRE(victim > 0);
+  ::kill(victim, SIGCONT); // killed by the controller already; harmless if so
+  CHECK(code == exit_failed);
+  auto summary = read_json(dir + "/summary.json");
+  auto lost = summary["run"]["lost_workers"];
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0].get<std::string>().find("no figures for 3 collections") != std::string::npos);
+  CHECK(summary["run"]["ended"] == "failed: 1 of 2 workers lost");
+  // What both workers did before the freeze is kept.
+  CHECK(summary["counters"]["messages_sent"].get<std::uint64_t>() > 0);
+  CHECK(summary["counters"]["stomp_connected"].get<std::uint64_t>() == 20);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a killed worker is reported and the run goes on without it", "[cluster]") {
   server::server srv{server_settings()};
   REQUIRE(!srv.start());
