@@ -480,6 +480,29 @@ public:
     agg_.counters.messages_sent++;
     figures().messages_sent++;
     write(std::move(out));
+    arm_loss_timer();
+  }
+
+  /// While own messages are in flight, a wait until the oldest one's round-trip timeout: it is
+  /// counted lost then, not at this user's next send (which may come much later, or never).
+  /// Uses the deadline timer, which is idle between CONNECTED and the DISCONNECT (that
+  /// re-arms it, cancelling this wait; the session's end resolves what is left).
+  void arm_loss_timer() {
+    if (loss_timer_armed_ || pending_.empty() || stopping_ || closing_ || !client_)
+      return;
+    loss_timer_armed_ = true;
+    deadline_timer_.expires_at(pending_.front().intended + settings_->round_trip_timeout +
+                               std::chrono::milliseconds(1));
+    deadline_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (!self)
+        return;
+      self->loss_timer_armed_ = false;
+      if (e || !self->client_ || self->stopping_ || self->closing_)
+        return;
+      self->expire_pending(clock_type::now());
+      self->arm_loss_timer();
+    });
   }
 
   /// The SEND frame of a chat message whose template variables are `v` (its timestamp is added
@@ -1234,6 +1257,8 @@ private:
   bool open_ = false;
   bool subscribed_ = false;
   bool stopping_ = false;
+  /// The deadline timer waits for an own message's round-trip timeout (arm_loss_timer).
+  bool loss_timer_armed_ = false;
   /// The session is closing: the behaviour may no longer act.
   bool closing_ = false;
   /// Close and connect again (the behaviour asked for it).

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
@@ -302,6 +303,61 @@ interval = "200ms"
   CHECK(sent > 0);
   CHECK(last.find("stomp_load_test_messages_sent_total " + std::to_string(sent) + "\n") !=
         std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a message not back within the round-trip timeout is lost then, not at its sender's "
+          "next send",
+          "[e2e]") {
+  server::server srv{server_settings()};
+  REQUIRE(!srv.start());
+  srv.faults().drop_broadcasts(1.0); // nothing comes back
+  // Each user sends once, then stays quiet past the end of the run.
+  auto sc = make_scenario(srv, R"(
+[[stage]]
+name = "steady"
+users = 2
+ramp = "100ms"
+duration = "4s"
+[[behaviour]]
+steps = [ { chat = true }, { sleep = "30s" } ]
+)");
+  sc.output.round_trip_timeout = std::chrono::milliseconds{1000};
+  auto dir = temp_dir("lost-on-time");
+  REQUIRE(run_load_test(sc, quiet_options(dir)) == exit_completed);
+  srv.stop();
+  auto summary = read_json(dir + "/summary.json");
+  CHECK(summary["counters"]["messages_sent"] == 2);
+  CHECK(summary["counters"]["lost"] == 2);
+  // Both were counted in the time series about a second after they were sent, in the steady
+  // phase, long before the drain at the end.
+  std::istringstream rows(read_file(dir + "/timeseries.csv"));
+  std::string line;
+  std::getline(rows, line);
+  std::vector<std::string> head;
+  {
+    std::istringstream h(line);
+    std::string c;
+    while (std::getline(h, c, ','))
+      head.push_back(c);
+  }
+  const auto col = static_cast<std::size_t>(
+      std::find(head.begin(), head.end(), "lost") - head.begin());
+  const auto at = static_cast<std::size_t>(
+      std::find(head.begin(), head.end(), "elapsed_s") - head.begin());
+  REQUIRE(col < head.size());
+  REQUIRE(at < head.size());
+  std::uint64_t lost_by_3s = 0;
+  while (std::getline(rows, line)) {
+    std::vector<std::string> f;
+    std::istringstream r(line);
+    std::string c;
+    while (std::getline(r, c, ',') && f.size() <= std::max(col, at))
+      f.push_back(c);
+    if (f.size() > std::max(col, at) && std::stod(f[at]) <= 3.0)
+      lost_by_3s += std::stoull(f[col]);
+  }
+  CHECK(lost_by_3s == 2);
   fs::remove_all(dir);
 }
 
