@@ -51,6 +51,8 @@ void absorb_worker(caf::stateful_actor<metrics_state>* self, std::size_t k, work
     tick = 0;
   else
     st.answered[k] = tick;
+  if (tick == st.tick && !st.worker_gone[k] && wd.target_users > 0)
+    st.worker_last_target[k] = wd.target_users;
   if (tick == st.tick) {
     st.worker_target += wd.target_users;
     st.worker_reconnecting += wd.reconnecting;
@@ -217,7 +219,14 @@ void emit(caf::stateful_actor<metrics_state>* self) {
     target += l.target;
     reconnecting += l.reconnecting;
   }
-  d.gauges.target_users = target + st.worker_target;
+  std::int64_t lost_target = 0;
+  for (std::size_t k = 0; k < st.worker_gone.size(); ++k)
+    if (st.worker_gone[k])
+      lost_target += st.worker_last_target[k];
+  // Past the plan's end (drain, done) nobody is wanted any more, lost workers' users included.
+  if (st.phase == run_phase::drain || st.phase == run_phase::done)
+    lost_target = 0;
+  d.gauges.target_users = target + st.worker_target + lost_target;
   d.gauges.active_reconnections = reconnecting + st.worker_reconnecting;
   d.gauges.actors = static_cast<std::int64_t>(self->system().registry().running());
   // Message accounting: classify what every IO thread has reported far enough.
@@ -386,6 +395,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
   st.sup_levels.resize(st.supervisors.size());
   st.worker_gone.assign(st.config.workers.size(), false);
   st.worker_missed.assign(st.config.workers.size(), 0);
+  st.worker_last_target.assign(st.config.workers.size(), 0);
   st.answered.assign(st.config.workers.size(), 0);
   st.worker_sessions.resize(st.config.workers.size());
   st.exporter = std::move(exporter);

@@ -128,6 +128,9 @@ struct metrics_state {
   std::int64_t sup_reconnecting = 0;
   /// Levels the workers reported in the collection in progress.
   std::int64_t worker_target = 0;
+  /// Each worker's target in its last delta: a lost worker's users stay wanted (and count as
+  /// not connected), so losing a worker does not shrink the plan.
+  std::vector<std::int64_t> worker_last_target;
   /// Per worker: declared lost (asked no more), and the last collection it answered.
   std::vector<bool> worker_gone;
   /// Collections in a row in which worker k's delta did not come (timed out, failed).

@@ -349,6 +349,24 @@ TEST_CASE("a killed worker is reported and the run goes on without it", "[cluste
   CHECK(summary["run"]["ended"] == "failed: 1 of 2 workers lost");
   // The other worker's users kept going to the end and stopped gracefully.
   CHECK(summary["counters"]["disconnects_graceful"].get<std::uint64_t>() == 10);
+  // The lost worker's users stay wanted: after the loss the plan still asks for 20 users and
+  // 10 are connected (a hypothesis on `connected` sees the loss).
+  {
+    std::istringstream rows(read_file(dir + "/timeseries.csv"));
+    std::string line;
+    std::getline(rows, line); // elapsed_s,stage,phase,target_users,connected,...
+    bool half = false;
+    while (std::getline(rows, line)) {
+      std::vector<std::string> f;
+      std::istringstream r(line);
+      std::string c;
+      while (f.size() < 5 && std::getline(r, c, ','))
+        f.push_back(c);
+      if (f.size() == 5 && f[2] == "steady" && f[3] == "20" && f[4] == "10")
+        half = true;
+    }
+    CHECK(half);
+  }
   CHECK(stats.messages >= summary["counters"]["messages_sent"].get<std::uint64_t>());
   CHECK(read_file(dir + "/report.html").find("worker 1 (pid") != std::string::npos);
   // The accounting still balances. The lost worker's users end in it as failed at its last delta:
