@@ -418,10 +418,13 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_co
         // A collection still waiting for a worker's delta goes on waiting until that request
         // times out (worker_timeout): starting over at every tick would drop its answers for
         // good, and with a worker that does not answer no collection would ever end.
+        // (Without workers a collection that did not end in its interval starts over, as
+        // before: the late IO-thread answers still count their events.)
         const bool waiting =
-            unfinished && now - st.collect_started_at <
-                              std::chrono::duration_cast<caf::actor_clock::duration_type>(
-                                  st.config.worker_timeout + st.config.interval);
+            unfinished && !st.config.workers.empty() &&
+            now - st.collect_started_at <
+                std::chrono::duration_cast<caf::actor_clock::duration_type>(
+                    st.config.worker_timeout + st.config.interval);
         if (!waiting && (unfinished || now - st.last_emit_at >= short_interval(st)))
           collect(self);
         self->delayed_send(self, st.config.interval, tick_atom::value);
