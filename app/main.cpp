@@ -360,6 +360,11 @@ int stompede::cli_main(int argc, char** argv) {
         std::fprintf(stderr, "--agents: expected host:port,host:port, got '%s'\n", agents.c_str());
         return exit_bad_input;
       }
+      if (run->count("--targets") > 0 && cluster::split_list(targets).empty()) {
+        std::fprintf(stderr, "--targets: expected ws://host:port/path,..., got '%s'\n",
+                     targets.c_str());
+        return exit_bad_input;
+      }
       return cmd_run(scenario_path, overrides, out_dir, quiet, workers, agents, targets);
     }
     if (*agent)

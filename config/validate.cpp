@@ -779,7 +779,7 @@ void check_experiment(const scenario& s, checker& c) {
     if (f.kind != fault_kind::server_delay_broadcasts && f.kind != fault_kind::server_stall &&
         f.delay.count() > 0)
       c.fail(p + ".delay", "delay is a parameter of server.delay_broadcasts and server.stall only");
-    if (f.kind != fault_kind::server_close_sessions && f.abortive)
+    if (f.kind != fault_kind::server_close_sessions && c.given(p + ".abortive", f.abortive))
       c.fail(p + ".abortive", "abortive is a parameter of server.close_sessions only");
     if (f.kind != fault_kind::server_error &&
         c.given(p + ".message", f.message != fault_entry{}.message))

@@ -399,10 +399,19 @@ kind = "net.refuse"
 at = "20s"
 duration = "2s"
 toxic = "downstream:latency=100ms"
+
+[[fault]]
+kind = "server.pause"
+at = "25s"
+duration = "2s"
+abortive = false
 )");
   REQUIRE_FALSE(r.ok());
   auto text = all(r);
   INFO(text);
+  // Written, even as its default, on a kind that does not take it.
+  CHECK_THAT(text, Catch::Contains("fault[3].abortive: abortive is a parameter of "
+                                   "server.close_sessions only"));
   CHECK_THAT(text, Catch::Contains("x.toml:21:11: fault[0].message: message is a parameter of "
                                    "server.error only"));
   // Also when it is the default's text: the file asked for a message that nothing sends.
@@ -410,7 +419,7 @@ toxic = "downstream:latency=100ms"
   CHECK_THAT(text, Catch::Contains("x.toml:32:9: fault[2].toxic: \"net.refuse\" switches the "
                                    "fault proxy's refusal of new connections on and off; it "
                                    "takes no toxic"));
-  CHECK(r.problems.size() == 3);
+  CHECK(r.problems.size() == 4);
   auto ok = load(R"(
 [experiment]
 hypothesis = ["lost == 0"]
