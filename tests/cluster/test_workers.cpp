@@ -65,6 +65,34 @@ interval = "200ms"
 keys = false
 )";
 
+/// Runs `sc` on two worker processes into `dir` and, once the server has the run's 20
+/// sessions and 1.5 s more (the workers have shipped their users' subscriptions by then), sends
+/// `sig` to the second worker. Returns the run's exit code; `victim` gets that worker's pid.
+int run_two_workers_signalling_one(const config::scenario& sc, const std::string& dir,
+                                   server::server& srv, int sig, pid_t& victim) {
+  cluster::controller_options co;
+  co.workers = 2;
+  co.program = STOMPEDE_BIN;
+  std::string why;
+  auto ctl = cluster::make_controller(sc, co, why);
+  REQUIRE(ctl);
+  auto opts = quiet_options(dir);
+  opts.remote = ctl;
+  victim = -1;
+  std::thread signaller([&] {
+    wait_for_sessions(srv, 20);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto pids = ctl->worker_pids();
+    if (pids.size() == 2) {
+      victim = pids[1];
+      ::kill(victim, sig);
+    }
+  });
+  auto code = run_load_test(sc, opts);
+  signaller.join();
+  return code;
+}
+
 /// Runs `sc` on two worker processes (against `targets` when given) into `dir` while `faulty`
 /// drops a fifth of its broadcasts for one second, once it has `sessions` sessions (a bounded
 /// wait of at most 10 s) and half a second more, so every sender sends again after its last
@@ -272,28 +300,11 @@ TEST_CASE("a worker that stops answering is declared lost; the run ends and keep
   REQUIRE(!srv.start());
   auto sc = make_scenario(srv, scenario_text);
   auto dir = temp_dir("frozen");
-  cluster::controller_options co;
-  co.workers = 2;
-  co.program = STOMPEDE_BIN;
-  std::string why;
-  auto ctl = cluster::make_controller(sc, co, why);
-  REQUIRE(ctl);
-  auto opts = quiet_options(dir);
-  opts.remote = ctl;
+  // SIGSTOP: alive, its link open, answering nothing. Bounded by the run: three collections
+  // without its figures (each waits 5 s for it), then the director's shutdown request (30 s at
+  // most).
   pid_t victim = -1;
-  std::thread freezer([&] {
-    wait_for_sessions(srv, 20);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    auto pids = ctl->worker_pids();
-    if (pids.size() == 2) {
-      victim = pids[1];
-      ::kill(victim, SIGSTOP); // alive, its link open, answering nothing
-    }
-  });
-  // Bounded by the run: three collections without its figures (each waits 5 s for it), then
-  // the director's shutdown request (30 s at most).
-  auto code = run_load_test(sc, opts);
-  freezer.join();
+  auto code = run_two_workers_signalling_one(sc, dir, srv, SIGSTOP, victim);
   srv.stop();
   REQUIRE(victim > 0);
   ::kill(victim, SIGCONT); // killed by the controller already; harmless if so
@@ -314,27 +325,8 @@ TEST_CASE("a killed worker is reported and the run goes on without it", "[cluste
   REQUIRE(!srv.start());
   auto sc = make_scenario(srv, scenario_text);
   auto dir = temp_dir("killed");
-  cluster::controller_options co;
-  co.workers = 2;
-  co.program = STOMPEDE_BIN;
-  std::string why;
-  auto ctl = cluster::make_controller(sc, co, why);
-  REQUIRE(ctl);
-  auto opts = quiet_options(dir);
-  opts.remote = ctl;
   pid_t victim = -1;
-  std::thread killer([&] {
-    wait_for_sessions(srv, 20);
-    // Mid-run, once the worker has shipped its users' subscriptions (a delta a second).
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    auto pids = ctl->worker_pids();
-    if (pids.size() == 2) {
-      victim = pids[1];
-      ::kill(victim, SIGKILL);
-    }
-  });
-  auto code = run_load_test(sc, opts);
-  killer.join();
+  auto code = run_two_workers_signalling_one(sc, dir, srv, SIGKILL, victim);
   auto stats = srv.stats();
   srv.stop();
   REQUIRE(victim > 0);
@@ -351,22 +343,11 @@ TEST_CASE("a killed worker is reported and the run goes on without it", "[cluste
   CHECK(summary["counters"]["disconnects_graceful"].get<std::uint64_t>() == 10);
   // The lost worker's users stay wanted: after the loss the plan still asks for 20 users and
   // 10 are connected (a hypothesis on `connected` sees the loss).
-  {
-    std::istringstream rows(read_file(dir + "/timeseries.csv"));
-    std::string line;
-    std::getline(rows, line); // elapsed_s,stage,phase,target_users,connected,...
-    bool half = false;
-    while (std::getline(rows, line)) {
-      std::vector<std::string> f;
-      std::istringstream r(line);
-      std::string c;
-      while (f.size() < 5 && std::getline(r, c, ','))
-        f.push_back(c);
-      if (f.size() == 5 && f[2] == "steady" && f[3] == "20" && f[4] == "10")
-        half = true;
-    }
-    CHECK(half);
-  }
+  bool half = false;
+  for (auto& row : read_timeseries(dir + "/timeseries.csv"))
+    half = half || (row.at("phase") == "steady" && row.at("target_users") == "20" &&
+                     row.at("connected") == "10");
+  CHECK(half);
   CHECK(stats.messages >= summary["counters"]["messages_sent"].get<std::uint64_t>());
   CHECK(read_file(dir + "/report.html").find("worker 1 (pid") != std::string::npos);
   // The accounting still balances. The lost worker's users end in it as failed at its last delta:

@@ -13,12 +13,14 @@
 #include <arpa/inet.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <netinet/in.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <vector>
 
 namespace stompede::e2e {
 
@@ -74,6 +76,38 @@ inline std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// The rows of a timeseries.csv, each as column name -> field (RFC 4180 quoting undone).
+inline std::vector<std::map<std::string, std::string>> read_timeseries(const std::string& path) {
+  auto split = [](const std::string& line) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += line[++i];
+      else if (c == '"')
+        quoted = !quoted;
+      else if (c == ',' && !quoted)
+        fields.emplace_back();
+      else
+        fields.back() += c;
+    }
+    return fields;
+  };
+  std::istringstream in(read_file(path));
+  std::string line;
+  std::getline(in, line);
+  const auto head = split(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    const auto f = split(line);
+    auto& row = rows.emplace_back();
+    for (std::size_t i = 0; i < head.size() && i < f.size(); ++i)
+      row[head[i]] = f[i];
+  }
+  return rows;
 }
 
 /// A loopback port that was free a moment ago.
